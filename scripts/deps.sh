@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian packages mfagate's build and tests need. Idempotent: it only
+# calls apt-get for what is missing. Without root it prints the exact command instead.
+set -euo pipefail
+
+# libfido2-dev: go-libfido2 (cgo) for the FIDO key backend
+# fido2-tools:  fido2-token, an outside client of the software authenticator
+# gammu:        an outside client of the modem simulator
+# oathtool:     TOTP codes computed independently of the server
+# prometheus:   promtool, which checks /metrics output and the alert rules
+packages=(ca-certificates gcc pkg-config libfido2-dev fido2-tools gammu oathtool prometheus)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "mfagate needs these Debian packages; run as root:" >&2
+  echo "  apt-get update && apt-get install -y --no-install-recommends ${missing[*]}" >&2
+  exit 1
+fi
+echo "installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The prometheus package starts a server on install; the project only needs promtool.
+systemctl disable --now prometheus >/dev/null 2>&1 || true
+pkill -x prometheus >/dev/null 2>&1 || true
