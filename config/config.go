@@ -1,0 +1,307 @@
+// Package config owns mfagate's configuration file: the TOML schema, its
+// defaults, strict decoding (unknown keys and wrong types are errors that
+// name the key and its line) and validation with messages an operator can act
+// on. It knows nothing about HTTP, storage or modems; other packages read the
+// resulting Config.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	Server   Server   `toml:"server"`
+	Store    Store    `toml:"store"`
+	Secrets  Secrets  `toml:"secrets"`
+	API      API      `toml:"api"`
+	Policy   Policy   `toml:"policy"`
+	TOTP     TOTP     `toml:"totp"`
+	Messages Messages `toml:"messages"`
+}
+
+// Server is the HTTP listener.
+type Server struct {
+	Listen          string   `toml:"listen"`           // "host:port" or "unix:/abs/path"
+	MetricsPublic   bool     `toml:"metrics_public"`   // false: /metrics without auth to loopback/unix clients only
+	ReadTimeout     Duration `toml:"read_timeout"`     // whole request, headers and body
+	WriteTimeout    Duration `toml:"write_timeout"`    // must exceed LongPollMax
+	IdleTimeout     Duration `toml:"idle_timeout"`     // keep-alive connections
+	ShutdownTimeout Duration `toml:"shutdown_timeout"` // graceful stop
+}
+
+// LongPollMax is the longest time the API holds a long-poll request open;
+// server.write_timeout must be longer.
+const LongPollMax = 25 * time.Second
+
+// IsUnix reports whether Listen names a unix socket, and returns its path.
+func (s Server) IsUnix() (path string, ok bool) {
+	const p = "unix:"
+	if len(s.Listen) >= len(p) && s.Listen[:len(p)] == p {
+		return s.Listen[len(p):], true
+	}
+	return "", false
+}
+
+// Store selects the database.
+type Store struct {
+	Driver string `toml:"driver"` // "sqlite"; "postgres" is not available yet
+	Path   string `toml:"path"`   // SQLite file
+}
+
+// Store drivers.
+const (
+	DriverSQLite   = "sqlite"
+	DriverPostgres = "postgres"
+)
+
+// Secrets names the server's secret key.
+type Secrets struct {
+	KeyFile string `toml:"key_file"` // 32 bytes raw, 64 hex characters, or base64 of 32 bytes
+}
+
+// API lists the clients allowed to call the HTTP API.
+type API struct {
+	Clients []Client `toml:"client"` // [[api.client]]
+}
+
+// Client is one caller of the HTTP API, authenticated by a bearer token.
+type Client struct {
+	Name        string   `toml:"name"`
+	TokenSHA256 string   `toml:"token_sha256"` // 64 hex characters: SHA-256 of the bearer token
+	TokenFile   string   `toml:"token_file"`   // file holding the token itself (surrounding space trimmed)
+	Roles       []string `toml:"roles"`        // subset of RoleIDP, RoleEnroll, RoleAdmin; at least one
+	TokenHash   [32]byte `toml:"-"`            // SHA-256 of the token, filled by Validate
+}
+
+// Client roles.
+const (
+	RoleIDP    = "idp"    // sign-in verification: challenges and their results
+	RoleEnroll = "enroll" // method registration and kiosk enrollment
+	RoleAdmin  = "admin"  // operator actions: modems, MFA termination, unblocking
+)
+
+// Roles lists every role a client may hold.
+var Roles = []string{RoleIDP, RoleEnroll, RoleAdmin}
+
+// HasRole reports whether the client holds role.
+func (c Client) HasRole(role string) bool {
+	for _, r := range c.Roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+// Policy holds the verification rules.
+type Policy struct {
+	CodeLength             int            `toml:"code_length"`
+	CodeTTL                Duration       `toml:"code_ttl"`
+	MaxAttempts            int            `toml:"max_attempts"`
+	MaxConsecutiveFailures int            `toml:"max_consecutive_failures"`
+	PhoneChallengesPerUser int            `toml:"phone_challenges_per_user"`
+	PhoneChallengeWindow   Duration       `toml:"phone_challenge_window"`
+	ActivationDelay        Duration       `toml:"activation_delay"`
+	ProofMaxAge            Duration       `toml:"proof_max_age"`
+	UserIDPattern          string         `toml:"user_id_pattern"`
+	UserID                 *regexp.Regexp `toml:"-"` // compiled UserIDPattern, filled by Validate
+	DefaultRegion          string         `toml:"default_region"`
+	AllowedRegions         []string       `toml:"allowed_regions"`
+	VoiceConfirmation      string         `toml:"voice_confirmation"`
+}
+
+// Voice confirmation modes.
+const (
+	VoiceNumberMatch = "number_match" // the callee keys the number shown on the sign-in screen, then #
+	VoicePound       = "pound"        // the callee presses # to approve
+)
+
+// TTLMinutes is the code lifetime in whole minutes as SMS texts state it:
+// rounded down (never promising more time than there is), but at least 1.
+func (p Policy) TTLMinutes() int {
+	return max(1, int(p.CodeTTL.Duration/time.Minute))
+}
+
+// TOTP holds the authenticator-app parameters.
+type TOTP struct {
+	Issuer string   `toml:"issuer"` // shown in the app; goes into the otpauth label
+	Digits int      `toml:"digits"`
+	Period Duration `toml:"period"`
+	Skew   int      `toml:"skew"` // time steps accepted either side of now
+}
+
+// Messages holds the texts sent to users, per language.
+type Messages struct {
+	DefaultLanguage string   `toml:"default_language"`
+	JA              Language `toml:"ja"`
+	EN              Language `toml:"en"`
+}
+
+// Language holds the texts of one language. Templates use the placeholders
+// {code}, {minutes}, {issuer} and {number}; see Render.
+type Language struct {
+	SMS              string `toml:"sms"`                // one SMS segment; must contain {code}
+	VoiceNumberMatch string `toml:"voice_number_match"` // call prompt when voice_confirmation = "number_match"
+	VoicePound       string `toml:"voice_pound"`        // call prompt when voice_confirmation = "pound"
+}
+
+// Languages lists the supported message languages.
+var Languages = []string{"ja", "en"}
+
+// For returns the texts of lang ("ja" or "en"); any other value gives the
+// default language's texts.
+func (m Messages) For(lang string) Language {
+	switch lang {
+	case "ja":
+		return m.JA
+	case "en":
+		return m.EN
+	}
+	if m.DefaultLanguage == "en" {
+		return m.EN
+	}
+	return m.JA
+}
+
+// Default texts.
+const (
+	defaultSMSEN         = "{issuer}: your sign-in code is {code}. It expires in {minutes} minutes. Never share it."
+	defaultNumberMatchEN = "This is {issuer}. Someone is signing in to your account. To approve, enter the number shown on the sign-in screen, then press the pound key. If this was not you, press zero, then pound."
+	defaultPoundEN       = "This is {issuer}. Someone is signing in to your account. To approve, press the pound key. If this was not you, press zero, then pound."
+	defaultSMSJA         = "【{issuer}】確認コード：{code}（{minutes}分間有効）。他人に教えないでください。"
+	defaultNumberMatchJA = "こちらは{issuer}です。お使いのアカウントへのサインインが試みられています。承認する場合は、サインイン画面に表示されている番号を入力し、続けてシャープを押してください。お心当たりがない場合は、ゼロを押してから、シャープを押してください。"
+	defaultPoundJA       = "こちらは{issuer}です。お使いのアカウントへのサインインが試みられています。承認する場合は、シャープを押してください。お心当たりがない場合は、ゼロを押してから、シャープを押してください。"
+)
+
+// Default returns a configuration with every default set and no API clients.
+func Default() *Config {
+	return &Config{
+		Server: Server{
+			Listen:          "127.0.0.1:8470",
+			ReadTimeout:     D(10 * time.Second),
+			WriteTimeout:    D(40 * time.Second),
+			IdleTimeout:     D(120 * time.Second),
+			ShutdownTimeout: D(15 * time.Second),
+		},
+		Store:   Store{Driver: DriverSQLite, Path: "/var/lib/mfagate/mfagate.db"},
+		Secrets: Secrets{KeyFile: "/etc/mfagate/secret.key"},
+		Policy: Policy{
+			CodeLength:             6,
+			CodeTTL:                D(5 * time.Minute),
+			MaxAttempts:            5,
+			MaxConsecutiveFailures: 100,
+			PhoneChallengesPerUser: 5,
+			PhoneChallengeWindow:   D(15 * time.Minute),
+			ActivationDelay:        D(40 * time.Minute),
+			ProofMaxAge:            D(10 * time.Minute),
+			UserIDPattern:          `^[0-9]{10}$`,
+			DefaultRegion:          "JP",
+			AllowedRegions:         []string{"JP"},
+			VoiceConfirmation:      VoiceNumberMatch,
+		},
+		TOTP: TOTP{Issuer: "mfagate", Digits: 6, Period: D(30 * time.Second), Skew: 1},
+		Messages: Messages{
+			DefaultLanguage: "ja",
+			JA:              Language{SMS: defaultSMSJA, VoiceNumberMatch: defaultNumberMatchJA, VoicePound: defaultPoundJA},
+			EN:              Language{SMS: defaultSMSEN, VoiceNumberMatch: defaultNumberMatchEN, VoicePound: defaultPoundEN},
+		},
+	}
+}
+
+// Load reads the configuration file at path and parses it with Parse,
+// resolving relative paths in it against the file's directory. Problems name
+// the file and line.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return parse(data, filepath.Dir(abs), path)
+}
+
+// Parse decodes a TOML configuration over Default(), strictly: a syntax error
+// is a *SyntaxError, and unknown keys, values of the wrong type and values
+// Validate refuses are *Problem values joined together, sorted by line.
+// Relative paths in the file (api.client.token_file, store.path,
+// secrets.key_file) are made absolute against baseDir before validation, and
+// token files are read (see Validate).
+//
+// policy.allowed_regions defaults to [policy.default_region].
+func Parse(data []byte, baseDir string) (*Config, error) {
+	return parse(data, baseDir, "")
+}
+
+func parse(data []byte, baseDir, file string) (*Config, error) {
+	cfg := Default()
+	md, err := toml.Decode(string(data), cfg)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) && len(md.Keys()) == 0 {
+			return nil, &SyntaxError{
+				File: file, Line: pe.Position.Line, Col: pe.Position.Col,
+				Msg: pe.Message, LastKey: pe.LastKey, Err: pe,
+			}
+		}
+		// A value of the wrong type. The library stops at the first one;
+		// check every key ourselves so that all of them are reported.
+		ps := typeProblems(data, md)
+		if len(ps) == 0 {
+			if file != "" {
+				return nil, fmt.Errorf("%s: %w", file, err)
+			}
+			return nil, err
+		}
+		return nil, locate(ps, data, file)
+	}
+	ps := unknownKeys(md, data, true)
+	if !md.IsDefined("policy", "allowed_regions") {
+		cfg.Policy.AllowedRegions = []string{cfg.Policy.DefaultRegion}
+	}
+	cfg.resolvePaths(baseDir)
+	ps = append(ps, cfg.problems()...)
+	if len(ps) > 0 {
+		return nil, locate(ps, data, file)
+	}
+	return cfg, nil
+}
+
+// resolvePaths makes relative file paths absolute against baseDir.
+func (c *Config) resolvePaths(baseDir string) {
+	abs := func(p string) string {
+		if p == "" || filepath.IsAbs(p) || baseDir == "" {
+			return p
+		}
+		return filepath.Join(baseDir, p)
+	}
+	if c.Store.Path != ":memory:" {
+		c.Store.Path = abs(c.Store.Path)
+	}
+	c.Secrets.KeyFile = abs(c.Secrets.KeyFile)
+	for i := range c.API.Clients {
+		c.API.Clients[i].TokenFile = abs(c.API.Clients[i].TokenFile)
+	}
+}
+
+// locate fills in file and line of each problem and joins them.
+func locate(ps []*Problem, data []byte, file string) error {
+	ki := indexKeys(data)
+	for _, p := range ps {
+		p.File = file
+		if p.Line == 0 {
+			p.Line = ki.line(p.Key)
+		}
+	}
+	return joinProblems(ps)
+}

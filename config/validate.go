@@ -1,0 +1,394 @@
+package config
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"regexp/syntax"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// Validate checks every value and returns all problems at once, joined with
+// errors.Join (each a *Problem, in field order, without line numbers: Parse
+// and Load add those). On the way it fills Policy.UserID and each client's
+// TokenHash, from token_sha256 or by reading token_file (a relative
+// token_file is relative to the working directory here; Parse resolves it
+// against the configuration file's directory first).
+func (c *Config) Validate() error {
+	return joinProblems(c.problems())
+}
+
+// checker collects problems.
+type checker struct{ ps []*Problem }
+
+func (ck *checker) add(key, value, format string, args ...any) {
+	ck.ps = append(ck.ps, &Problem{Key: key, Value: value, Msg: fmt.Sprintf(format, args...)})
+}
+
+func q(s string) string { return shorten(strconv.Quote(s)) }
+
+func qd(d Duration) string { return strconv.Quote(d.String()) }
+
+func (ck *checker) intRange(key string, v, lo, hi int, why string) {
+	if v < lo || v > hi {
+		ck.add(key, strconv.Itoa(v), "must be from %d to %d%s", lo, hi, why)
+	}
+}
+
+func (ck *checker) durRange(key string, d Duration, lo, hi time.Duration, why string) {
+	switch {
+	case d.Duration < lo && lo == 0:
+		ck.add(key, qd(d), "must not be negative")
+	case d.Duration < lo:
+		ck.add(key, qd(d), "must be at least %s%s", formatDuration(lo), why)
+	case d.Duration > hi:
+		ck.add(key, qd(d), "must be at most %s%s", formatDuration(hi), why)
+	}
+}
+
+func (c *Config) problems() []*Problem {
+	ck := &checker{}
+	c.Server.check(ck)
+	c.Store.check(ck)
+	if c.Secrets.KeyFile == "" {
+		ck.add("secrets.key_file", `""`, "must name the file holding the 32-byte server key (default %q)", Default().Secrets.KeyFile)
+	}
+	c.checkClients(ck)
+	c.Policy.check(ck)
+	c.TOTP.check(ck)
+	c.checkMessages(ck)
+	return ck.ps
+}
+
+var hostnameRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$`)
+
+func (s Server) check(ck *checker) {
+	const listenHelp = `must be "host:port" (like "127.0.0.1:8470" or "[::1]:8470") or "unix:" and an absolute socket path (like "unix:/run/mfagate/api.sock")`
+	if path, ok := s.IsUnix(); ok {
+		switch {
+		case !filepath.IsAbs(path):
+			ck.add("server.listen", q(s.Listen), "the socket path must be absolute, like \"unix:/run/mfagate/api.sock\"")
+		case len(path) > 107:
+			ck.add("server.listen", q(s.Listen), "the socket path is %d bytes long; unix sockets allow at most 107", len(path))
+		}
+	} else if host, port, err := net.SplitHostPort(s.Listen); err != nil {
+		ck.add("server.listen", q(s.Listen), listenHelp)
+	} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		ck.add("server.listen", q(s.Listen), "the port must be a number from 1 to 65535")
+	} else if host != "" && net.ParseIP(host) == nil && !hostnameRE.MatchString(host) {
+		ck.add("server.listen", q(s.Listen), "%q is neither an IP address nor a host name; %s", host, listenHelp)
+	}
+	ck.durRange("server.read_timeout", s.ReadTimeout, time.Second, 10*time.Minute, "")
+	if s.WriteTimeout.Duration <= LongPollMax {
+		ck.add("server.write_timeout", qd(s.WriteTimeout), "must be longer than %s, the longest long-poll request (default %s)", formatDuration(LongPollMax), Default().Server.WriteTimeout)
+	} else {
+		ck.durRange("server.write_timeout", s.WriteTimeout, 0, 10*time.Minute, "")
+	}
+	ck.durRange("server.idle_timeout", s.IdleTimeout, time.Second, time.Hour, "")
+	ck.durRange("server.shutdown_timeout", s.ShutdownTimeout, time.Second, 10*time.Minute, "")
+}
+
+func (s Store) check(ck *checker) {
+	switch s.Driver {
+	case DriverSQLite:
+		if s.Path == "" {
+			ck.add("store.path", `""`, "must name the SQLite database file (default %q)", Default().Store.Path)
+		}
+	case DriverPostgres:
+		ck.add("store.driver", q(s.Driver), "the PostgreSQL store is not available yet; use \"sqlite\"")
+	default:
+		ck.add("store.driver", q(s.Driver), "must be \"sqlite\"")
+	}
+}
+
+var clientNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// minTokenLen is the shortest bearer token accepted from a token file.
+const minTokenLen = 16
+
+func (c *Config) checkClients(ck *checker) {
+	names := map[string]string{}    // name → key of the client that has it
+	hashes := map[[32]byte]string{} // token hash → key of the client that has it
+	for i := range c.API.Clients {
+		cl := &c.API.Clients[i]
+		key := fmt.Sprintf("api.client[%d]", i)
+		switch {
+		case !clientNameRE.MatchString(cl.Name):
+			ck.add(key+".name", q(cl.Name), "must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit (it names the client in logs and metrics)")
+		case names[cl.Name] != "":
+			ck.add(key+".name", q(cl.Name), "is already the name of %s; client names must be unique", names[cl.Name])
+		default:
+			names[cl.Name] = key
+		}
+
+		hashed := false
+		switch {
+		case cl.TokenSHA256 != "" && cl.TokenFile != "":
+			ck.add(key, "", "has both token_sha256 and token_file; give exactly one")
+		case cl.TokenSHA256 == "" && cl.TokenFile == "":
+			ck.add(key, "", "needs token_sha256 (the SHA-256 of its token, 64 hex characters) or token_file (a file holding the token)")
+		case cl.TokenSHA256 != "":
+			b, err := hex.DecodeString(cl.TokenSHA256)
+			if err != nil || len(b) != sha256.Size {
+				// The value is a hash, not a token, but it is not shown anyway.
+				ck.add(key+".token_sha256", "", "must be 64 hex characters (the SHA-256 of the token, as printed by sha256sum); got %d characters", len(cl.TokenSHA256))
+			} else {
+				copy(cl.TokenHash[:], b)
+				hashed = true
+			}
+		default:
+			if h, msg := hashTokenFile(cl.TokenFile); msg != "" {
+				ck.add(key+".token_file", q(cl.TokenFile), "%s", msg)
+			} else {
+				cl.TokenHash = h
+				hashed = true
+			}
+		}
+		if hashed {
+			if other, dup := hashes[cl.TokenHash]; dup {
+				ck.add(key, "", "has the same token as %s; each client needs its own token", other)
+			} else {
+				hashes[cl.TokenHash] = key
+			}
+		}
+
+		if len(cl.Roles) == 0 {
+			ck.add(key+".roles", formatValue(toAny(cl.Roles)), "must list at least one of %s", quoteList(Roles))
+		}
+		seen := map[string]bool{}
+		for j, r := range cl.Roles {
+			rk := fmt.Sprintf("%s.roles[%d]", key, j)
+			switch {
+			case !slices.Contains(Roles, r):
+				ck.add(rk, q(r), "is not a role; roles are %s", quoteList(Roles))
+			case seen[r]:
+				ck.add(rk, q(r), "is listed twice")
+			}
+			seen[r] = true
+		}
+	}
+}
+
+// hashTokenFile reads a token file and returns the SHA-256 of the trimmed
+// token, or a message saying what is wrong with the file. The message never
+// contains the token.
+func hashTokenFile(path string) ([32]byte, string) {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return [32]byte{}, fmt.Sprintf("token file %s does not exist", path)
+	case err != nil:
+		return [32]byte{}, fmt.Sprintf("cannot read token file: %v", err)
+	case !fi.Mode().IsRegular():
+		return [32]byte{}, fmt.Sprintf("token file %s is not a regular file", path)
+	case fi.Mode().Perm()&0o004 != 0:
+		return [32]byte{}, fmt.Sprintf("token file %s is readable by every user (mode %04o); run: chmod o-rwx %s", path, fi.Mode().Perm(), path)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return [32]byte{}, fmt.Sprintf("cannot read token file: %v", err)
+	}
+	tok := strings.TrimSpace(string(data))
+	switch {
+	case tok == "":
+		return [32]byte{}, fmt.Sprintf("token file %s is empty", path)
+	case len(tok) < minTokenLen:
+		return [32]byte{}, fmt.Sprintf("the token in %s is %d characters long; use at least %d (for example the output of: openssl rand -hex 32)", path, len(tok), minTokenLen)
+	case strings.ContainsFunc(tok, unicode.IsSpace):
+		return [32]byte{}, fmt.Sprintf("the token in %s contains white space; a bearer token is one word", path)
+	}
+	return sha256.Sum256([]byte(tok)), ""
+}
+
+func quoteList(xs []string) string {
+	qs := make([]string, len(xs))
+	for i, x := range xs {
+		qs[i] = strconv.Quote(x)
+	}
+	return strings.Join(qs, ", ")
+}
+
+const nistOOB = " (NIST SP 800-63B limits out-of-band codes to 10 minutes)"
+
+func (p *Policy) check(ck *checker) {
+	ck.intRange("policy.code_length", p.CodeLength, 6, 10, " digits (NIST SP 800-63B asks for at least 6)")
+	ck.durRange("policy.code_ttl", p.CodeTTL, 30*time.Second, 10*time.Minute, nistOOB)
+	ck.intRange("policy.max_attempts", p.MaxAttempts, 1, 10, " wrong codes per challenge")
+	ck.intRange("policy.max_consecutive_failures", p.MaxConsecutiveFailures, 1, 100, " (NIST SP 800-63B allows at most 100 consecutive failures per account)")
+	ck.intRange("policy.phone_challenges_per_user", p.PhoneChallengesPerUser, 1, 100, " per policy.phone_challenge_window")
+	ck.durRange("policy.phone_challenge_window", p.PhoneChallengeWindow, time.Minute, 24*time.Hour, "")
+	ck.durRange("policy.activation_delay", p.ActivationDelay, 0, 7*24*time.Hour, " (7 days)")
+	ck.durRange("policy.proof_max_age", p.ProofMaxAge, time.Minute, 10*time.Minute, " (a proof is a verification at most 10 minutes old)")
+
+	p.UserID = nil
+	if msg := checkUserIDPattern(p.UserIDPattern); msg != "" {
+		ck.add("policy.user_id_pattern", q(p.UserIDPattern), "%s", msg)
+	} else {
+		p.UserID = regexp.MustCompile(p.UserIDPattern)
+	}
+
+	regions := phonenumbers.GetSupportedRegions()
+	regionMsg := func(r string) string {
+		if up := strings.ToUpper(r); up != r && regions[up] {
+			return fmt.Sprintf("region codes are upper case: write %q", up)
+		}
+		return `must be a two-letter ISO 3166 region code that libphonenumber knows, like "JP" or "US"`
+	}
+	if !regions[p.DefaultRegion] {
+		ck.add("policy.default_region", q(p.DefaultRegion), "%s", regionMsg(p.DefaultRegion))
+	}
+	if len(p.AllowedRegions) == 0 {
+		ck.add("policy.allowed_regions", "[]", "must list at least one region, like [%q]", p.DefaultRegion)
+	}
+	seen := map[string]bool{}
+	for i, r := range p.AllowedRegions {
+		key := fmt.Sprintf("policy.allowed_regions[%d]", i)
+		switch {
+		case !regions[r]:
+			if r != p.DefaultRegion { // already reported
+				ck.add(key, q(r), "%s", regionMsg(r))
+			}
+		case seen[r]:
+			ck.add(key, q(r), "is listed twice")
+		}
+		seen[r] = true
+	}
+	if regions[p.DefaultRegion] && len(p.AllowedRegions) > 0 && !seen[p.DefaultRegion] {
+		ck.add("policy.allowed_regions", formatValue(toAny(p.AllowedRegions)), "must include policy.default_region %q, the region of numbers written without a country code", p.DefaultRegion)
+	}
+
+	if p.VoiceConfirmation != VoiceNumberMatch && p.VoiceConfirmation != VoicePound {
+		ck.add("policy.voice_confirmation", q(p.VoiceConfirmation), "must be %q (the callee keys the number shown on the sign-in screen) or %q (the callee presses #)", VoiceNumberMatch, VoicePound)
+	}
+}
+
+func toAny(xs []string) []any {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		out[i] = x
+	}
+	return out
+}
+
+// checkUserIDPattern returns what is wrong with a user ID pattern, or "".
+// The pattern must be anchored at both ends as a whole: `^a|b$` is not,
+// since it matches any ID that merely contains "b" at its end.
+func checkUserIDPattern(pat string) string {
+	const help = "must be a regular expression anchored with ^ at the start and $ at the end, like `^[0-9]{10}$`"
+	if pat == "" {
+		return help
+	}
+	re, err := syntax.Parse(pat, syntax.Perl)
+	if err != nil {
+		return fmt.Sprintf("does not compile (%v); it %s", err, help)
+	}
+	for re.Op == syntax.OpCapture && len(re.Sub) == 1 {
+		re = re.Sub[0]
+	}
+	anchored := re.Op == syntax.OpConcat && len(re.Sub) >= 2 &&
+		re.Sub[0].Op == syntax.OpBeginText && re.Sub[len(re.Sub)-1].Op == syntax.OpEndText
+	if !anchored {
+		if strings.HasPrefix(pat, "(?m)") || strings.Contains(pat, "(?m") {
+			return "must not use multi-line mode (?m), where ^ and $ match at line breaks; it " + help
+		}
+		return "is not anchored as a whole; it " + help + " (wrap alternatives: `^(a|b)$`)"
+	}
+	if regexp.MustCompile(pat).MatchString("") {
+		return "matches an empty user ID; require at least one character"
+	}
+	return ""
+}
+
+func (t *TOTP) check(ck *checker) {
+	switch {
+	case strings.TrimSpace(t.Issuer) == "":
+		ck.add("totp.issuer", q(t.Issuer), "must name the service, as authenticator apps show it (default %q)", Default().TOTP.Issuer)
+	case strings.Contains(t.Issuer, ":"):
+		ck.add("totp.issuer", q(t.Issuer), "must not contain ':', which separates issuer and account in the otpauth label")
+	case strings.ContainsFunc(t.Issuer, unicode.IsControl):
+		ck.add("totp.issuer", q(t.Issuer), "must not contain control characters")
+	case len(t.Issuer) > 64:
+		ck.add("totp.issuer", q(t.Issuer), "is %d bytes long; use at most 64", len(t.Issuer))
+	}
+	if t.Digits != 6 && t.Digits != 8 {
+		ck.add("totp.digits", strconv.Itoa(t.Digits), "must be 6 or 8 (what authenticator apps support)")
+	}
+	switch {
+	case t.Period.Duration%time.Second != 0:
+		ck.add("totp.period", qd(t.Period), "must be a whole number of seconds")
+	default:
+		ck.durRange("totp.period", t.Period, 15*time.Second, 2*time.Minute, " (NIST SP 800-63B: the code must change at least every 2 minutes)")
+	}
+	ck.intRange("totp.skew", t.Skew, 0, 2, " time steps either side of now")
+}
+
+// Placeholders each template may use; the first listed is required.
+var (
+	smsVars         = []string{"code", "minutes", "issuer"}
+	voiceMatchVars  = []string{"issuer", "minutes"}
+	voicePoundVars  = []string{"issuer", "minutes"}
+	numberWhySpoken = "the callee must read the number from the sign-in screen; a call that speaks it proves nothing"
+)
+
+func (c *Config) checkMessages(ck *checker) {
+	m := c.Messages
+	if !slices.Contains(Languages, m.DefaultLanguage) {
+		ck.add("messages.default_language", q(m.DefaultLanguage), "must be one of %s", quoteList(Languages))
+	}
+	codeLen := min(max(c.Policy.CodeLength, 6), 10)
+	vars := c.SMSVars(strings.Repeat("0", codeLen))
+	for _, lang := range Languages {
+		l := m.For(lang)
+		base := "messages." + lang
+		checkTemplate(ck, base+".sms", l.SMS, smsVars, "code", "")
+		checkTemplate(ck, base+".voice_number_match", l.VoiceNumberMatch, voiceMatchVars, "", numberWhySpoken)
+		checkTemplate(ck, base+".voice_pound", l.VoicePound, voicePoundVars, "", "there is no number to enter in this mode")
+		if strings.Contains(l.SMS, "{code}") {
+			text := Render(l.SMS, vars)
+			if size, limit, r := smsSize(text); size > limit {
+				enc := fmt.Sprintf("%d GSM-7 septets", size)
+				if r != 0 {
+					enc = fmt.Sprintf("%d UCS-2 characters (%q is not in the GSM-7 alphabet)", size, r)
+				}
+				ck.add(base+".sms", q(l.SMS), "with a %d-digit code, the issuer %q and %s minutes it is %s, more than the %d that fit in one SMS; shorten it",
+					codeLen, c.TOTP.Issuer, vars["minutes"], enc, limit)
+			}
+		}
+	}
+}
+
+// checkTemplate checks a template's placeholders against the allowed ones.
+func checkTemplate(ck *checker, key, tmpl string, allowed []string, required, numberWhy string) {
+	if strings.TrimSpace(tmpl) == "" {
+		ck.add(key, q(tmpl), "must not be empty")
+		return
+	}
+	var list []string
+	for _, a := range allowed {
+		list = append(list, "{"+a+"}")
+	}
+	for _, name := range placeholders(tmpl) {
+		switch {
+		case slices.Contains(allowed, name):
+		case name == "number" && numberWhy != "":
+			ck.add(key, q(tmpl), "must not use {number}: %s", numberWhy)
+		default:
+			ck.add(key, q(tmpl), "unknown placeholder {%s}; this text may use %s", name, strings.Join(list, ", "))
+		}
+	}
+	if required != "" && !strings.Contains(tmpl, "{"+required+"}") {
+		ck.add(key, q(tmpl), "must contain {%s}", required)
+	}
+}
