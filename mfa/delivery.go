@@ -1,0 +1,363 @@
+package mfa
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Outgoing is one claimed outbox job, rendered for a modem: the SMS text or
+// the voice prompt. Text may contain a one-time code: never log it.
+type Outgoing struct {
+	Job       string
+	Challenge string
+	Channel   Channel
+	To        string // E.164
+	Extension string
+	Language  string
+	Text      string
+	// Expect is what the callee must key in before # (voice): the number to
+	// match, or "" when a plain # approves.
+	Expect    string
+	ExpiresAt time.Time
+	Attempt   int
+	Priority  int
+}
+
+// MaxDeliveryAttempts bounds how often a job is handed to a modem after
+// transient failures before its challenge fails.
+const MaxDeliveryAttempts = 3
+
+// Claim hands the most urgent queued job for one of the channels to modem.
+// Jobs whose challenge has ended or expired are dropped on the way.
+// ErrNotFound means nothing waits.
+func (s *Service) Claim(ctx context.Context, modem string, channels []Channel) (Outgoing, error) {
+	now := s.now()
+	var out Outgoing
+	var changed []Challenge
+	err := s.store.Update(ctx, func(tx Tx) error {
+		changed = changed[:0]
+		for range 100 {
+			j, err := tx.ClaimJob(channels, modem, now)
+			if err != nil {
+				return err
+			}
+			c, err := tx.Challenge(j.Challenge)
+			if err != nil {
+				return fmt.Errorf("challenge of job %s: %w", j.ID, err)
+			}
+			if c.Status.Final() || !now.Before(c.ExpiresAt) {
+				j.State, j.Reason, j.UpdatedAt = JobFailed, "challenge_ended", now
+				if err := tx.PutJob(j); err != nil {
+					return err
+				}
+				if !c.Status.Final() {
+					c, err = s.end(tx, c, StatusExpired, "ttl", now)
+					if err != nil {
+						return err
+					}
+					changed = append(changed, c)
+				}
+				continue
+			}
+			j.Attempts++
+			if err := tx.PutJob(j); err != nil {
+				return err
+			}
+			c.Status = StatusSending
+			if j.Channel == ChannelVoice {
+				c.Status = StatusCalling
+			}
+			c.Delivery = Delivery{Modem: modem, Attempts: j.Attempts, Status: string(JobSending)}
+			if err := tx.PutChallenge(c); err != nil {
+				return err
+			}
+			changed = append(changed, c)
+			secret, err := s.keys.Open(j.Sealed, j.ID)
+			if err != nil {
+				return fmt.Errorf("open job %s: %w", j.ID, err)
+			}
+			out = s.render(j, c, string(secret), now)
+			return nil
+		}
+		return ErrNotFound
+	})
+	for _, c := range changed {
+		s.finished(c)
+	}
+	return out, err
+}
+
+func (s *Service) render(j Job, c Challenge, secret string, now time.Time) Outgoing {
+	p := s.pol()
+	minutes := int((c.ExpiresAt.Sub(now) + time.Minute - 1) / time.Minute)
+	vars := map[string]string{"issuer": p.TOTP.Issuer, "minutes": strconv.Itoa(max(minutes, 1))}
+	o := Outgoing{Job: j.ID, Challenge: c.ID, Channel: j.Channel, To: j.To, Extension: j.Extension,
+		Language: j.Language, ExpiresAt: c.ExpiresAt, Attempt: j.Attempts, Priority: j.Priority}
+	if j.Channel == ChannelSMS {
+		vars["code"] = secret
+		o.Text = p.Messages.SMS(j.Language, vars)
+	} else {
+		o.Expect = secret
+		o.Text = p.Messages.Voice(j.Language, secret != "", vars)
+	}
+	return o
+}
+
+// OutcomeKind is what a modem reports about a job.
+type OutcomeKind string
+
+// Outcomes a Sender reports.
+const (
+	OutcomeSent           OutcomeKind = "sent"            // SMS accepted by the network (MR known)
+	OutcomeDelivered      OutcomeKind = "delivered"       // status report: delivered
+	OutcomeDeliveryFailed OutcomeKind = "delivery_failed" // status report: not delivered
+	OutcomeRetry          OutcomeKind = "retry"           // transient failure: queue again for any modem
+	OutcomeFailed         OutcomeKind = "failed"          // permanent failure (bad number, barred)
+	OutcomeAnswered       OutcomeKind = "answered"        // the callee picked up
+	OutcomeKeys           OutcomeKind = "keys"            // the callee keyed Digits, ending with #
+	OutcomeNoInput        OutcomeKind = "no_input"        // answered, but no # before the input timeout or hang-up
+	OutcomeNoAnswer       OutcomeKind = "no_answer"
+	OutcomeBusy           OutcomeKind = "busy"
+)
+
+// Outcome is one report from a Sender.
+type Outcome struct {
+	Kind   OutcomeKind
+	MR     []int
+	Digits string // keys pressed, without the final #
+	Reason string
+}
+
+// Report records what happened to a claimed job and moves its challenge on.
+func (s *Service) Report(ctx context.Context, jobID string, o Outcome) error {
+	now := s.now()
+	var c Challenge
+	var fraud bool
+	err := s.store.Update(ctx, func(tx Tx) error {
+		j, err := tx.Job(jobID)
+		if err != nil {
+			return fmt.Errorf("job %s: %w", jobID, err)
+		}
+		c, err = tx.Challenge(j.Challenge)
+		if err != nil {
+			return fmt.Errorf("challenge of job %s: %w", jobID, err)
+		}
+		j.UpdatedAt = now
+		switch o.Kind {
+		case OutcomeSent:
+			j.State, j.MR = JobSent, o.MR
+			c.Delivery.Status = string(JobSent)
+			if c.Status == StatusSending || c.Status == StatusQueued {
+				c.Status = StatusSent
+			}
+		case OutcomeDelivered:
+			c.Delivery.Status = "delivered"
+			if c.Status == StatusSent {
+				c.Status = StatusDelivered
+			}
+		case OutcomeRetry:
+			c.Delivery.Reason = o.Reason
+			if j.Attempts >= MaxDeliveryAttempts {
+				j.State, j.Reason = JobFailed, o.Reason
+				c.Delivery.Status = string(JobFailed)
+				if !c.Status.Final() {
+					c, err = s.end(tx, c, StatusFailed, "delivery_failed: "+o.Reason, now)
+					if err != nil {
+						return err
+					}
+				}
+			} else {
+				j.State, j.Modem = JobQueued, ""
+				c.Delivery.Status = string(JobQueued)
+				if !c.Status.Final() {
+					c.Status = StatusQueued
+				}
+			}
+		case OutcomeFailed, OutcomeDeliveryFailed:
+			if o.Kind == OutcomeFailed {
+				j.State = JobFailed
+			}
+			j.Reason = o.Reason
+			c.Delivery.Status, c.Delivery.Reason = string(JobFailed), o.Reason
+			if !c.Status.Final() {
+				c, err = s.end(tx, c, StatusFailed, string(o.Kind)+": "+o.Reason, now)
+				if err != nil {
+					return err
+				}
+			}
+		case OutcomeAnswered:
+			j.State = JobSent
+			c.Delivery.Status = string(JobSent)
+			if !c.Status.Final() {
+				c.Status = StatusAnswered
+			}
+		case OutcomeNoAnswer, OutcomeBusy, OutcomeNoInput:
+			j.State = JobSent
+			c.Delivery.Status = string(JobSent)
+			if !c.Status.Final() {
+				status := map[OutcomeKind]Status{OutcomeNoAnswer: StatusNoAnswer, OutcomeBusy: StatusBusy, OutcomeNoInput: StatusFailed}[o.Kind]
+				c, err = s.end(tx, c, status, string(o.Kind), now)
+				if err != nil {
+					return err
+				}
+			}
+		case OutcomeKeys:
+			j.State = JobSent
+			c.Delivery.Status = string(JobSent)
+			if c.Status.Final() {
+				break
+			}
+			if !now.Before(c.ExpiresAt) {
+				c, err = s.end(tx, c, StatusExpired, "ttl", now)
+				if err != nil {
+					return err
+				}
+				break
+			}
+			c, fraud, err = s.decideKeys(tx, c, o.Digits, now)
+			if err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("unknown outcome %q", o.Kind)
+		}
+		if err := tx.PutJob(j); err != nil {
+			return err
+		}
+		return tx.PutChallenge(c)
+	})
+	if err != nil {
+		return err
+	}
+	if fraud {
+		s.obs.FraudReported()
+	}
+	s.finished(c)
+	return nil
+}
+
+// decideKeys turns the digits a callee keyed into a decision: the number to
+// match (or nothing, in plain-# mode) approves, 0 reports fraud and blocks
+// phone verification for the user, anything else denies.
+func (s *Service) decideKeys(tx Tx, c Challenge, digits string, now time.Time) (Challenge, bool, error) {
+	u, err := loadUser(tx, c.User, now)
+	if err != nil {
+		return c, false, err
+	}
+	switch {
+	case digits == "0":
+		u.PhoneBlocked = true
+		if err := s.putUser(tx, u); err != nil {
+			return c, false, err
+		}
+		c, err = s.end(tx, c, StatusDenied, "fraud_reported", now)
+		if err != nil {
+			return c, false, err
+		}
+		return c, true, s.event(tx, Event{User: c.User, Type: EventFraudReported, Method: c.Method, Challenge: c.ID,
+			Detail: "the callee reported a sign-in they did not start; phone verification blocked"})
+	case digits == c.NumberMatch:
+		c, err = s.approve(tx, Actor{Name: "phone"}, c, u, now)
+		return c, false, err
+	default:
+		u.ConsecutiveFailures++
+		if err := s.putUser(tx, u); err != nil {
+			return c, false, err
+		}
+		s.obs.VerificationFailed(c.Kind, c.Channel)
+		c, err = s.end(tx, c, StatusDenied, "wrong_number", now)
+		return c, false, err
+	}
+}
+
+// Recover requeues jobs a crash left in sending (at-least-once delivery with
+// the same code) and wakes the sender. Call it once at start-up.
+func (s *Service) Recover(ctx context.Context) (int, error) {
+	var n int
+	err := s.store.Update(ctx, func(tx Tx) error {
+		var err error
+		n, err = tx.RequeueSending()
+		return err
+	})
+	if err == nil {
+		s.wake()
+	}
+	return n, err
+}
+
+// Jobs lists outbox jobs in a state ("" for every state).
+func (s *Service) Jobs(ctx context.Context, state JobState, limit int) ([]Job, error) {
+	switch state {
+	case "", JobQueued, JobSending, JobSent, JobFailed:
+	default:
+		return nil, refuse(CodeInvalidRequest, "state %q is unknown: use queued, sending, sent or failed", truncate(string(state), 16))
+	}
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	var out []Job
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		out, err = tx.Jobs(state, limit)
+		return err
+	})
+	return out, err
+}
+
+// Sweep expires overdue challenges (dropping their queued jobs) and
+// activates pending users whose time has come. The daemon runs it on a tick.
+func (s *Service) Sweep(ctx context.Context) error {
+	now := s.now()
+	var changed []Challenge
+	err := s.store.Update(ctx, func(tx Tx) error {
+		changed = changed[:0]
+		cs, err := tx.ExpiredOpenChallenges(now, 500)
+		if err != nil {
+			return err
+		}
+		for _, c := range cs {
+			c, err = s.end(tx, c, StatusExpired, "ttl", now)
+			if err != nil {
+				return err
+			}
+			changed = append(changed, c)
+		}
+		us, err := tx.DueActivations(now, 500)
+		if err != nil {
+			return err
+		}
+		for _, u := range us {
+			u.State = StateActive
+			if err := s.putUser(tx, u); err != nil {
+				return err
+			}
+			if err := s.event(tx, Event{User: u.ID, Type: EventMFAActivated, Actor: "mfagate"}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sweep: %w", err)
+	}
+	for _, c := range changed {
+		s.finished(c)
+	}
+	return nil
+}
+
+// CountUsers counts users by effective MFA state (for metrics).
+func (s *Service) CountUsers(ctx context.Context) (map[State]int, error) {
+	var out map[State]int
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		out, err = tx.CountUsers()
+		return err
+	})
+	return out, err
+}
+
+// Ping reports whether the store is usable.
+func (s *Service) Ping(ctx context.Context) error { return s.store.Ping(ctx) }

@@ -1,0 +1,131 @@
+package mfa
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// KeySize is the size of the gateway's secret key.
+const KeySize = 32
+
+// Keys derives the gateway's working keys from the one secret key file:
+// one seals secrets at rest (AES-256-GCM), one hashes one-time codes
+// (HMAC-SHA256). Keeping them apart means a leak of one use does not help
+// the other.
+type Keys struct {
+	aead    cipher.AEAD
+	codeKey []byte
+}
+
+// ErrSealed reports ciphertext that does not open under the current key:
+// the key file was replaced or the stored value was altered.
+var ErrSealed = errors.New("sealed value does not open with this key (wrong secrets.key_file, or the stored value was altered)")
+
+// LoadKeys reads the secret key file: 32 raw bytes, 64 hex characters, or
+// base64 of 32 bytes.
+func LoadKeys(path string) (*Keys, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("secret key file %s does not exist: create one with `head -c 32 /dev/urandom > %s` (mode 0600)", path, path)
+		}
+		return nil, fmt.Errorf("read secret key file: %w", err)
+	}
+	key, err := ParseKey(data)
+	if err != nil {
+		return nil, fmt.Errorf("secret key file %s: %w", path, err)
+	}
+	return NewKeys(key)
+}
+
+// ParseKey decodes a key file's content.
+func ParseKey(data []byte) ([]byte, error) {
+	if len(data) == KeySize {
+		return data, nil
+	}
+	text := strings.TrimSpace(string(data))
+	if b, err := hex.DecodeString(text); err == nil && len(b) == KeySize {
+		return b, nil
+	}
+	if b, err := base64.StdEncoding.DecodeString(text); err == nil && len(b) == KeySize {
+		return b, nil
+	}
+	return nil, fmt.Errorf("holds %d bytes; want exactly 32 raw bytes, 64 hex characters or base64 of 32 bytes", len(data))
+}
+
+// GenerateKey returns a fresh random key.
+func GenerateKey() []byte {
+	k := make([]byte, KeySize)
+	if _, err := rand.Read(k); err != nil {
+		panic("crypto/rand failed: " + err.Error())
+	}
+	return k
+}
+
+// NewKeys derives the working keys from a 32-byte secret.
+func NewKeys(secret []byte) (*Keys, error) {
+	if len(secret) != KeySize {
+		return nil, fmt.Errorf("secret key must be %d bytes, got %d", KeySize, len(secret))
+	}
+	block, err := aes.NewCipher(derive(secret, "mfagate seal v1"))
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	return &Keys{aead: aead, codeKey: derive(secret, "mfagate code hash v1")}, nil
+}
+
+func derive(secret []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
+}
+
+// Seal encrypts plaintext bound to context (for example a method ID), so a
+// sealed value copied to another row does not open.
+func (k *Keys) Seal(plaintext []byte, context string) []byte {
+	nonce := make([]byte, k.aead.NonceSize(), k.aead.NonceSize()+len(plaintext)+k.aead.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		panic("crypto/rand failed: " + err.Error())
+	}
+	return k.aead.Seal(nonce, nonce, plaintext, []byte(context))
+}
+
+// Open decrypts a value made by Seal with the same context.
+func (k *Keys) Open(sealed []byte, context string) ([]byte, error) {
+	n := k.aead.NonceSize()
+	if len(sealed) < n+k.aead.Overhead() {
+		return nil, ErrSealed
+	}
+	out, err := k.aead.Open(nil, sealed[:n], sealed[n:], []byte(context))
+	if err != nil {
+		return nil, ErrSealed
+	}
+	return out, nil
+}
+
+// HashCode returns the keyed hash under which a challenge's code is stored.
+func (k *Keys) HashCode(challengeID, code string) []byte {
+	m := hmac.New(sha256.New, k.codeKey)
+	m.Write([]byte(challengeID))
+	m.Write([]byte{0})
+	m.Write([]byte(code))
+	return m.Sum(nil)
+}
+
+// CodeMatches compares a presented code with the stored hash in constant time.
+func (k *Keys) CodeMatches(challengeID, code string, hash []byte) bool {
+	return hmac.Equal(k.HashCode(challengeID, code), hash)
+}

@@ -1,0 +1,268 @@
+package mfa
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"sync/atomic"
+	"time"
+)
+
+// Policy is the part of the configuration the domain rules read. It can be
+// replaced at run time (configuration reload) with SetPolicy.
+type Policy struct {
+	CodeLength             int
+	CodeTTL                time.Duration
+	MaxAttempts            int
+	MaxConsecutiveFailures int
+	PhoneChallengesPerUser int
+	PhoneChallengeWindow   time.Duration
+	ActivationDelay        time.Duration
+	ProofMaxAge            time.Duration
+	UserID                 *regexp.Regexp
+	DefaultRegion          string
+	AllowedRegions         []string
+	VoiceNumberMatch       bool // false: a plain # approves (the guide's behaviour)
+	TOTP                   TOTPParams
+	Messages               Messages
+}
+
+// Messages renders the text of SMS codes and voice prompts.
+type Messages interface {
+	SMS(lang string, vars map[string]string) string
+	Voice(lang string, numberMatch bool, vars map[string]string) string
+	DefaultLanguage() string
+}
+
+// Actor is who asks: the API client's name and whether it has the admin role.
+type Actor struct {
+	Name  string
+	Admin bool
+}
+
+// Sender is the phone delivery seam, implemented by the modem pool. The
+// service writes jobs to the durable outbox and wakes the sender; the sender
+// claims them with Service.Claim and reports what happened with Service.Report.
+type Sender interface {
+	// Wake tells the sender that jobs wait in the outbox. It must not block.
+	Wake()
+}
+
+// Observer receives domain events for metrics. Labels carry no user data.
+type Observer interface {
+	ChallengeCreated(kind Kind, channel Channel)
+	ChallengeFinished(kind Kind, channel Channel, status Status)
+	VerificationFailed(kind Kind, channel Channel)
+	FraudReported()
+}
+
+// Options configure a Service.
+type Options struct {
+	Store    Store
+	Keys     *Keys
+	Policy   Policy
+	Sender   Sender           // nil: phone jobs wait in the outbox until a sender is attached
+	Observer Observer         // nil: no metrics
+	Logger   *slog.Logger     // nil: discard
+	Now      func() time.Time // nil: time.Now
+}
+
+// Service applies the domain rules on top of a Store.
+type Service struct {
+	store  Store
+	keys   *Keys
+	policy atomic.Pointer[Policy]
+	sender atomic.Pointer[senderBox]
+	obs    Observer
+	log    *slog.Logger
+	now    func() time.Time
+	watch  watcher
+}
+
+type senderBox struct{ s Sender }
+
+// New returns a Service. It validates nothing about the store's content;
+// call Recover once at start-up to requeue interrupted deliveries.
+func New(o Options) (*Service, error) {
+	if o.Store == nil || o.Keys == nil {
+		return nil, errors.New("mfa: a store and keys are required")
+	}
+	if err := o.Policy.check(); err != nil {
+		return nil, err
+	}
+	s := &Service{store: o.Store, keys: o.Keys, obs: o.Observer, log: o.Logger, now: o.Now}
+	if s.obs == nil {
+		s.obs = nopObserver{}
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	p := o.Policy
+	s.policy.Store(&p)
+	if o.Sender != nil {
+		s.SetSender(o.Sender)
+	}
+	return s, nil
+}
+
+func (p *Policy) check() error {
+	switch {
+	case p.UserID == nil:
+		return errors.New("mfa: policy needs a user ID pattern")
+	case p.Messages == nil:
+		return errors.New("mfa: policy needs message templates")
+	case p.CodeLength < 6 || p.CodeTTL <= 0 || p.MaxAttempts < 1 || p.MaxConsecutiveFailures < 1:
+		return errors.New("mfa: policy has impossible code settings")
+	case p.TOTP.Period < time.Second || p.TOTP.Issuer == "":
+		return errors.New("mfa: policy has impossible TOTP settings")
+	}
+	return nil
+}
+
+// SetPolicy replaces the policy, for example after a configuration reload.
+func (s *Service) SetPolicy(p Policy) error {
+	if err := p.check(); err != nil {
+		return err
+	}
+	s.policy.Store(&p)
+	return nil
+}
+
+// SetSender attaches the phone delivery seam and wakes it for waiting jobs.
+func (s *Service) SetSender(snd Sender) {
+	s.sender.Store(&senderBox{snd})
+	snd.Wake()
+}
+
+func (s *Service) wake() {
+	if b := s.sender.Load(); b != nil {
+		b.s.Wake()
+	}
+}
+
+func (s *Service) pol() *Policy { return s.policy.Load() }
+
+func (s *Service) checkUserID(id string) error {
+	if len(id) > 256 || !s.pol().UserID.MatchString(id) {
+		return refuse(CodeInvalidUserID, "user %q does not match the configured user ID pattern %s", truncate(id, 64), s.pol().UserID)
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// UserView is a user with their methods, as the API shows it.
+type UserView struct {
+	User     User
+	State    State
+	Methods  []Method
+	Warnings []string
+}
+
+// Warnings the user record can carry.
+const (
+	WarningSingleMethod    = "single_method"
+	WarningNoDefaultMethod = "no_default_method"
+	WarningPhoneBlocked    = "phone_blocked"
+	WarningLocked          = "locked"
+)
+
+func (s *Service) view(u User, methods []Method) UserView {
+	v := UserView{User: u, State: u.EffectiveState(s.now()), Methods: methods}
+	confirmed := 0
+	for _, m := range methods {
+		if m.Confirmed {
+			confirmed++
+		}
+	}
+	if confirmed == 1 {
+		v.Warnings = append(v.Warnings, WarningSingleMethod)
+	}
+	if confirmed > 0 && u.DefaultMethod == "" {
+		v.Warnings = append(v.Warnings, WarningNoDefaultMethod)
+	}
+	if u.PhoneBlocked {
+		v.Warnings = append(v.Warnings, WarningPhoneBlocked)
+	}
+	if u.ConsecutiveFailures >= s.pol().MaxConsecutiveFailures {
+		v.Warnings = append(v.Warnings, WarningLocked)
+	}
+	return v
+}
+
+// loadUser returns the stored user, or a fresh record in state off.
+func loadUser(tx Tx, id string, now time.Time) (User, error) {
+	u, err := tx.User(id)
+	if errors.Is(err, ErrNotFound) {
+		return User{ID: id, State: StateOff, CreatedAt: now}, nil
+	}
+	return u, err
+}
+
+// GetUser returns a user's MFA state and methods. A user who never
+// registered anything is returned in state off with no methods.
+func (s *Service) GetUser(ctx context.Context, id string) (UserView, error) {
+	if err := s.checkUserID(id); err != nil {
+		return UserView{}, err
+	}
+	var v UserView
+	err := s.store.View(ctx, func(tx Tx) error {
+		u, err := loadUser(tx, id, s.now())
+		if err != nil {
+			return err
+		}
+		ms, err := tx.Methods(id)
+		if err != nil {
+			return err
+		}
+		v = s.view(u, ms)
+		return nil
+	})
+	return v, err
+}
+
+// update runs fn in a write transaction. fn may return a refusal together
+// with state it wants kept (a wrong code still costs an attempt): when keep
+// is true the transaction commits and the refusal is returned after it.
+func (s *Service) update(ctx context.Context, fn func(tx Tx) (keep bool, err error)) error {
+	var refusal error
+	err := s.store.Update(ctx, func(tx Tx) error {
+		keep, err := fn(tx)
+		if err != nil && keep {
+			refusal = err
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return refusal
+}
+
+func (s *Service) event(tx Tx, e Event) error {
+	if e.At.IsZero() {
+		e.At = s.now()
+	}
+	if err := tx.AddEvent(e); err != nil {
+		return fmt.Errorf("record %s event: %w", e.Type, err)
+	}
+	return nil
+}
+
+type nopObserver struct{}
+
+func (nopObserver) ChallengeCreated(Kind, Channel)          {}
+func (nopObserver) ChallengeFinished(Kind, Channel, Status) {}
+func (nopObserver) VerificationFailed(Kind, Channel)        {}
+func (nopObserver) FraudReported()                          {}

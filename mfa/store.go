@@ -1,0 +1,66 @@
+package mfa
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned by Tx getters for a missing row.
+var ErrNotFound = errors.New("not found")
+
+// Store persists the domain. Implementations (store/sqlite, later
+// store/postgres) hold no business rules.
+type Store interface {
+	// Update runs fn in one read-write transaction: all of fn's writes
+	// commit together or, when fn returns an error, not at all.
+	Update(ctx context.Context, fn func(Tx) error) error
+	// View runs fn on a consistent read-only snapshot. Readers never wait
+	// for writers.
+	View(ctx context.Context, fn func(Tx) error) error
+	// Ping reports whether the store is usable.
+	Ping(ctx context.Context) error
+}
+
+// Tx is one transaction. It is bound to the context given to Update or View
+// and must not be used after fn returns.
+type Tx interface {
+	User(id string) (User, error) // ErrNotFound when the user has no record
+	PutUser(u User) error
+
+	Methods(user string) ([]Method, error) // oldest first
+	Method(id string) (Method, error)
+	PutMethod(m Method) error
+	DeleteMethod(id string) error
+
+	Challenge(id string) (Challenge, error)
+	PutChallenge(c Challenge) error
+	// PhoneChallengeTimes lists when the user's phone challenges since t were
+	// created, oldest first (for the per-user rate limit).
+	PhoneChallengeTimes(user string, since time.Time) ([]time.Time, error)
+	// LatestChallenge returns the newest challenge for a method with purpose p.
+	LatestChallenge(method string, p Purpose) (Challenge, error)
+	// OpenChallenges lists non-final challenges that expired before t.
+	ExpiredOpenChallenges(t time.Time, limit int) ([]Challenge, error)
+
+	AddEvent(e Event) error
+	Events(f EventFilter) ([]Event, error)
+
+	PutJob(j Job) error
+	Job(id string) (Job, error)
+	JobForChallenge(challenge string) (Job, error)
+	// ClaimJob moves the most urgent queued job for one of the channels to
+	// sending, owned by modem, and returns it; ErrNotFound when none waits.
+	// Jobs that expired before now are not claimed.
+	ClaimJob(channels []Channel, modem string, now time.Time) (Job, error)
+	// Jobs lists outbox jobs in a state ("" for all), oldest first.
+	Jobs(state JobState, limit int) ([]Job, error)
+	// RequeueSending moves every job left in sending (a crash mid-send) back
+	// to queued and returns how many moved.
+	RequeueSending() (int, error)
+
+	// DueActivations lists pending users whose activation time is not after t.
+	DueActivations(t time.Time, limit int) ([]User, error)
+	// CountUsers counts stored users by their stored state.
+	CountUsers() (map[State]int, error)
+}

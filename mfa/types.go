@@ -1,0 +1,235 @@
+package mfa
+
+import "time"
+
+// Kind is what a verification method is.
+type Kind string
+
+// Method kinds. AppPassword and Email exist only to be refused by name:
+// the setup guide lists them, but they cannot verify a sign-in.
+const (
+	KindTOTP        Kind = "totp"
+	KindPhone       Kind = "phone"
+	KindFIDO        Kind = "fido"
+	KindAppPassword Kind = "app_password"
+	KindEmail       Kind = "email"
+)
+
+// Slot is which of a user's phones a phone method is.
+type Slot string
+
+// Phone slots: one number per slot.
+const (
+	SlotMobile    Slot = "mobile"
+	SlotAlternate Slot = "alternate"
+	SlotOffice    Slot = "office"
+)
+
+// Channel is how a phone challenge reaches the user.
+type Channel string
+
+// Phone channels.
+const (
+	ChannelSMS   Channel = "sms"
+	ChannelVoice Channel = "voice"
+)
+
+// State is a user's MFA state.
+type State string
+
+// MFA states: off → pending (applied) → active (after the activation delay).
+const (
+	StateOff     State = "off"
+	StatePending State = "pending"
+	StateActive  State = "active"
+)
+
+// Purpose says why a challenge was created.
+type Purpose string
+
+// Challenge purposes. PurposeConfirm challenges are created by the gateway
+// itself to confirm a newly registered phone; they never count as a sign-in.
+const (
+	PurposeSignin  Purpose = "signin"
+	PurposeTest    Purpose = "test"
+	PurposeProof   Purpose = "proof"
+	PurposeConfirm Purpose = "confirm"
+)
+
+// Status is a challenge's place in its state machine (ARCHITECTURE §3).
+type Status string
+
+// Challenge statuses. Approved, denied, expired, failed and locked are final.
+const (
+	StatusCreated   Status = "created"
+	StatusQueued    Status = "queued"
+	StatusSending   Status = "sending"
+	StatusSent      Status = "sent"
+	StatusDelivered Status = "delivered"
+	StatusCalling   Status = "calling"
+	StatusAnswered  Status = "answered"
+	StatusApproved  Status = "approved"
+	StatusDenied    Status = "denied"
+	StatusNoAnswer  Status = "no_answer"
+	StatusBusy      Status = "busy"
+	StatusExpired   Status = "expired"
+	StatusFailed    Status = "failed"
+	StatusLocked    Status = "locked"
+)
+
+// Final reports whether no further transition is possible.
+func (s Status) Final() bool {
+	switch s {
+	case StatusApproved, StatusDenied, StatusExpired, StatusFailed, StatusLocked,
+		StatusNoAnswer, StatusBusy:
+		return true
+	}
+	return false
+}
+
+// User is the stored record of one account. A user who never registered
+// anything has no record; GetUser answers with a zero User in state off.
+type User struct {
+	ID                  string
+	State               State
+	ActivatesAt         time.Time // set while pending
+	LastTestSigninAt    time.Time
+	LastMethodChangeAt  time.Time
+	DefaultMethod       string
+	ConsecutiveFailures int
+	PhoneBlocked        bool // set by a fraud report; cleared by an admin
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+}
+
+// EffectiveState is the state at now: a pending user whose activation time
+// has come is active even before the sweeper persists it.
+func (u User) EffectiveState(now time.Time) State {
+	if u.State == "" {
+		return StateOff
+	}
+	if u.State == StatePending && !u.ActivatesAt.IsZero() && !now.Before(u.ActivatesAt) {
+		return StateActive
+	}
+	return u.State
+}
+
+// Method is one registered verification method.
+type Method struct {
+	ID          string
+	User        string
+	Kind        Kind
+	Label       string
+	Confirmed   bool
+	Slot        Slot
+	Channel     Channel
+	Phone       string // E.164
+	Extension   string // office phones only
+	Language    string // message language for SMS and calls
+	Secret      []byte // TOTP seed, sealed (never plaintext at rest)
+	LastStep    int64  // last accepted TOTP time step (replay protection)
+	CreatedAt   time.Time
+	ConfirmedAt time.Time
+}
+
+// Usable reports whether the method can verify a sign-in.
+func (m Method) Usable() bool { return m.Confirmed }
+
+// Delivery is what the outbox knows about a phone challenge's delivery.
+type Delivery struct {
+	Modem    string
+	Attempts int
+	Status   string // queued|sending|sent|delivered|failed
+	Reason   string
+}
+
+// Challenge is one verification attempt.
+type Challenge struct {
+	ID           string
+	User         string
+	Method       string
+	Kind         Kind
+	Channel      Channel
+	Purpose      Purpose
+	Status       Status
+	Reason       string
+	CodeHash     []byte // keyed hash of the one-time code (sms)
+	NumberMatch  string // the 2 digits a voice callee keys in
+	AttemptsLeft int
+	CreatedAt    time.Time
+	ExpiresAt    time.Time
+	FinishedAt   time.Time
+	Delivery     Delivery
+}
+
+// Event is one audit record.
+type Event struct {
+	ID        int64
+	At        time.Time
+	User      string
+	Type      string
+	Actor     string
+	Method    string
+	Challenge string
+	Detail    string // never a code, secret, token or full phone number
+}
+
+// Audit event types.
+const (
+	EventMethodAdded       = "method_added"
+	EventMethodConfirmed   = "method_confirmed"
+	EventMethodRemoved     = "method_removed"
+	EventDefaultChanged    = "default_changed"
+	EventMFAApplied        = "mfa_applied"
+	EventMFAActivated      = "mfa_activated"
+	EventMFATerminated     = "mfa_terminated"
+	EventTestSignin        = "test_signin"
+	EventChallengeCreated  = "challenge_created"
+	EventChallengeApproved = "challenge_approved"
+	EventChallengeDenied   = "challenge_denied"
+	EventChallengeLocked   = "challenge_locked"
+	EventChallengeExpired  = "challenge_expired"
+	EventChallengeFailed   = "challenge_failed"
+	EventVerifyFailed      = "verification_failed"
+	EventFraudReported     = "fraud_reported"
+	EventUserUnlocked      = "user_unlocked"
+)
+
+// EventFilter selects audit events, newest first.
+type EventFilter struct {
+	User     string
+	BeforeID int64 // 0: from the newest
+	Limit    int
+}
+
+// JobState is an outbox job's state.
+type JobState string
+
+// Outbox job states: queued → sending(modem, attempt) → sent | failed.
+const (
+	JobQueued  JobState = "queued"
+	JobSending JobState = "sending"
+	JobSent    JobState = "sent"
+	JobFailed  JobState = "failed"
+)
+
+// Job is one durable outbox row: an SMS or a call to place for a challenge.
+// The one-time code travels sealed so that a restart can re-send the same code.
+type Job struct {
+	ID        string
+	Challenge string
+	Channel   Channel
+	To        string // E.164
+	Extension string
+	Sealed    []byte // sealed payload: the code (sms) or the number to match (voice)
+	Language  string
+	State     JobState
+	Modem     string
+	Attempts  int
+	MR        []int // message references of the submitted parts
+	Reason    string
+	Priority  int // lower is sent first: sign-in before tests
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	ExpiresAt time.Time
+}
