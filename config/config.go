@@ -249,10 +249,7 @@ func parse(data []byte, baseDir, file string) (*Config, error) {
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) && len(md.Keys()) == 0 {
-			return nil, &SyntaxError{
-				File: file, Line: pe.Position.Line, Col: pe.Position.Col,
-				Msg: pe.Message, LastKey: pe.LastKey, Err: pe,
-			}
+			return nil, newSyntaxError(pe, data, file)
 		}
 		// A value of the wrong type. The library stops at the first one;
 		// check every key ourselves so that all of them are reported.

@@ -1,10 +1,12 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
 )
@@ -88,11 +90,51 @@ func joinProblems(ps []*Problem) error {
 // toml.ParseError.
 type SyntaxError struct {
 	File    string
-	Line    int // 1-based
-	Col     int // 1-based, in bytes
-	Msg     string
+	Line    int    // 1-based
+	Col     int    // 1-based, in characters
+	Msg     string // the parser's message
 	LastKey string // the last key read before the error, dotted; may be empty
+	Excerpt string // the offending line and the one before, with a caret under the error
 	Err     toml.ParseError
+}
+
+// newSyntaxError places a parse error. The library's line is sometimes the
+// one after an error at a line end, so line and column are recomputed from
+// the byte offset.
+func newSyntaxError(pe toml.ParseError, data []byte, file string) *SyntaxError {
+	start := min(max(pe.Position.Start, 0), len(data))
+	lineStart := bytes.LastIndexByte(data[:start], '\n') + 1
+	lineEnd := bytes.IndexByte(data[lineStart:], '\n')
+	if lineEnd < 0 {
+		lineEnd = len(data)
+	} else {
+		lineEnd += lineStart
+	}
+	e := &SyntaxError{
+		File:    file,
+		Line:    bytes.Count(data[:start], []byte{'\n'}) + 1,
+		Col:     utf8.RuneCount(data[lineStart:start]) + 1,
+		Msg:     pe.Message,
+		LastKey: pe.LastKey,
+		Err:     pe,
+	}
+	var b strings.Builder
+	if lineStart > 0 {
+		prevStart := bytes.LastIndexByte(data[:lineStart-1], '\n') + 1
+		fmt.Fprintf(&b, "%6d | %s\n", e.Line-1, strings.TrimRight(string(data[prevStart:lineStart-1]), "\r"))
+	}
+	line := strings.TrimRight(string(data[lineStart:lineEnd]), "\r")
+	fmt.Fprintf(&b, "%6d | %s\n", e.Line, line)
+	// Keep tabs in the caret line so that it lines up whatever the tab width.
+	pad := strings.Map(func(r rune) rune {
+		if r == '\t' {
+			return r
+		}
+		return ' '
+	}, string(data[lineStart:start]))
+	fmt.Fprintf(&b, "%6s   %s^", "", pad)
+	e.Excerpt = b.String()
+	return e
 }
 
 func (e *SyntaxError) Error() string {
@@ -107,12 +149,9 @@ func (e *SyntaxError) Error() string {
 	if e.LastKey != "" {
 		fmt.Fprintf(&b, " (after key %s)", e.LastKey)
 	}
-	// ErrorWithPosition shows the offending line with a caret under the
-	// error; keep that excerpt and drop its own one-line summary.
-	full := e.Err.ErrorWithPosition()
-	if i := strings.Index(full, ":\n\n"); i >= 0 && strings.HasPrefix(full, "toml: error:") {
-		b.WriteString("\n\n")
-		b.WriteString(strings.TrimRight(full[i+3:], "\n"))
+	if e.Excerpt != "" {
+		b.WriteString("\n")
+		b.WriteString(e.Excerpt)
 	}
 	return b.String()
 }

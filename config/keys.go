@@ -18,6 +18,7 @@ type keyPos struct {
 	plain   string // "api.client.name": the form toml.Key.String gives
 	indexed string // "api.client[1].name": with array positions
 	line    int    // 1-based
+	elem    bool   // an element of an array: indexed ends with "[n]"
 }
 
 // keyIndex holds the positions of the keys of one document.
@@ -116,7 +117,8 @@ func (s *keyScanner) record(comp []string, line int) {
 	if _, ok := s.idx.lines[ind]; !ok {
 		s.idx.lines[ind] = line
 	}
-	s.idx.all = append(s.idx.all, keyPos{plain: plainString(comp), indexed: ind, line: line})
+	elem := len(comp) > 0 && strings.HasPrefix(comp[len(comp)-1], "[")
+	s.idx.all = append(s.idx.all, keyPos{plain: plainString(comp), indexed: ind, line: line, elem: elem})
 }
 
 func (s *keyScanner) eof() bool { return s.i >= len(s.src) }
@@ -303,7 +305,9 @@ func (s *keyScanner) value(comp []string) {
 				return
 			}
 			start := s.i
-			s.value(append(append([]string(nil), comp...), "["+strconv.Itoa(n)+"]"))
+			elem := append(append([]string(nil), comp...), "["+strconv.Itoa(n)+"]")
+			s.record(elem, s.line)
+			s.value(elem)
 			s.skipSpace(true)
 			if s.peek(0) == ',' {
 				s.i++

@@ -112,7 +112,7 @@ func unknownKeys(md toml.MetaData, data []byte, decoded bool) []*Problem {
 	var ps []*Problem
 	seen := map[string]bool{}
 	for _, kp := range indexKeys(data).all {
-		if !unknown[kp.plain] || !outermost(kp.plain) || seen[kp.indexed] {
+		if kp.elem || !unknown[kp.plain] || !outermost(kp.plain) || seen[kp.indexed] {
 			continue
 		}
 		seen[kp.indexed], seen[kp.plain] = true, true
@@ -306,8 +306,13 @@ func formatValue(v any) string {
 	switch x := v.(type) {
 	case string:
 		s = strconv.Quote(x)
-	case int64, bool, float64:
+	case int64, bool:
 		s = fmt.Sprint(x)
+	case float64:
+		s = strconv.FormatFloat(x, 'g', -1, 64)
+		if !strings.ContainsAny(s, ".eEIN") { // keep 6.0 looking like a float, unlike 6
+			s += ".0"
+		}
 	case []any:
 		parts := make([]string, len(x))
 		for i, e := range x {

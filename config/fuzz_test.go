@@ -1,0 +1,65 @@
+package config
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/BurntSushi/toml"
+)
+
+// FuzzParse feeds arbitrary documents to Parse. It must never panic, every
+// error must be a syntax error or a list of problems naming a key, and any
+// configuration it accepts must validate again and survive an encode/parse
+// round trip.
+func FuzzParse(f *testing.F) {
+	seeds, _ := filepath.Glob("testdata/*.toml")
+	seeds = append(seeds, "../systemd/mfagate.toml")
+	for _, s := range seeds {
+		data, err := os.ReadFile(s)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte(""))
+	f.Add([]byte("[server]\nlisten = \"unix:/run/mfagate.sock\"\n"))
+	f.Add([]byte("api.client = [{name = \"a\", token_sha256 = \"" + string(bytes.Repeat([]byte("ab"), 32)) + "\", roles = [\"idp\"]}]\n"))
+	f.Add([]byte("[messages.ja]\nsms = '''\n{code}\n'''\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		indexKeys(data) // must not panic or hang on any input
+		dir := t.TempDir()
+		c, err := Parse(data, dir)
+		if err != nil {
+			if _, ok := err.(*SyntaxError); ok {
+				return
+			}
+			ps := Problems(err)
+			if len(ps) == 0 {
+				// Only a decode error the type check could not explain
+				// gets here; it must still say where.
+				if !bytes.Contains([]byte(err.Error()), []byte("line ")) {
+					t.Fatalf("error without problems or position: %v", err)
+				}
+				return
+			}
+			for _, p := range ps {
+				if p.Key == "" || p.Msg == "" {
+					t.Fatalf("problem without key or message: %#v", p)
+				}
+			}
+			return
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("accepted configuration does not validate again: %v", err)
+		}
+		var buf bytes.Buffer
+		if err := toml.NewEncoder(&buf).Encode(c); err != nil {
+			t.Fatalf("encode accepted configuration: %v", err)
+		}
+		if _, err := Parse(buf.Bytes(), dir); err != nil {
+			t.Fatalf("re-parse of encoded configuration: %v\n%s", err, buf.Bytes())
+		}
+	})
+}

@@ -1,0 +1,186 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// Each bad value is reported once, naming its key and line, with what is
+// allowed.
+func TestBadValues(t *testing.T) {
+	hash := strings.Repeat("0f", 32)
+	client := func(extra string) string {
+		return "[[api.client]]\nname = \"idp\"\ntoken_sha256 = \"" + hash + "\"\nroles = [\"idp\"]\n" + extra
+	}
+	tests := []struct {
+		name string
+		src  string
+		key  string
+		line int
+		msg  string
+	}{
+		{"listen not host:port", "[server]\nlisten = \"8470\"", "server.listen", 2, `must be "host:port"`},
+		{"listen port not numeric", "[server]\nlisten = \"localhost:http\"", "server.listen", 2, "port must be a number from 1 to 65535"},
+		{"listen port too big", "[server]\nlisten = \"127.0.0.1:70000\"", "server.listen", 2, "port must be a number from 1 to 65535"},
+		{"listen bad host", "[server]\nlisten = \"bad host:80\"", "server.listen", 2, "neither an IP address nor a host name"},
+		{"listen relative unix", "[server]\nlisten = \"unix:api.sock\"", "server.listen", 2, "socket path must be absolute"},
+		{"listen long unix", "[server]\nlisten = \"unix:/" + strings.Repeat("a", 120) + "\"", "server.listen", 2, "at most 107"},
+		{"read_timeout zero", "[server]\nread_timeout = \"0s\"", "server.read_timeout", 2, "must be at least 1s"},
+		{"write_timeout below long poll", "[server]\n\nwrite_timeout = \"25s\"", "server.write_timeout", 3, "must be longer than 25s"},
+		{"write_timeout too long", "[server]\nwrite_timeout = \"11m\"", "server.write_timeout", 2, "must be at most 10m"},
+		{"idle_timeout too long", "[server]\nidle_timeout = \"2h\"", "server.idle_timeout", 2, "must be at most 1h"},
+		{"shutdown_timeout negative", "[server]\nshutdown_timeout = \"-1s\"", "server.shutdown_timeout", 2, "must be at least 1s"},
+		{"driver postgres", "[store]\ndriver = \"postgres\"", "store.driver", 2, "not available yet"},
+		{"driver unknown", "[store]\ndriver = \"mysql\"", "store.driver", 2, `must be "sqlite"`},
+		{"store path empty", "[store]\npath = \"\"", "store.path", 2, "must name the SQLite database file"},
+		{"key_file empty", "[secrets]\nkey_file = \"\"", "secrets.key_file", 2, "32-byte server key"},
+		{"client name bad", client("") + "[[api.client]]\nname = \"bad name\"\ntoken_sha256 = \"" + strings.Repeat("1f", 32) + "\"\nroles = [\"admin\"]\n", "api.client[1].name", 6, "letters, digits"},
+		{"client name twice", client("") + "[[api.client]]\nname = \"idp\"\ntoken_sha256 = \"" + strings.Repeat("1f", 32) + "\"\nroles = [\"admin\"]\n", "api.client[1].name", 6, "already the name of api.client[0]"},
+		{"client without token", "[[api.client]]\nname = \"idp\"\nroles = [\"idp\"]\n", "api.client[0]", 1, "needs token_sha256"},
+		{"client with both tokens", client("token_file = \"x.token\"\n"), "api.client[0]", 1, "has both token_sha256 and token_file"},
+		{"token_sha256 short", "[[api.client]]\nname = \"idp\"\ntoken_sha256 = \"abcd\"\nroles = [\"idp\"]\n", "api.client[0].token_sha256", 3, "must be 64 hex characters"},
+		{"token_sha256 not hex", "[[api.client]]\nname = \"idp\"\ntoken_sha256 = \"" + strings.Repeat("zz", 32) + "\"\nroles = [\"idp\"]\n", "api.client[0].token_sha256", 3, "must be 64 hex characters"},
+		{"same token twice", client("") + "[[api.client]]\nname = \"ctl\"\ntoken_sha256 = \"" + hash + "\"\nroles = [\"admin\"]\n", "api.client[1]", 5, "same token as api.client[0]"},
+		{"roles empty", "[[api.client]]\nname = \"idp\"\ntoken_sha256 = \"" + hash + "\"\nroles = []\n", "api.client[0].roles", 4, `at least one of "idp", "enroll", "admin"`},
+		{"roles missing", "[[api.client]]\nname = \"idp\"\ntoken_sha256 = \"" + hash + "\"\n", "api.client[0].roles", 1, "at least one of"},
+		{"role unknown", "[[api.client]]\nname = \"idp\"\ntoken_sha256 = \"" + hash + "\"\nroles = [\"idp\",\n  \"root\"]\n", "api.client[0].roles[1]", 5, "is not a role"},
+		{"role twice", "[[api.client]]\nname = \"idp\"\ntoken_sha256 = \"" + hash + "\"\nroles = [\"idp\", \"idp\"]\n", "api.client[0].roles[1]", 4, "listed twice"},
+		{"code_length small", "[policy]\ncode_length = 4", "policy.code_length", 2, "must be from 6 to 10"},
+		{"code_length big", "[policy]\ncode_length = 11", "policy.code_length", 2, "must be from 6 to 10"},
+		{"code_ttl long", "[policy]\ncode_ttl = \"15m\"", "policy.code_ttl", 2, "must be at most 10m (NIST SP 800-63B limits out-of-band codes to 10 minutes)"},
+		{"code_ttl short", "[policy]\ncode_ttl = \"10s\"", "policy.code_ttl", 2, "must be at least 30s"},
+		{"max_attempts zero", "[policy]\nmax_attempts = 0", "policy.max_attempts", 2, "must be from 1 to 10"},
+		{"max_consecutive_failures over NIST", "[policy]\nmax_consecutive_failures = 101", "policy.max_consecutive_failures", 2, "at most 100 consecutive failures"},
+		{"phone_challenges_per_user zero", "[policy]\nphone_challenges_per_user = 0", "policy.phone_challenges_per_user", 2, "must be from 1 to 100"},
+		{"phone_challenge_window short", "[policy]\nphone_challenge_window = \"30s\"", "policy.phone_challenge_window", 2, "must be at least 1m"},
+		{"phone_challenge_window long", "[policy]\nphone_challenge_window = \"25h\"", "policy.phone_challenge_window", 2, "must be at most 24h"},
+		{"activation_delay negative", "[policy]\nactivation_delay = \"-1m\"", "policy.activation_delay", 2, "must not be negative"},
+		{"activation_delay long", "[policy]\nactivation_delay = \"169h\"", "policy.activation_delay", 2, "must be at most 168h"},
+		{"proof_max_age long", "[policy]\nproof_max_age = \"11m\"", "policy.proof_max_age", 2, "must be at most 10m"},
+		{"user_id_pattern unanchored", "[policy]\nuser_id_pattern = '[0-9]+'", "policy.user_id_pattern", 2, "anchored"},
+		{"user_id_pattern alternation", "[policy]\nuser_id_pattern = '^a+|b+$'", "policy.user_id_pattern", 2, "not anchored as a whole"},
+		{"user_id_pattern multiline", "[policy]\nuser_id_pattern = '(?m)^a+$'", "policy.user_id_pattern", 2, "multi-line mode"},
+		{"user_id_pattern bad syntax", "[policy]\nuser_id_pattern = '^[0-9$'", "policy.user_id_pattern", 2, "does not compile"},
+		{"user_id_pattern empty match", "[policy]\nuser_id_pattern = '^[0-9]*$'", "policy.user_id_pattern", 2, "matches an empty user ID"},
+		{"default_region unknown", "[policy]\ndefault_region = \"XX\"", "policy.default_region", 2, "ISO 3166 region code"},
+		{"default_region lower case", "[policy]\ndefault_region = \"jp\"\nallowed_regions = [\"JP\"]", "policy.default_region", 2, `write "JP"`},
+		{"allowed_regions unknown", "[policy]\nallowed_regions = [\"JP\", \"ZZ\"]", "policy.allowed_regions[1]", 2, "ISO 3166 region code"},
+		{"allowed_regions empty", "[policy]\nallowed_regions = []", "policy.allowed_regions", 2, "at least one region"},
+		{"allowed_regions without default", "[policy]\nallowed_regions = [\"US\"]", "policy.allowed_regions", 2, `must include policy.default_region "JP"`},
+		{"allowed_regions twice", "[policy]\nallowed_regions = [\"JP\", \"JP\"]", "policy.allowed_regions[1]", 2, "listed twice"},
+		{"voice_confirmation unknown", "[policy]\nvoice_confirmation = \"press1\"", "policy.voice_confirmation", 2, `must be "number_match"`},
+		{"issuer empty", "[totp]\nissuer = \" \"", "totp.issuer", 2, "must name the service"},
+		{"issuer colon", "[totp]\nissuer = \"a:b\"", "totp.issuer", 2, "must not contain ':'"},
+		{"digits 7", "[totp]\ndigits = 7", "totp.digits", 2, "must be 6 or 8"},
+		{"period fractional", "[totp]\nperiod = \"30.5s\"", "totp.period", 2, "whole number of seconds"},
+		{"period long", "[totp]\nperiod = \"3m\"", "totp.period", 2, "at least every 2 minutes"},
+		{"period short", "[totp]\nperiod = \"10s\"", "totp.period", 2, "must be at least 15s"},
+		{"skew 3", "[totp]\nskew = 3", "totp.skew", 2, "must be from 0 to 2"},
+		{"default_language", "[messages]\ndefault_language = \"fr\"", "messages.default_language", 2, `must be one of "ja", "en"`},
+		{"sms without code", "[messages.en]\nsms = \"hello\"", "messages.en.sms", 2, "must contain {code}"},
+		{"sms unknown placeholder", "[messages.ja]\nsms = \"{code} {user}\"", "messages.ja.sms", 2, "unknown placeholder {user}"},
+		{"sms empty", "[messages.en]\nsms = \"\"", "messages.en.sms", 2, "must not be empty"},
+		{"voice speaks number", "[messages.en]\nvoice_number_match = \"Enter {number}\"", "messages.en.voice_number_match", 2, "must not use {number}"},
+		{"voice pound number", "[messages.ja]\nvoice_pound = \"{number}#\"", "messages.ja.voice_pound", 2, "must not use {number}"},
+		{"voice code", "[messages.en]\nvoice_pound = \"Your code is {code}\"", "messages.en.voice_pound", 2, "unknown placeholder {code}"},
+		{"sms too long GSM", "[messages.en]\nsms = \"{code} " + strings.Repeat("a", 154) + "\"", "messages.en.sms", 2, "161 GSM-7 septets, more than the 160"},
+		{"sms too long extension", "[messages.en]\nsms = \"{code} " + strings.Repeat("a", 150) + "[]\"", "messages.en.sms", 2, "161 GSM-7 septets"},
+		{"sms UCS-2", "[messages.en]\nsms = \"{code} café ✓ " + strings.Repeat("a", 57) + "\"", "messages.en.sms", 2, `71 UCS-2 characters ('✓' is not in the GSM-7 alphabet), more than the 70`},
+		{"sms Japanese too long", "[messages.ja]\nsms = \"{code}" + strings.Repeat("あ", 65) + "\"", "messages.ja.sms", 2, "71 UCS-2 characters"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.src), t.TempDir())
+			ps := Problems(err)
+			if len(ps) != 1 {
+				t.Fatalf("got %d problems, want 1:\n%v", len(ps), err)
+			}
+			p := ps[0]
+			if p.Key != tt.key || p.Line != tt.line || !strings.Contains(p.Msg, tt.msg) {
+				t.Errorf("got  %v\nwant key %s, line %d, message containing %q", p, tt.key, tt.line, tt.msg)
+			}
+			if !strings.Contains(err.Error(), tt.key) {
+				t.Errorf("error text does not name the key: %v", err)
+			}
+		})
+	}
+}
+
+// SMS length limits are reached exactly: a text that fits with the
+// configured code length passes, one character more fails, and the check
+// uses the longest code (code_length digits) and the configured issuer.
+func TestSMSSegmentBoundary(t *testing.T) {
+	fits := "[messages.en]\nsms = \"{code} " + strings.Repeat("a", 153) + "\"" // 6+1+153 = 160
+	if _, err := Parse([]byte(fits), ""); err != nil {
+		t.Errorf("160-septet SMS refused: %v", err)
+	}
+	if _, err := Parse([]byte(fits+"\n[policy]\ncode_length = 7"), ""); err == nil {
+		t.Error("SMS of 161 septets with a 7-digit code accepted")
+	}
+	ja := "[messages.ja]\nsms = \"{issuer}{code}" + strings.Repeat("あ", 57) + "\"" // 7+6+57 = 70
+	if _, err := Parse([]byte(ja), ""); err != nil {
+		t.Errorf("70-unit UCS-2 SMS refused: %v", err)
+	}
+	_, err := Parse([]byte(ja+"\n[totp]\nissuer = \"mfagate2\""), "")
+	ps := Problems(err)
+	if len(ps) != 1 || ps[0].Key != "messages.ja.sms" || !strings.Contains(ps[0].Msg, `the issuer "mfagate2"`) {
+		t.Errorf("a longer issuer should push the Japanese SMS over 70 units; got %v", err)
+	}
+}
+
+// The default texts leave room: they fit one SMS with the longest code and
+// TTL even with a long issuer name.
+func TestDefaultSMSFitWithLongestCode(t *testing.T) {
+	src := "[policy]\ncode_length = 10\ncode_ttl = \"10m\"\n[totp]\nissuer = \"UTokyo Account\"\n"
+	if _, err := Parse([]byte(src), ""); err != nil {
+		t.Errorf("default SMS texts do not fit one SMS with a 10-digit code: %v", err)
+	}
+}
+
+func TestSMSSize(t *testing.T) {
+	tests := []struct {
+		text        string
+		size, limit int
+		forcedBy    rune
+	}{
+		{"", 0, 160, 0},
+		{"code 123456", 11, 160, 0},
+		{"€[]", 6, 160, 0},
+		{"Ça coûte", 8, 70, 'û'},
+		{"確認コード", 5, 70, '確'},
+		{"😀", 2, 70, '😀'}, // a surrogate pair is two UCS-2 units
+	}
+	for _, tt := range tests {
+		size, limit, r := smsSize(tt.text)
+		if size != tt.size || limit != tt.limit || r != tt.forcedBy {
+			t.Errorf("smsSize(%q) = %d, %d, %q; want %d, %d, %q", tt.text, size, limit, r, tt.size, tt.limit, tt.forcedBy)
+		}
+	}
+}
+
+// Validate, without Parse, reports problems by key and fills derived fields.
+func TestValidateDirect(t *testing.T) {
+	c := Default()
+	c.Policy.CodeTTL = D(0)
+	c.TOTP.Digits = 9
+	c.API.Clients = []Client{{Name: "a", TokenSHA256: strings.Repeat("AB", 32), Roles: []string{RoleIDP}}}
+	err := c.Validate()
+	var keys []string
+	for _, p := range Problems(err) {
+		if p.Line != 0 || p.File != "" {
+			t.Errorf("Validate problem has a position: %v", p)
+		}
+		keys = append(keys, p.Key)
+	}
+	if got, want := strings.Join(keys, " "), "policy.code_ttl totp.digits"; got != want {
+		t.Errorf("problem keys = %q, want %q (in field order)", got, want)
+	}
+	var p *Problem
+	if !errors.As(err, &p) {
+		t.Error("errors.As cannot find a *Problem")
+	}
+	if c.API.Clients[0].TokenHash[0] != 0xAB {
+		t.Error("Validate did not fill TokenHash from upper-case hex token_sha256")
+	}
+}
