@@ -91,7 +91,7 @@ func (s *Service) Claim(ctx context.Context, modem string, channels []Channel) (
 
 func (s *Service) render(j Job, c Challenge, secret string, now time.Time) Outgoing {
 	p := s.pol()
-	minutes := int((c.ExpiresAt.Sub(now) + time.Minute - 1) / time.Minute)
+	minutes := int(c.ExpiresAt.Sub(now) / time.Minute) // rounded down: never promise more time than there is
 	vars := map[string]string{"issuer": p.TOTP.Issuer, "minutes": strconv.Itoa(max(minutes, 1))}
 	o := Outgoing{Job: j.ID, Challenge: c.ID, Channel: j.Channel, To: j.To, Extension: j.Extension,
 		Language: j.Language, ExpiresAt: c.ExpiresAt, Attempt: j.Attempts, Priority: j.Priority}

@@ -1,0 +1,267 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"mfagate/mfa"
+)
+
+func (s *Server) getUser(w http.ResponseWriter, r *http.Request, _ *Client) error {
+	v, err := s.svc.GetUser(r.Context(), r.PathValue("user"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, userView(v))
+}
+
+type addMethodBody struct {
+	Kind     string `json:"kind"`
+	Label    string `json:"label"`
+	Slot     string `json:"slot"`
+	Phone    string `json:"phone"`
+	Channel  string `json:"channel"`
+	Language string `json:"language"`
+	Proof    string `json:"proof"`
+}
+
+func (s *Server) addMethod(w http.ResponseWriter, r *http.Request, c *Client) error {
+	var b addMethodBody
+	if err := decode(w, r, &b, false); err != nil {
+		return err
+	}
+	res, err := s.svc.AddMethod(r.Context(), actor(c), r.PathValue("user"), mfa.AddMethodRequest{
+		Kind: mfa.Kind(b.Kind), Label: b.Label, Slot: mfa.Slot(b.Slot), Phone: b.Phone,
+		Channel: mfa.Channel(b.Channel), Language: b.Language, Proof: b.Proof,
+	})
+	if err != nil {
+		return err
+	}
+	out := map[string]any{"method": methodView(res.Method)}
+	if res.TOTP != nil {
+		out["totp"] = totpView(res.TOTP)
+	}
+	if res.Challenge != nil {
+		out["challenge"] = challengeView(*res.Challenge)
+	}
+	w.Header().Set("Location", "/v1/users/"+res.Method.User)
+	return writeJSON(w, http.StatusCreated, out)
+}
+
+type confirmBody struct {
+	Code      string `json:"code"`
+	Challenge string `json:"challenge"`
+}
+
+func (s *Server) confirmMethod(w http.ResponseWriter, r *http.Request, c *Client) error {
+	var b confirmBody
+	if err := decode(w, r, &b, false); err != nil {
+		return err
+	}
+	m, err := s.svc.ConfirmMethod(r.Context(), actor(c), r.PathValue("user"), r.PathValue("id"), mfa.ConfirmRequest{Code: b.Code, Challenge: b.Challenge})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"method": methodView(m)})
+}
+
+func (s *Server) removeMethod(w http.ResponseWriter, r *http.Request, c *Client) error {
+	if err := onlyQuery(r, "proof"); err != nil {
+		return err
+	}
+	if err := s.svc.RemoveMethod(r.Context(), actor(c), r.PathValue("user"), r.PathValue("id"), r.URL.Query().Get("proof")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type defaultBody struct {
+	Method string `json:"method"`
+}
+
+func (s *Server) setDefault(w http.ResponseWriter, r *http.Request, c *Client) error {
+	var b defaultBody
+	if err := decode(w, r, &b, false); err != nil {
+		return err
+	}
+	if b.Method == "" {
+		return newProblem(http.StatusBadRequest, string(mfa.CodeInvalidRequest), "method is required: the ID (m_…) of a confirmed method")
+	}
+	v, err := s.svc.SetDefault(r.Context(), actor(c), r.PathValue("user"), b.Method)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, userView(v))
+}
+
+type mfaBody struct {
+	Enabled *bool `json:"enabled"`
+}
+
+func (s *Server) applyMFA(w http.ResponseWriter, r *http.Request, c *Client) error {
+	var b mfaBody
+	if err := decode(w, r, &b, false); err != nil {
+		return err
+	}
+	if b.Enabled == nil || !*b.Enabled {
+		return newProblem(http.StatusBadRequest, string(mfa.CodeInvalidRequest),
+			"send {\"enabled\":true} to apply for MFA; turning MFA off is DELETE /v1/users/{user}/mfa (admin only)")
+	}
+	v, err := s.svc.ApplyMFA(r.Context(), actor(c), r.PathValue("user"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, userView(v))
+}
+
+func (s *Server) terminateMFA(w http.ResponseWriter, r *http.Request, c *Client) error {
+	v, err := s.svc.TerminateMFA(r.Context(), actor(c), r.PathValue("user"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, userView(v))
+}
+
+func (s *Server) unlock(w http.ResponseWriter, r *http.Request, c *Client) error {
+	v, err := s.svc.Unlock(r.Context(), actor(c), r.PathValue("user"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, userView(v))
+}
+
+type challengeBody struct {
+	Method  string `json:"method"`
+	Channel string `json:"channel"`
+	Purpose string `json:"purpose"`
+}
+
+func (s *Server) createChallenge(w http.ResponseWriter, r *http.Request, c *Client) error {
+	var b challengeBody
+	if err := decode(w, r, &b, true); err != nil {
+		return err
+	}
+	ch, err := s.svc.CreateChallenge(r.Context(), actor(c), r.PathValue("user"), mfa.ChallengeRequest{
+		Method: b.Method, Channel: mfa.Channel(b.Channel), Purpose: mfa.Purpose(b.Purpose),
+	})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/v1/challenges/"+ch.ID)
+	return writeJSON(w, http.StatusCreated, challengeView(ch))
+}
+
+// MaxWait is the longest long poll GET /v1/challenges/{id}?wait= allows.
+const MaxWait = 25 * time.Second
+
+func (s *Server) getChallenge(w http.ResponseWriter, r *http.Request, _ *Client) error {
+	if err := onlyQuery(r, "wait"); err != nil {
+		return err
+	}
+	var wait time.Duration
+	if q := r.URL.Query().Get("wait"); q != "" {
+		d, err := time.ParseDuration(q)
+		if err != nil || d < 0 || d > MaxWait {
+			return newProblem(http.StatusBadRequest, string(mfa.CodeInvalidRequest), "wait=%q must be a duration from 0s to %s, like 25s", q, MaxWait)
+		}
+		wait = d
+	}
+	ch, err := s.svc.WaitChallenge(r.Context(), r.PathValue("id"), wait)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, challengeView(ch))
+}
+
+type verifyBody struct {
+	Code string `json:"code"`
+}
+
+func (s *Server) verify(w http.ResponseWriter, r *http.Request, c *Client) error {
+	var b verifyBody
+	if err := decode(w, r, &b, false); err != nil {
+		return err
+	}
+	if b.Code == "" {
+		return newProblem(http.StatusBadRequest, string(mfa.CodeInvalidRequest), "code is required: the digits the user entered")
+	}
+	ch, err := s.svc.Verify(r.Context(), actor(c), r.PathValue("id"), b.Code)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, challengeView(ch))
+}
+
+func (s *Server) audit(w http.ResponseWriter, r *http.Request, _ *Client) error {
+	if err := onlyQuery(r, "user", "limit", "before"); err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	f := mfa.EventFilter{User: q.Get("user")}
+	var err error
+	if f.Limit, err = intParam(q.Get("limit"), "limit", 1, 1000); err != nil {
+		return err
+	}
+	before, err := intParam(q.Get("before"), "before", 1, 1<<62)
+	if err != nil {
+		return err
+	}
+	f.BeforeID = int64(before)
+	es, err := s.svc.Events(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	out := make([]eventJSON, 0, len(es))
+	for _, e := range es {
+		out = append(out, eventView(e))
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) outbox(w http.ResponseWriter, r *http.Request, _ *Client) error {
+	if err := onlyQuery(r, "state", "limit"); err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	limit, err := intParam(q.Get("limit"), "limit", 1, 1000)
+	if err != nil {
+		return err
+	}
+	js, err := s.svc.Jobs(r.Context(), mfa.JobState(q.Get("state")), limit)
+	if err != nil {
+		return err
+	}
+	out := make([]jobJSON, 0, len(js))
+	for _, j := range js {
+		out = append(out, jobView(j))
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func intParam(v, name string, lo, hi int) (int, error) {
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, newProblem(http.StatusBadRequest, string(mfa.CodeInvalidRequest), "%s=%q must be a whole number from %d to %d", name, v, lo, hi)
+	}
+	return n, nil
+}
+
+// onlyQuery refuses query parameters the route does not know, the query
+// string's equivalent of unknown JSON fields.
+func onlyQuery(r *http.Request, allowed ...string) error {
+	for k := range r.URL.Query() {
+		ok := false
+		for _, a := range allowed {
+			ok = ok || k == a
+		}
+		if !ok {
+			return newProblem(http.StatusBadRequest, codeUnknownField, "query parameter %q is not part of this route", k)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,319 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	_ "embed"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"mfagate/metrics"
+	"mfagate/mfa"
+)
+
+// Role is what an API client may do.
+type Role string
+
+// Roles of API.md. Admin may do everything.
+const (
+	RoleIDP    Role = "idp"
+	RoleEnroll Role = "enroll"
+	RoleAdmin  Role = "admin"
+)
+
+// Client is one configured API client: a name, the SHA-256 of its bearer
+// token, and its roles.
+type Client struct {
+	Name      string
+	TokenHash [32]byte
+	Roles     []Role
+}
+
+func (c *Client) has(r Role) bool {
+	for _, have := range c.Roles {
+		if have == r || have == RoleAdmin {
+			return true
+		}
+	}
+	return false
+}
+
+// Component is one line of the readiness report.
+type Component struct {
+	Name   string `json:"name"`
+	Ready  bool   `json:"ready"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Options configure a Server.
+type Options struct {
+	Service       *mfa.Service
+	Clients       []Client
+	Metrics       *metrics.Metrics
+	MetricsPublic bool // serve /metrics without a token to non-loopback clients too
+	// Readiness reports components besides the store (modems, keys).
+	Readiness func(ctx context.Context) []Component
+	Logger    *slog.Logger
+}
+
+// Server is the HTTP API.
+type Server struct {
+	svc           *mfa.Service
+	clients       atomic.Pointer[[]Client]
+	metrics       *metrics.Metrics
+	metricsPublic atomic.Bool
+	readiness     func(ctx context.Context) []Component
+	log           *slog.Logger
+	mux           *http.ServeMux
+	routes        []route
+}
+
+type route struct {
+	pattern string
+	roles   []Role // nil: no authentication
+}
+
+//go:embed openapi.json
+var openAPI []byte
+
+// New builds the API's handler tree.
+func New(o Options) *Server {
+	s := &Server{svc: o.Service, metrics: o.Metrics, readiness: o.Readiness, log: o.Logger, mux: http.NewServeMux()}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.metrics == nil {
+		s.metrics = metrics.New()
+	}
+	s.SetClients(o.Clients)
+	s.metricsPublic.Store(o.MetricsPublic)
+
+	any := []Role{RoleIDP, RoleEnroll, RoleAdmin}
+	reads := []Role{RoleIDP, RoleEnroll}
+	enroll := []Role{RoleEnroll}
+	admin := []Role{RoleAdmin}
+	verify := []Role{RoleIDP, RoleEnroll} // the kiosk's "try signing in" uses enroll
+
+	s.handle("GET /healthz", nil, s.healthz)
+	s.handle("GET /readyz", nil, s.readyz)
+	s.mux.Handle("GET /metrics", s.instrument("GET /metrics", s.metricsHandler()))
+	s.routes = append(s.routes, route{pattern: "GET /metrics"})
+	s.handle("GET /v1/openapi.json", any, s.openapi)
+
+	s.handle("GET /v1/users/{user}", reads, s.getUser)
+	s.handle("POST /v1/users/{user}/methods", enroll, s.addMethod)
+	s.handle("POST /v1/users/{user}/methods/{id}/confirm", enroll, s.confirmMethod)
+	s.handle("DELETE /v1/users/{user}/methods/{id}", enroll, s.removeMethod)
+	s.handle("PUT /v1/users/{user}/default-method", enroll, s.setDefault)
+	s.handle("PUT /v1/users/{user}/mfa", enroll, s.applyMFA)
+	s.handle("DELETE /v1/users/{user}/mfa", admin, s.terminateMFA)
+	s.handle("POST /v1/users/{user}/unlock", admin, s.unlock)
+	s.handle("POST /v1/users/{user}/challenges", verify, s.createChallenge)
+	s.handle("GET /v1/challenges/{id}", verify, s.getChallenge)
+	s.handle("POST /v1/challenges/{id}/verify", verify, s.verify)
+	s.handle("GET /v1/audit", admin, s.audit)
+	s.handle("GET /v1/outbox", admin, s.outbox)
+	s.mux.Handle("/", s.instrument("other", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, newProblem(http.StatusNotFound, codeNotFound, "no route %s %s; the API is described at /v1/openapi.json", r.Method, r.URL.Path))
+	})))
+	return s
+}
+
+// SetClients replaces the API clients (configuration reload).
+func (s *Server) SetClients(cs []Client) {
+	cs = append([]Client(nil), cs...)
+	s.clients.Store(&cs)
+}
+
+// SetMetricsPublic changes who may scrape /metrics (configuration reload).
+func (s *Server) SetMetricsPublic(public bool) { s.metricsPublic.Store(public) }
+
+// Handler returns the root handler.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Routes lists the registered patterns and whether each needs a token.
+func (s *Server) Routes() map[string]bool {
+	out := make(map[string]bool, len(s.routes))
+	for _, r := range s.routes {
+		out[r.pattern] = r.roles != nil
+	}
+	return out
+}
+
+type handlerFunc func(w http.ResponseWriter, r *http.Request, c *Client) error
+
+type ctxKey struct{}
+
+// handle registers h behind authentication (when roles is non-nil), error
+// mapping and instrumentation.
+func (s *Server) handle(pattern string, roles []Role, h handlerFunc) {
+	s.routes = append(s.routes, route{pattern: pattern, roles: roles})
+	s.mux.Handle(pattern, s.instrument(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var client *Client
+		if roles != nil {
+			c, err := s.authenticate(r, roles)
+			if err != nil {
+				s.fail(w, r, err)
+				return
+			}
+			client = c
+		}
+		if err := h(w, r, client); err != nil {
+			s.fail(w, r, err)
+		}
+	})))
+}
+
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	p, known := toProblem(err)
+	if !known {
+		s.log.Error("request failed", "method", r.Method, "route", r.Pattern, "err", err)
+	}
+	writeProblem(w, p)
+}
+
+// authenticate finds the client whose token hash matches. Every configured
+// hash is compared in constant time, so timing reveals nothing about which
+// (if any) matched.
+func (s *Server) authenticate(r *http.Request, roles []Role) (*Client, error) {
+	h := r.Header.Get("Authorization")
+	scheme, token, ok := strings.Cut(h, " ")
+	if h == "" {
+		return nil, newProblem(http.StatusUnauthorized, codeUnauthorized, "this route needs an Authorization: Bearer <token> header")
+	}
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return nil, newProblem(http.StatusUnauthorized, codeUnauthorized, "the Authorization header must be \"Bearer <token>\"")
+	}
+	sum := sha256.Sum256([]byte(token))
+	var found *Client
+	clients := *s.clients.Load()
+	for i := range clients {
+		if subtle.ConstantTimeCompare(sum[:], clients[i].TokenHash[:]) == 1 {
+			found = &clients[i]
+		}
+	}
+	if found == nil {
+		return nil, newProblem(http.StatusUnauthorized, codeUnauthorized, "the bearer token is not valid")
+	}
+	for _, role := range roles {
+		if found.has(role) {
+			return found, nil
+		}
+	}
+	names := make([]string, len(roles))
+	for i, r := range roles {
+		names[i] = string(r)
+	}
+	return nil, newProblem(http.StatusForbidden, codeForbidden, "client %q lacks the role this route needs (one of: %s)", found.Name, strings.Join(names, ", "))
+}
+
+func actor(c *Client) mfa.Actor {
+	if c == nil {
+		return mfa.Actor{}
+	}
+	return mfa.Actor{Name: c.Name, Admin: hasExact(c.Roles, RoleAdmin)}
+}
+
+func hasExact(rs []Role, r Role) bool {
+	for _, x := range rs {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}
+
+// statusWriter remembers the status code for instrumentation.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (s *Server) instrument(route string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		h.ServeHTTP(sw, r)
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		s.metrics.ObserveHTTP(route, sw.status, time.Since(start))
+	})
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ *Client) error {
+	return writeJSON(w, http.StatusOK, map[string]string{"status": "alive"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ *Client) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	store := Component{Name: "store", Ready: true}
+	if err := s.svc.Ping(ctx); err != nil {
+		store.Ready, store.Detail = false, "store does not answer"
+		s.log.Warn("readiness: store check failed", "err", err)
+	}
+	comps := []Component{store}
+	if s.readiness != nil {
+		comps = append(comps, s.readiness(ctx)...)
+	}
+	status := http.StatusOK
+	for _, c := range comps {
+		if !c.Ready {
+			status = http.StatusServiceUnavailable
+		}
+	}
+	return writeJSON(w, status, map[string]any{"ready": status == http.StatusOK, "components": comps})
+}
+
+func (s *Server) metricsHandler() http.Handler {
+	prom := promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelError)})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.metricsPublic.Load() && !isLocal(r) {
+			if _, err := s.authenticate(r, []Role{RoleAdmin}); err != nil {
+				s.fail(w, r, err)
+				return
+			}
+		}
+		prom.ServeHTTP(w, r)
+	})
+}
+
+// isLocal reports whether the request came over loopback or a unix socket.
+func isLocal(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr == "@" || r.RemoteAddr == "" // unix socket peers have no address
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (s *Server) openapi(w http.ResponseWriter, r *http.Request, _ *Client) error {
+	w.Header().Set("Content-Type", "application/json")
+	_, err := w.Write(openAPI)
+	return err
+}

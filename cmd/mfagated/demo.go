@@ -1,0 +1,109 @@
+package main
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"mfagate/config"
+	"mfagate/mfa"
+)
+
+// demoState is the self-contained set-up of -demo.
+type demoState struct {
+	cfg       *config.Config
+	dir       string
+	tokenPath string
+	token     string
+}
+
+// prepareDemo builds the demo's configuration in dir (a new temporary
+// directory when empty), generating the secret key and an admin token on
+// first use and reusing them afterwards.
+func prepareDemo(dir string) (*demoState, error) {
+	if dir == "" {
+		d, err := os.MkdirTemp("", "mfagate-demo-")
+		if err != nil {
+			return nil, fmt.Errorf("demo: create state directory: %w", err)
+		}
+		dir = d
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("demo: state directory: %w", err)
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	keyPath := filepath.Join(dir, "secret.key")
+	if err := writeIfMissing(keyPath, []byte(hex.EncodeToString(mfa.GenerateKey())+"\n")); err != nil {
+		return nil, err
+	}
+	tokenPath := filepath.Join(dir, "admin.token")
+	b := make([]byte, 24)
+	rand.Read(b)
+	if err := writeIfMissing(tokenPath, []byte("mfa_"+hex.EncodeToString(b)+"\n")); err != nil {
+		return nil, err
+	}
+	token, err := os.ReadFile(tokenPath)
+	if err != nil {
+		return nil, fmt.Errorf("demo: read admin token: %w", err)
+	}
+	cfg := config.Default()
+	cfg.Store.Path = filepath.Join(dir, "mfagate.db")
+	cfg.Secrets.KeyFile = keyPath
+	cfg.Policy.ActivationDelay = config.D(time.Minute) // see MFA become active while trying the demo
+	cfg.API.Clients = []config.Client{{
+		Name:        "demo-admin",
+		TokenSHA256: fmt.Sprintf("%x", sha256.Sum256([]byte(strings.TrimSpace(string(token))))),
+		Roles:       []string{config.RoleAdmin},
+	}}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("demo: built-in configuration: %w", err)
+	}
+	return &demoState{cfg: cfg, dir: dir, tokenPath: tokenPath, token: strings.TrimSpace(string(token))}, nil
+}
+
+func writeIfMissing(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("demo: create %s: %w", path, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("demo: write %s: %w", path, err)
+	}
+	return f.Close()
+}
+
+// announce prints what a person needs to try the demo.
+func (d *demoState) announce(w io.Writer, listen string) {
+	url := "http://" + listen
+	if p, ok := (config.Server{Listen: listen}).IsUnix(); ok {
+		url = "unix:" + p
+	}
+	fmt.Fprintf(w, `
+mfagate demo is running.
+  API:          %s   (API document: %s/v1/openapi.json)
+  state:        %s
+  admin token:  %s
+                (demo only: also in %s, mode 0600)
+
+Try it (mfagatectl reads the demo's token file with -demo-dir):
+  go run ./cmd/mfagatectl -url %s -demo-dir %s user add-totp 0123456789
+  go run ./cmd/mfagatectl -url %s -demo-dir %s challenge 0123456789 -purpose test
+  go run ./cmd/mfagatectl -url %s -demo-dir %s mfa apply 0123456789
+
+Stop it with Ctrl-C; the state directory keeps the data for the next -demo -state-dir %s.
+`, url, url, d.dir, d.token, d.tokenPath, url, d.dir, url, d.dir, url, d.dir, d.dir)
+}

@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"mfagate/api"
+	"mfagate/config"
+	"mfagate/metrics"
+	"mfagate/mfa"
+	"mfagate/store/sqlite"
+)
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("mfagated", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "/etc/mfagate/mfagate.toml", "configuration file")
+	checkOnly := fs.Bool("check-config", false, "validate the configuration file and exit")
+	demo := fs.Bool("demo", false, "run a self-contained demo: embedded config, fresh state, generated key and admin token")
+	stateDir := fs.String("state-dir", "", "demo: directory for the database, key and admin token (default: a new temporary directory)")
+	listen := fs.String("listen", "", "override server.listen (\"host:port\" or \"unix:/path\")")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintf(stderr, "mfagated: -log-level %q: want debug, info, warn or error\n", *logLevel)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	var cfg *config.Config
+	var d *demoState
+	var err error
+	if *demo {
+		d, err = prepareDemo(*stateDir)
+		if err == nil {
+			cfg = d.cfg
+		}
+	} else {
+		cfg, err = config.Load(*configPath)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "mfagated: %v\n", err)
+		return 1
+	}
+	if *listen != "" {
+		cfg.Server.Listen = *listen
+		if err := cfg.Validate(); err != nil {
+			fmt.Fprintf(stderr, "mfagated: -listen: %v\n", err)
+			return 1
+		}
+	}
+	if *checkOnly {
+		if _, err := mfa.LoadKeys(cfg.Secrets.KeyFile); err != nil {
+			fmt.Fprintf(stderr, "mfagated: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "%s: configuration is valid\n", *configPath)
+		return 0
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, cfg, d, log, stdout); err != nil {
+		log.Error("mfagated stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// serve runs the daemon until ctx ends.
+func serve(ctx context.Context, cfg *config.Config, d *demoState, log *slog.Logger, stdout io.Writer) error {
+	keys, err := mfa.LoadKeys(cfg.Secrets.KeyFile)
+	if err != nil {
+		return err
+	}
+	db, err := sqlite.Open(ctx, cfg.Store.Path)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	m := metrics.New()
+	svc, err := mfa.New(mfa.Options{Store: db, Keys: keys, Policy: policyFrom(cfg), Observer: m, Logger: log})
+	if err != nil {
+		return err
+	}
+	if n, err := svc.Recover(ctx); err != nil {
+		return fmt.Errorf("recover outbox: %w", err)
+	} else if n > 0 {
+		log.Info("requeued deliveries interrupted by the last stop", "jobs", n)
+	}
+	srv := api.New(api.Options{Service: svc, Clients: clientsFrom(cfg), Metrics: m, MetricsPublic: cfg.Server.MetricsPublic, Logger: log})
+
+	ln, err := listenOn(cfg.Server.Listen)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: min(5*time.Second, cfg.Server.ReadTimeout.Duration),
+		ReadTimeout:       cfg.Server.ReadTimeout.Duration,
+		WriteTimeout:      cfg.Server.WriteTimeout.Duration,
+		IdleTimeout:       cfg.Server.IdleTimeout.Duration,
+		MaxHeaderBytes:    16 << 10,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	var wg sync.WaitGroup
+	wg.Go(func() { housekeeping(ctx, svc, m, log) })
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	log.Info("mfagated ready", "listen", cfg.Server.Listen, "store", cfg.Store.Path)
+	if d != nil {
+		d.announce(stdout, cfg.Server.Listen)
+	}
+
+	select {
+	case err = <-served:
+	case <-ctx.Done():
+		log.Info("stopping: draining requests", "timeout", cfg.Server.ShutdownTimeout.Duration)
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout.Duration)
+		defer cancel()
+		err = hs.Shutdown(sctx)
+		<-served
+	}
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// housekeeping expires challenges, activates users and refreshes the
+// user-count gauge until ctx ends.
+func housekeeping(ctx context.Context, svc *mfa.Service, m *metrics.Metrics, log *slog.Logger) {
+	sweep := time.NewTicker(2 * time.Second)
+	defer sweep.Stop()
+	count := time.NewTicker(15 * time.Second)
+	defer count.Stop()
+	refresh := func() {
+		if n, err := svc.CountUsers(ctx); err == nil {
+			m.SetUsers(n)
+		}
+	}
+	refresh()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-sweep.C:
+			if err := svc.Sweep(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("housekeeping failed", "err", err)
+			}
+		case <-count.C:
+			refresh()
+		}
+	}
+}
+
+// listenOn binds "host:port" or "unix:/path". A stale socket file left by
+// a previous run is replaced; the socket is made group-accessible only.
+func listenOn(addr string) (net.Listener, error) {
+	path, isUnix := (config.Server{Listen: addr}).IsUnix()
+	if !isUnix {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("listen on %s: %w", addr, err)
+		}
+		return ln, nil
+	}
+	if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSocket != 0 {
+		os.Remove(path)
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("listen on unix socket %s: %w", path, err)
+	}
+	if err := os.Chmod(path, 0o660); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("restrict unix socket %s: %w", path, err)
+	}
+	return ln, nil
+}

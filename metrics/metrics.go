@@ -1,0 +1,128 @@
+// Package metrics owns the gateway's Prometheus registry and the metrics
+// every other package reports into. Labels never carry user IDs, phone
+// numbers or codes.
+package metrics
+
+import (
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"mfagate/mfa"
+)
+
+// Metrics holds the registry and the gateway's own collectors.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	httpRequests       *prometheus.CounterVec
+	httpDuration       *prometheus.HistogramVec
+	challengesCreated  *prometheus.CounterVec
+	challengesFinished *prometheus.CounterVec
+	verifyFailures     *prometheus.CounterVec
+	fraudReports       prometheus.Counter
+	users              *prometheus.GaugeVec
+}
+
+var _ mfa.Observer = (*Metrics)(nil)
+
+// New creates a registry with the Go runtime and process collectors and the
+// gateway's metrics.
+func New() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mfagate_http_requests_total",
+			Help: "HTTP API requests by route pattern and status code.",
+		}, []string{"route", "code"}),
+		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "mfagate_http_request_duration_seconds",
+			Help:    "HTTP API request latency by route pattern (long polls included).",
+			Buckets: []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
+		}, []string{"route"}),
+		challengesCreated: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mfagate_challenges_created_total",
+			Help: "Challenges created by method kind and channel (none for totp).",
+		}, []string{"kind", "channel"}),
+		challengesFinished: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mfagate_challenges_finished_total",
+			Help: "Challenges that reached a final status, by kind, channel and result.",
+		}, []string{"kind", "channel", "result"}),
+		verifyFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mfagate_verification_failures_total",
+			Help: "Wrong codes or wrong keypad entries, by kind and channel.",
+		}, []string{"kind", "channel"}),
+		fraudReports: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mfagate_fraud_reports_total",
+			Help: "Voice calls in which the callee reported a sign-in they did not start (0#).",
+		}),
+		users: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "mfagate_users",
+			Help: "Users with a stored record, by MFA state.",
+		}, []string{"state"}),
+	}
+	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "mfagate_build_info",
+		Help: "Always 1; labels name the build.",
+	}, []string{"version", "goversion"})
+	version, goVersion := "devel", "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		goVersion = bi.GoVersion
+		if bi.Main.Version != "" {
+			version = bi.Main.Version
+		}
+	}
+	info.WithLabelValues(version, goVersion).Set(1)
+	m.Registry.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		info, m.httpRequests, m.httpDuration, m.challengesCreated, m.challengesFinished,
+		m.verifyFailures, m.fraudReports, m.users,
+	)
+	for _, s := range []mfa.State{mfa.StateOff, mfa.StatePending, mfa.StateActive} {
+		m.users.WithLabelValues(string(s))
+	}
+	return m
+}
+
+func channel(c mfa.Channel) string {
+	if c == "" {
+		return "none"
+	}
+	return string(c)
+}
+
+// ObserveHTTP records one API request.
+func (m *Metrics) ObserveHTTP(route string, code int, d time.Duration) {
+	m.httpRequests.WithLabelValues(route, strconv.Itoa(code)).Inc()
+	m.httpDuration.WithLabelValues(route).Observe(d.Seconds())
+}
+
+// ChallengeCreated implements mfa.Observer.
+func (m *Metrics) ChallengeCreated(kind mfa.Kind, ch mfa.Channel) {
+	m.challengesCreated.WithLabelValues(string(kind), channel(ch)).Inc()
+}
+
+// ChallengeFinished implements mfa.Observer.
+func (m *Metrics) ChallengeFinished(kind mfa.Kind, ch mfa.Channel, s mfa.Status) {
+	m.challengesFinished.WithLabelValues(string(kind), channel(ch), string(s)).Inc()
+}
+
+// VerificationFailed implements mfa.Observer.
+func (m *Metrics) VerificationFailed(kind mfa.Kind, ch mfa.Channel) {
+	m.verifyFailures.WithLabelValues(string(kind), channel(ch)).Inc()
+}
+
+// FraudReported implements mfa.Observer.
+func (m *Metrics) FraudReported() { m.fraudReports.Inc() }
+
+// SetUsers publishes user counts by state; the daemon refreshes them on a
+// tick so that a scrape never queries the store.
+func (m *Metrics) SetUsers(counts map[mfa.State]int) {
+	for s, n := range counts {
+		m.users.WithLabelValues(string(s)).Set(float64(n))
+	}
+}

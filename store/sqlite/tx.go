@@ -1,0 +1,363 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"mfagate/mfa"
+)
+
+// tx implements mfa.Tx on one SQL transaction.
+type tx struct {
+	ctx context.Context
+	tx  *sql.Tx
+}
+
+// Times are stored as Unix nanoseconds; 0 is the zero time.
+func t2i(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func i2t(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return mfa.ErrNotFound
+	}
+	return err
+}
+
+func (t *tx) exec(q string, args ...any) error {
+	_, err := t.tx.ExecContext(t.ctx, q, args...)
+	return err
+}
+
+const userCols = `id, state, activates_at, last_test_signin_at, last_method_change_at, default_method, consecutive_failures, phone_blocked, created_at, updated_at`
+
+func scanUser(row interface{ Scan(...any) error }) (mfa.User, error) {
+	var u mfa.User
+	var act, test, change, created, updated, blocked int64
+	err := row.Scan(&u.ID, &u.State, &act, &test, &change, &u.DefaultMethod, &u.ConsecutiveFailures, &blocked, &created, &updated)
+	u.ActivatesAt, u.LastTestSigninAt, u.LastMethodChangeAt = i2t(act), i2t(test), i2t(change)
+	u.CreatedAt, u.UpdatedAt, u.PhoneBlocked = i2t(created), i2t(updated), blocked != 0
+	return u, err
+}
+
+func (t *tx) User(id string) (mfa.User, error) {
+	u, err := scanUser(t.tx.QueryRowContext(t.ctx, `SELECT `+userCols+` FROM users WHERE id = ?`, id))
+	return u, notFound(err)
+}
+
+func (t *tx) PutUser(u mfa.User) error {
+	return t.exec(`INSERT INTO users (`+userCols+`) VALUES (?,?,?,?,?,?,?,?,?,?)
+		ON CONFLICT (id) DO UPDATE SET state = excluded.state, activates_at = excluded.activates_at,
+		last_test_signin_at = excluded.last_test_signin_at, last_method_change_at = excluded.last_method_change_at,
+		default_method = excluded.default_method, consecutive_failures = excluded.consecutive_failures,
+		phone_blocked = excluded.phone_blocked, updated_at = excluded.updated_at`,
+		u.ID, string(u.State), t2i(u.ActivatesAt), t2i(u.LastTestSigninAt), t2i(u.LastMethodChangeAt),
+		u.DefaultMethod, u.ConsecutiveFailures, b2i(u.PhoneBlocked), t2i(u.CreatedAt), t2i(u.UpdatedAt))
+}
+
+const methodCols = `id, user_id, kind, label, confirmed, slot, channel, phone, extension, language, secret, last_step, created_at, confirmed_at`
+
+func scanMethod(row interface{ Scan(...any) error }) (mfa.Method, error) {
+	var m mfa.Method
+	var confirmed, created, confirmedAt int64
+	err := row.Scan(&m.ID, &m.User, &m.Kind, &m.Label, &confirmed, &m.Slot, &m.Channel, &m.Phone, &m.Extension,
+		&m.Language, &m.Secret, &m.LastStep, &created, &confirmedAt)
+	m.Confirmed, m.CreatedAt, m.ConfirmedAt = confirmed != 0, i2t(created), i2t(confirmedAt)
+	return m, err
+}
+
+func (t *tx) Methods(user string) ([]mfa.Method, error) {
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+methodCols+` FROM methods WHERE user_id = ? ORDER BY created_at, id`, user)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []mfa.Method
+	for rows.Next() {
+		m, err := scanMethod(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) Method(id string) (mfa.Method, error) {
+	m, err := scanMethod(t.tx.QueryRowContext(t.ctx, `SELECT `+methodCols+` FROM methods WHERE id = ?`, id))
+	return m, notFound(err)
+}
+
+func (t *tx) PutMethod(m mfa.Method) error {
+	return t.exec(`INSERT INTO methods (`+methodCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+		ON CONFLICT (id) DO UPDATE SET label = excluded.label, confirmed = excluded.confirmed,
+		channel = excluded.channel, language = excluded.language, secret = excluded.secret,
+		last_step = excluded.last_step, confirmed_at = excluded.confirmed_at`,
+		m.ID, m.User, string(m.Kind), m.Label, b2i(m.Confirmed), string(m.Slot), string(m.Channel), m.Phone,
+		m.Extension, m.Language, m.Secret, m.LastStep, t2i(m.CreatedAt), t2i(m.ConfirmedAt))
+}
+
+func (t *tx) DeleteMethod(id string) error {
+	return t.exec(`DELETE FROM methods WHERE id = ?`, id)
+}
+
+const challengeCols = `id, user_id, method_id, kind, channel, purpose, status, reason, code_hash, number_match, attempts_left,
+	created_at, expires_at, finished_at, delivery_modem, delivery_attempts, delivery_status, delivery_reason`
+
+func scanChallenge(row interface{ Scan(...any) error }) (mfa.Challenge, error) {
+	var c mfa.Challenge
+	var created, expires, finished int64
+	err := row.Scan(&c.ID, &c.User, &c.Method, &c.Kind, &c.Channel, &c.Purpose, &c.Status, &c.Reason, &c.CodeHash,
+		&c.NumberMatch, &c.AttemptsLeft, &created, &expires, &finished, &c.Delivery.Modem, &c.Delivery.Attempts,
+		&c.Delivery.Status, &c.Delivery.Reason)
+	c.CreatedAt, c.ExpiresAt, c.FinishedAt = i2t(created), i2t(expires), i2t(finished)
+	return c, err
+}
+
+func (t *tx) Challenge(id string) (mfa.Challenge, error) {
+	c, err := scanChallenge(t.tx.QueryRowContext(t.ctx, `SELECT `+challengeCols+` FROM challenges WHERE id = ?`, id))
+	return c, notFound(err)
+}
+
+func (t *tx) PutChallenge(c mfa.Challenge) error {
+	return t.exec(`INSERT INTO challenges (`+challengeCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+		ON CONFLICT (id) DO UPDATE SET status = excluded.status, reason = excluded.reason,
+		attempts_left = excluded.attempts_left, finished_at = excluded.finished_at,
+		delivery_modem = excluded.delivery_modem, delivery_attempts = excluded.delivery_attempts,
+		delivery_status = excluded.delivery_status, delivery_reason = excluded.delivery_reason`,
+		c.ID, c.User, c.Method, string(c.Kind), string(c.Channel), string(c.Purpose), string(c.Status), c.Reason,
+		c.CodeHash, c.NumberMatch, c.AttemptsLeft, t2i(c.CreatedAt), t2i(c.ExpiresAt), t2i(c.FinishedAt),
+		c.Delivery.Modem, c.Delivery.Attempts, c.Delivery.Status, c.Delivery.Reason)
+}
+
+func (t *tx) PhoneChallengeTimes(user string, since time.Time) ([]time.Time, error) {
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT created_at FROM challenges WHERE kind = 'phone' AND user_id = ? AND created_at > ? ORDER BY created_at`, user, t2i(since))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []time.Time
+	for rows.Next() {
+		var n int64
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out = append(out, i2t(n))
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) LatestChallenge(method string, p mfa.Purpose) (mfa.Challenge, error) {
+	c, err := scanChallenge(t.tx.QueryRowContext(t.ctx, `SELECT `+challengeCols+` FROM challenges WHERE method_id = ? AND purpose = ? ORDER BY created_at DESC LIMIT 1`, method, string(p)))
+	return c, notFound(err)
+}
+
+func (t *tx) ExpiredOpenChallenges(at time.Time, limit int) ([]mfa.Challenge, error) {
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+challengeCols+` FROM challenges WHERE open AND expires_at <= ? ORDER BY expires_at LIMIT ?`, t2i(at), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []mfa.Challenge
+	for rows.Next() {
+		c, err := scanChallenge(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) AddEvent(e mfa.Event) error {
+	return t.exec(`INSERT INTO audit (at, user_id, type, actor, method_id, challenge_id, detail) VALUES (?,?,?,?,?,?,?)`,
+		t2i(e.At), e.User, e.Type, e.Actor, e.Method, e.Challenge, e.Detail)
+}
+
+func (t *tx) Events(f mfa.EventFilter) ([]mfa.Event, error) {
+	q := `SELECT id, at, user_id, type, actor, method_id, challenge_id, detail FROM audit WHERE 1=1`
+	var args []any
+	if f.User != "" {
+		q += ` AND user_id = ?`
+		args = append(args, f.User)
+	}
+	if f.BeforeID > 0 {
+		q += ` AND id < ?`
+		args = append(args, f.BeforeID)
+	}
+	q += ` ORDER BY id DESC LIMIT ?`
+	args = append(args, f.Limit)
+	rows, err := t.tx.QueryContext(t.ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []mfa.Event
+	for rows.Next() {
+		var e mfa.Event
+		var at int64
+		if err := rows.Scan(&e.ID, &at, &e.User, &e.Type, &e.Actor, &e.Method, &e.Challenge, &e.Detail); err != nil {
+			return nil, err
+		}
+		e.At = i2t(at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+const jobCols = `id, challenge_id, channel, dest, extension, sealed, language, state, modem, attempts, mr, reason, priority, created_at, updated_at, expires_at`
+
+func scanJob(row interface{ Scan(...any) error }) (mfa.Job, error) {
+	var j mfa.Job
+	var mr string
+	var created, updated, expires int64
+	err := row.Scan(&j.ID, &j.Challenge, &j.Channel, &j.To, &j.Extension, &j.Sealed, &j.Language, &j.State, &j.Modem,
+		&j.Attempts, &mr, &j.Reason, &j.Priority, &created, &updated, &expires)
+	if err != nil {
+		return j, err
+	}
+	j.CreatedAt, j.UpdatedAt, j.ExpiresAt = i2t(created), i2t(updated), i2t(expires)
+	for _, f := range strings.Split(mr, ",") {
+		if f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil {
+			return j, fmt.Errorf("job %s: bad message reference %q", j.ID, f)
+		}
+		j.MR = append(j.MR, n)
+	}
+	return j, nil
+}
+
+func (t *tx) PutJob(j mfa.Job) error {
+	mr := make([]string, len(j.MR))
+	for i, n := range j.MR {
+		mr[i] = strconv.Itoa(n)
+	}
+	return t.exec(`INSERT INTO outbox (`+jobCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+		ON CONFLICT (id) DO UPDATE SET state = excluded.state, modem = excluded.modem, attempts = excluded.attempts,
+		mr = excluded.mr, reason = excluded.reason, updated_at = excluded.updated_at`,
+		j.ID, j.Challenge, string(j.Channel), j.To, j.Extension, j.Sealed, j.Language, string(j.State), j.Modem,
+		j.Attempts, strings.Join(mr, ","), j.Reason, j.Priority, t2i(j.CreatedAt), t2i(j.UpdatedAt), t2i(j.ExpiresAt))
+}
+
+func (t *tx) Job(id string) (mfa.Job, error) {
+	j, err := scanJob(t.tx.QueryRowContext(t.ctx, `SELECT `+jobCols+` FROM outbox WHERE id = ?`, id))
+	return j, notFound(err)
+}
+
+func (t *tx) JobForChallenge(challenge string) (mfa.Job, error) {
+	j, err := scanJob(t.tx.QueryRowContext(t.ctx, `SELECT `+jobCols+` FROM outbox WHERE challenge_id = ?`, challenge))
+	return j, notFound(err)
+}
+
+func (t *tx) ClaimJob(channels []mfa.Channel, modem string, now time.Time) (mfa.Job, error) {
+	if len(channels) == 0 {
+		return mfa.Job{}, mfa.ErrNotFound
+	}
+	q := `SELECT ` + jobCols + ` FROM outbox WHERE state = 'queued' AND channel IN (?` + strings.Repeat(",?", len(channels)-1) + `)
+		ORDER BY priority, expires_at LIMIT 1`
+	args := make([]any, len(channels))
+	for i, c := range channels {
+		args[i] = string(c)
+	}
+	j, err := scanJob(t.tx.QueryRowContext(t.ctx, q, args...))
+	if err != nil {
+		return j, notFound(err)
+	}
+	j.State, j.Modem, j.UpdatedAt = mfa.JobSending, modem, now
+	return j, t.PutJob(j)
+}
+
+func (t *tx) Jobs(state mfa.JobState, limit int) ([]mfa.Job, error) {
+	q := `SELECT ` + jobCols + ` FROM outbox`
+	var args []any
+	if state != "" {
+		q += ` WHERE state = ?`
+		args = append(args, string(state))
+	}
+	q += ` ORDER BY created_at LIMIT ?`
+	args = append(args, limit)
+	rows, err := t.tx.QueryContext(t.ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []mfa.Job
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, j)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) RequeueSending() (int, error) {
+	res, err := t.tx.ExecContext(t.ctx, `UPDATE outbox SET state = 'queued', modem = '' WHERE state = 'sending'`)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+func (t *tx) DueActivations(at time.Time, limit int) ([]mfa.User, error) {
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+userCols+` FROM users WHERE state = 'pending' AND activates_at <= ? ORDER BY activates_at LIMIT ?`, t2i(at), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []mfa.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) CountUsers() (map[mfa.State]int, error) {
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT state, COUNT(*) FROM users GROUP BY state`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[mfa.State]int{mfa.StateOff: 0, mfa.StatePending: 0, mfa.StateActive: 0}
+	for rows.Next() {
+		var s string
+		var n int
+		if err := rows.Scan(&s, &n); err != nil {
+			return nil, err
+		}
+		out[mfa.State(s)] += n
+	}
+	return out, rows.Err()
+}
