@@ -1,0 +1,104 @@
+// Command softkey runs the software FIDO2 security key on a pty, for the
+// demo and for trying libfido2 tools by hand:
+//
+//	softkey -state /var/lib/mfagate/softkey.json
+//	fido2-token -I /dev/pts/N
+//
+// It prints the device path on stdout and serves until SIGINT or SIGTERM.
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"mfagate/device/softkey"
+)
+
+func main() { os.Exit(run()) }
+
+func run() int {
+	var (
+		aaguidHex   = flag.String("aaguid", "", "AAGUID as 32 hex digits (default: the softkey model's)")
+		attestation = flag.String("attestation", "packed", "attestation format: packed, self or none")
+		presence    = flag.String("presence", "auto", "user presence: auto, manual (touch with SIGUSR1) or never")
+		touchDelay  = flag.Duration("touch-delay", 500*time.Millisecond, "auto presence: delay before the simulated touch")
+		stateFile   = flag.String("state", "", "file keeping the key's secrets and credentials across restarts")
+		resetWindow = flag.Duration("reset-window", 10*time.Second, "how long after start Reset is allowed (negative: always)")
+		verbose     = flag.Bool("v", false, "log CTAP requests")
+	)
+	flag.Parse()
+
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	opts := softkey.Options{
+		Logger:      log,
+		TouchDelay:  *touchDelay,
+		StateFile:   *stateFile,
+		ResetWindow: *resetWindow,
+	}
+	if *aaguidHex != "" {
+		b, err := hex.DecodeString(*aaguidHex)
+		if err != nil || len(b) != 16 {
+			fmt.Fprintf(os.Stderr, "softkey: -aaguid %q: want 32 hex digits\n", *aaguidHex)
+			return 2
+		}
+		copy(opts.AAGUID[:], b)
+	}
+	switch *attestation {
+	case "packed":
+		opts.Attestation = softkey.AttestationPacked
+	case "self":
+		opts.Attestation = softkey.AttestationSelf
+	case "none":
+		opts.Attestation = softkey.AttestationNone
+	default:
+		fmt.Fprintf(os.Stderr, "softkey: -attestation %q: want packed, self or none\n", *attestation)
+		return 2
+	}
+	switch *presence {
+	case "auto":
+		opts.Presence = softkey.PresenceAuto
+	case "manual":
+		opts.Presence = softkey.PresenceManual
+	case "never":
+		opts.Presence = softkey.PresenceNever
+	default:
+		fmt.Fprintf(os.Stderr, "softkey: -presence %q: want auto, manual or never\n", *presence)
+		return 2
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	key, err := softkey.Start(ctx, opts)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer key.Close()
+	fmt.Println(key.Path())
+
+	touch := make(chan os.Signal, 1)
+	signal.Notify(touch, syscall.SIGUSR1)
+	defer signal.Stop(touch)
+	for {
+		select {
+		case <-ctx.Done():
+			return 0
+		case <-key.Done():
+			log.Error("software key stopped")
+			return 1
+		case <-touch:
+			key.Touch()
+		}
+	}
+}
