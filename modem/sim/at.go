@@ -308,7 +308,7 @@ func (s *state) exec(c cmd, x *exchange) error {
 	case "I":
 		x.add(p.ati(o)...)
 	case "H":
-		s.hangupATH()
+		x.then = s.hangupATH // OK first, then the call-end URCs
 	case "A":
 		return errPlain // there are no incoming calls to answer
 	case "D":
@@ -603,7 +603,7 @@ func (s *state) exec(c cmd, x *exchange) error {
 	// --- voice
 	case "+CHUP":
 		if c.op == 0 {
-			s.hangupLocal()
+			x.then = s.hangupLocal
 		} else if c.op != 't' {
 			return errPlain
 		}
@@ -686,7 +686,7 @@ func (s *state) exec(c cmd, x *exchange) error {
 		if _, err := c.ints(1, 2, 0, 255); err != nil {
 			return err
 		}
-		s.hangupLocal()
+		x.then = s.hangupLocal
 	case "+QWTTS", "+QTTS", "+QPSND", "+CTTS", "+CCMXPLAY", "+CCMXSTOP", "+CDTAM":
 		return s.playback(c, x)
 

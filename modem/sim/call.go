@@ -201,6 +201,8 @@ func (s *state) endCall(reason EndReason, final string) {
 		return
 	}
 	s.call = nil
+	// The network learns first, so whoever sees the URCs sees the ended call.
+	s.m.net.setCallState(cs.c, CallEnded, reason)
 	s.cancelEvents(func(tag string) bool { return tag != "call" })
 	if pb := s.playing; pb != nil && pb.cmd == "+QWTTS" {
 		s.urc("+QWTTS: 4111") // interrupted by the call event
@@ -232,7 +234,6 @@ func (s *state) endCall(reason EndReason, final string) {
 	if final != "" {
 		s.urc(final)
 	}
-	s.m.net.setCallState(cs.c, CallEnded, reason)
 	s.m.log.Debug("call ended", "reason", string(reason), "seconds", dur)
 }
 
