@@ -140,11 +140,15 @@ func testCtx(t *testing.T) context.Context {
 
 // startModem starts a modem on a fresh network and opens a client on it,
 // past the boot URCs and with echo off.
-func startModem(t *testing.T, profile string, nopts NetworkOptions) (*Modem, *Network, *client) {
+func startModem(t *testing.T, profile string, nopts NetworkOptions, mod ...func(*Options)) (*Modem, *Network, *client) {
 	t.Helper()
 	n := NewNetwork(nopts)
-	m, err := Start(testCtx(t), Options{Profile: profile, Network: n, IMEI: "867000000000042",
-		Number: "+819011110000", PromptDuration: 30 * time.Millisecond})
+	o := Options{Profile: profile, Network: n, IMEI: "867000000000042",
+		Number: "+819011110000", PromptDuration: 30 * time.Millisecond}
+	for _, f := range mod {
+		f(&o)
+	}
+	m, err := Start(testCtx(t), o)
 	if err != nil {
 		t.Fatal(err)
 	}
