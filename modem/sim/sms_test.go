@@ -17,7 +17,7 @@ import (
 // first octet, MR 00, DA +815012345678, PID 00, DCS 00 (GSM 7-bit), VP FF,
 // UDL 11 septets, "code 123456" packed.
 func handPDU(fo byte) (string, int) {
-	tp := fmt.Sprintf("%02X000C91180521436587" + "0000FF" + "0BE337B90C8AC966B49A0D", fo)
+	tp := fmt.Sprintf("%02X000C91180521436587"+"0000FF"+"0BE337B90C8AC966B49A0D", fo)
 	return "00" + tp, len(tp) / 2
 }
 
@@ -160,7 +160,7 @@ func TestConcatenatedUCS2(t *testing.T) {
 	_, n, c := startModem(t, "huawei", NetworkOptions{SubmitLatency: 20 * time.Millisecond, SubmitJitter: 10 * time.Millisecond})
 	phone := addPhone(t, n, Behavior{})
 	text := strings.Repeat("認証コードは 482913 です。", 6) // > 70 UCS-2 characters: several parts
-	pdus := encodeSubmit(t, text, false) // the encoder picks UCS-2 for Japanese
+	pdus := encodeSubmit(t, text, false)           // the encoder picks UCS-2 for Japanese
 	if len(pdus) < 2 {
 		t.Fatalf("encoder made %d parts", len(pdus))
 	}
