@@ -244,3 +244,5 @@ func jsonArray(t *testing.T, raw []byte) []map[string]any {
 	}
 	return out
 }
+
+func (r resp) string() string { return string(r.raw) }

@@ -2,6 +2,7 @@ package mfa
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -36,10 +37,16 @@ func (s *Service) Claim(ctx context.Context, modem string, channels []Channel) (
 	now := s.now()
 	var out Outgoing
 	var changed []Challenge
+	found := false
 	err := s.store.Update(ctx, func(tx Tx) error {
-		changed = changed[:0]
+		changed, found = changed[:0], false
+		// Drop ended jobs on the way, but commit those drops even when
+		// nothing sendable remains.
 		for range 100 {
 			j, err := tx.ClaimJob(channels, modem, now)
+			if errors.Is(err, ErrNotFound) {
+				return nil
+			}
 			if err != nil {
 				return err
 			}
@@ -78,13 +85,16 @@ func (s *Service) Claim(ctx context.Context, modem string, channels []Channel) (
 			if err != nil {
 				return fmt.Errorf("open job %s: %w", j.ID, err)
 			}
-			out = s.render(j, c, string(secret), now)
+			out, found = s.render(j, c, string(secret), now), true
 			return nil
 		}
-		return ErrNotFound
+		return nil
 	})
 	for _, c := range changed {
 		s.finished(c)
+	}
+	if err == nil && !found {
+		err = ErrNotFound
 	}
 	return out, err
 }

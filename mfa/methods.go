@@ -259,6 +259,13 @@ func (s *Service) ConfirmMethod(ctx context.Context, actor Actor, user, methodID
 			return false, err
 		}
 		if m.Confirmed {
+			// Approving a confirmation challenge (an answered call, or the
+			// SMS code given to verify) already confirmed the method.
+			if c, err := tx.Challenge(req.Challenge); req.Challenge != "" && err == nil &&
+				c.Method == m.ID && c.Purpose == PurposeConfirm && c.Status == StatusApproved {
+				out = m
+				return false, nil
+			}
 			return false, refuse(CodeAlreadyConfirmed, "method %s is already confirmed", m.ID)
 		}
 		switch {

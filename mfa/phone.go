@@ -23,14 +23,14 @@ type Phone struct {
 func NormalizePhone(raw, defaultRegion string, allowedRegions []string) (Phone, error) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
-		return Phone{}, refuse(CodeInvalidPhone, "phone is empty: give the number in national form (090-1234-5678) or E.164 (+819012345678)")
+		return Phone{}, refuse(CodeInvalidPhone, "phone is empty: give the number in national form (like 090-xxxx-xxxx) or E.164 (like +8190xxxxxxxx)")
 	}
 	if len(raw) > 40 {
 		return Phone{}, refuse(CodeInvalidPhone, "phone is %d characters long; a phone number has at most 15 digits plus separators", len(raw))
 	}
 	num, err := phonenumbers.Parse(raw, defaultRegion)
 	if err != nil {
-		return Phone{}, refuse(CodeInvalidPhone, "phone %q is not a phone number (%v): give it in national form (090-1234-5678) or E.164 (+819012345678)", MaskRaw(raw), err)
+		return Phone{}, refuse(CodeInvalidPhone, "phone %q is not a phone number (%v): give it in national form (like 090-xxxx-xxxx) or E.164 (like +8190xxxxxxxx)", MaskRaw(raw), err)
 	}
 	if !phonenumbers.IsValidNumber(num) {
 		return Phone{}, refuse(CodeInvalidPhone, "phone %s is not a valid number in its country's numbering plan", MaskE164(phonenumbers.Format(num, phonenumbers.E164)))

@@ -51,7 +51,7 @@ type Tx interface {
 	JobForChallenge(challenge string) (Job, error)
 	// ClaimJob moves the most urgent queued job for one of the channels to
 	// sending, owned by modem, and returns it; ErrNotFound when none waits.
-	// Jobs that expired before now are not claimed.
+	// The caller drops jobs whose challenge has ended.
 	ClaimJob(channels []Channel, modem string, now time.Time) (Job, error)
 	// Jobs lists outbox jobs in a state ("" for all), oldest first.
 	Jobs(state JobState, limit int) ([]Job, error)
