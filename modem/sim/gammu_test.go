@@ -35,6 +35,7 @@ func gammu(t *testing.T, m *Modem, args ...string) string {
 }
 
 func TestGammuIdentify(t *testing.T) {
+	t.Parallel()
 	for _, prof := range Profiles {
 		t.Run(prof, func(t *testing.T) {
 			t.Parallel()
@@ -56,6 +57,7 @@ func TestGammuIdentify(t *testing.T) {
 }
 
 func TestGammuSendSMS(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		profile, text string
 		unicode       bool

@@ -162,6 +162,7 @@ func Start(ctx context.Context, opts Options) (*Modem, error) {
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
+		defer close(m.done)
 		s.loop()
 	}()
 	m.log.Info("modem simulator started", "path", m.link)
