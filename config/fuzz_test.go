@@ -27,9 +27,22 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("[server]\nlisten = \"unix:/run/mfagate.sock\"\n"))
 	f.Add([]byte("api.client = [{name = \"a\", token_sha256 = \"" + string(bytes.Repeat([]byte("ab"), 32)) + "\", roles = [\"idp\"]}]\n"))
 	f.Add([]byte("[messages.ja]\nsms = '''\n{code}\n'''\n"))
+	dir := f.TempDir() // relative token files resolve here; Parse writes nothing
 	f.Fuzz(func(t *testing.T, data []byte) {
-		indexKeys(data) // must not panic or hang on any input
-		dir := t.TempDir()
+		idx := indexKeys(data) // must not panic or hang on any input
+		var raw map[string]any
+		if md, err := toml.Decode(string(data), &raw); err == nil {
+			// The scanner finds every key the library reads.
+			found := map[string]bool{}
+			for _, kp := range idx.all {
+				found[kp.plain] = true
+			}
+			for _, k := range md.Keys() {
+				if !found[k.String()] {
+					t.Fatalf("key %s not found by the position scanner", k)
+				}
+			}
+		}
 		c, err := Parse(data, dir)
 		if err != nil {
 			if _, ok := err.(*SyntaxError); ok {
