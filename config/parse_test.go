@@ -119,6 +119,16 @@ line 14: api.client[0].roles = "idp": must be an array of strings, like ["a", "b
 	if err == nil || err.Error() != want {
 		t.Errorf("got:\n%v\nwant:\n%s", err, want)
 	}
+	// An empty inline array of clients is fine; a wrong type beside it is
+	// reported alone.
+	_, err = Parse([]byte("[api]\nclient = []\n[totp]\nskew = \"1\"\n"), "")
+	if ps := Problems(err); len(ps) != 1 || ps[0].Key != "totp.skew" {
+		t.Errorf("got %v, want only totp.skew", err)
+	}
+	_, err = Parse([]byte("[api]\nclient = [{name = 1}, 2]\n"), "")
+	if err == nil || err.Error() != `line 2: api.client = [{…}, 2]: must be an array of tables: write [[api.client]] before each one` {
+		t.Errorf("got %v", err)
+	}
 	// A table where a value belongs, and a value where a table belongs.
 	_, err = Parse([]byte("server = 1\n[policy.code_ttl]\nx = 1\n"), "")
 	for _, w := range []string{"line 1: server = 1: must be a table", "line 2: policy.code_ttl = {…}: must be a duration"} {

@@ -273,23 +273,20 @@ func checkTable(ps *[]*Problem, m map[string]any, plain, indexed string) {
 			checkTable(ps, sub, p, ix)
 		case kindTables:
 			var elems []map[string]any
+			ok := true
 			switch a := v.(type) {
 			case []map[string]any:
 				elems = a
-			case []any:
+			case []any: // an inline array: client = [{…}, {…}]
 				for _, e := range a {
-					t, ok := e.(map[string]any)
-					if !ok {
-						elems = nil
-						break
-					}
+					t, isTable := e.(map[string]any)
+					ok = ok && isTable
 					elems = append(elems, t)
 				}
-				if len(elems) != len(a) {
-					elems = nil
-				}
+			default:
+				ok = false
 			}
-			if elems == nil {
+			if !ok {
 				bad("must be an array of tables: write [[" + p + "]] before each one")
 				continue
 			}
