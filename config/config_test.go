@@ -332,7 +332,7 @@ func TestExampleConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(c, want) {
-		t.Errorf("the example's values are not the defaults its comments claim:\n got %+v\nwant %+v", c, want)
+		t.Errorf("the example's values are not the defaults its comments claim:\n%s", encodedDiff(t, c, want))
 	}
 }
 
@@ -430,6 +430,30 @@ func TestEncodeRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(back, c) {
 		t.Errorf("round trip changed the configuration:\n got %+v\nwant %+v", back, c)
 	}
+}
+
+// encodedDiff lists the lines of got's TOML encoding that want's lacks.
+func encodedDiff(t *testing.T, got, want *Config) string {
+	t.Helper()
+	enc := func(c *Config) map[string]bool {
+		var buf bytes.Buffer
+		if err := toml.NewEncoder(&buf).Encode(c); err != nil {
+			t.Fatal(err)
+		}
+		lines := map[string]bool{}
+		for _, l := range strings.Split(buf.String(), "\n") {
+			lines[l] = true
+		}
+		return lines
+	}
+	g, w := enc(got), enc(want)
+	var out []string
+	for l := range g {
+		if !w[l] {
+			out = append(out, "  "+strings.TrimSpace(l))
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 func writeToken(t *testing.T, path, content string, mode os.FileMode) {
