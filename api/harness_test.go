@@ -89,7 +89,8 @@ func (h *harness) open(p mfa.Policy) {
 		t.Fatal(err)
 	}
 	h.db = db
-	svc, err := mfa.New(mfa.Options{Store: db, Keys: h.keys, Policy: p, Now: h.clock.Now, Observer: nil})
+	m := metrics.New()
+	svc, err := mfa.New(mfa.Options{Store: db, Keys: h.keys, Policy: p, Now: h.clock.Now, Observer: m})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +101,7 @@ func (h *harness) open(p mfa.Policy) {
 	client := func(name, tok string, roles ...api.Role) api.Client {
 		return api.Client{Name: name, TokenHash: sha256.Sum256([]byte(tok)), Roles: roles}
 	}
-	s := api.New(api.Options{Service: svc, Metrics: metrics.New(), Clients: []api.Client{
+	s := api.New(api.Options{Service: svc, Metrics: m, Clients: []api.Client{
 		client("idp", tokIDP, api.RoleIDP), client("kiosk", tokEnroll, api.RoleEnroll), client("ops", tokAdmin, api.RoleAdmin),
 	}})
 	h.srv = httptest.NewServer(s.Handler())

@@ -184,7 +184,6 @@ const (
 	EventMFAActivated      = "mfa_activated"
 	EventMFATerminated     = "mfa_terminated"
 	EventTestSignin        = "test_signin"
-	EventChallengeCreated  = "challenge_created"
 	EventChallengeApproved = "challenge_approved"
 	EventChallengeDenied   = "challenge_denied"
 	EventChallengeLocked   = "challenge_locked"
