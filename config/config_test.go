@@ -219,7 +219,8 @@ func TestLoadNamesFile(t *testing.T) {
 // working directory.
 func TestLoadResolvesTokenFileAgainstConfigDir(t *testing.T) {
 	dir := t.TempDir()
-	writeToken(t, filepath.Join(dir, "idp.token"), "token-for-the-idp-0123456789", 0o400)
+	// Group-readable is fine: the daemon may read it through its group.
+	writeToken(t, filepath.Join(dir, "idp.token"), "token-for-the-idp-0123456789", 0o640)
 	path := filepath.Join(dir, "mfagate.toml")
 	src := "[[api.client]]\nname = \"idp\"\ntoken_file = \"idp.token\"\nroles = [\"idp\"]\n"
 	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
@@ -237,6 +238,7 @@ func TestLoadResolvesTokenFileAgainstConfigDir(t *testing.T) {
 func TestTokenFileProblems(t *testing.T) {
 	dir := t.TempDir()
 	writeToken(t, filepath.Join(dir, "world.token"), "token-readable-by-everyone-0123", 0o644)
+	writeToken(t, filepath.Join(dir, "writable.token"), "token-writable-by-everyone-0123", 0o602)
 	writeToken(t, filepath.Join(dir, "empty.token"), " \n\t\n", 0o600)
 	writeToken(t, filepath.Join(dir, "short.token"), "abc123\n", 0o600)
 	writeToken(t, filepath.Join(dir, "spaced.token"), "first-half-of-it second-half-of-it", 0o600)
@@ -249,6 +251,7 @@ func TestTokenFileProblems(t *testing.T) {
 	}{
 		{"missing.token", "missing.token does not exist"},
 		{"world.token", "world.token is readable by every user (mode 0644); run: chmod o-rwx"},
+		{"writable.token", "writable.token is writable by every user (mode 0602)"},
 		{"empty.token", "empty.token is empty"},
 		{"short.token", "short.token is 6 characters long; use at least 16"},
 		{"spaced.token", "spaced.token contains white space"},

@@ -123,6 +123,7 @@ func (c *Config) checkClients(ck *checker) {
 	hashes := map[[32]byte]string{} // token hash → key of the client that has it
 	for i := range c.API.Clients {
 		cl := &c.API.Clients[i]
+		cl.TokenHash = [32]byte{} // never keep a hash from an earlier, different token
 		key := fmt.Sprintf("api.client[%d]", i)
 		switch {
 		case !clientNameRE.MatchString(cl.Name):
@@ -195,6 +196,8 @@ func hashTokenFile(path string) ([32]byte, string) {
 		return [32]byte{}, fmt.Sprintf("token file %s is not a regular file", path)
 	case fi.Mode().Perm()&0o004 != 0:
 		return [32]byte{}, fmt.Sprintf("token file %s is readable by every user (mode %04o); run: chmod o-rwx %s", path, fi.Mode().Perm(), path)
+	case fi.Mode().Perm()&0o002 != 0:
+		return [32]byte{}, fmt.Sprintf("token file %s is writable by every user (mode %04o), so anyone could replace the token; run: chmod o-rwx %s", path, fi.Mode().Perm(), path)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
