@@ -1,0 +1,10 @@
+// Command mfagatectl is the operator's command line for an mfagate gateway:
+// it registers and confirms methods, starts and verifies challenges,
+// applies and terminates MFA, and reads the audit log and the outbox. It
+// speaks only the daemon's HTTP API (design/API.md), over TCP or a unix
+// socket.
+package main
+
+import "os"
+
+func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }

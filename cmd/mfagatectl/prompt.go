@@ -1,0 +1,117 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// maxTries bounds how often the CLI asks again for a code when the
+// gateway does not count attempts itself (a TOTP confirmation) or refuses
+// the code's format without using up an attempt.
+const maxTries = 5
+
+// readCode prompts on stderr and reads one line from stdin. Spaces are
+// dropped ("123 456" is how apps show codes); an empty line asks again.
+func (e *env) readCode(prompt string) (string, error) {
+	for {
+		e.note("%s ", prompt)
+		line, err := e.in.ReadString('\n')
+		code := strings.Join(strings.Fields(line), "")
+		if code != "" {
+			if err != nil {
+				e.note("\n") // the input ended without a newline
+			}
+			return code, nil
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return "", errNoCode
+			}
+			return "", fmt.Errorf("read the code from standard input: %w", err)
+		}
+	}
+}
+
+var errNoCode = errors.New("no code entered (standard input ended)")
+
+// submitCodes reads codes and passes each to submit until one is
+// accepted, the gateway has no attempts left, or the input ends. It
+// returns the accepted answer's body.
+func (e *env) submitCodes(prompt string, submit func(code string) ([]byte, error)) ([]byte, error) {
+	for try := 1; ; try++ {
+		code, err := e.readCode(prompt)
+		if err != nil {
+			return nil, err
+		}
+		raw, err := submit(code)
+		if err == nil {
+			return raw, nil
+		}
+		var ae *apiError
+		if !errors.As(err, &ae) || !retryable(ae, try) {
+			return nil, err
+		}
+		e.note("%s; try again.\n", ae.Detail)
+	}
+}
+
+// retryable reports whether another code may succeed after ae.
+func retryable(ae *apiError, try int) bool {
+	switch ae.Code {
+	case "invalid_code":
+		if ae.AttemptsLeft != nil {
+			return *ae.AttemptsLeft > 0
+		}
+		return try < maxTries
+	case "invalid_code_format", "replayed_code":
+		return try < maxTries
+	}
+	return false
+}
+
+// awaitFinal long-polls a challenge until it is final (approved, denied,
+// no answer, expired…), printing each change on stderr. It is bounded by
+// the challenge's expiry, which the gateway enforces.
+func (e *env) awaitFinal(c challengeView) (challengeView, []byte, error) {
+	wait := longPoll(e.g.timeout)
+	last := ""
+	var raw []byte
+	for {
+		progress := c.Status
+		if c.Delivery != nil && c.Delivery.Status != "" && c.Delivery.Status != c.Status {
+			progress += " (delivery " + c.Delivery.Status + ")"
+		}
+		if progress != last {
+			e.note("challenge %s: %s\n", c.ID, progress)
+			last = progress
+		}
+		if c.final() {
+			return c, raw, nil
+		}
+		var err error
+		raw, err = e.call("GET", pathf("/v1/challenges/%s", c.ID), map[string]string{"wait": wait.String()}, nil)
+		if err != nil {
+			return c, nil, err
+		}
+		c = challengeView{}
+		if err := decodeAnswer(raw, &c); err != nil {
+			return c, nil, err
+		}
+	}
+}
+
+// maxWait is the longest long poll the gateway allows (GET
+// /v1/challenges/{id}?wait=).
+const maxWait = 25 * time.Second
+
+// longPoll picks a wait that ends before the request's own timeout.
+func longPoll(timeout time.Duration) time.Duration {
+	w := min(maxWait, timeout*4/5)
+	if w > time.Second {
+		w = w.Truncate(time.Second)
+	}
+	return w
+}
