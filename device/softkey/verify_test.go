@@ -169,3 +169,14 @@ func checkAttestation(t *testing.T, format string, authData []byte, stmt map[str
 	}
 	return ad
 }
+
+// unwrapAuthData removes the CBOR byte-string wrapping libfido2 (and its
+// tools) put around authData.
+func unwrapAuthData(t *testing.T, wrapped []byte) []byte {
+	t.Helper()
+	var raw []byte
+	if err := cbor.Unmarshal(wrapped, &raw); err != nil {
+		t.Fatalf("authData is not a CBOR byte string: %v", err)
+	}
+	return raw
+}

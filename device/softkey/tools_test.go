@@ -1,0 +1,199 @@
+package softkey
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"encoding/base64"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/creack/pty"
+)
+
+// These tests drive the key with the fido2-tools binaries (Debian package
+// fido2-tools, built on libfido2): an outside client that knows nothing of
+// this package.
+
+func needTools(t *testing.T) {
+	t.Helper()
+	for _, tool := range []string{"fido2-token", "fido2-cred", "fido2-assert"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed (Debian package fido2-tools; run make deps): %v", tool, err)
+		}
+	}
+}
+
+// runTool runs a fido2-tools command. Its controlling terminal is a fresh
+// pty on which every PIN prompt is answered with pin: the tools read PINs
+// from /dev/tty, and this keeps them off the terminal of whoever runs the
+// tests. It returns stdout and stderr.
+func runTool(t *testing.T, pin string, args ...string) (string, string, error) {
+	t.Helper()
+	cmd := exec.CommandContext(ctxTimeout(t), args[0], args[1:]...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	tty, err := pty.StartWithAttrs(cmd, nil, &syscall.SysProcAttr{Setsid: true, Setctty: true})
+	if err != nil {
+		t.Fatalf("start %s: %v", args[0], err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		// Reads end with EIO once the tool exits and its side closes.
+		var seen strings.Builder
+		answered := 0
+		buf := make([]byte, 256)
+		for {
+			n, err := tty.Read(buf)
+			if err != nil {
+				return
+			}
+			seen.Write(buf[:n])
+			for ; answered < strings.Count(seen.String(), "PIN"); answered++ {
+				if _, err := tty.Write([]byte(pin + "\n")); err != nil {
+					return
+				}
+			}
+		}
+	})
+	err = cmd.Wait()
+	wg.Wait()
+	tty.Close()
+	return stdout.String(), stderr.String(), err
+}
+
+func mustRunTool(t *testing.T, pin string, args ...string) string {
+	t.Helper()
+	out, stderr, err := runTool(t, pin, args...)
+	if err != nil {
+		t.Fatalf("%s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, out, stderr)
+	}
+	return out
+}
+
+func writeLines(t *testing.T, name string, lines ...string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func b64(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		t.Fatalf("base64 %q: %v", s, err)
+	}
+	return b
+}
+
+func TestFido2Tools(t *testing.T) {
+	needTools(t)
+	k := startKey(t, Options{})
+	dev := k.Path()
+	aaguid := k.AAGUID()
+
+	out := mustRunTool(t, "", "fido2-token", "-I", dev)
+	for _, want := range []string{
+		"aaguid: " + hex.EncodeToString(aaguid[:]),
+		"version strings: FIDO_2_0, FIDO_2_1",
+		"options: rk, up, noplat, credMgmt, noclientPin, pinUvAuthToken",
+		"pin protocols: 2, 1",
+		"minpinlen: 4",
+		"pin retries: 8",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("fido2-token -I lacks %q:\n%s", want, out)
+		}
+	}
+
+	if _, _, err := runTool(t, "12", "fido2-token", "-S", dev); err == nil {
+		t.Fatal("fido2-token -S accepted a 2-digit PIN")
+	}
+	mustRunTool(t, "1234", "fido2-token", "-S", dev)
+	if s, _ := k.Snapshot(); !s.PINSet {
+		t.Fatal("PIN not set after fido2-token -S")
+	}
+	if out := mustRunTool(t, "", "fido2-token", "-I", dev); !strings.Contains(out, ", clientPin,") {
+		t.Fatalf("clientPin not reported after setting a PIN:\n%s", out)
+	}
+
+	// Make a resident credential, PIN-verified, and check the output both
+	// with fido2-cred -V and independently in Go (fido2-cred -V does not
+	// check the certificate chain).
+	const rpID = "kiosk.example.ac.jp"
+	cdh := cdhOf("tools enroll")
+	in := writeLines(t, "cred.in", base64.StdEncoding.EncodeToString(cdh), rpID, "alice", base64.StdEncoding.EncodeToString([]byte("user-42")))
+	credOut := mustRunTool(t, "1234", "fido2-cred", "-M", "-r", "-v", "-i", in, dev, "es256")
+	lines := strings.Split(strings.TrimSpace(credOut), "\n")
+	if len(lines) != 7 || lines[2] != "packed" {
+		t.Fatalf("fido2-cred -M output:\n%s", credOut)
+	}
+	credPath := writeLines(t, "cred.out", lines...)
+	pem := filepath.Join(t.TempDir(), "pub.pem")
+	mustRunTool(t, "", "fido2-cred", "-V", "-v", "-i", credPath, "-o", pem, "es256")
+
+	raw := unwrapAuthData(t, b64(t, lines[3]))
+	ad := parseAuthData(t, raw)
+	if ad.flags&flagUV == 0 || !bytes.Equal(ad.credID, b64(t, lines[4])) {
+		t.Fatalf("authData flags %#x / credential ID mismatch", ad.flags)
+	}
+	cert := checkPackedCert(t, b64(t, lines[6]), k.AttestationCA(), ad.aaguid)
+	verifySig(t, cert.PublicKey.(*ecdsa.PublicKey), raw, cdh, b64(t, lines[5]))
+
+	// A flipped signature bit must make fido2-cred -V fail.
+	bad := append([]string(nil), lines...)
+	sig := b64(t, bad[5])
+	sig[len(sig)-1] ^= 1
+	bad[5] = base64.StdEncoding.EncodeToString(sig)
+	if _, _, err := runTool(t, "", "fido2-cred", "-V", "-i", writeLines(t, "bad.out", bad...), "es256"); err == nil {
+		t.Fatal("fido2-cred -V accepted a corrupted attestation signature")
+	}
+
+	// Assertion with the PIN, verified by fido2-assert -V with the key from -V above.
+	acdh := cdhOf("tools sign in")
+	ain := writeLines(t, "assert.in", base64.StdEncoding.EncodeToString(acdh), rpID, lines[4])
+	assertOut := mustRunTool(t, "1234", "fido2-assert", "-G", "-v", "-i", ain, dev)
+	alines := strings.Split(strings.TrimSpace(assertOut), "\n")
+	if len(alines) < 4 {
+		t.Fatalf("fido2-assert -G output:\n%s", assertOut)
+	}
+	mustRunTool(t, "", "fido2-assert", "-V", "-v", "-i", writeLines(t, "assert.out", alines...), pem, "es256")
+	if got := parseAuthData(t, unwrapAuthData(t, b64(t, alines[2]))); got.count <= ad.count || got.flags != flagUP|flagUV {
+		t.Fatalf("assertion counter %d after %d, flags %#x", got.count, ad.count, got.flags)
+	}
+	// Discoverable assertion (-r): no credential ID given.
+	rin := writeLines(t, "assert-rk.in", base64.StdEncoding.EncodeToString(acdh), rpID)
+	if out := mustRunTool(t, "1234", "fido2-assert", "-G", "-r", "-v", "-i", rin, dev); !strings.Contains(out, base64.StdEncoding.EncodeToString([]byte("user-42"))) {
+		t.Fatalf("fido2-assert -G -r does not name the user:\n%s", out)
+	}
+
+	// Credential management.
+	if out := mustRunTool(t, "1234", "fido2-token", "-L", "-r", dev); !strings.Contains(out, rpID) {
+		t.Fatalf("fido2-token -L -r:\n%s", out)
+	}
+	if out := mustRunTool(t, "1234", "fido2-token", "-L", "-k", rpID, dev); !strings.Contains(out, lines[4]) {
+		t.Fatalf("fido2-token -L -k:\n%s", out)
+	}
+	if out := mustRunTool(t, "1234", "fido2-token", "-I", "-c", dev); !strings.Contains(out, "existing rk(s): 1") {
+		t.Fatalf("fido2-token -I -c:\n%s", out)
+	}
+	mustRunTool(t, "1234", "fido2-token", "-D", "-i", lines[4], dev)
+	if creds, _ := k.Credentials(); len(creds) != 0 {
+		t.Fatalf("%d credentials after fido2-token -D", len(creds))
+	}
+	// A wrong PIN is refused and costs a retry.
+	if _, _, err := runTool(t, "0000", "fido2-token", "-L", "-r", dev); err == nil {
+		t.Fatal("fido2-token accepted a wrong PIN")
+	}
+	if s, _ := k.Snapshot(); s.PINRetries != maxPINRetries-1 {
+		t.Fatalf("retries after a wrong PIN: %d", s.PINRetries)
+	}
+}
