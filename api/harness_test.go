@@ -36,7 +36,7 @@ const (
 
 // harness is a gateway on a real SQLite file behind a real HTTP listener.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	svc    *mfa.Service
 	db     *sqlite.DB
@@ -67,7 +67,7 @@ func testPolicy() mfa.Policy {
 	}
 }
 
-func newHarness(t *testing.T, tweak ...func(*mfa.Policy)) *harness {
+func newHarness(t testing.TB, tweak ...func(*mfa.Policy)) *harness {
 	t.Helper()
 	p := testPolicy()
 	for _, f := range tweak {
