@@ -160,7 +160,7 @@ func (s *state) execLine(line string, overflow bool) {
 	case !x.noFinal:
 		b = append(b, "\r\nOK\r\n"...)
 	}
-	s.respond(b, x.extra, x.then)
+	s.respond(b, x.extra, nil, x.then)
 }
 
 func upper(c byte) byte {

@@ -105,7 +105,7 @@ func (s *state) finishPDU() {
 	p := s.pdu
 	s.pdu = nil
 	if p.cancel {
-		s.respond([]byte("\r\nOK\r\n"), 0, nil)
+		s.respond([]byte("\r\nOK\r\n"), 0, nil, nil)
 		return
 	}
 	var (
@@ -121,11 +121,11 @@ func (s *state) finishPDU() {
 	}
 	if err != nil {
 		s.m.count(func(c *Counters) { c.SMSRejected++ })
-		s.respond([]byte("\r\n"+s.finalFor(err)+"\r\n"), 0, nil)
+		s.respond([]byte("\r\n"+s.finalFor(err)+"\r\n"), 0, nil, nil)
 		return
 	}
 	s.m.count(func(c *Counters) { c.SMSSubmitted++ })
-	s.respond([]byte(fmt.Sprintf("\r\n+CMGS: %d\r\n\r\nOK\r\n", mr)), extra, then)
+	s.respond([]byte(fmt.Sprintf("\r\n+CMGS: %d\r\n\r\nOK\r\n", mr)), extra, then, nil)
 }
 
 // sendable checks the conditions every submit shares.

@@ -360,27 +360,32 @@ func (s *state) process(b []byte) {
 const maxLine = 1024
 
 // respond writes an answer now, or after the reply delay plus extra.
-func (s *state) respond(b []byte, extra time.Duration, then func()) {
+// before runs just ahead of the write (the network learns of an SMS before
+// the client reads +CMGS), then just after it (call-end URCs follow OK).
+func (s *state) respond(b []byte, extra time.Duration, before, then func()) {
 	if len(s.heldURCs) > 0 {
 		// Held URCs go first: after the echo, before the information text.
 		b = append(slices.Clone(s.heldURCs), b...)
 		s.heldURCs = nil
 	}
-	d := s.replyDelay + extra
-	if d <= 0 {
+	send := func() {
+		if before != nil {
+			before()
+		}
 		s.write(b)
 		if then != nil {
 			then()
 		}
+	}
+	d := s.replyDelay + extra
+	if d <= 0 {
+		send()
 		return
 	}
 	s.busy = true
 	s.after(d, "reply", func() {
 		s.busy = false
-		s.write(b)
-		if then != nil {
-			then()
-		}
+		send()
 		if p := s.pending; len(p) > 0 {
 			s.pending = nil
 			s.process(p)
