@@ -51,7 +51,7 @@ func NormalizePhone(raw, defaultRegion string, allowedRegions []string) (Phone, 
 }
 
 // MaskPhone formats an E.164 number for display with its middle digits
-// hidden: +819012345678 → "+81 90-****-5678".
+// hidden: +819012345678 → "+81 90-****-5678", +81312345678 → "+81 3-****-5678".
 func MaskPhone(e164 string) string {
 	num, err := phonenumbers.Parse(e164, "")
 	if err != nil {
@@ -69,13 +69,15 @@ func MaskPhone(e164 string) string {
 			total++
 		}
 	}
+	// Keep the last four digits and up to two leading ones, hiding at least four.
+	lead := min(2, max(0, total-8))
 	var sb strings.Builder
 	sb.WriteString(cc)
 	seen := 0
 	for _, r := range rest {
 		if r >= '0' && r <= '9' {
 			seen++
-			if seen > 2 && seen <= total-4 {
+			if seen > lead && seen <= total-4 {
 				sb.WriteByte('*')
 				continue
 			}

@@ -1,0 +1,109 @@
+package mfa
+
+import (
+	"bytes"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestKeys(t *testing.T) {
+	dir := t.TempDir()
+	key := bytes.Repeat([]byte{9}, 32)
+	for name, content := range map[string][]byte{
+		"raw": key, "hex": []byte(hex.EncodeToString(key) + "\n"), "b64": []byte("CQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQk=\n"),
+	} {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, content, 0o600)
+		k, err := LoadKeys(p)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		ref, _ := NewKeys(key)
+		sealed := ref.Seal([]byte("seed"), "m_1")
+		if got, err := k.Open(sealed, "m_1"); err != nil || string(got) != "seed" {
+			t.Fatalf("%s: the same key in another encoding does not open: %v", name, err)
+		}
+	}
+	if _, err := LoadKeys(filepath.Join(dir, "absent")); err == nil || !strings.Contains(err.Error(), "head -c 32 /dev/urandom") {
+		t.Fatalf("missing key file: %v", err)
+	}
+	short := filepath.Join(dir, "short")
+	os.WriteFile(short, []byte("abc"), 0o600)
+	if _, err := LoadKeys(short); err == nil || !strings.Contains(err.Error(), "32") {
+		t.Fatalf("short key file: %v", err)
+	}
+
+	k, _ := NewKeys(key)
+	other, _ := NewKeys(bytes.Repeat([]byte{8}, 32))
+	sealed := k.Seal([]byte("JBSWY3DPEHPK3PXP"), "m_1")
+	if bytes.Contains(sealed, []byte("JBSWY3DP")) {
+		t.Fatal("sealed value contains the plaintext")
+	}
+	if _, err := k.Open(sealed, "m_2"); err != ErrSealed {
+		t.Fatalf("opened under another row's context: %v", err)
+	}
+	if _, err := other.Open(sealed, "m_1"); err != ErrSealed {
+		t.Fatalf("opened with another key: %v", err)
+	}
+	h := k.HashCode("c_1", "123456")
+	if !k.CodeMatches("c_1", "123456", h) || k.CodeMatches("c_2", "123456", h) || k.CodeMatches("c_1", "123457", h) || other.CodeMatches("c_1", "123456", h) {
+		t.Fatal("code hashes are not bound to challenge, code and key")
+	}
+}
+
+func TestPhoneNormalizeAndMask(t *testing.T) {
+	for _, tc := range []struct {
+		in, e164, masked string
+		mobile           bool
+		code             Code
+	}{
+		{"090-1234-5678", "+819012345678", "+81 90-****-5678", true, ""},
+		{"+81 90 1234 5678", "+819012345678", "+81 90-****-5678", true, ""},
+		{"03-1234-5678", "+81312345678", "+81 3-****-5678", false, ""},
+		{"0120-123-456", "", "", false, CodeInvalidPhone},
+		{"+1 202 555 0147", "", "", false, CodeRegionNotAllowed},
+		{"abc", "", "", false, CodeInvalidPhone},
+		{"", "", "", false, CodeInvalidPhone},
+	} {
+		p, err := NormalizePhone(tc.in, "JP", []string{"JP"})
+		if CodeOf(err) != tc.code {
+			t.Errorf("%q: err %v, want code %q", tc.in, err, tc.code)
+			continue
+		}
+		if tc.code != "" {
+			continue
+		}
+		if p.E164 != tc.e164 || p.Mobile != tc.mobile || MaskPhone(p.E164) != tc.masked {
+			t.Errorf("%q: %+v masked %q", tc.in, p, MaskPhone(p.E164))
+		}
+	}
+	if got := MaskE164("+819012345678"); got != "+81******5678" {
+		t.Errorf("MaskE164 = %q", got)
+	}
+	if got := MaskRaw("090-1234-5678"); got != "***-****-**78" {
+		t.Errorf("MaskRaw = %q", got)
+	}
+}
+
+func TestRandomValues(t *testing.T) {
+	seen := map[string]bool{}
+	for range 2000 {
+		n := numberMatch()
+		if len(n) != 2 || n[0] < '1' || n[0] > '9' || !isDigits(n) {
+			t.Fatalf("number to match %q", n)
+		}
+		seen[n] = true
+		if c := randomDigits(6); len(c) != 6 || !isDigits(c) {
+			t.Fatalf("code %q", c)
+		}
+	}
+	if len(seen) < 85 {
+		t.Fatalf("only %d of 90 numbers to match seen in 2000 draws", len(seen))
+	}
+	if a, b := newID("c_"), newID("c_"); a == b || len(a) != 28 || !strings.HasPrefix(a, "c_") {
+		t.Fatalf("ids %q %q", a, b)
+	}
+}
