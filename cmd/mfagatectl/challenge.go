@@ -102,8 +102,13 @@ func setupVerify(fs *flag.FlagSet) action {
 }
 
 func setupWait(fs *flag.FlagSet) action {
-	wait := fs.Duration("wait", maxWait, "return as soon as the status changes, or after `DURATION` (at most 25s)")
+	wait := fs.Duration("wait", 0, "return as soon as the status changes, or after `DURATION` (at most 25s; default 25s, or less to fit -timeout)")
 	return func(e *env, args []string) error {
+		given := false
+		fs.Visit(func(f *flag.Flag) { given = given || f.Name == "wait" })
+		if !given {
+			*wait = longPoll(e.g.timeout)
+		}
 		if *wait < 0 || *wait > maxWait {
 			return usagef("wait: -wait %s: use a duration from 0s to %s", *wait, maxWait)
 		}

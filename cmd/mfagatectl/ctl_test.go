@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 var manualKey = regexp.MustCompile(`(?m)^Manual key:\s+([A-Z2-7 ]+)$`)
@@ -255,6 +257,23 @@ func TestPhone(t *testing.T) {
 	if got := field(t, r.stdout, "status"); got != "queued" {
 		t.Errorf("status %q, want queued", got)
 	}
+	// A call's challenge confirms a phone only once it is approved.
+	r = mustCtl(t, "", "-json", "user", "add-phone", user, "-slot", "office", "-phone", "03-1234-5678", "-channel", "voice", "-no-confirm")
+	var office struct {
+		Method    struct{ ID string } `json:"method"`
+		Challenge struct {
+			ID      string `json:"id"`
+			Channel string `json:"channel"`
+		} `json:"challenge"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &office); err != nil || office.Challenge.Channel != "voice" {
+		t.Fatalf("-json add-phone voice: %v\n%s", err, r.stdout)
+	}
+	r = ctl(t, "", "user", "confirm", user, office.Method.ID, office.Challenge.ID)
+	if r.code != 1 || !strings.Contains(r.stderr, "challenge_not_approved") {
+		t.Errorf("confirm with a queued call: exit %d, stderr %q", r.code, r.stderr)
+	}
+
 	r = mustCtl(t, "", "outbox", "-state", "queued")
 	if !strings.Contains(r.stdout, a.Challenge.ID) || !strings.Contains(r.stdout, "+81 90-****-5678") {
 		t.Errorf("outbox lacks the masked job of %s:\n%s", a.Challenge.ID, r.stdout)
@@ -338,6 +357,12 @@ func TestErrors(t *testing.T) {
 			[]string{"invalid_user_id:", "(HTTP 400)"}},
 		{"bad limit", []string{"-url", sock, "-demo-dir", daemonState, "audit", "-limit", "0x"}, 2,
 			[]string{"-limit"}},
+		{"limit out of range", []string{"-url", sock, "-demo-dir", daemonState, "outbox", "-limit", "5000"}, 2,
+			[]string{"-limit 5000: use a number from 1 to 1000"}},
+		{"zero timeout", []string{"-url", sock, "-demo-dir", daemonState, "-timeout", "0s", "user", "show", "2000000009"}, 2,
+			[]string{"-timeout 0s: must be positive"}},
+		{"wait beyond timeout", []string{"-url", sock, "-demo-dir", daemonState, "-timeout", "5s", "wait", "c_x", "-wait", "10s"}, 2,
+			[]string{"-wait 10s must be shorter than -timeout 5s"}},
 	}
 	t.Setenv("MFAGATE_TOKEN", "")
 	t.Setenv("MFAGATE_URL", "")
@@ -408,5 +433,51 @@ func TestHelp(t *testing.T) {
 	r = ctlRaw(t, nil, nil, "challenge", "-h")
 	if r.code != 0 || !strings.Contains(r.stdout, "-verify") {
 		t.Errorf("challenge -h: exit %d\n%s", r.code, r.stdout)
+	}
+}
+
+func TestLongPoll(t *testing.T) {
+	for _, tc := range []struct{ timeout, want time.Duration }{
+		{30 * time.Second, 25 * time.Second},
+		{time.Minute, 25 * time.Second},
+		{10 * time.Second, 5 * time.Second},
+		{8500 * time.Millisecond, 3 * time.Second},
+		{2 * time.Second, time.Second},
+	} {
+		if got := longPoll(tc.timeout); got != tc.want {
+			t.Errorf("longPoll(%s) = %s, want %s", tc.timeout, got, tc.want)
+		}
+	}
+}
+
+// TestTCP reaches the daemon with an http:// URL through a byte-level
+// relay from a loopback TCP port to its unix socket.
+func TestTCP(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				u, err := net.Dial("unix", daemonSock)
+				if err != nil {
+					return
+				}
+				defer u.Close()
+				go io.Copy(u, c)
+				io.Copy(c, u)
+			}()
+		}
+	}()
+	r := ctlRaw(t, nil, nil, "-url", "http://"+ln.Addr().String(), "-demo-dir", daemonState, "user", "show", "2000000006")
+	if r.code != 0 || field(t, r.stdout, "user") != "2000000006" {
+		t.Errorf("over TCP: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 }

@@ -107,11 +107,12 @@ func (e *env) awaitFinal(c challengeView) (challengeView, []byte, error) {
 // /v1/challenges/{id}?wait=).
 const maxWait = 25 * time.Second
 
-// longPoll picks a wait that ends before the request's own timeout.
+// longPoll picks the wait of one long poll: the gateway's longest while it
+// ends well before the request's own timeout.
 func longPoll(timeout time.Duration) time.Duration {
-	w := min(maxWait, timeout*4/5)
-	if w > time.Second {
-		w = w.Truncate(time.Second)
+	const margin = 5 * time.Second
+	if timeout-margin >= time.Second {
+		return min(maxWait, (timeout - margin).Truncate(time.Second))
 	}
-	return w
+	return timeout / 2
 }
