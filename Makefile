@@ -14,8 +14,10 @@ deps:
 build:
 	$(GO) build -o bin/ ./cmd/...
 
+# The demo keeps its state in .demo/ so that `mfagatectl -demo-dir .demo` finds its token.
+DEMO_DIR ?= .demo
 demo: deps
-	$(GO) run ./cmd/mfagated -demo
+	$(GO) run ./cmd/mfagated -demo -state-dir $(DEMO_DIR)
 
 vet:
 	$(GO) vet $(PKGS)

@@ -101,7 +101,7 @@ mfagate demo is running.
 
 Try it (mfagatectl reads the demo's token file with -demo-dir):
   go run ./cmd/mfagatectl -url %s -demo-dir %s user add-totp 0123456789
-  go run ./cmd/mfagatectl -url %s -demo-dir %s challenge 0123456789 -purpose test
+  go run ./cmd/mfagatectl -url %s -demo-dir %s challenge 0123456789 -purpose test -verify
   go run ./cmd/mfagatectl -url %s -demo-dir %s mfa apply 0123456789
 
 Stop it with Ctrl-C; the state directory keeps the data for the next -demo -state-dir %s.
