@@ -61,7 +61,7 @@ func (e *env) complete(c challengeView) error {
 		raw, err := e.submitCodes(prompt, func(code string) ([]byte, error) {
 			return e.call("POST", pathf("/v1/challenges/%s/verify", c.ID), nil, map[string]string{"code": code})
 		})
-		if errors.Is(err, errNoCode) {
+		if errors.Is(err, errNoCode) || errors.Is(err, errInterrupted) {
 			return fmt.Errorf("%w; verify later with \"mfagatectl verify %s CODE\"", err, c.ID)
 		}
 		if err != nil {

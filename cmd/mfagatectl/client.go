@@ -157,7 +157,7 @@ func problemFrom(resp *http.Response, raw []byte) *apiError {
 // URL and the flag that controls the failing part.
 func (c *client) transportError(method, path string, err error) error {
 	if errors.Is(err, context.Canceled) {
-		return fmt.Errorf("%s %s: interrupted", method, path)
+		return fmt.Errorf("%s %s: %w", method, path, errInterrupted)
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {

@@ -121,8 +121,9 @@ Commands:
 	(&globals{url: defaultURL, timeout: defaultTimeout}).register(fs)
 	printFlags(w, fs)
 	fmt.Fprint(w, `
-Exit status: 0 on success, 1 when the gateway refuses or cannot be reached,
-2 when the command line is wrong.
+Exit status: 0 on success, 1 when the gateway refuses or cannot be reached
+(or a challenge ends other than approved), 2 when the command line is wrong,
+130 when interrupted.
 `)
 }
 

@@ -18,11 +18,15 @@ const maxTries = 5
 func (e *env) readCode(prompt string) (string, error) {
 	for {
 		e.note("%s ", prompt)
-		line, err := e.in.ReadString('\n')
+		line, err := e.readLine()
+		if errors.Is(err, errInterrupted) {
+			e.note("\n")
+			return "", err
+		}
 		code := strings.Join(strings.Fields(line), "")
 		if code != "" {
-			if err != nil {
-				e.note("\n") // the input ended without a newline
+			if err != nil || !e.tty {
+				e.note("\n") // nothing echoed the input's line break
 			}
 			return code, nil
 		}
@@ -35,7 +39,66 @@ func (e *env) readCode(prompt string) (string, error) {
 	}
 }
 
-var errNoCode = errors.New("no code entered (standard input ended)")
+// lineReader reads stdin in its own goroutine, one line per request, so
+// that a prompt gives way to Ctrl-C.
+type lineReader struct {
+	req  chan struct{}
+	res  chan lineResult
+	done chan struct{}
+}
+
+type lineResult struct {
+	line string
+	err  error
+}
+
+// readLine reads one line from stdin, or returns errInterrupted when the
+// command is interrupted first.
+func (e *env) readLine() (string, error) {
+	if e.lines == nil {
+		lr := &lineReader{req: make(chan struct{}), res: make(chan lineResult), done: make(chan struct{})}
+		go func() {
+			for {
+				select {
+				case <-lr.req:
+				case <-lr.done:
+					return
+				}
+				line, err := e.in.ReadString('\n')
+				select {
+				case lr.res <- lineResult{line, err}:
+				case <-lr.done:
+					return
+				}
+			}
+		}()
+		e.lines = lr
+	}
+	select {
+	case e.lines.req <- struct{}{}:
+	case <-e.ctx.Done():
+		return "", errInterrupted
+	}
+	select {
+	case r := <-e.lines.res:
+		return r.line, r.err
+	case <-e.ctx.Done():
+		return "", errInterrupted
+	}
+}
+
+// stopReading ends the stdin goroutine, unless it is blocked in a read
+// (after an interrupt), which the process's exit ends.
+func (e *env) stopReading() {
+	if e.lines != nil {
+		close(e.lines.done)
+	}
+}
+
+var (
+	errNoCode      = errors.New("no code entered (standard input ended)")
+	errInterrupted = errors.New("interrupted")
+)
 
 // submitCodes reads codes and passes each to submit until one is
 // accepted, the gateway has no attempts left, or the input ends. It

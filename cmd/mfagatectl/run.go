@@ -21,6 +21,7 @@ const (
 	exitOK    = 0
 	exitFail  = 1 // the gateway refused, or could not be reached
 	exitUsage = 2 // the command line is wrong
+	exitIntr  = 130
 )
 
 const (
@@ -121,6 +122,8 @@ type env struct {
 	g      *globals
 	name   string // the command, for messages
 	in     *bufio.Reader
+	tty    bool // stdin is a terminal, which echoes what is typed
+	lines  *lineReader
 	stdout io.Writer
 	stderr io.Writer
 	api    *client
@@ -227,7 +230,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	e := &env{ctx: ctx, g: g, name: cmd.name, in: bufio.NewReader(stdin), stdout: stdout, stderr: stderr}
+	e := &env{ctx: ctx, g: g, name: cmd.name, in: bufio.NewReader(stdin), tty: isTerminal(stdin), stdout: stdout, stderr: stderr}
+	defer e.stopReading()
 	return fail(stderr, act(e, pos))
 }
 
@@ -239,10 +243,22 @@ func fail(stderr io.Writer, err error) int {
 	msg := strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
 	fmt.Fprintf(stderr, "mfagatectl: %s\n", msg)
 	var ue *usageError
-	if errors.As(err, &ue) {
+	switch {
+	case errors.As(err, &ue):
 		return exitUsage
+	case errors.Is(err, errInterrupted):
+		return exitIntr
 	}
 	return exitFail
+}
+
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 func argCountProblem(cmd *command, pos []string) string {

@@ -54,7 +54,7 @@ func setupAddTOTP(fs *flag.FlagSet) action {
 		raw, err = e.submitCodes(prompt, func(code string) ([]byte, error) {
 			return e.call("POST", pathf("/v1/users/%s/methods/%s/confirm", user, a.Method.ID), nil, map[string]string{"code": code})
 		})
-		if errors.Is(err, errNoCode) {
+		if errors.Is(err, errNoCode) || errors.Is(err, errInterrupted) {
 			return fmt.Errorf("%w; %s is registered but not confirmed: confirm it with \"%s\"", err, a.Method.ID, later)
 		}
 		if err != nil {
@@ -201,7 +201,7 @@ func setupAddPhone(fs *flag.FlagSet) action {
 		raw, err = e.submitCodes(prompt, func(code string) ([]byte, error) {
 			return e.call("POST", pathf("/v1/users/%s/methods/%s/confirm", user, a.Method.ID), nil, map[string]string{"code": code})
 		})
-		if errors.Is(err, errNoCode) {
+		if errors.Is(err, errNoCode) || errors.Is(err, errInterrupted) {
 			return fmt.Errorf("%w; %s is registered but not confirmed: confirm it with \"mfagatectl user confirm %s %s CODE\"", err, a.Method.ID, user, a.Method.ID)
 		}
 		if err != nil {
