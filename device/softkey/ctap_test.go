@@ -742,6 +742,7 @@ func TestStateFilePersists(t *testing.T) {
 		t.Fatal("counter went back across restart")
 	}
 
+	k2.Close()
 	if err := os.WriteFile(path, []byte(`{"version": 9}`), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -527,10 +527,10 @@ func (k *Key) onReport(ctx context.Context, rep []byte) {
 		}
 	}
 	resp, err := k.auth.handle(req.data, func() error { return k.waitPresence(ctx, req.cid) })
+	// Like a key writing its flash, persist before answering: once the host
+	// has the reply, the state it implies survives a restart.
+	k.saveState()
 	k.reply(req.cid, resp, err)
-	if k.auth.dirty {
-		k.saveState()
-	}
 }
 
 // reply sends a CBOR response, or the status in err.
