@@ -8,8 +8,8 @@ import (
 
 func setupChallenge(fs *flag.FlagSet) action {
 	method := fs.String("method", "", "the method `METHOD_ID` to use (default: the user's default method)")
-	channel := fs.String("channel", "", "phone methods: sms or voice instead of the method's own channel")
-	purpose := fs.String("purpose", "", "signin, test (the user's trial sign-in before applying for MFA) or proof (default signin)")
+	channel := fs.String("channel", "", "deliver by `CHANNEL` (sms or voice) instead of the phone method's own")
+	purpose := fs.String("purpose", "", "`PURPOSE` of the challenge: signin, test (the user's trial sign-in before applying for MFA) or proof (default signin)")
 	verify := fs.Bool("verify", false, "then read the code from standard input and verify it, or wait for the call's result")
 	return func(e *env, args []string) error {
 		if *channel != "" {

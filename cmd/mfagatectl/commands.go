@@ -37,7 +37,7 @@ var commands = []*command{
 	{name: "user add-totp", args: "USER", opts: "[-label LABEL] [-no-confirm] [-qr-invert]", minArgs: 1, maxArgs: 1,
 		summary: "register an authenticator app: print its QR code and key, then confirm a code", setup: setupAddTOTP},
 	{name: "user add-phone", args: "USER", opts: "-slot mobile|alternate|office -phone NUMBER [-channel sms|voice] [-label LABEL] [-no-confirm]", minArgs: 1, maxArgs: 1,
-		summary: "register a phone, then confirm the SMS code or wait for the call", setup: setupAddPhone},
+		summary: "register a phone (-slot, -phone), then confirm the SMS code or wait for the call", setup: setupAddPhone},
 	{name: "user confirm", args: "USER METHOD_ID CODE", minArgs: 3, maxArgs: 3,
 		summary: "confirm a method with a code, or with an approved call's challenge ID (c_…)", setup: setupConfirm},
 	{name: "user remove", args: "USER METHOD_ID", opts: "[-proof CHALLENGE_ID]", minArgs: 2, maxArgs: 2,

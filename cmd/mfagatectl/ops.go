@@ -76,7 +76,7 @@ func setupAudit(fs *flag.FlagSet) action {
 }
 
 func setupOutbox(fs *flag.FlagSet) action {
-	state := fs.String("state", "", "only jobs in this state: queued, sending or failed")
+	state := fs.String("state", "", "only jobs in `STATE`: queued, sending or failed")
 	limit := limitFlag(fs, "jobs")
 	return func(e *env, args []string) error {
 		if *state != "" {

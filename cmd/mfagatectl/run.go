@@ -63,7 +63,7 @@ func defaultGlobals() *globals {
 // registration on the command's own flag set.
 func (g *globals) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.url, "url", g.url, "gateway `URL`: http://host:port, https://host:port or unix:/path/to.sock (env MFAGATE_URL)")
-	fs.StringVar(&g.token, "token", g.token, "API bearer `token` (env MFAGATE_TOKEN; prefer -token-file: arguments are visible to other local users)")
+	fs.StringVar(&g.token, "token", g.token, "API bearer `TOKEN` (env MFAGATE_TOKEN; prefer -token-file: arguments are visible to other local users)")
 	fs.StringVar(&g.tokenFile, "token-file", g.tokenFile, "read the API token from `FILE`")
 	fs.StringVar(&g.demoDir, "demo-dir", g.demoDir, "use the admin token of the demo gateway whose state is in `DIR` (mfagated -demo -state-dir DIR)")
 	fs.BoolVar(&g.json, "json", g.json, "print the gateway's JSON answers unchanged, one per line, for scripts")

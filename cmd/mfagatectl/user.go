@@ -20,7 +20,7 @@ func setupUserShow(fs *flag.FlagSet) action {
 }
 
 func setupAddTOTP(fs *flag.FlagSet) action {
-	label := fs.String("label", "", "name of the app as the user will see it (default \"Authenticator app\")")
+	label := fs.String("label", "", "`LABEL` the user sees for the app (default \"Authenticator app\")")
 	noConfirm := fs.Bool("no-confirm", false, "register only; confirm later with \"user confirm\"")
 	invert := fs.Bool("qr-invert", false, "draw the QR code for a terminal with dark text on a light background")
 	return func(e *env, args []string) error {
@@ -133,11 +133,11 @@ func oneOf(flagName, v string, allowed ...string) error {
 }
 
 func setupAddPhone(fs *flag.FlagSet) action {
-	slot := fs.String("slot", "", "which phone: mobile, alternate or office (required)")
+	slot := fs.String("slot", "", "the `SLOT` to fill: mobile, alternate or office (required)")
 	phone := fs.String("phone", "", "the `NUMBER`, national (090-1234-5678) or E.164 (+8190…) (required)")
-	channel := fs.String("channel", "", "how codes reach it: sms or voice (default sms)")
-	label := fs.String("label", "", "name of the phone as the user will see it")
-	language := fs.String("language", "", "language of its SMS and calls: ja or en (default: the gateway's)")
+	channel := fs.String("channel", "", "deliver codes by `CHANNEL`: sms or voice (default sms)")
+	label := fs.String("label", "", "`LABEL` the user sees for the phone")
+	language := fs.String("language", "", "`LANGUAGE` of its SMS and calls: ja or en (default: the gateway's)")
 	noConfirm := fs.Bool("no-confirm", false, "register only: do not wait for the code or the call")
 	return func(e *env, args []string) error {
 		user := args[0]
@@ -257,7 +257,7 @@ func setupConfirm(fs *flag.FlagSet) action {
 }
 
 func setupRemove(fs *flag.FlagSet) action {
-	proof := fs.String("proof", "", "an approved challenge (purpose proof) of the user, needed once MFA is on unless the token is admin")
+	proof := fs.String("proof", "", "`CHALLENGE_ID` of an approved proof challenge of the user; needed once MFA is on, unless the token is admin")
 	return func(e *env, args []string) error {
 		user, id := args[0], args[1]
 		raw, err := e.call("DELETE", pathf("/v1/users/%s/methods/%s", user, id), map[string]string{"proof": *proof}, nil)
