@@ -69,11 +69,10 @@ func newClient(rawURL, token string, timeout time.Duration) (*client, error) {
 // apiError is a refusal from the gateway: its problem+json body, or the
 // bare status when the answer was not a problem document.
 type apiError struct {
-	Status       int             `json:"status"`
-	Code         string          `json:"code"`
-	Detail       string          `json:"detail"`
-	AttemptsLeft *int            `json:"attempts_left"`
-	Challenge    json.RawMessage `json:"challenge"`
+	Status       int    `json:"status"`
+	Code         string `json:"code"`
+	Detail       string `json:"detail"`
+	AttemptsLeft *int   `json:"attempts_left"`
 }
 
 func (e *apiError) Error() string {

@@ -120,7 +120,6 @@ func readToken(flagName, path string) (string, error) {
 type env struct {
 	ctx    context.Context
 	g      *globals
-	name   string // the command, for messages
 	in     *bufio.Reader
 	tty    bool // stdin is a terminal, which echoes what is typed
 	lines  *lineReader
@@ -230,7 +229,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	e := &env{ctx: ctx, g: g, name: cmd.name, in: bufio.NewReader(stdin), tty: isTerminal(stdin), stdout: stdout, stderr: stderr}
+	e := &env{ctx: ctx, g: g, in: bufio.NewReader(stdin), tty: isTerminal(stdin), stdout: stdout, stderr: stderr}
 	defer e.stopReading()
 	return fail(stderr, act(e, pos))
 }
