@@ -761,6 +761,7 @@ func TestOptionsValidation(t *testing.T) {
 		{Attestation: 9},
 		{TouchDelay: -time.Second},
 		{MaxResidentKeys: -1},
+		{StateFile: filepath.Join(t.TempDir(), "missing-dir", "key.json")},
 	}
 	for _, o := range bad {
 		if _, err := Start(t.Context(), o); err == nil {

@@ -3,6 +3,7 @@ package softkey
 import (
 	"context"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -163,12 +164,12 @@ type Credential struct {
 
 // Snapshot is the key's observable state, for test assertions.
 type Snapshot struct {
-	PINSet      bool
-	PINRetries  int
-	PowerCycle  bool // three wrong PINs in a row: a power cycle is needed
-	SignCount   uint32
-	Credentials []Credential
-	Winks       int
+	PINSet           bool
+	PINRetries       int
+	PowerCycleNeeded bool // three wrong PINs in a row: only a power cycle allows another try
+	SignCount        uint32
+	Credentials      []Credential
+	Winks            int
 }
 
 // Key is a running software authenticator on a pty.
@@ -242,6 +243,12 @@ func Start(ctx context.Context, opts Options) (*Key, error) {
 		auth.dirty = opts.StateFile != ""
 	}
 
+	if opts.StateFile != "" && auth.dirty {
+		if err := saveState(opts.StateFile, auth, att); err != nil {
+			return nil, fmt.Errorf("softkey: state file %s: %w", opts.StateFile, err)
+		}
+		auth.dirty = false
+	}
 	dev, err := openPTY()
 	if err != nil {
 		return nil, fmt.Errorf("softkey: %w", err)
@@ -263,7 +270,6 @@ func Start(ctx context.Context, opts Options) (*Key, error) {
 		presence: opts.Presence,
 		touchDly: opts.TouchDelay,
 	}
-	k.saveState()
 	readerStop := make(chan struct{})
 	k.wg.Add(2)
 	go func() {
@@ -429,11 +435,11 @@ func (k *Key) Snapshot() (Snapshot, error) {
 	err := k.do(func() {
 		a := k.auth
 		s = Snapshot{
-			PINSet:     a.pinHash != nil,
-			PINRetries: a.pinRetries,
-			PowerCycle: a.mismatches >= maxConsecutiveWrong,
-			SignCount:  a.signCount,
-			Winks:      k.hid.winks,
+			PINSet:           a.pinHash != nil,
+			PINRetries:       a.pinRetries,
+			PowerCycleNeeded: a.mismatches >= maxConsecutiveWrong,
+			SignCount:        a.signCount,
+			Winks:            k.hid.winks,
 		}
 		for _, r := range a.resident {
 			s.Credentials = append(s.Credentials, Credential{
@@ -443,7 +449,7 @@ func (k *Key) Snapshot() (Snapshot, error) {
 				UserID:      slices.Clone(r.user.ID),
 				UserName:    r.user.Name,
 				DisplayName: r.user.DisplayName,
-				PublicKey:   &r.priv.PublicKey,
+				PublicKey:   clonePublicKey(&r.priv.PublicKey),
 				CredProtect: int(r.credProtect),
 			})
 		}
@@ -649,6 +655,12 @@ func (k *Key) onBusyReport(rep []byte, cid uint32) error {
 	if from == cid && cmd == hidCancel {
 		return StatusKeepaliveCancel
 	}
+	if from == broadcastCID && cmd == hidInit {
+		// Another host opening the key gets its channel; its requests
+		// will find the key busy.
+		k.send(k.hid.feed(rep, time.Now()).replies)
+		return nil
+	}
 	if from == cid && cmd == hidInit {
 		// The host resynchronised its own channel: the request is gone.
 		k.send(k.hid.feed(rep, time.Now()).replies)
@@ -672,4 +684,16 @@ func (k *Key) saveState() {
 		return
 	}
 	k.auth.dirty = false
+}
+
+// clonePublicKey copies a P-256 public key so callers cannot reach the
+// key's own.
+func clonePublicKey(p *ecdsa.PublicKey) *ecdsa.PublicKey {
+	raw, err := p.Bytes()
+	if err == nil {
+		if c, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), raw); err == nil {
+			return c
+		}
+	}
+	panic(fmt.Sprintf("softkey: copy credential public key: %v", err))
 }
