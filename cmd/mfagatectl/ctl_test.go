@@ -335,6 +335,8 @@ func TestErrors(t *testing.T) {
 			[]string{`unknown command "user erase"`, "show, add-totp"}},
 		{"missing argument", []string{"-url", sock, "-demo-dir", daemonState, "user", "confirm", "2000000009", "m_x"}, 2,
 			[]string{"missing CODE", "usage: mfagatectl user confirm USER METHOD_ID CODE"}},
+		{"extra argument", []string{"verify", "c_x", "123456", "654321"}, 2,
+			[]string{"3 arguments, want 2", "usage: mfagatectl verify CHALLENGE_ID CODE"}},
 		{"unknown flag", []string{"user", "show", "2000000009", "-colour"}, 2,
 			[]string{"-colour", "usage: mfagatectl user show USER"}},
 		{"bad purpose", []string{"-url", sock, "-demo-dir", daemonState, "challenge", "2000000009", "-purpose", "login"}, 2,
@@ -382,6 +384,9 @@ func TestErrors(t *testing.T) {
 			}
 			if strings.Contains(r.stderr, badToken) || strings.Contains(r.stderr, adminToken(t)) {
 				t.Errorf("stderr shows a token: %q", r.stderr)
+			}
+			if strings.Contains(r.stderr, "654321") {
+				t.Errorf("stderr echoes a stray code: %q", r.stderr)
 			}
 			if r.stdout != "" {
 				t.Errorf("stdout %q on failure", r.stdout)

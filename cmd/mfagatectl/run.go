@@ -262,7 +262,8 @@ func isTerminal(r io.Reader) bool {
 
 func argCountProblem(cmd *command, pos []string) string {
 	if len(pos) > cmd.maxArgs {
-		return fmt.Sprintf("unexpected argument %q", pos[cmd.maxArgs])
+		// Not echoed: a stray argument may be a code.
+		return fmt.Sprintf("%d arguments, want %d", len(pos), cmd.maxArgs)
 	}
 	names := strings.Fields(cmd.args)
 	if len(pos) < len(names) {
