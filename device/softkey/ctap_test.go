@@ -2,6 +2,7 @@ package softkey
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -768,4 +769,66 @@ func TestOptionsValidation(t *testing.T) {
 			t.Errorf("Start(%+v) accepted bad options", o)
 		}
 	}
+}
+
+func TestNewHostWhileBusy(t *testing.T) {
+	k := startKey(t, Options{Presence: PresenceManual})
+	h := openHost(t, k)
+	h.send(hidCBOR, append([]byte{cmdMakeCredential}, mustMarshal(mcParams("example.org", []byte("u1"), false))...))
+	if err := k.WaitForTouchRequest(ctxTimeout(t)); err != nil {
+		t.Fatal(err)
+	}
+	// A second host still gets a channel, then finds the key busy.
+	h2 := openHost(t, k)
+	if h2.cid == h.cid {
+		t.Fatalf("second host got the busy channel %#x", h.cid)
+	}
+	h2.send(hidCBOR, []byte{cmdGetInfo})
+	if cmd, data := h2.recv(); cmd != hidError || data[0] != hidErrChannelBusy {
+		t.Fatalf("second host got %#x %x, want ERR_CHANNEL_BUSY", cmd, data)
+	}
+	k.Touch()
+	for {
+		cmd, data := h.recv()
+		if cmd == hidKeepalive {
+			continue
+		}
+		if cmd != hidCBOR || Status(data[0]) != StatusOK {
+			t.Fatalf("first host reply %#x %x", cmd, data)
+		}
+		break
+	}
+	h2.mustCBOR(cmdGetInfo, nil)
+}
+
+func TestCloseRemovesDevice(t *testing.T) {
+	k, err := Start(t.Context(), Options{Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := openHost(t, k)
+	h.mustCBOR(cmdGetInfo, nil)
+	k.Close()
+	waitDone(t, k)
+	if _, err := os.Stat(k.Path()); err == nil {
+		t.Errorf("%s still exists after Close", k.Path())
+	}
+	if _, err := h.tryReadReport(testTimeout); err == nil {
+		t.Error("host still reads from a closed key")
+	}
+	if err := k.InjectFault(FaultGarbageReply); !errors.Is(err, ErrRemoved) {
+		t.Errorf("InjectFault after Close: %v", err)
+	}
+	k.Close() // idempotent
+}
+
+func TestStartStopsWithContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	k, err := Start(ctx, Options{Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	waitDone(t, k)
+	k.Close()
 }

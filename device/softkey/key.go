@@ -690,10 +690,12 @@ func (k *Key) saveState() {
 // key's own.
 func clonePublicKey(p *ecdsa.PublicKey) *ecdsa.PublicKey {
 	raw, err := p.Bytes()
-	if err == nil {
-		if c, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), raw); err == nil {
-			return c
-		}
+	if err != nil {
+		panic(fmt.Sprintf("softkey: copy credential public key: %v", err))
 	}
-	panic(fmt.Sprintf("softkey: copy credential public key: %v", err))
+	c, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), raw)
+	if err != nil {
+		panic(fmt.Sprintf("softkey: copy credential public key: %v", err))
+	}
+	return c
 }
