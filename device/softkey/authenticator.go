@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"crypto/ecdh"
 	"crypto/ecdsa"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -81,6 +82,7 @@ type residentCred struct {
 	user        userEntity
 	priv        *ecdsa.PrivateKey
 	credProtect byte
+	hmacSecret  bool
 	created     uint64
 }
 
@@ -115,6 +117,7 @@ type authenticator struct {
 }
 
 type assertionIter struct {
+	salts    *hmacSecretInput
 	creds    []*residentCred
 	rpIDHash []byte
 	cdh      []byte
@@ -226,7 +229,7 @@ func (a *authenticator) handle(req []byte, up presenceFunc) ([]byte, error) {
 func (a *authenticator) getInfo() any {
 	return map[int]any{
 		1: []string{"FIDO_2_0", "FIDO_2_1"},
-		2: []string{"credProtect"},
+		2: []string{"credProtect", "hmac-secret"},
 		3: a.cfg.aaguid[:],
 		4: map[string]bool{
 			"rk":               true,
@@ -395,6 +398,12 @@ func (a *authenticator) makeCredential(params []byte, up presenceFunc) (any, err
 		}
 		credProtect = byte(lvl)
 	}
+	var hmacSecret bool
+	if raw, ok := req.Extensions["hmac-secret"]; ok {
+		if err := cbor.Unmarshal(raw, &hmacSecret); err != nil {
+			return nil, StatusCBORUnexpectedType
+		}
+	}
 	if rk && len(a.resident) >= a.cfg.maxResident && a.findResidentUser(req.RP.ID, req.User.ID) < 0 {
 		return nil, StatusKeyStoreFull
 	}
@@ -411,7 +420,7 @@ func (a *authenticator) makeCredential(params []byte, up presenceFunc) (any, err
 	if storedProtect == 0 {
 		storedProtect = credProtectOptional
 	}
-	credID, err := wrapCredential(a.master, rh, priv, storedProtect)
+	credID, err := wrapCredential(a.master, rh, wrappedKey{priv: priv, credProtect: storedProtect, hmacSecret: hmacSecret})
 	if err != nil {
 		return nil, err
 	}
@@ -427,6 +436,7 @@ func (a *authenticator) makeCredential(params []byte, up presenceFunc) (any, err
 			user:        *req.User,
 			priv:        priv,
 			credProtect: storedProtect,
+			hmacSecret:  hmacSecret,
 			created:     a.seq,
 		})
 		a.dirty = true
@@ -437,9 +447,16 @@ func (a *authenticator) makeCredential(params []byte, up presenceFunc) (any, err
 	attested = append(attested, credID...)
 	attested = append(attested, mustMarshal(coseFromECDSA(&priv.PublicKey))...)
 	var ext []byte
+	extOut := map[string]any{}
 	if credProtect != 0 {
+		extOut["credProtect"] = credProtect
+	}
+	if hmacSecret {
+		extOut["hmac-secret"] = true
+	}
+	if len(extOut) > 0 {
 		flags |= flagED
-		ext = mustMarshal(map[string]any{"credProtect": credProtect})
+		ext = mustMarshal(extOut)
 	}
 	ad := authData(rh, flags, a.nextCount(), attested, ext)
 	format, stmt, err := a.att.statement(a.cfg.format, priv, ad, req.ClientDataHash)
@@ -461,9 +478,10 @@ func (a *authenticator) findResident(id []byte) int {
 
 // credential is what an assertion signs with.
 type credential struct {
-	id       []byte
-	priv     *ecdsa.PrivateKey
-	resident *residentCred // nil for a non-resident credential
+	id         []byte
+	priv       *ecdsa.PrivateKey
+	hmacSecret bool
+	resident   *residentCred // nil for a non-resident credential
 }
 
 func (a *authenticator) getAssertion(params []byte, up presenceFunc) (any, error) {
@@ -517,14 +535,14 @@ func (a *authenticator) getAssertion(params []byte, up presenceFunc) (any, error
 				if r.credProtect == credProtectRequired && !uv {
 					continue
 				}
-				creds = append(creds, credential{id: r.id, priv: r.priv, resident: r})
+				creds = append(creds, credential{id: r.id, priv: r.priv, hmacSecret: r.hmacSecret, resident: r})
 				break
 			}
 			w, ok := unwrapCredential(a.master, rh, d.ID)
 			if !ok || (w.credProtect == credProtectRequired && !uv) {
 				continue
 			}
-			creds = append(creds, credential{id: d.ID, priv: w.priv})
+			creds = append(creds, credential{id: d.ID, priv: w.priv, hmacSecret: w.hmacSecret})
 			break
 		}
 	} else {
@@ -541,7 +559,7 @@ func (a *authenticator) getAssertion(params []byte, up presenceFunc) (any, error
 		// Most recently created first.
 		slices.SortFunc(found, func(x, y *residentCred) int { return cmp.Compare(y.created, x.created) })
 		for _, r := range found {
-			creds = append(creds, credential{id: r.id, priv: r.priv, resident: r})
+			creds = append(creds, credential{id: r.id, priv: r.priv, hmacSecret: r.hmacSecret, resident: r})
 		}
 	}
 	if len(creds) == 0 {
@@ -553,7 +571,15 @@ func (a *authenticator) getAssertion(params []byte, up presenceFunc) (any, error
 		}
 		flags |= flagUP
 	}
-	resp, err := a.signAssertion(creds[0], rh, req.ClientDataHash, flags, uv)
+	var salts *hmacSecretInput
+	if raw, ok := req.Extensions["hmac-secret"]; ok {
+		in, err := a.decodeHMACSecret(raw)
+		if err != nil {
+			return nil, err
+		}
+		salts = in
+	}
+	resp, err := a.signAssertion(creds[0], rh, req.ClientDataHash, flags, uv, salts)
 	if err != nil {
 		return nil, err
 	}
@@ -564,6 +590,7 @@ func (a *authenticator) getAssertion(params []byte, up presenceFunc) (any, error
 			rest = append(rest, c.resident)
 		}
 		a.nextAssert = &assertionIter{
+			salts:    salts,
 			creds:    rest,
 			rpIDHash: rh,
 			cdh:      req.ClientDataHash,
@@ -575,8 +602,17 @@ func (a *authenticator) getAssertion(params []byte, up presenceFunc) (any, error
 	return resp, nil
 }
 
-func (a *authenticator) signAssertion(c credential, rh, cdh []byte, flags byte, uv bool) (map[int]any, error) {
-	ad := authData(rh, flags, a.nextCount(), nil, nil)
+func (a *authenticator) signAssertion(c credential, rh, cdh []byte, flags byte, uv bool, salts *hmacSecretInput) (map[int]any, error) {
+	var ext []byte
+	if salts != nil && c.hmacSecret {
+		out, err := salts.output(c.priv, uv)
+		if err != nil {
+			return nil, err
+		}
+		flags |= flagED
+		ext = mustMarshal(map[string]any{"hmac-secret": out})
+	}
+	ad := authData(rh, flags, a.nextCount(), nil, ext)
 	sig, err := signES256(c.priv, ad, cdh)
 	if err != nil {
 		return nil, err
@@ -607,7 +643,7 @@ func (a *authenticator) getNextAssertion() (any, error) {
 	r := it.creds[0]
 	it.creds = it.creds[1:]
 	it.expires = a.now().Add(nextAssertionLifetime)
-	return a.signAssertion(credential{id: r.id, priv: r.priv, resident: r}, it.rpIDHash, it.cdh, it.flags, it.uv)
+	return a.signAssertion(credential{id: r.id, priv: r.priv, hmacSecret: r.hmacSecret, resident: r}, it.rpIDHash, it.cdh, it.flags, it.uv, it.salts)
 }
 
 func (a *authenticator) reset(up presenceFunc) error {
@@ -627,4 +663,65 @@ func (a *authenticator) reset(up presenceFunc) error {
 	a.resetToken()
 	a.cfg.log.Info("authenticator reset")
 	return nil
+}
+
+// hmacSecretInput is a decoded hmac-secret GetAssertion input (CTAP 2.1
+// §12.5): the salts and the shared secret to encrypt the outputs with.
+type hmacSecretInput struct {
+	proto  uint64
+	secret []byte
+	salts  []byte // 32 or 64 bytes
+}
+
+type hmacSecretReq struct {
+	KeyAgreement      *coseKey `cbor:"1,keyasint"`
+	SaltEnc           []byte   `cbor:"2,keyasint"`
+	SaltAuth          []byte   `cbor:"3,keyasint"`
+	PinUvAuthProtocol *uint64  `cbor:"4,keyasint"`
+}
+
+func (a *authenticator) decodeHMACSecret(raw []byte) (*hmacSecretInput, error) {
+	var req hmacSecretReq
+	if err := decodeRequest(raw, &req); err != nil {
+		return nil, err
+	}
+	if req.KeyAgreement == nil || req.SaltEnc == nil || req.SaltAuth == nil {
+		return nil, StatusMissingParameter
+	}
+	proto := uint64(pinProtocol1) // the default when absent
+	if req.PinUvAuthProtocol != nil {
+		p, err := a.checkProtocol(req.PinUvAuthProtocol)
+		if err != nil {
+			return nil, err
+		}
+		proto = p
+	}
+	secret, err := a.sharedSecret(proto, req.KeyAgreement)
+	if err != nil {
+		return nil, err
+	}
+	if !pinVerify(proto, secret, req.SaltEnc, req.SaltAuth) {
+		return nil, StatusPINAuthInvalid
+	}
+	salts, err := pinDecrypt(proto, secret, req.SaltEnc)
+	if err != nil {
+		return nil, err
+	}
+	if len(salts) != 32 && len(salts) != 64 {
+		return nil, StatusInvalidLength
+	}
+	return &hmacSecretInput{proto: proto, secret: secret, salts: salts}, nil
+}
+
+// output computes HMAC-SHA-256(credRandom, salt) for each salt, encrypted
+// for the platform.
+func (in *hmacSecretInput) output(priv *ecdsa.PrivateKey, uv bool) ([]byte, error) {
+	key := credRandom(priv, uv)
+	var out []byte
+	for i := 0; i < len(in.salts); i += 32 {
+		m := hmac.New(sha256.New, key)
+		m.Write(in.salts[i : i+32])
+		out = m.Sum(out)
+	}
+	return pinEncrypt(in.proto, in.secret, out)
 }

@@ -176,18 +176,21 @@ func scalarOf(k *ecdsa.PrivateKey) []byte {
 // Credential IDs wrap the credential's private key under the key's master
 // secret (AES-256-GCM, AAD = rpIdHash), like hardware keys that keep no
 // state for non-resident credentials. Layout:
-// version(1) ‖ nonce(12) ‖ seal(scalar(32) ‖ credProtect(1)).
+// version(1) ‖ nonce(12) ‖ seal(scalar(32) ‖ credProtect(1) ‖ flags(1)).
 const (
 	credIDVersion = 1
-	credIDLen     = 1 + 12 + 32 + 1 + 16
+	credIDLen     = 1 + 12 + 32 + 1 + 1 + 16
+
+	credFlagHMACSecret = 0x01 // made with the hmac-secret extension
 )
 
 type wrappedKey struct {
 	priv        *ecdsa.PrivateKey
 	credProtect byte
+	hmacSecret  bool
 }
 
-func wrapCredential(master, rpIDHash []byte, k *ecdsa.PrivateKey, credProtect byte) ([]byte, error) {
+func wrapCredential(master, rpIDHash []byte, w wrappedKey) ([]byte, error) {
 	aead, err := masterAEAD(master)
 	if err != nil {
 		return nil, err
@@ -196,7 +199,11 @@ func wrapCredential(master, rpIDHash []byte, k *ecdsa.PrivateKey, credProtect by
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, fmt.Errorf("nonce: %w", err)
 	}
-	plain := append(scalarOf(k), credProtect)
+	var flags byte
+	if w.hmacSecret {
+		flags |= credFlagHMACSecret
+	}
+	plain := append(scalarOf(w.priv), w.credProtect, flags)
 	out := append([]byte{credIDVersion}, nonce...)
 	return aead.Seal(out, nonce, plain, rpIDHash), nil
 }
@@ -212,14 +219,28 @@ func unwrapCredential(master, rpIDHash, id []byte) (wrappedKey, bool) {
 		return wrappedKey{}, false
 	}
 	plain, err := aead.Open(nil, id[1:13], id[13:], rpIDHash)
-	if err != nil || len(plain) != 33 {
+	if err != nil || len(plain) != 34 {
 		return wrappedKey{}, false
 	}
 	priv, err := p256FromScalar(plain[:32])
 	if err != nil {
 		return wrappedKey{}, false
 	}
-	return wrappedKey{priv: priv, credProtect: plain[32]}, true
+	return wrappedKey{priv: priv, credProtect: plain[32], hmacSecret: plain[33]&credFlagHMACSecret != 0}, true
+}
+
+// credRandom is the hmac-secret extension's per-credential secret (CTAP 2.1
+// §12.5), one with and one without user verification. It is derived from
+// the credential's private key so non-resident credentials need no storage.
+func credRandom(priv *ecdsa.PrivateKey, uv bool) []byte {
+	m := hmac.New(sha256.New, scalarOf(priv))
+	m.Write([]byte("mfagate softkey hmac-secret"))
+	if uv {
+		m.Write([]byte{1})
+	} else {
+		m.Write([]byte{0})
+	}
+	return m.Sum(nil)
 }
 
 func masterAEAD(master []byte) (cipher.AEAD, error) {

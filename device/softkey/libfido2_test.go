@@ -287,3 +287,49 @@ func TestLibfido2PresenceAndCancel(t *testing.T) {
 		}
 	})
 }
+
+// TestLibfido2HMACSecret checks the hmac-secret extension as libfido2
+// computes it end to end: the secret is stable per credential and salt,
+// and differs across salts and with user verification.
+func TestLibfido2HMACSecret(t *testing.T) {
+	k := startKey(t, Options{})
+	dev := libfidoDevice(t, k)
+	if err := dev.SetPIN("1234", ""); err != nil {
+		t.Fatal(err)
+	}
+	const rpID = "example.org"
+	att, err := dev.MakeCredential(cdhOf("hmac"), libfido2.RelyingParty{ID: rpID},
+		libfido2.User{ID: []byte("u"), Name: "u"}, libfido2.ES256, "1234",
+		&libfido2.MakeCredentialOpts{Extensions: []libfido2.Extension{libfido2.HMACSecretExtension}})
+	if err != nil {
+		t.Fatalf("MakeCredential: %v", err)
+	}
+	ad := parseAuthData(t, unwrapAuthData(t, att.AuthData))
+	if v, ok := ad.ext["hmac-secret"]; !ok || !decodeInto[bool](t, v) {
+		t.Fatalf("MakeCredential extensions %v", ad.ext)
+	}
+	secret := func(salt []byte, pin string) []byte {
+		t.Helper()
+		as, err := dev.Assertion(rpID, cdhOf("a"), [][]byte{att.CredentialID}, pin, &libfido2.AssertionOpts{
+			Extensions: []libfido2.Extension{libfido2.HMACSecretExtension}, HMACSalt: salt,
+		})
+		if err != nil {
+			t.Fatalf("Assertion: %v", err)
+		}
+		if len(as.HMACSecret) != 32 {
+			t.Fatalf("hmac secret %d bytes", len(as.HMACSecret))
+		}
+		return as.HMACSecret
+	}
+	salt1, salt2 := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	a := secret(salt1, "1234")
+	if !bytes.Equal(a, secret(salt1, "1234")) {
+		t.Fatal("same salt gave different secrets")
+	}
+	if bytes.Equal(a, secret(salt2, "1234")) {
+		t.Fatal("different salts gave the same secret")
+	}
+	if bytes.Equal(a, secret(salt1, "")) {
+		t.Fatal("secret with user verification equals the one without")
+	}
+}

@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-const stateVersion = 1
+const stateVersion = 2
 
 // stateFile is the on-disk form of a key's persistent state. It holds
 // private keys: it is for the demo's convenience, never for real users.
@@ -40,6 +40,7 @@ type storedCred struct {
 	DisplayName string `json:"display_name,omitempty"`
 	Key         []byte `json:"key"`
 	CredProtect byte   `json:"cred_protect"`
+	HMACSecret  bool   `json:"hmac_secret,omitempty"`
 	Created     uint64 `json:"created"`
 }
 
@@ -98,6 +99,7 @@ func loadState(path string, cfg coreConfig, now func() time.Time) (*authenticato
 			user:        userEntity{ID: c.UserID, Name: c.UserName, DisplayName: c.DisplayName},
 			priv:        priv,
 			credProtect: c.CredProtect,
+			hmacSecret:  c.HMACSecret,
 			created:     c.Created,
 		})
 	}
@@ -145,6 +147,7 @@ func saveState(path string, a *authenticator, att *attestation) error {
 			DisplayName: r.user.DisplayName,
 			Key:         scalarOf(r.priv),
 			CredProtect: r.credProtect,
+			HMACSecret:  r.hmacSecret,
 			Created:     r.created,
 		})
 	}

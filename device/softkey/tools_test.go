@@ -131,14 +131,14 @@ func TestFido2Tools(t *testing.T) {
 	const rpID = "kiosk.example.ac.jp"
 	cdh := cdhOf("tools enroll")
 	in := writeLines(t, "cred.in", base64.StdEncoding.EncodeToString(cdh), rpID, "alice", base64.StdEncoding.EncodeToString([]byte("user-42")))
-	credOut := mustRunTool(t, "1234", "fido2-cred", "-M", "-r", "-v", "-i", in, dev, "es256")
+	credOut := mustRunTool(t, "1234", "fido2-cred", "-M", "-r", "-h", "-v", "-i", in, dev, "es256")
 	lines := strings.Split(strings.TrimSpace(credOut), "\n")
 	if len(lines) != 7 || lines[2] != "packed" {
 		t.Fatalf("fido2-cred -M output:\n%s", credOut)
 	}
 	credPath := writeLines(t, "cred.out", lines...)
 	pem := filepath.Join(t.TempDir(), "pub.pem")
-	mustRunTool(t, "", "fido2-cred", "-V", "-v", "-i", credPath, "-o", pem, "es256")
+	mustRunTool(t, "", "fido2-cred", "-V", "-h", "-v", "-i", credPath, "-o", pem, "es256")
 
 	raw := unwrapAuthData(t, b64(t, lines[3]))
 	ad := parseAuthData(t, raw)
@@ -165,9 +165,24 @@ func TestFido2Tools(t *testing.T) {
 	if len(alines) < 4 {
 		t.Fatalf("fido2-assert -G output:\n%s", assertOut)
 	}
-	mustRunTool(t, "", "fido2-assert", "-V", "-v", "-i", writeLines(t, "assert.out", alines...), pem, "es256")
+	mustRunTool(t, "", "fido2-assert", "-V", "-p", "-v", "-i", writeLines(t, "assert.out", alines...), pem, "es256")
 	if got := parseAuthData(t, unwrapAuthData(t, b64(t, alines[2]))); got.count <= ad.count || got.flags != flagUP|flagUV {
 		t.Fatalf("assertion counter %d after %d, flags %#x", got.count, ad.count, got.flags)
+	}
+	// hmac-secret: the same salt gives the same secret, another salt not.
+	hmacSecret := func(salt byte) string {
+		t.Helper()
+		in := writeLines(t, "hmac.in", base64.StdEncoding.EncodeToString(acdh), rpID, lines[4],
+			base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{salt}, 32)))
+		out := strings.Split(strings.TrimSpace(mustRunTool(t, "1234", "fido2-assert", "-G", "-h", "-v", "-i", in, dev)), "\n")
+		if len(out) != 5 || len(b64(t, out[4])) != 32 {
+			t.Fatalf("fido2-assert -G -h output:\n%s", strings.Join(out, "\n"))
+		}
+		mustRunTool(t, "", "fido2-assert", "-V", "-h", "-p", "-v", "-i", writeLines(t, "hmac.out", out[:4]...), pem, "es256")
+		return out[4]
+	}
+	if s1 := hmacSecret(1); s1 != hmacSecret(1) || s1 == hmacSecret(2) {
+		t.Fatal("hmac-secret is not a stable function of the salt")
 	}
 	// Discoverable assertion (-r): no credential ID given.
 	rin := writeLines(t, "assert-rk.in", base64.StdEncoding.EncodeToString(acdh), rpID)
