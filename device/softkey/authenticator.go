@@ -28,6 +28,7 @@ const (
 	paddedPINSize         = 64
 	nextAssertionLifetime = 30 * time.Second
 	firmwareVersion       = 1
+	maxMinPINRPs          = 4 // maxRPIDsForSetMinPINLength
 )
 
 // authData flags.
@@ -95,13 +96,17 @@ type authenticator struct {
 	now func() time.Time
 
 	// Persistent state (survives power cycles; optionally saved to a file).
-	master     []byte
-	pinHash    []byte // LEFT(SHA-256(PIN), 16); nil when no PIN is set
-	pinRetries int
-	signCount  uint32
-	resident   []*residentCred
-	seq        uint64
-	dirty      bool // persistent state changed since the last save
+	master      []byte
+	pinHash     []byte // LEFT(SHA-256(PIN), 16); nil when no PIN is set
+	pinRetries  int
+	signCount   uint32
+	resident    []*residentCred
+	seq         uint64
+	pinLen      int      // code points of the current PIN
+	minPINLen   int      // raised by authenticatorConfig setMinPINLength
+	forceChange bool     // the PIN must be changed before it can be used
+	minPINRPs   []string // RPs that may read minPINLen (minPinLength extension)
+	dirty       bool     // persistent state changed since the last save
 
 	// Volatile state, reset at power-up.
 	bootTime   time.Time
@@ -133,6 +138,7 @@ func newAuthenticator(cfg coreConfig, att *attestation, now func() time.Time) *a
 		now:        now,
 		master:     randBytes(32),
 		pinRetries: maxPINRetries,
+		minPINLen:  cfg.minPINLen,
 	}
 	a.powerUp()
 	return a
@@ -202,6 +208,8 @@ func (a *authenticator) handle(req []byte, up presenceFunc) ([]byte, error) {
 			resp, err = a.credMgmt(params)
 		case cmdSelection:
 			err = up()
+		case cmdConfig:
+			err = a.config(params)
 		default:
 			err = StatusInvalidCommand
 		}
@@ -229,7 +237,7 @@ func (a *authenticator) handle(req []byte, up presenceFunc) ([]byte, error) {
 func (a *authenticator) getInfo() any {
 	return map[int]any{
 		1: []string{"FIDO_2_0", "FIDO_2_1"},
-		2: []string{"credProtect", "hmac-secret"},
+		2: []string{"credProtect", "hmac-secret", "minPinLength"},
 		3: a.cfg.aaguid[:],
 		4: map[string]bool{
 			"rk":               true,
@@ -239,6 +247,8 @@ func (a *authenticator) getInfo() any {
 			"credMgmt":         true,
 			"pinUvAuthToken":   true,
 			"makeCredUvNotRqd": false,
+			"authnrCfg":        true,
+			"setMinPINLength":  true,
 		},
 		5:  maxMsgSize,
 		6:  a.cfg.protocols,
@@ -246,9 +256,10 @@ func (a *authenticator) getInfo() any {
 		8:  maxCredIDLength,
 		9:  []string{"usb"},
 		10: []credParam{{Type: credTypePublicKy, Alg: coseAlgES256}},
-		12: false,
-		13: a.cfg.minPINLen,
+		12: a.forceChange,
+		13: a.minPINLen,
 		14: firmwareVersion,
+		16: maxMinPINRPs,
 		20: a.cfg.maxResident - len(a.resident),
 	}
 }
@@ -454,6 +465,15 @@ func (a *authenticator) makeCredential(params []byte, up presenceFunc) (any, err
 	if hmacSecret {
 		extOut["hmac-secret"] = true
 	}
+	if raw, ok := req.Extensions["minPinLength"]; ok {
+		var want bool
+		if err := cbor.Unmarshal(raw, &want); err != nil {
+			return nil, StatusCBORUnexpectedType
+		}
+		if want && slices.Contains(a.minPINRPs, req.RP.ID) {
+			extOut["minPinLength"] = a.minPINLen
+		}
+	}
 	if len(extOut) > 0 {
 		flags |= flagED
 		ext = mustMarshal(extOut)
@@ -655,7 +675,11 @@ func (a *authenticator) reset(up presenceFunc) error {
 	}
 	a.master = randBytes(32)
 	a.pinHash = nil
+	a.pinLen = 0
 	a.pinRetries = maxPINRetries
+	a.minPINLen = a.cfg.minPINLen
+	a.forceChange = false
+	a.minPINRPs = nil
 	a.resident = nil
 	a.dirty = true
 	a.mismatches = 0

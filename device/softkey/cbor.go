@@ -17,6 +17,7 @@ const (
 	cmdGetNextAssertion  = 0x08
 	cmdCredMgmt          = 0x0a
 	cmdSelection         = 0x0b
+	cmdConfig            = 0x0d
 	cmdCredMgmtPreview   = 0x41 // CTAP 2.1 preview; what libfido2 1.12 sends
 	cmdVendorFirst       = 0x40
 	cmdVendorLast        = 0xbf
@@ -198,4 +199,17 @@ type credMgmtParams struct {
 	RPIDHash     []byte          `cbor:"1,keyasint"`
 	CredentialID *credDescriptor `cbor:"2,keyasint"`
 	User         *userEntity     `cbor:"3,keyasint"`
+}
+
+type configReq struct {
+	SubCommand        *uint64         `cbor:"1,keyasint"`
+	SubCommandParams  cbor.RawMessage `cbor:"2,keyasint"`
+	PinUvAuthProtocol *uint64         `cbor:"3,keyasint"`
+	PinUvAuthParam    []byte          `cbor:"4,keyasint"`
+}
+
+type setMinPINLengthParams struct {
+	NewMinPINLength   *uint64  `cbor:"1,keyasint"`
+	MinPinLengthRPIDs []string `cbor:"2,keyasint"`
+	ForceChangePin    *bool    `cbor:"3,keyasint"`
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
+	"unicode/utf8"
 )
 
 // ClientPIN subcommands (CTAP 2.1 §6.5.5).
@@ -64,27 +65,28 @@ func (a *authenticator) sharedSecret(proto uint64, k *coseKey) ([]byte, error) {
 	return pinKDF(proto, z)
 }
 
-// decodeNewPIN decrypts newPinEnc and applies the PIN policy.
-func (a *authenticator) decodeNewPIN(proto uint64, secret, newPinEnc []byte) ([]byte, error) {
+// decodeNewPIN decrypts newPinEnc and applies the PIN policy. It returns
+// the PIN hash and the PIN's length in code points.
+func (a *authenticator) decodeNewPIN(proto uint64, secret, newPinEnc []byte) ([]byte, int, error) {
 	padded, err := pinDecrypt(proto, secret, newPinEnc)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
+	defer clear(padded)
 	if len(padded) != paddedPINSize {
-		return nil, StatusInvalidParameter
+		return nil, 0, StatusInvalidParameter
 	}
 	pin := padded
 	if i := bytes.IndexByte(padded, 0); i >= 0 {
 		pin = padded[:i]
 	}
-	// minPINLength counts Unicode code points; bytes are a safe upper
-	// bound for the ASCII PINs libfido2 and kiosks send.
-	if len([]rune(string(pin))) < a.cfg.minPINLen || len(pin) > maxPINBytes {
-		return nil, StatusPINPolicyViolation
+	// minPINLength counts Unicode code points, not bytes.
+	n := utf8.RuneCount(pin)
+	if n < a.minPINLen || len(pin) > maxPINBytes {
+		return nil, 0, StatusPINPolicyViolation
 	}
 	h := sha256.Sum256(pin)
-	clear(padded)
-	return h[:16], nil
+	return h[:16], n, nil
 }
 
 func (a *authenticator) setPIN(proto uint64, req *clientPINReq) error {
@@ -101,12 +103,13 @@ func (a *authenticator) setPIN(proto uint64, req *clientPINReq) error {
 	if !pinVerify(proto, secret, req.NewPinEnc, req.PinUvAuthParam) {
 		return StatusPINAuthInvalid
 	}
-	h, err := a.decodeNewPIN(proto, secret, req.NewPinEnc)
+	h, n, err := a.decodeNewPIN(proto, secret, req.NewPinEnc)
 	if err != nil {
 		return err
 	}
-	a.pinHash = h
+	a.pinHash, a.pinLen = h, n
 	a.pinRetries = maxPINRetries
+	a.forceChange = false
 	a.dirty = true
 	a.cfg.log.Info("pin set")
 	return nil
@@ -167,11 +170,16 @@ func (a *authenticator) changePIN(proto uint64, req *clientPINReq) error {
 	if err := a.checkPIN(proto, secret, req.PinHashEnc); err != nil {
 		return err
 	}
-	h, err := a.decodeNewPIN(proto, secret, req.NewPinEnc)
+	h, n, err := a.decodeNewPIN(proto, secret, req.NewPinEnc)
 	if err != nil {
 		return err
 	}
-	a.pinHash = h
+	if a.forceChange && subtle.ConstantTimeCompare(h, a.pinHash) == 1 {
+		// A forced change must pick a different PIN.
+		return StatusPINPolicyViolation
+	}
+	a.pinHash, a.pinLen = h, n
+	a.forceChange = false
 	a.dirty = true
 	a.resetToken()
 	a.cfg.log.Info("pin changed")
@@ -196,7 +204,7 @@ func (a *authenticator) getToken(proto, sub uint64, req *clientPINReq) (any, err
 		if perms == 0 {
 			return nil, StatusInvalidParameter
 		}
-		if perms&(permBioEnroll|permLargeBlobWrite|permAuthnrConfig) != 0 {
+		if perms&(permBioEnroll|permLargeBlobWrite) != 0 {
 			return nil, StatusUnauthorizedPermiss
 		}
 		if req.RPID != nil {
@@ -213,6 +221,10 @@ func (a *authenticator) getToken(proto, sub uint64, req *clientPINReq) (any, err
 	if err := a.checkPIN(proto, secret, req.PinHashEnc); err != nil {
 		return nil, err
 	}
+	if a.forceChange {
+		// Right PIN, but it has to be changed before use.
+		return nil, StatusPINPolicyViolation
+	}
 	a.resetToken()
 	a.tokenValid = true
 	a.tokenPerms = perms
@@ -222,4 +234,79 @@ func (a *authenticator) getToken(proto, sub uint64, req *clientPINReq) (any, err
 		return nil, err
 	}
 	return map[int]any{2: enc}, nil
+}
+
+// authenticatorConfig subcommands (CTAP 2.1 §6.11).
+const (
+	cfgEnableEnterpriseAttestation = 0x01
+	cfgToggleAlwaysUV              = 0x02
+	cfgSetMinPINLength             = 0x03
+)
+
+// config runs authenticatorConfig. Only setMinPINLength is supported (the
+// key advertises neither "ep" nor "alwaysUv").
+func (a *authenticator) config(params []byte) error {
+	var req configReq
+	if err := decodeRequest(params, &req); err != nil {
+		return err
+	}
+	if req.SubCommand == nil {
+		return StatusMissingParameter
+	}
+	sub := *req.SubCommand
+	if req.PinUvAuthParam != nil {
+		proto, err := a.checkProtocol(req.PinUvAuthProtocol)
+		if err != nil {
+			return err
+		}
+		// 32×0xff ‖ 0x0d ‖ subCommand ‖ subCommandParams as sent.
+		msg := bytes.Repeat([]byte{0xff}, 32)
+		msg = append(msg, cmdConfig, byte(sub))
+		msg = append(msg, req.SubCommandParams...)
+		if err := a.useToken(proto, req.PinUvAuthParam, msg, permAuthnrConfig, ""); err != nil {
+			return err
+		}
+	} else if a.pinHash != nil {
+		return StatusPUATRequired
+	}
+	switch sub {
+	case cfgSetMinPINLength:
+	case cfgEnableEnterpriseAttestation, cfgToggleAlwaysUV:
+		return StatusInvalidSubcommand
+	default:
+		return StatusInvalidSubcommand
+	}
+	var p setMinPINLengthParams
+	if req.SubCommandParams != nil {
+		if err := decodeRequest(req.SubCommandParams, &p); err != nil {
+			return err
+		}
+	}
+	newLen := a.minPINLen
+	if p.NewMinPINLength != nil {
+		if *p.NewMinPINLength > maxPINBytes {
+			return StatusPINPolicyViolation
+		}
+		newLen = int(*p.NewMinPINLength)
+	}
+	if newLen < a.minPINLen {
+		return StatusPINPolicyViolation
+	}
+	if len(p.MinPinLengthRPIDs) > maxMinPINRPs {
+		return StatusInvalidLength
+	}
+	force := p.ForceChangePin != nil && *p.ForceChangePin
+	if force && a.pinHash == nil {
+		return StatusPINNotSet
+	}
+	a.minPINLen = newLen
+	if p.MinPinLengthRPIDs != nil {
+		a.minPINRPs = p.MinPinLengthRPIDs
+	}
+	if force || (a.pinHash != nil && a.pinLen < newLen) {
+		a.forceChange = true
+	}
+	a.dirty = true
+	a.cfg.log.Info("pin policy changed", "min_pin_length", newLen, "force_change", a.forceChange)
+	return nil
 }

@@ -222,7 +222,8 @@ func TestBadRequests(t *testing.T) {
 		{"not a map", []byte{cmdClientPIN, 0x01}, StatusCBORUnexpectedType},
 		{"no params", []byte{cmdGetAssertion}, StatusMissingParameter},
 		{"unknown command", []byte{0x55}, StatusInvalidCommand},
-		{"config not supported", []byte{0x0d, 0xa0}, StatusInvalidCommand},
+		{"config without subcommand", []byte{cmdConfig, 0xa0}, StatusMissingParameter},
+		{"config enterprise attestation", append([]byte{cmdConfig}, mustMarshal(map[int]any{1: cfgEnableEnterpriseAttestation})...), StatusInvalidSubcommand},
 		{"unknown pin subcommand", append([]byte{cmdClientPIN}, mustMarshal(map[int]any{1: 2, 2: 0x20})...), StatusInvalidSubcommand},
 		{"unsupported pin protocol", append([]byte{cmdClientPIN}, mustMarshal(map[int]any{1: 3, 2: pinGetKeyAgreement})...), StatusInvalidParameter},
 		{"next assertion without assertion", []byte{cmdGetNextAssertion}, StatusNotAllowed},
@@ -831,4 +832,78 @@ func TestStartStopsWithContext(t *testing.T) {
 	cancel()
 	waitDone(t, k)
 	k.Close()
+}
+
+func TestSetMinPINLengthAndForceChange(t *testing.T) {
+	k := startKey(t, Options{})
+	h := openHost(t, k)
+	cfg := func(tok []byte, params map[int]any) Status {
+		t.Helper()
+		req := map[int]any{1: cfgSetMinPINLength}
+		msg := append(bytes.Repeat([]byte{0xff}, 32), cmdConfig, cfgSetMinPINLength)
+		if params != nil {
+			req[2] = params
+			msg = append(msg, mustMarshal(params)...)
+		}
+		if tok != nil {
+			req[3], req[4] = 2, pinAuthenticate(2, tok, msg)
+		}
+		st, _, _ := h.cbor(cmdConfig, req)
+		return st
+	}
+	// Without a PIN the key is unprotected: no token needed.
+	if st := cfg(nil, map[int]any{1: 5}); st != StatusOK {
+		t.Fatalf("setMinPINLength without PIN: %#x", byte(st))
+	}
+	if v := decodeInto[int](t, h.mustCBOR(cmdGetInfo, nil)[13]); v != 5 {
+		t.Fatalf("minPINLength %d after setting 5", v)
+	}
+	c := newPINClient(t, h, 2)
+	if st, _, _ := h.cbor(cmdClientPIN, c.setPINParams(t, "1234")); st != StatusPINPolicyViolation {
+		t.Fatalf("4-digit PIN under minimum 5: %#x", byte(st))
+	}
+	h.mustCBOR(cmdClientPIN, c.setPINParams(t, "12345"))
+	if st := cfg(nil, map[int]any{1: 6}); st != StatusPUATRequired {
+		t.Fatalf("setMinPINLength with a PIN but no token: %#x", byte(st))
+	}
+	noCfg := c.token(t, h, "12345", permCredMgmt, "")
+	if st := cfg(noCfg, map[int]any{1: 6}); st != StatusPINAuthInvalid {
+		t.Fatalf("token without acfg: %#x", byte(st))
+	}
+	tok := c.token(t, h, "12345", permAuthnrConfig, "")
+	if st := cfg(tok, map[int]any{1: 4}); st != StatusPINPolicyViolation {
+		t.Fatalf("lowering the minimum: %#x", byte(st))
+	}
+	// Raising the minimum above the current PIN's length forces a change.
+	if st := cfg(tok, map[int]any{1: 6, 2: []string{"example.org"}}); st != StatusOK {
+		t.Fatalf("raising the minimum: %#x", byte(st))
+	}
+	info := h.mustCBOR(cmdGetInfo, nil)
+	if !decodeInto[bool](t, info[12]) || decodeInto[int](t, info[13]) != 6 {
+		t.Fatalf("forcePINChange %x minPINLength %x", info[12], info[13])
+	}
+	if st, _, _ := h.cbor(cmdClientPIN, c.tokenParams(t, "12345", 0, "")); st != StatusPINPolicyViolation {
+		t.Fatalf("token while a change is forced: %#x", byte(st))
+	}
+	c = newPINClient(t, h, 2)
+	newPinEnc := c.enc(t, pad64("654321"))
+	pinHashEnc := c.enc(t, pinHashOf("12345"))
+	h.mustCBOR(cmdClientPIN, map[int]any{
+		1: 2, 2: pinChangePIN, 3: c.pub, 5: newPinEnc, 6: pinHashEnc,
+		4: pinAuthenticate(2, c.secret, append(append([]byte(nil), newPinEnc...), pinHashEnc...)),
+	})
+	if decodeInto[bool](t, h.mustCBOR(cmdGetInfo, nil)[12]) {
+		t.Fatal("forcePINChange still set after changePIN")
+	}
+	// The minPinLength extension reports the minimum to listed RPs only.
+	for rp, want := range map[string]bool{"example.org": true, "other.example": false} {
+		tok := c.token(t, h, "654321", permMakeCredential, "")
+		p := mcParams(rp, []byte("u"), false)
+		p[6] = map[string]any{"minPinLength": true}
+		_, ad := makeCredential(t, h, withPinAuth(p, c, tok, p[1].([]byte)))
+		v, ok := ad.ext["minPinLength"]
+		if ok != want || (ok && decodeInto[int](t, v) != 6) {
+			t.Fatalf("%s: minPinLength extension %x (present %v)", rp, v, ok)
+		}
+	}
 }

@@ -31,7 +31,7 @@ func fuzzAuthenticator(t *testing.T) *authenticator {
 
 var knownCommands = []byte{
 	cmdMakeCredential, cmdGetAssertion, cmdGetInfo, cmdClientPIN, cmdReset,
-	cmdGetNextAssertion, cmdCredMgmt, cmdSelection, cmdCredMgmtPreview,
+	cmdGetNextAssertion, cmdCredMgmt, cmdSelection, cmdConfig, cmdCredMgmtPreview,
 }
 
 // FuzzCTAP2Request feeds arbitrary CTAP2 requests (command byte and CBOR
@@ -57,6 +57,10 @@ func FuzzCTAP2Request(f *testing.F) {
 	seed(cmdClientPIN, map[int]any{1: 2, 2: pinGetTokenUsingPINWithPrm, 9: 4, 10: "x"})
 	seed(cmdCredMgmt, map[int]any{1: cmGetCredsMetadata, 3: 2, 4: make([]byte, 32)})
 	seed(cmdCredMgmtPreview, map[int]any{1: cmEnumerateCredsBegin, 2: map[int]any{1: make([]byte, 32)}, 3: 1, 4: make([]byte, 16)})
+	seed(cmdConfig, map[int]any{1: cfgSetMinPINLength, 2: map[int]any{1: 6, 2: []string{"example.org"}, 3: true}})
+	seed(cmdGetAssertion, map[int]any{1: "example.org", 2: cdhOf("x"), 4: map[string]any{"hmac-secret": map[int]any{
+		1: coseKey{Kty: 2, Alg: -25, Crv: 1, X: make([]byte, 32), Y: make([]byte, 32)}, 2: make([]byte, 48), 3: make([]byte, 16), 4: 2,
+	}}})
 	seed(cmdReset, nil)
 	seed(cmdGetNextAssertion, nil)
 	f.Add([]byte{cmdMakeCredential, 0xa1, 0x01})

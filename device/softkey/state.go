@@ -17,18 +17,22 @@ const stateVersion = 2
 // stateFile is the on-disk form of a key's persistent state. It holds
 // private keys: it is for the demo's convenience, never for real users.
 type stateFile struct {
-	Version    int          `json:"version"`
-	AAGUID     []byte       `json:"aaguid"`
-	Master     []byte       `json:"master"`
-	PINHash    []byte       `json:"pin_hash,omitempty"`
-	PINRetries int          `json:"pin_retries"`
-	SignCount  uint32       `json:"sign_count"`
-	Seq        uint64       `json:"seq"`
-	Resident   []storedCred `json:"resident"`
-	CAKey      []byte       `json:"ca_key"`
-	CACert     []byte       `json:"ca_cert"`
-	AttKey     []byte       `json:"att_key"`
-	AttCert    []byte       `json:"att_cert"`
+	Version     int          `json:"version"`
+	AAGUID      []byte       `json:"aaguid"`
+	Master      []byte       `json:"master"`
+	PINHash     []byte       `json:"pin_hash,omitempty"`
+	PINRetries  int          `json:"pin_retries"`
+	PINLen      int          `json:"pin_len,omitempty"`
+	MinPINLen   int          `json:"min_pin_len"`
+	ForceChange bool         `json:"force_pin_change,omitempty"`
+	MinPINRPs   []string     `json:"min_pin_rp_ids,omitempty"`
+	SignCount   uint32       `json:"sign_count"`
+	Seq         uint64       `json:"seq"`
+	Resident    []storedCred `json:"resident"`
+	CAKey       []byte       `json:"ca_key"`
+	CACert      []byte       `json:"ca_cert"`
+	AttKey      []byte       `json:"att_key"`
+	AttCert     []byte       `json:"att_cert"`
 }
 
 type storedCred struct {
@@ -85,6 +89,11 @@ func loadState(path string, cfg coreConfig, now func() time.Time) (*authenticato
 	a.master = s.Master
 	a.pinHash = s.PINHash
 	a.pinRetries = s.PINRetries
+	a.pinLen = s.PINLen
+	a.forceChange = s.ForceChange
+	a.minPINRPs = s.MinPINRPs
+	// The configured minimum can only be raised by the key's own state.
+	a.minPINLen = max(cfg.minPINLen, s.MinPINLen)
 	a.signCount = s.SignCount
 	a.seq = s.Seq
 	for i, c := range s.Resident {
@@ -125,17 +134,21 @@ func saveState(path string, a *authenticator, att *attestation) error {
 		return fmt.Errorf("encode attestation key: %w", err)
 	}
 	s := stateFile{
-		Version:    stateVersion,
-		AAGUID:     a.cfg.aaguid[:],
-		Master:     a.master,
-		PINHash:    a.pinHash,
-		PINRetries: a.pinRetries,
-		SignCount:  a.signCount,
-		Seq:        a.seq,
-		CAKey:      caKey,
-		CACert:     att.caCert.Raw,
-		AttKey:     attKey,
-		AttCert:    att.certDER,
+		Version:     stateVersion,
+		AAGUID:      a.cfg.aaguid[:],
+		Master:      a.master,
+		PINHash:     a.pinHash,
+		PINRetries:  a.pinRetries,
+		PINLen:      a.pinLen,
+		MinPINLen:   a.minPINLen,
+		ForceChange: a.forceChange,
+		MinPINRPs:   a.minPINRPs,
+		SignCount:   a.signCount,
+		Seq:         a.seq,
+		CAKey:       caKey,
+		CACert:      att.caCert.Raw,
+		AttKey:      attKey,
+		AttCert:     att.certDER,
 	}
 	for _, r := range a.resident {
 		s.Resident = append(s.Resident, storedCred{

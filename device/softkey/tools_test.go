@@ -35,6 +35,13 @@ func needTools(t *testing.T) {
 // tests. It returns stdout and stderr.
 func runTool(t *testing.T, pin string, args ...string) (string, string, error) {
 	t.Helper()
+	return runToolPINs(t, []string{pin}, args...)
+}
+
+// runToolPINs answers the i-th PIN prompt with pins[i], and later prompts
+// with the last entry.
+func runToolPINs(t *testing.T, pins []string, args ...string) (string, string, error) {
+	t.Helper()
 	cmd := exec.CommandContext(ctxTimeout(t), args[0], args[1:]...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -55,6 +62,7 @@ func runTool(t *testing.T, pin string, args ...string) (string, string, error) {
 			}
 			seen.Write(buf[:n])
 			for ; answered < strings.Count(seen.String(), "PIN"); answered++ {
+				pin := pins[min(answered, len(pins)-1)]
 				if _, err := tty.Write([]byte(pin + "\n")); err != nil {
 					return
 				}
@@ -104,7 +112,7 @@ func TestFido2Tools(t *testing.T) {
 	for _, want := range []string{
 		"aaguid: " + hex.EncodeToString(aaguid[:]),
 		"version strings: FIDO_2_0, FIDO_2_1",
-		"options: rk, up, noplat, credMgmt, noclientPin, pinUvAuthToken",
+		"options: rk, up, noplat, credMgmt, authnrCfg, noclientPin, pinUvAuthToken, setMinPINLength",
 		"pin protocols: 2, 1",
 		"minpinlen: 4",
 		"pin retries: 8",
@@ -204,11 +212,39 @@ func TestFido2Tools(t *testing.T) {
 	if creds, _ := k.Credentials(); len(creds) != 0 {
 		t.Fatalf("%d credentials after fido2-token -D", len(creds))
 	}
+	// PIN policy through authenticatorConfig: a longer minimum forces the
+	// 4-digit PIN to be changed before it works again.
+	mustRunTool(t, "1234", "fido2-token", "-S", "-l", "6", dev)
+	if out := mustRunTool(t, "", "fido2-token", "-I", dev); !strings.Contains(out, "minpinlen: 6") || !strings.Contains(out, "pin change required: true") {
+		t.Fatalf("fido2-token -I after -S -l 6:\n%s", out)
+	}
+	if _, _, err := runTool(t, "1234", "fido2-token", "-L", "-r", dev); err == nil {
+		t.Fatal("old PIN still usable while a change is forced")
+	}
+	changePIN(t, dev, "1234", "123456")
+	if out := mustRunTool(t, "", "fido2-token", "-I", dev); !strings.Contains(out, "pin change required: false") {
+		t.Fatalf("fido2-token -I after the PIN change:\n%s", out)
+	}
+	mustRunTool(t, "123456", "fido2-token", "-S", "-f", dev)
+	if out := mustRunTool(t, "", "fido2-token", "-I", dev); !strings.Contains(out, "pin change required: true") {
+		t.Fatalf("fido2-token -I after -S -f:\n%s", out)
+	}
+	changePIN(t, dev, "123456", "24681357")
+
 	// A wrong PIN is refused and costs a retry.
-	if _, _, err := runTool(t, "0000", "fido2-token", "-L", "-r", dev); err == nil {
+	if _, _, err := runTool(t, "000000", "fido2-token", "-L", "-r", dev); err == nil {
 		t.Fatal("fido2-token accepted a wrong PIN")
 	}
 	if s, _ := k.Snapshot(); s.PINRetries != maxPINRetries-1 {
 		t.Fatalf("retries after a wrong PIN: %d", s.PINRetries)
+	}
+}
+
+// changePIN runs fido2-token -C, which asks for the current PIN first and
+// then twice for the new one.
+func changePIN(t *testing.T, dev, oldPIN, newPIN string) {
+	t.Helper()
+	if out, stderr, err := runToolPINs(t, []string{oldPIN, newPIN}, "fido2-token", "-C", dev); err != nil {
+		t.Fatalf("fido2-token -C: %v\n%s%s", err, out, stderr)
 	}
 }
