@@ -106,29 +106,8 @@ func Start(ctx context.Context, opts Options) (*Modem, error) {
 	if opts.Network == nil {
 		return nil, errors.New("start modem simulator: Options.Network is required")
 	}
-	setDefault(&opts.IMEI, "860000000000001")
-	setDefault(&opts.IMSI, "440101234567890")
-	setDefault(&opts.ICCID, "8981100000000000001")
-	setDefault(&opts.Operator, "NTT DOCOMO")
-	setDefault(&opts.SMSC, "+819020000000")
-	setDefault(&opts.LinkName, "ttyGSM0")
-	if opts.RSSI <= 0 || opts.RSSI > 31 {
-		opts.RSSI = 20
-	}
-	if opts.BootDelay <= 0 {
-		opts.BootDelay = 50 * time.Millisecond
-	}
-	if opts.PromptDuration <= 0 {
-		opts.PromptDuration = 200 * time.Millisecond
-	}
-	if opts.AckTimeout <= 0 {
-		opts.AckTimeout = 5 * time.Second
-	}
-	if opts.Number != "" && !e164.MatchString(opts.Number) {
-		return nil, fmt.Errorf("start modem simulator: own number %s: %w", maskNumber(opts.Number), ErrBadNumber)
-	}
-	if filepath.Base(opts.LinkName) != opts.LinkName {
-		return nil, fmt.Errorf("start modem simulator: LinkName %q must be a plain file name", opts.LinkName)
+	if err := applyDefaults(&opts); err != nil {
+		return nil, fmt.Errorf("start modem simulator: %w", err)
 	}
 	log := opts.Logger
 	if log == nil {
@@ -167,6 +146,34 @@ func Start(ctx context.Context, opts Options) (*Modem, error) {
 	}()
 	m.log.Info("modem simulator started", "path", m.link)
 	return m, nil
+}
+
+func applyDefaults(opts *Options) error {
+	setDefault(&opts.IMEI, "860000000000001")
+	setDefault(&opts.IMSI, "440101234567890")
+	setDefault(&opts.ICCID, "8981100000000000001")
+	setDefault(&opts.Operator, "NTT DOCOMO")
+	setDefault(&opts.SMSC, "+819020000000")
+	setDefault(&opts.LinkName, "ttyGSM0")
+	if opts.RSSI <= 0 || opts.RSSI > 31 {
+		opts.RSSI = 20
+	}
+	if opts.BootDelay <= 0 {
+		opts.BootDelay = 50 * time.Millisecond
+	}
+	if opts.PromptDuration <= 0 {
+		opts.PromptDuration = 200 * time.Millisecond
+	}
+	if opts.AckTimeout <= 0 {
+		opts.AckTimeout = 5 * time.Second
+	}
+	if opts.Number != "" && !e164.MatchString(opts.Number) {
+		return fmt.Errorf("own number %s: %w", maskNumber(opts.Number), ErrBadNumber)
+	}
+	if filepath.Base(opts.LinkName) != opts.LinkName {
+		return fmt.Errorf("LinkName %q must be a plain file name", opts.LinkName)
+	}
+	return nil
 }
 
 func setDefault(s *string, v string) {
