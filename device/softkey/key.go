@@ -361,6 +361,9 @@ func (k *Key) WaitForTouchRequest(ctx context.Context) error {
 	case <-k.done:
 		return ErrRemoved
 	case <-ctx.Done():
+		k.mu.Lock()
+		k.upWaiters = slices.DeleteFunc(k.upWaiters, func(c chan struct{}) bool { return c == ch })
+		k.mu.Unlock()
 		return ctx.Err()
 	}
 }
