@@ -907,3 +907,26 @@ func TestSetMinPINLengthAndForceChange(t *testing.T) {
 		}
 	}
 }
+
+func TestLinkIsAStableDevicePath(t *testing.T) {
+	dir := t.TempDir()
+	link := filepath.Join(dir, "softkey")
+	if err := os.Symlink("/dev/null", link); err != nil { // a stale link from a previous run
+		t.Fatal(err)
+	}
+	k := startKey(t, Options{Link: link})
+	if target, err := os.Readlink(link); err != nil || target != k.Path() {
+		t.Fatalf("link -> %q, %v; want %s", target, err, k.Path())
+	}
+	openHostPath(t, link).mustCBOR(cmdGetInfo, nil) // a host that only knows the link
+	k.Close()
+	if _, err := os.Lstat(link); err == nil {
+		t.Fatal("link left behind after Close")
+	}
+	if err := os.WriteFile(link, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Start(t.Context(), Options{Link: link}); err == nil {
+		t.Fatal("Start replaced a regular file with its link")
+	}
+}

@@ -54,9 +54,14 @@ type host struct {
 
 func openHost(t *testing.T, k *Key) *host {
 	t.Helper()
-	f, err := os.OpenFile(k.Path(), os.O_RDWR|syscall.O_NOCTTY, 0)
+	return openHostPath(t, k.Path())
+}
+
+func openHostPath(t *testing.T, path string) *host {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR|syscall.O_NOCTTY, 0)
 	if err != nil {
-		t.Fatalf("open %s: %v", k.Path(), err)
+		t.Fatalf("open %s: %v", path, err)
 	}
 	t.Cleanup(func() { f.Close() })
 	h := &host{t: t, f: f, cid: broadcastCID}

@@ -77,6 +77,11 @@ type Options struct {
 	// StateFile, if set, keeps the key's secrets, PIN and resident
 	// credentials across restarts (JSON, mode 0600; for the demo only).
 	StateFile string
+
+	// Link, if set, is a symlink created to the pty (replacing an old
+	// link there) and removed when the key goes away: a stable device path
+	// for configuration, as a udev rule gives a USB key.
+	Link string
 }
 
 func (o *Options) normalize() error {
@@ -252,6 +257,12 @@ func Start(ctx context.Context, opts Options) (*Key, error) {
 	dev, err := openPTY()
 	if err != nil {
 		return nil, fmt.Errorf("softkey: %w", err)
+	}
+	if opts.Link != "" {
+		if err := dev.link(opts.Link); err != nil {
+			dev.close()
+			return nil, fmt.Errorf("softkey: %w", err)
+		}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	k := &Key{

@@ -28,6 +28,7 @@ var errPTYBroken = errors.New("pty broken")
 // hang-up between libfido2's open/close cycles.
 type ptyDevice struct {
 	path    string
+	linkAt  string   // symlink to path, removed on close
 	master  *os.File // pollable: Close unblocks a pending Read
 	slave   *os.File
 	slaveFD int
@@ -135,6 +136,30 @@ func (d *ptyDevice) flushToHost() {
 }
 
 func (d *ptyDevice) close() {
+	if d.linkAt != "" {
+		// Only remove the link if it still points at this key.
+		if target, err := os.Readlink(d.linkAt); err == nil && target == d.path {
+			os.Remove(d.linkAt)
+		}
+	}
 	d.master.Close()
 	d.slave.Close()
+}
+
+// link makes at a symlink to the pty, replacing a symlink already there
+// (a previous run's) but never a regular file or directory.
+func (d *ptyDevice) link(at string) error {
+	if fi, err := os.Lstat(at); err == nil {
+		if fi.Mode()&os.ModeSymlink == 0 {
+			return fmt.Errorf("link %s: exists and is not a symlink", at)
+		}
+		if err := os.Remove(at); err != nil {
+			return fmt.Errorf("link %s: %w", at, err)
+		}
+	}
+	if err := os.Symlink(d.path, at); err != nil {
+		return fmt.Errorf("link %s: %w", at, err)
+	}
+	d.linkAt = at
+	return nil
 }
