@@ -1,8 +1,8 @@
 // Command softkey runs the software FIDO2 security key on a pty, for the
 // demo and for trying libfido2 tools by hand:
 //
-//	softkey -state /var/lib/mfagate/softkey.json
-//	fido2-token -I /dev/pts/N
+//	softkey -state .demo/softkey.json -link .demo/softkey
+//	fido2-token -I .demo/softkey
 //
 // It prints the device path on stdout and serves until SIGINT or SIGTERM.
 package main
@@ -30,6 +30,7 @@ func run() int {
 		presence    = flag.String("presence", "auto", "user presence: auto, manual (touch with SIGUSR1) or never")
 		touchDelay  = flag.Duration("touch-delay", 500*time.Millisecond, "auto presence: delay before the simulated touch")
 		stateFile   = flag.String("state", "", "file keeping the key's secrets and credentials across restarts")
+		link        = flag.String("link", "", "symlink to create to the device (a stable path for configuration)")
 		resetWindow = flag.Duration("reset-window", 10*time.Second, "how long after start Reset is allowed (negative: always)")
 		verbose     = flag.Bool("v", false, "log CTAP requests")
 	)
@@ -44,6 +45,7 @@ func run() int {
 		Logger:      log,
 		TouchDelay:  *touchDelay,
 		StateFile:   *stateFile,
+		Link:        *link,
 		ResetWindow: *resetWindow,
 	}
 	if *aaguidHex != "" {
