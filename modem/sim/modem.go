@@ -35,8 +35,9 @@ type Options struct {
 	// LinkDir a private temporary directory is created and removed on Close.
 	// LinkName defaults to "ttyGSM0".
 	LinkDir, LinkName string
-	// BootDelay is the time from power-on (start, AT+CFUN=1,1, Reboot,
-	// Replug) to the boot URCs; input is ignored meanwhile (default 50 ms).
+	// BootDelay is the time from a restart (AT+CFUN=1,1, Reboot, Replug) to
+	// the boot URCs; input is ignored meanwhile (default 50 ms). The first
+	// boot is over when Start returns.
 	BootDelay time.Duration
 	// PromptDuration is how long a prompt takes to play (default 200 ms).
 	PromptDuration time.Duration
@@ -138,6 +139,9 @@ func Start(ctx context.Context, opts Options) (*Modem, error) {
 		}
 		return nil, fmt.Errorf("start modem simulator: %w", err)
 	}
+	// The first boot completes before Start returns: the boot URCs wait in
+	// the port for the first client and no early command is lost.
+	s.booted()
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()

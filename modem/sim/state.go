@@ -251,16 +251,20 @@ func (s *state) powerOff() {
 func (s *state) reboot() {
 	s.powerOff()
 	s.booting = true
-	s.after(s.m.opts.BootDelay, "boot", func() {
-		s.booting = false
-		s.m.count(func(c *Counters) { c.Boots++ })
-		for _, u := range s.m.prof.boot {
-			s.urc(u)
-		}
-		if s.noNet {
-			s.regURCs()
-		}
-	})
+	s.after(s.m.opts.BootDelay, "boot", s.booted)
+}
+
+// booted ends a boot: the boot URCs go out and input is accepted again.
+func (s *state) booted() {
+	s.cancelEvents(func(tag string) bool { return tag != "boot" })
+	s.booting = false
+	s.m.count(func(c *Counters) { c.Boots++ })
+	for _, u := range s.m.prof.boot {
+		s.urc(u)
+	}
+	if s.noNet {
+		s.regURCs()
+	}
 }
 
 // write sends bytes to the client; with nobody reading, output is dropped
