@@ -79,6 +79,7 @@ func baseRules(profile string) map[string][]string {
 		r["+CGMM"] = []string{"ME909s-120", "OK"}
 		r["+CGMR"] = []string{"11.617.01.00.00", "OK"}
 		r["^DDTMFCFG=0,1"] = []string{"OK"}
+		r["^ICCID?"] = []string{"^ICCID: 89811000001234567892", "OK"}
 	default:
 		r["+CGMI"] = []string{"Generic", "OK"}
 		r["+CGMM"] = []string{"Model X", "OK"}

@@ -40,8 +40,14 @@ func (m *Modem) Identity(ctx context.Context) (Identity, error) {
 			return err
 		}
 		id.ICCID, err = m.iccid(ctx)
-		if err != nil && !simMissing(err) {
+		switch {
+		case err == nil, simMissing(err):
+		case errors.Is(err, ErrTimeout), errors.Is(err, ErrClosed):
 			return err
+		default:
+			// The IMEI identifies the modem; an ICCID command this
+			// firmware lacks must not make the modem unusable.
+			m.log.Warn("ICCID unavailable", "err", err)
 		}
 		return nil
 	})

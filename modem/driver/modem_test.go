@@ -98,7 +98,7 @@ func TestIdentity(t *testing.T) {
 	}{
 		{"quectel", Identity{"Quectel", "EC25", "Revision: EC25ECGAR06A04M1G", "867123456789012", "8981100000123456789", "440101234567890"}},
 		{"simcom", Identity{"SIMCOM INCORPORATED", "SIMCOM_SIM7600G-H", "LE20B04SIM7600G22", "867123456789012", "89811000001234567891", "440101234567890"}},
-		{"huawei", Identity{"huawei", "ME909s-120", "11.617.01.00.00", "867123456789012", "89811000001234567890", "440101234567890"}},
+		{"huawei", Identity{"huawei", "ME909s-120", "11.617.01.00.00", "867123456789012", "89811000001234567892", "440101234567890"}},
 		{"generic", Identity{"Generic", "Model X", "1.0", "867123456789012", "89811000001234567890", "440101234567890"}},
 	}
 	for _, tt := range tests {
@@ -138,6 +138,15 @@ func TestIdentity(t *testing.T) {
 		}
 		if id.ICCID != "89811000001234567890" {
 			t.Fatalf("ICCID = %q", id.ICCID)
+		}
+	})
+	t.Run("no ICCID command at all", func(t *testing.T) {
+		m, f := startModem(t, "simcom")
+		f.set("+CICCID", "ERROR")
+		f.set("+CCID", "ERROR")
+		id, err := m.Identity(testCtx(t))
+		if err != nil || id.ICCID != "" || id.IMEI == "" {
+			t.Fatalf("want identity without ICCID, got %+v, %v", id, err)
 		}
 	})
 	t.Run("garbage IMEI", func(t *testing.T) {

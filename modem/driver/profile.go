@@ -141,7 +141,7 @@ var profiles = map[string]Profile{
 		Name:         "huawei",
 		Setup:        append([]Setting(nil), baseSetup...),
 		DTMFEnable:   []string{"^DDTMFCFG=0,1"},
-		ICCIDCommand: "+CCID",
+		ICCIDCommand: "^ICCID?",
 		Hangup:       []string{"+CHUP", "H"},
 		DTMF:         true,
 		urcs:         []urcSpec{{"^ORIG:", 0}, {"^CONF:", 0}, {"^CONN:", 0}, {"^CEND:", 0}, {"^DDTMF:", 0}},
