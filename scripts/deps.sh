@@ -6,9 +6,10 @@ set -euo pipefail
 # libfido2-dev: go-libfido2 (cgo) for the FIDO key backend
 # fido2-tools:  fido2-token, an outside client of the software authenticator
 # gammu:        an outside client of the modem simulator
+# smstools:     smsd, a second outside client of the modem simulator
 # oathtool:     TOTP codes computed independently of the server
 # prometheus:   promtool, which checks /metrics output and the alert rules
-packages=(ca-certificates gcc pkg-config libfido2-dev fido2-tools gammu oathtool prometheus)
+packages=(ca-certificates gcc pkg-config libfido2-dev fido2-tools gammu smstools oathtool prometheus)
 
 missing=()
 for p in "${packages[@]}"; do
