@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -55,14 +56,23 @@ func TestServesUntilSIGTERM(t *testing.T) {
 			t.Fatalf("fido2-token -I %s: %v\n%s", path, err, out)
 		}
 	}
+	// A host holding the device open sees it go away when the runner exits.
+	host, err := os.OpenFile(path, os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer host.Close()
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("exit after SIGTERM: %v\n%s", err, stderr.String())
 	}
-	if _, err := os.Stat(path); err == nil {
-		t.Errorf("%s still exists after exit", path)
+	if err := host.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := host.Read(make([]byte, 64)); !errors.Is(err, syscall.EIO) && !errors.Is(err, io.EOF) {
+		t.Fatalf("read from the device after exit: %v, want EOF or EIO", err)
 	}
 }
 
