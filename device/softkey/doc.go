@@ -29,6 +29,13 @@
 // it Key.Path, or the symlink made with Options.Link, as an explicit device
 // path.
 //
+// libfido2 opens device paths without O_NOCTTY. A process that is a session
+// leader without a controlling terminal (a systemd service, or anything
+// started with setsid) therefore acquires the pty as its controlling
+// terminal when libfido2 opens it, and receives SIGHUP when the key goes
+// away. Such a host must ignore or handle SIGHUP while it uses a softkey;
+// ordinary test binaries and programs started from a shell are unaffected.
+//
 // A Key is run by one goroutine that owns the pty master and all
 // authenticator state; a second goroutine only reads reports from the pty and
 // hands them over on a channel. Public methods reach the owner goroutine over
