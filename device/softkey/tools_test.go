@@ -208,6 +208,11 @@ func TestFido2Tools(t *testing.T) {
 	if out := mustRunTool(t, "1234", "fido2-token", "-I", "-c", dev); !strings.Contains(out, "existing rk(s): 1") {
 		t.Fatalf("fido2-token -I -c:\n%s", out)
 	}
+	mustRunTool(t, "1234", "fido2-token", "-S", "-c", "-i", lines[4], "-k", base64.StdEncoding.EncodeToString([]byte("user-42")),
+		"-n", "alice.renamed", "-p", "Alice R.", dev)
+	if creds, _ := k.Credentials(); len(creds) != 1 || creds[0].UserName != "alice.renamed" || creds[0].DisplayName != "Alice R." {
+		t.Fatalf("after fido2-token -S -c: %+v", creds)
+	}
 	mustRunTool(t, "1234", "fido2-token", "-D", "-i", lines[4], dev)
 	if creds, _ := k.Credentials(); len(creds) != 0 {
 		t.Fatalf("%d credentials after fido2-token -D", len(creds))
