@@ -633,10 +633,23 @@ func (s *state) exec(c cmd, x *exchange) error {
 			if p.name != "simcom" {
 				return errPlain
 			}
-			if _, err := c.ints(1, 1, 0, 1); err != nil {
+			v, err := c.ints(1, 1, 0, 1)
+			if err != nil {
 				return err
 			}
+			s.set.clccURC = v[0] == 1
+		case '?':
+			if p.name != "simcom" {
+				return errPlain
+			}
+			x.add(fmt.Sprintf("+CLCC: %d", b2i(s.set.clccURC)))
 		default:
+			return errPlain
+		}
+	case "+CEER":
+		if c.op == 0 {
+			x.add("+CEER: " + ceerText(s.lastEnd))
+		} else if c.op != 't' {
 			return errPlain
 		}
 	case "+VTS":
@@ -718,6 +731,21 @@ func (s *state) exec(c cmd, x *exchange) error {
 		return errPlain
 	}
 	return nil
+}
+
+// ceerText is the 24.008 cause text of the last call end.
+func ceerText(r EndReason) string {
+	switch r {
+	case EndBusy:
+		return "User busy"
+	case EndNoAnswer:
+		return "No answer"
+	case EndUnreachable:
+		return "No user responding"
+	case EndRemoteHangup, EndLocalHangup:
+		return "Normal call clearing"
+	}
+	return "No cause information available"
 }
 
 func b2i(b bool) int {

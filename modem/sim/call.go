@@ -70,6 +70,7 @@ func (s *state) dial(arg string, x *exchange) error {
 		case "huawei":
 			s.urc(fmt.Sprintf("^ORIG:%d,0", cs.id))
 		}
+		s.clccURC(cs, false)
 	}
 	s.after(s.m.net.opts.DialDelay, "call", func() { s.alerting(cs) })
 	s.m.log.Debug("dialling", "to", maskNumber(c.To))
@@ -110,6 +111,7 @@ func (s *state) alerting(cs *callState) {
 	case "huawei":
 		s.urc(fmt.Sprintf("^CONF:%d", cs.id))
 	}
+	s.clccURC(cs, false)
 	if cs.b.Answer == AnswerAfterRing {
 		s.after(cs.b.RingFor, "call", func() { s.answered(cs) })
 	} else {
@@ -137,6 +139,7 @@ func (s *state) answered(cs *callState) {
 	case "huawei":
 		s.urc(fmt.Sprintf("^CONN:%d,0", cs.id))
 	}
+	s.clccURC(cs, false)
 	if cs.colpPending {
 		cs.colpPending = false
 		s.write([]byte(fmt.Sprintf("\r\n+COLP: %q,%d,,\r\n\r\nOK\r\n", cs.c.To, numType(cs.c.To))))
@@ -201,6 +204,7 @@ func (s *state) endCall(reason EndReason, final string) {
 		return
 	}
 	s.call = nil
+	s.lastEnd = reason
 	// The network learns first, so whoever sees the URCs sees the ended call.
 	s.m.net.setCallState(cs.c, CallEnded, reason)
 	s.cancelEvents(func(tag string) bool { return tag != "call" })
@@ -228,6 +232,7 @@ func (s *state) endCall(reason EndReason, final string) {
 		}
 		s.urc(fmt.Sprintf("^CEND:%d,%d,104,%d", cs.id, dur, cause))
 	}
+	s.clccURC(cs, true)
 	if cs.colpPending && final == "" {
 		final = "NO CARRIER"
 	}
@@ -249,6 +254,19 @@ func (s *state) hangupATH() {
 		return
 	}
 	s.hangupLocal()
+}
+
+// clccURC reports the call list unsolicited (SIMCom AT+CLCC=1); an ended
+// call is listed once with stat 6.
+func (s *state) clccURC(cs *callState, ended bool) {
+	if !s.set.clccURC {
+		return
+	}
+	stat := cs.stat
+	if ended {
+		stat = 6
+	}
+	s.urc(fmt.Sprintf("+CLCC: %d,0,%d,0,0,%q,%d", cs.id, stat, cs.c.To, numType(cs.c.To)))
 }
 
 func (s *state) clcc() []string {

@@ -111,15 +111,21 @@ func TestSIMComCall(t *testing.T) {
 	_, n, c := startModem(t, "simcom", NetworkOptions{})
 	phone := addPhone(t, n, Behavior{RingFor: 20 * time.Millisecond, WaitForPrompt: true,
 		Keys: []KeyStep{{Digits: "4"}, {After: 20 * time.Millisecond, Digits: "#"}}, HangupAfter: 50 * time.Millisecond})
-	mustOK(t, c, "AT+CDTAM=1", "ATD"+callee+";")
+	mustOK(t, c, "AT+CDTAM=1", "AT+CLCC=1", "ATD"+callee+";")
+	c.expect(`+CLCC: 1,0,2,0,0,"` + callee + `",145`)
+	c.expect(`+CLCC: 1,0,3,0,0,"` + callee + `",145`)
 	c.expect("\r\nVOICE CALL: BEGIN\r\n")
+	c.expect(`+CLCC: 1,0,0,0,0,"` + callee + `",145`)
 	mustOK(t, c, `AT+CTTS=2,"Enter 4 then hash"`)
 	c.expect("+CTTS: 0")
 	c.expect("\r\r\n+RXDTMF: 4\r\r\n")
 	c.expect("\r\r\n+RXDTMF: #\r\r\n")
 	c.expect("VOICE CALL: END: 0000")
-	c.expect("\r\n")
+	c.expect(`+CLCC: 1,0,6,0,0,"` + callee + `",145`)
 	c.expect("\r\nNO CARRIER\r\n")
+	if got := c.cmd("AT+CEER"); got[0] != "+CEER: Normal call clearing" {
+		t.Errorf("CEER: %q", got)
+	}
 	call := phone.Calls()[0]
 	if call.EndReason() != EndRemoteHangup || call.Pressed() != "4#" {
 		t.Errorf("end %v pressed %q", call.EndReason(), call.Pressed())

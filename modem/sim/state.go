@@ -47,6 +47,7 @@ type state struct {
 
 	call    *callState
 	playing *playback
+	lastEnd EndReason // for AT+CEER
 }
 
 // settings are the volatile AT settings, restored by ATZ/AT&F and at boot.
@@ -64,6 +65,7 @@ type settings struct {
 	dsci        bool
 	toneDet     bool // Quectel +QTONEDET / Huawei ^DDTMFCFG / generic +DDET
 	cdtam       int
+	clccURC     bool // SIMCom AT+CLCC=1: call list as URC on every change
 	csca        string
 	fo          int // text-mode first octet (AT+CSMP)
 	cfun        int
