@@ -255,7 +255,7 @@ func (a *authenticator) getInfo() any {
 		7:  maxCredsInList,
 		8:  maxCredIDLength,
 		9:  []string{"usb"},
-		10: []credParam{{Type: credTypePublicKy, Alg: coseAlgES256}},
+		10: []credParam{{Type: credTypePublicKey, Alg: coseAlgES256}},
 		12: a.forceChange,
 		13: a.minPINLen,
 		14: firmwareVersion,
@@ -357,7 +357,7 @@ func (a *authenticator) makeCredential(params []byte, up presenceFunc) (any, err
 		proto = p
 	}
 	if !slices.ContainsFunc(req.PubKeyCredParams, func(p credParam) bool {
-		return p.Type == credTypePublicKy && p.Alg == coseAlgES256
+		return p.Type == credTypePublicKey && p.Alg == coseAlgES256
 	}) {
 		return nil, StatusUnsupportedAlg
 	}
@@ -385,7 +385,7 @@ func (a *authenticator) makeCredential(params []byte, up presenceFunc) (any, err
 
 	rh := rpHash(req.RP.ID)
 	for _, d := range req.ExcludeList {
-		if d.Type != credTypePublicKy {
+		if d.Type != credTypePublicKey {
 			continue
 		}
 		w, ok := unwrapCredential(a.master, rh, d.ID)
@@ -547,7 +547,7 @@ func (a *authenticator) getAssertion(params []byte, up presenceFunc) (any, error
 	var creds []credential
 	if len(req.AllowList) > 0 {
 		for _, d := range req.AllowList {
-			if d.Type != credTypePublicKy {
+			if d.Type != credTypePublicKey {
 				continue
 			}
 			if i := a.findResident(d.ID); i >= 0 && a.resident[i].rpID == rpID {
@@ -638,7 +638,7 @@ func (a *authenticator) signAssertion(c credential, rh, cdh []byte, flags byte, 
 		return nil, err
 	}
 	resp := map[int]any{
-		1: credDescriptor{Type: credTypePublicKy, ID: c.id},
+		1: credDescriptor{Type: credTypePublicKey, ID: c.id},
 		2: ad,
 		3: sig,
 	}

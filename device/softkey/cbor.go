@@ -19,8 +19,6 @@ const (
 	cmdSelection         = 0x0b
 	cmdConfig            = 0x0d
 	cmdCredMgmtPreview   = 0x41 // CTAP 2.1 preview; what libfido2 1.12 sends
-	cmdVendorFirst       = 0x40
-	cmdVendorLast        = 0xbf
 	maxCBORNestingLevels = 4
 )
 
@@ -31,35 +29,35 @@ type Status byte
 
 // CTAP status codes (CTAP 2.1 §8.2) the key emits.
 const (
-	StatusOK                  Status = 0x00
-	StatusInvalidCommand      Status = 0x01
-	StatusInvalidParameter    Status = 0x02
-	StatusInvalidLength       Status = 0x03
-	StatusCBORUnexpectedType  Status = 0x11
-	StatusInvalidCBOR         Status = 0x12
-	StatusMissingParameter    Status = 0x14
-	StatusLimitExceeded       Status = 0x15
-	StatusCredentialExcluded  Status = 0x19
-	StatusUnsupportedAlg      Status = 0x26
-	StatusOperationDenied     Status = 0x27
-	StatusKeyStoreFull        Status = 0x28
-	StatusUnsupportedOption   Status = 0x2b
-	StatusInvalidOption       Status = 0x2c
-	StatusKeepaliveCancel     Status = 0x2d
-	StatusNoCredentials       Status = 0x2e
-	StatusUserActionTimeout   Status = 0x2f
-	StatusNotAllowed          Status = 0x30
-	StatusPINInvalid          Status = 0x31
-	StatusPINBlocked          Status = 0x32
-	StatusPINAuthInvalid      Status = 0x33
-	StatusPINAuthBlocked      Status = 0x34
-	StatusPINNotSet           Status = 0x35
-	StatusPUATRequired        Status = 0x36
-	StatusPINPolicyViolation  Status = 0x37
-	StatusRequestTooLarge     Status = 0x39
-	StatusInvalidSubcommand   Status = 0x3e
-	StatusUnauthorizedPermiss Status = 0x40
-	StatusOther               Status = 0x7f
+	StatusOK                     Status = 0x00
+	StatusInvalidCommand         Status = 0x01
+	StatusInvalidParameter       Status = 0x02
+	StatusInvalidLength          Status = 0x03
+	StatusCBORUnexpectedType     Status = 0x11
+	StatusInvalidCBOR            Status = 0x12
+	StatusMissingParameter       Status = 0x14
+	StatusLimitExceeded          Status = 0x15
+	StatusCredentialExcluded     Status = 0x19
+	StatusUnsupportedAlg         Status = 0x26
+	StatusOperationDenied        Status = 0x27
+	StatusKeyStoreFull           Status = 0x28
+	StatusUnsupportedOption      Status = 0x2b
+	StatusInvalidOption          Status = 0x2c
+	StatusKeepaliveCancel        Status = 0x2d
+	StatusNoCredentials          Status = 0x2e
+	StatusUserActionTimeout      Status = 0x2f
+	StatusNotAllowed             Status = 0x30
+	StatusPINInvalid             Status = 0x31
+	StatusPINBlocked             Status = 0x32
+	StatusPINAuthInvalid         Status = 0x33
+	StatusPINAuthBlocked         Status = 0x34
+	StatusPINNotSet              Status = 0x35
+	StatusPUATRequired           Status = 0x36
+	StatusPINPolicyViolation     Status = 0x37
+	StatusRequestTooLarge        Status = 0x39
+	StatusInvalidSubcommand      Status = 0x3e
+	StatusUnauthorizedPermission Status = 0x40
+	StatusOther                  Status = 0x7f
 )
 
 func (s Status) Error() string {
@@ -147,11 +145,11 @@ type coseKey struct {
 }
 
 const (
-	coseKtyEC2       = 2
-	coseAlgES256     = -7
-	coseAlgECDHHKDF  = -25
-	coseCrvP256      = 1
-	credTypePublicKy = "public-key"
+	coseKtyEC2        = 2
+	coseAlgES256      = -7
+	coseAlgECDHHKDF   = -25
+	coseCrvP256       = 1
+	credTypePublicKey = "public-key"
 )
 
 type makeCredentialReq struct {

@@ -205,7 +205,7 @@ func (a *authenticator) getToken(proto, sub uint64, req *clientPINReq) (any, err
 			return nil, StatusInvalidParameter
 		}
 		if perms&(permBioEnroll|permLargeBlobWrite) != 0 {
-			return nil, StatusUnauthorizedPermiss
+			return nil, StatusUnauthorizedPermission
 		}
 		if req.RPID != nil {
 			rpID = *req.RPID

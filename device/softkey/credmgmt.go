@@ -148,7 +148,7 @@ func rpResponse(r *residentCred, total int) map[int]any {
 func credResponse(r *residentCred, total int) map[int]any {
 	resp := map[int]any{
 		6:  r.user,
-		7:  credDescriptor{Type: credTypePublicKy, ID: r.id},
+		7:  credDescriptor{Type: credTypePublicKey, ID: r.id},
 		8:  coseFromECDSA(&r.priv.PublicKey),
 		10: r.credProtect,
 	}
