@@ -391,3 +391,22 @@ func TestStaleURCDoesNotEndNextCall(t *testing.T) {
 		t.Fatalf("events %v", got)
 	}
 }
+
+func TestIncomingCallRejected(t *testing.T) {
+	m, f := startModem(t, "simcom")
+	f.urc("RING", "+CLIP: \"+819011112222\",145")
+	f.waitFor("+CHUP")
+	// An incoming RING during our own call must not hang it up.
+	f.set("D"+callee+";", "OK")
+	c, err := m.Call(testCtx(t), callee, CallOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.urc("VOICE CALL: BEGIN", "\r+CRING: VOICE", "+RXDTMF: 5")
+	expect(t, c, answered)
+	expect(t, c, digit('5'))
+	if n := f.count("+CHUP"); n != 1 {
+		t.Fatalf("AT+CHUP sent %d times during our call", n)
+	}
+	c.Hangup(testCtx(t))
+}

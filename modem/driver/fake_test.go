@@ -29,6 +29,9 @@ type fakeModem struct {
 	pdus  []string
 	mr    int
 
+	escOK time.Duration            // >0: answer an ESC outside PDU input with OK after this delay
+	delay map[string]time.Duration // reply delay per command ("+CMGS" delays the prompt)
+
 	seen chan string // every command received, for tests that wait on one
 	done chan struct{}
 }
@@ -93,6 +96,12 @@ func (f *fakeModem) set(cmd string, lines ...string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.rules[cmd] = lines
+}
+
+func (f *fakeModem) setCMGS(fn func(pdu string) []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cmgs = fn
 }
 
 func (f *fakeModem) setHook(h func(cmd string) ([]string, bool)) {
@@ -187,6 +196,14 @@ func (f *fakeModem) serve() {
 				f.onPDU(pdu)
 				continue
 			}
+			if len(buf) > 0 && buf[0] == 0x1b {
+				f.mu.Lock()
+				d := f.escOK
+				f.mu.Unlock()
+				if d > 0 {
+					time.AfterFunc(d, func() { f.write(frame("OK")) })
+				}
+			}
 			buf = []byte(strings.TrimLeft(string(buf), "\r\n\x1b "))
 			i := strings.IndexByte(string(buf), '\r')
 			if i < 0 {
@@ -207,6 +224,7 @@ func (f *fakeModem) serve() {
 			}
 			if strings.HasPrefix(cmd, "+CMGS=") {
 				pduMode = true
+				f.pause("+CMGS")
 				f.write("\r\n> ")
 				continue
 			}
@@ -215,7 +233,27 @@ func (f *fakeModem) serve() {
 	}
 }
 
+// pause waits for the reply delay configured for cmd.
+func (f *fakeModem) pause(cmd string) {
+	f.mu.Lock()
+	d := f.delay[cmd]
+	f.mu.Unlock()
+	if d > 0 {
+		time.Sleep(d)
+	}
+}
+
+func (f *fakeModem) setDelay(cmd string, d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.delay == nil {
+		f.delay = map[string]time.Duration{}
+	}
+	f.delay[cmd] = d
+}
+
 func (f *fakeModem) answer(cmd string) {
+	f.pause(cmd)
 	f.mu.Lock()
 	hook := f.hook
 	lines, ok := f.rules[cmd]

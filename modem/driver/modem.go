@@ -110,6 +110,7 @@ type Modem struct {
 	pollCalls bool
 	readMem   string
 	active    *callSession // the call in progress, if any
+	unsettled bool         // a command timed out; its late reply may still come
 }
 
 type request struct {
@@ -364,8 +365,46 @@ func (m *Modem) command(ctx context.Context, cmd string, timeout time.Duration) 
 	if err != nil {
 		return nil, err
 	}
+	m.settle()
 	info, err := m.g.Command(cmd, at.WithTimeout(timeout))
-	return m.filterInfo(info), m.mapErr(cmd, err)
+	err = m.mapErr(cmd, err)
+	if errors.Is(err, ErrTimeout) {
+		m.unsettled = true
+	}
+	return m.filterInfo(info), err
+}
+
+// Settling after a timeout: at pairs replies with commands by order only, so
+// the late reply of a timed-out command (or the OK answering the ESC that
+// aborts a timed-out AT+CMGS) would complete the next command. Before the
+// next command the driver waits until the port has been quiet for
+// settleQuiet, at most settleMax, so such lines arrive while no command is
+// pending and are discarded.
+const (
+	settleQuiet = 150 * time.Millisecond
+	settleMax   = 2 * time.Second
+)
+
+func (m *Modem) settle() {
+	if !m.unsettled {
+		return
+	}
+	m.unsettled = false
+	last := m.tap.lineSeq()
+	for waited := time.Duration(0); waited < settleMax; waited += settleQuiet {
+		t := time.NewTimer(settleQuiet)
+		select {
+		case <-t.C:
+		case <-m.g.Closed():
+			t.Stop()
+			return
+		}
+		cur := m.tap.lineSeq()
+		if cur == last {
+			return
+		}
+		last = cur
+	}
 }
 
 func capTimeout(ctx context.Context, timeout time.Duration) (time.Duration, error) {
@@ -528,6 +567,15 @@ func (m *Modem) idleURC(u urc) {
 		if err := m.initialize(ctx); err != nil {
 			m.log.Error("re-initialisation after restart failed", "err", err)
 		}
+	case urcRing:
+		// The gateway only places calls; an incoming call would hold the
+		// line, so reject it (like smsd's hangup_incoming_call) - but never
+		// while our own call is up, which AT+CHUP would end.
+		if m.active != nil {
+			return
+		}
+		m.log.Info("rejecting incoming call")
+		m.hangupLine()
 	default:
 		// Call events, digits and prompt completions outside a call are
 		// stale; nothing to do.

@@ -110,11 +110,16 @@ func (m *Modem) sendPDU(ctx context.Context, p *tpdu.TPDU) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	m.settle()
 	// gsm.SendPDU prefixes "00" (use the SIM's SMSC) and sends
-	// AT+CMGS=<TPDU octets>, the PDU and Ctrl-Z.
+	// AT+CMGS=<TPDU octets>, the PDU and Ctrl-Z; on timeout at sends ESC.
 	v, err := m.g.SendPDU(b, at.WithTimeout(timeout))
 	if err != nil {
-		return 0, m.mapErr("+CMGS", err)
+		err = m.mapErr("+CMGS", err)
+		if errors.Is(err, ErrTimeout) {
+			m.unsettled = true
+		}
+		return 0, err
 	}
 	return parseCMGS(v)
 }

@@ -200,7 +200,7 @@ func TestSendSMSErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.reply, func(t *testing.T) {
 			m, f := startModem(t, "quectel")
-			f.cmgs = func(string) []string { return []string{tt.reply} }
+			f.setCMGS(func(string) []string { return []string{tt.reply} })
 			mrs, err := m.SendSMS(testCtx(t), "+819012345678", "code 123456", false)
 			var cms *CMSError
 			if !errors.As(err, &cms) || cms.Code != tt.code {
@@ -220,13 +220,13 @@ func TestSendSMSErrors(t *testing.T) {
 	t.Run("second part fails", func(t *testing.T) {
 		m, f := startModem(t, "quectel")
 		n := 0
-		f.cmgs = func(string) []string {
+		f.setCMGS(func(string) []string {
 			n++
 			if n == 2 {
 				return []string{"+CMS ERROR: 42"}
 			}
 			return []string{"+CMGS: 7", "OK"}
-		}
+		})
 		mrs, err := m.SendSMS(testCtx(t), "+819012345678", strings.Repeat("x", 200), false)
 		if !Transient(err) || !slices.Equal(mrs, []int{7}) {
 			t.Fatalf("want MRs [7] and a transient error, got %v %v", mrs, err)
@@ -254,12 +254,22 @@ func TestSendSMSErrors(t *testing.T) {
 
 func TestSendSMSTimeout(t *testing.T) {
 	m, f := startModem(t, "quectel", WithTimeouts(Timeouts{SMS: 150 * time.Millisecond}))
-	f.cmgs = func(string) []string { return nil } // swallow the PDU, never answer
+	f.setCMGS(func(string) []string { return nil }) // swallow the PDU, never answer
+	// The modem answers the ESC that aborts the send with a late OK, which
+	// must not be taken for the reply to the next command.
+	f.mu.Lock()
+	f.escOK = 50 * time.Millisecond
+	f.mu.Unlock()
+	f.setDelay("+CMGS", 100*time.Millisecond) // the next prompt is slower than that OK
 	_, err := m.SendSMS(testCtx(t), "+819012345678", "code 123456", false)
 	if !errors.Is(err, ErrTimeout) || !Transient(err) {
 		t.Fatalf("want transient ErrTimeout, got %v", err)
 	}
-	// The modem must still be usable afterwards.
+	f.setCMGS(nil)
+	mrs, err := m.SendSMS(testCtx(t), "+819012345678", "code 123456", false)
+	if err != nil || !slices.Equal(mrs, []int{2}) {
+		t.Fatalf("send after a timed-out send: MRs %v, %v", mrs, err)
+	}
 	if _, err := m.Health(testCtx(t)); err != nil {
 		t.Fatalf("health after SMS timeout: %v", err)
 	}

@@ -16,6 +16,7 @@ const (
 	urcStatusReport                    // +CDS: pduLen; pdu filled from the next line
 	urcStatusStored                    // +CDSI: mem, index
 	urcBoot                            // RDY: the modem restarted
+	urcRing                            // RING / +CRING: an incoming call
 )
 
 // callState is the vendor-neutral state of the voice call.
@@ -52,7 +53,7 @@ type urcSpec struct {
 // commonURCs are the 3GPP URCs every profile handles.
 var commonURCs = []urcSpec{
 	{"NO CARRIER", 0}, {"BUSY", 0}, {"NO ANSWER", 0}, {"NO DIALTONE", 0},
-	{"+CDS:", 1}, {"+CDSI:", 0}, {"RDY", 0},
+	{"+CDS:", 1}, {"+CDSI:", 0}, {"RDY", 0}, {"RING", 0}, {"+CRING:", 0},
 }
 
 // parseCommonURC recognises the 3GPP URCs shared by every profile.
@@ -68,6 +69,11 @@ func parseCommonURC(line string) (urc, bool) {
 		return urc{kind: urcFinal, reason: EndNoCarrier}, true
 	case "RDY":
 		return urc{kind: urcBoot}, true
+	case "RING":
+		return urc{kind: urcRing}, true
+	}
+	if strings.HasPrefix(line, "+CRING:") {
+		return urc{kind: urcRing}, true
 	}
 	if strings.HasPrefix(line, "+CDS:") {
 		n, err := parseCDS(line)
