@@ -60,8 +60,13 @@ type CallEvent struct {
 
 // CallOptions configure Modem.Call. Zero durations take the defaults.
 type CallOptions struct {
-	Prompt       string        // text spoken into the call once answered (in-call TTS)
-	PromptFile   string        // audio file on the modem played instead of Prompt
+	// Prompt is spoken into the call once answered (in-call TTS: AT+QWTTS,
+	// AT+CTTS). Module TTS engines speak English/Chinese only; for Japanese
+	// use PromptFile with a recording stored on the modem.
+	Prompt string
+	// PromptFile is an audio file on the modem (AT+QPSND, AT+CCMXPLAY),
+	// played instead of Prompt.
+	PromptFile   string
 	RingTimeout  time.Duration // from dialling to answer (default 30 s)
 	InputTimeout time.Duration // from answer, and from each key, to the next key (default 20 s)
 	MaxDuration  time.Duration // whole call (default 3 min)
@@ -442,8 +447,8 @@ func (m *Modem) hangupLine() {
 	}
 }
 
-// sessionEvent handles the active call's timers and requests; it is called
-// from the owner loop.
+// sessionCases returns the active call's timer and request channels for the
+// owner loop's select (all nil when there is no call).
 func (m *Modem) sessionCases() (ring, input, max, grace, tick <-chan time.Time, hangup, cancel <-chan struct{}) {
 	cs := m.active
 	if cs == nil {

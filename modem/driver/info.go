@@ -18,38 +18,38 @@ type Identity struct {
 // Identity reads AT+CGMI, +CGMM, +CGMR, +CGSN, +CIMI and the profile's ICCID
 // command. A missing or locked SIM leaves ICCID and IMSI empty.
 func (m *Modem) Identity(ctx context.Context) (Identity, error) {
-	var id Identity
-	err := m.do(ctx, func(ctx context.Context) error {
+	id, err := run(m, ctx, func(ctx context.Context) (Identity, error) {
+		var id Identity
 		var err error
 		for _, q := range []struct {
 			cmd string
 			dst *string
 		}{{"+CGMI", &id.Manufacturer}, {"+CGMM", &id.Model}, {"+CGMR", &id.Revision}, {"+CGSN", &id.IMEI}} {
 			if *q.dst, err = m.bare(ctx, q.cmd); err != nil {
-				return err
+				return id, err
 			}
 		}
 		if len(id.IMEI) < 14 || len(id.IMEI) > 16 || !allDigits(id.IMEI) {
-			return fmt.Errorf("%w: AT+CGSN answered %d characters, not an IMEI", ErrMalformed, len(id.IMEI))
+			return id, fmt.Errorf("%w: AT+CGSN answered %d characters, not an IMEI", ErrMalformed, len(id.IMEI))
 		}
 		imsi, err := m.bare(ctx, "+CIMI")
 		switch {
 		case err == nil && allDigits(imsi):
 			id.IMSI = imsi
 		case err != nil && !simMissing(err):
-			return err
+			return id, err
 		}
 		id.ICCID, err = m.iccid(ctx)
 		switch {
 		case err == nil, simMissing(err):
 		case errors.Is(err, ErrTimeout), errors.Is(err, ErrClosed):
-			return err
+			return id, err
 		default:
 			// The IMEI identifies the modem; an ICCID command this
 			// firmware lacks must not make the modem unusable.
 			m.log.Warn("ICCID unavailable", "err", err)
 		}
-		return nil
+		return id, nil
 	})
 	if err != nil {
 		return Identity{}, fmt.Errorf("modem identity: %w", err)
@@ -144,31 +144,31 @@ func (h Health) Registered() bool {
 // the modem did not answer properly (ErrTimeout when silent); a missing SIM
 // or no network is reported in the fields, not as an error.
 func (m *Modem) Health(ctx context.Context) (Health, error) {
-	var h Health
-	err := m.do(ctx, func(ctx context.Context) error {
+	h, err := run(m, ctx, func(ctx context.Context) (Health, error) {
+		var h Health
 		info, err := m.command(ctx, "+CPIN?", m.cfg.timeouts.Command)
 		switch {
 		case err == nil:
 			v, ok := findInfo(info, "+CPIN")
 			if !ok {
-				return fmt.Errorf("%w: AT+CPIN? gave no +CPIN line", ErrMalformed)
+				return h, fmt.Errorf("%w: AT+CPIN? gave no +CPIN line", ErrMalformed)
 			}
 			h.SIMState = sanitize(v, 32)
 			h.SIMReady = h.SIMState == "READY"
 		case simMissing(err):
 			h.SIMState = "absent"
 		default:
-			return err
+			return h, err
 		}
 
 		info, err = m.command(ctx, "+CSQ", m.cfg.timeouts.Command)
 		if err != nil {
-			return err
+			return h, err
 		}
 		line, _ := findInfoLine(info, "+CSQ")
 		sig, err := parseCSQ(line)
 		if err != nil {
-			return err
+			return h, err
 		}
 		if dbm, known := sig.dBm(); known {
 			h.SignalDBm = dbm
@@ -185,12 +185,12 @@ func (m *Modem) Health(ctx context.Context) (Health, error) {
 				if q.optional && !errors.Is(err, ErrTimeout) && !errors.Is(err, ErrClosed) {
 					continue // 2G/3G-only modems have no +CEREG
 				}
-				return err
+				return h, err
 			}
 			line, _ := findInfoLine(info, q.prefix)
 			reg, err := parseReg(line, q.prefix)
 			if err != nil {
-				return err
+				return h, err
 			}
 			if regRank(reg) > regRank(h.Registration) {
 				h.Registration = reg
@@ -200,14 +200,14 @@ func (m *Modem) Health(ctx context.Context) (Health, error) {
 		info, err = m.command(ctx, "+COPS?", m.cfg.timeouts.Operator)
 		if err != nil {
 			if errors.Is(err, ErrTimeout) || errors.Is(err, ErrClosed) {
-				return err
+				return h, err
 			}
-			return nil // operator is informative only
+			return h, nil // operator is informative only
 		}
 		if line, ok := findInfoLine(info, "+COPS"); ok {
 			h.Operator, _ = parseCOPS(line)
 		}
-		return nil
+		return h, nil
 	})
 	if err != nil {
 		return Health{}, fmt.Errorf("modem health: %w", err)

@@ -274,6 +274,28 @@ func (m *Modem) do(ctx context.Context, fn func(context.Context) error) error {
 	}
 }
 
+// run is do for requests with a result. The result is handed over through a
+// channel, so a caller that gave up on ctx never shares memory with fn.
+func run[T any](m *Modem, ctx context.Context, fn func(context.Context) (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	ch := make(chan result, 1)
+	err := m.do(ctx, func(ctx context.Context) error {
+		v, err := fn(ctx)
+		ch <- result{v, err}
+		return err
+	})
+	select {
+	case r := <-ch:
+		return r.v, r.err
+	default:
+		var zero T
+		return zero, err
+	}
+}
+
 // loop is the owner goroutine.
 func (m *Modem) loop() {
 	defer close(m.stopped)

@@ -75,23 +75,23 @@ func (m *Modem) SendSMS(ctx context.Context, to, text string, statusReport bool)
 	if err := validE164(to); err != nil {
 		return nil, err
 	}
-	var mrs []int
-	err := m.do(ctx, func(ctx context.Context) error {
+	mrs, err := run(m, ctx, func(ctx context.Context) ([]int, error) {
 		pdus, err := EncodeSMS(m.enc, to, text, statusReport)
 		if err != nil {
-			return err
+			return nil, err
 		}
+		var mrs []int
 		for i := range pdus {
 			if err := ctx.Err(); err != nil {
-				return err
+				return mrs, err
 			}
 			mr, err := m.sendPDU(ctx, &pdus[i])
 			if err != nil {
-				return fmt.Errorf("sms part %d/%d: %w", i+1, len(pdus), err)
+				return mrs, fmt.Errorf("sms part %d/%d: %w", i+1, len(pdus), err)
 			}
 			mrs = append(mrs, mr)
 		}
-		return nil
+		return mrs, nil
 	})
 	if err != nil {
 		m.log.Warn("sms send failed", "to", MaskNumber(to), "sent_parts", len(mrs), "err", err)

@@ -1,6 +1,7 @@
 package driver
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -80,7 +81,7 @@ func (t *tap) feed(data []byte) {
 			t.line(">")
 			continue
 		}
-		i := strings.IndexByte(string(t.buf), '\n')
+		i := bytes.IndexByte(t.buf, '\n')
 		if i < 0 {
 			break
 		}
