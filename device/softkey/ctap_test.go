@@ -889,6 +889,9 @@ func TestSetMinPINLengthAndForceChange(t *testing.T) {
 	if decodeInto[bool](t, h.mustCBOR(cmdGetInfo, nil)[12]) {
 		t.Fatal("forcePINChange still set after changePIN")
 	}
+	if s, _ := k.Snapshot(); s.ForcePINChange || s.MinPINLength != 6 {
+		t.Fatalf("snapshot %+v", s)
+	}
 	// The minPinLength extension reports the minimum to listed RPs only.
 	for rp, want := range map[string]bool{"example.org": true, "other.example": false} {
 		tok := c.token(t, h, "654321", permMakeCredential, "")

@@ -57,6 +57,7 @@ const (
 	capCBOR            = 0x04
 	capNMSG            = 0x08 // the key does not implement CTAPHID_MSG (U2F)
 	maxLockSeconds     = 10
+	maxChannels        = 256 // allocated channels remembered at once
 )
 
 // hidFrame is one reassembled CTAPHID message, in either direction.
@@ -75,6 +76,7 @@ type hidLayer struct {
 	timeout time.Duration // continuation packets must arrive within this
 
 	channels map[uint32]bool
+	order    []uint32 // allocation order, for evicting the oldest channel
 	nextCID  uint32
 
 	// Reassembly of the message in progress, if active.
@@ -286,11 +288,13 @@ func (h *hidLayer) allocate() uint32 {
 	cid := h.nextCID
 	h.nextCID++
 	// Keep the table bounded: a long-running key sees one INIT per
-	// libfido2 open.
-	if len(h.channels) >= 1024 {
-		clear(h.channels)
+	// libfido2 open. The oldest channel is the one least likely in use.
+	if len(h.order) >= maxChannels {
+		delete(h.channels, h.order[0])
+		h.order = h.order[1:]
 	}
 	h.channels[cid] = true
+	h.order = append(h.order, cid)
 	return cid
 }
 

@@ -200,3 +200,19 @@ func FuzzHIDFeed(f *testing.F) {
 		}
 	})
 }
+
+func TestHIDChannelTableIsBounded(t *testing.T) {
+	h := newHIDLayer(time.Second)
+	first := allocate(t, h)
+	var last uint32
+	for range maxChannels {
+		last = allocate(t, h)
+	}
+	if len(h.channels) != maxChannels {
+		t.Fatalf("%d channels remembered", len(h.channels))
+	}
+	wantError(t, h.feed(initReport(first, hidPing, 0, nil), t0), first, hidErrInvalidChannel)
+	if res := h.feed(initReport(last, hidPing, 0, nil), t0); len(res.replies) != 1 || res.replies[0].cmd != hidPing {
+		t.Fatalf("newest channel: %+v", res.replies)
+	}
+}

@@ -172,6 +172,8 @@ type Snapshot struct {
 	PINSet           bool
 	PINRetries       int
 	PowerCycleNeeded bool // three wrong PINs in a row: only a power cycle allows another try
+	MinPINLength     int
+	ForcePINChange   bool // the PIN must be changed before it can be used again
 	SignCount        uint32
 	Credentials      []Credential
 	Winks            int
@@ -452,6 +454,8 @@ func (k *Key) Snapshot() (Snapshot, error) {
 			PINSet:           a.pinHash != nil,
 			PINRetries:       a.pinRetries,
 			PowerCycleNeeded: a.mismatches >= maxConsecutiveWrong,
+			MinPINLength:     a.minPINLen,
+			ForcePINChange:   a.forceChange,
 			SignCount:        a.signCount,
 			Winks:            k.hid.winks,
 		}
