@@ -132,18 +132,18 @@ func (f *fakeModem) count(cmd string) int {
 	return n
 }
 
-// waitFor blocks until the fake receives cmd (bounded).
-func (f *fakeModem) waitFor(cmd string) {
+// waitFor blocks until the fake has received cmd at least once (bounded).
+func (f *fakeModem) waitFor(cmd string) { f.t.Helper(); f.waitCount(cmd, 1) }
+
+// waitCount blocks until the fake has received cmd n times (bounded).
+func (f *fakeModem) waitCount(cmd string, n int) {
 	f.t.Helper()
 	timeout := time.After(5 * time.Second)
-	for {
+	for f.count(cmd) < n {
 		select {
-		case c := <-f.seen:
-			if c == cmd {
-				return
-			}
+		case <-f.seen:
 		case <-timeout:
-			f.t.Fatalf("fake modem never received AT%s; got %q", cmd, f.commands())
+			f.t.Fatalf("fake modem received AT%s %d times, want %d; got %q", cmd, f.count(cmd), n, f.commands())
 		}
 	}
 }

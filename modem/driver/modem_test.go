@@ -222,3 +222,27 @@ func TestContextBoundsRequest(t *testing.T) {
 		t.Fatalf("want the context deadline to bound Health, got %v", err)
 	}
 }
+
+func TestRestartReinitialises(t *testing.T) {
+	m, f := startModem(t, "quectel")
+	before := f.count("^DSCI=1")
+	// The modem rebooted on its own: boot URCs, vendor settings lost.
+	f.urc("RDY", "+CPIN: READY", "+QUSIM: 1", "+QIND: SMS DONE")
+	f.waitCount("+QTONEDET=1", 2) // the last vendor setting of a re-init
+	if got := f.count("^DSCI=1"); got != before+1 {
+		t.Fatalf("AT^DSCI=1 sent %d times after RDY, want %d", got, before+1)
+	}
+	if _, err := m.Health(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReset(t *testing.T) {
+	m, f := startModem(t, "simcom")
+	if err := m.Reset(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if f.count("+CFUN=1,1") != 1 {
+		t.Fatalf("commands %q", f.commands())
+	}
+}

@@ -336,6 +336,23 @@ func TestStatusReportCDS(t *testing.T) {
 	f.waitFor("+CNMA")
 }
 
+func TestStatusReportCDSWithoutAck(t *testing.T) {
+	// Default routing (+CDSI) did not set AT+CSMS=1, so a +CDS the modem
+	// pushes anyway needs no AT+CNMA.
+	m, f := startModem(t, "quectel")
+	pdu, n := statusReportPDU("00", 0x00)
+	f.urc("+CDS: "+strconv.Itoa(n), pdu)
+	if r := nextReport(t, m); r.MR != 42 {
+		t.Fatalf("report %+v", r)
+	}
+	if _, err := m.Health(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if f.count("+CNMA") != 0 {
+		t.Fatalf("AT+CNMA sent without AT+CSMS=1: %q", f.commands())
+	}
+}
+
 func TestStatusReportCDSInsideReply(t *testing.T) {
 	m, f := startModem(t, "quectel", WithDirectStatusReports())
 	pdu, n := statusReportPDU("00", 0x00)
