@@ -99,6 +99,9 @@ func TestGammuSendSMS(t *testing.T) {
 			if msg.Text != tc.text {
 				t.Errorf("phone got %q, want %q", msg.Text, tc.text)
 			}
+			if want := 1 + len(tc.text)/160; msg.Parts != want {
+				t.Errorf("parts = %d, want %d", msg.Parts, want)
+			}
 			if msg.UCS2 != tc.unicode {
 				t.Errorf("UCS2 = %v, want %v", msg.UCS2, tc.unicode)
 			}

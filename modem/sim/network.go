@@ -275,6 +275,35 @@ func (n *Network) Phone(number string) *Phone {
 	return n.phones[number]
 }
 
+// waitPhone waits until a phone with that number exists (with open
+// numbering phones appear on first use).
+func (n *Network) waitPhone(ctx context.Context, number string) (*Phone, error) {
+	var p *Phone
+	err := n.wait(ctx, "phone "+maskNumber(number), func() bool {
+		p = n.phones[number]
+		return p != nil
+	})
+	return p, err
+}
+
+// WaitSMS is Phone.WaitSMS for a number whose phone may not exist yet.
+func (n *Network) WaitSMS(ctx context.Context, number string, match func(SMS) bool) (SMS, error) {
+	p, err := n.waitPhone(ctx, number)
+	if err != nil {
+		return SMS{}, err
+	}
+	return p.WaitSMS(ctx, match)
+}
+
+// NextCall is Phone.NextCall for a number whose phone may not exist yet.
+func (n *Network) NextCall(ctx context.Context, number string) (*Call, error) {
+	p, err := n.waitPhone(ctx, number)
+	if err != nil {
+		return nil, err
+	}
+	return p.NextCall(ctx)
+}
+
 // lookupLocked finds (or, with open numbering, creates) the phone for num.
 func (n *Network) lookupLocked(num string) *Phone {
 	if p, ok := n.phones[num]; ok {

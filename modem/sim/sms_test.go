@@ -270,3 +270,35 @@ func TestStatusReportStoredCDSI(t *testing.T) {
 		t.Errorf("store not empty: %q", got)
 	}
 }
+
+func TestOpenNumberingAndNetworkWait(t *testing.T) {
+	_, n, c := startModem(t, "quectel", NetworkOptions{OpenNumbering: true, CountryCode: "81"})
+	ctx := testCtx(t)
+	got := make(chan SMS, 1)
+	go func() {
+		msg, err := n.WaitSMS(ctx, "+815012345678", func(m SMS) bool { return strings.Contains(m.Text, "123456") })
+		if err == nil {
+			got <- msg
+		}
+		close(got)
+	}()
+	mustOK(t, c, "AT+CMGF=1")
+	c.cmd(`AT+CMGS="05012345678"`) // national format, mapped with the country code
+	if r := c.cmd("code 123456\x1a"); last(r) != "OK" {
+		t.Fatalf("send: %q", r)
+	}
+	if msg, ok := <-got; !ok || msg.To != "+815012345678" {
+		t.Fatalf("WaitSMS got %+v", msg)
+	}
+	mustOK(t, c, "ATD09011112222;")
+	call, err := n.NextCall(ctx, "+819011112222")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := call.WaitState(ctx, CallActive); st != CallActive {
+		t.Errorf("open-numbering phone did not answer: %v", st)
+	}
+	if _, err := n.AddPhone("0901234", Behavior{}); err == nil {
+		t.Error("AddPhone accepted a non-E.164 number")
+	}
+}
