@@ -29,6 +29,9 @@ const (
 	nextAssertionLifetime = 30 * time.Second
 	firmwareVersion       = 1
 	maxMinPINRPs          = 4 // maxRPIDsForSetMinPINLength
+	// pinUvAuthToken lifetime (CTAP 2.1 §6.5.2.1; the USB defaults).
+	tokenInitialUsageLimit = 30 * time.Second
+	tokenMaxUsagePeriod    = 10 * time.Minute
 )
 
 // authData flags.
@@ -114,6 +117,8 @@ type authenticator struct {
 	ka         *ecdh.PrivateKey
 	token      []byte
 	tokenValid bool
+	tokenUsed  bool
+	tokenSince time.Time // when the token was issued
 	tokenPerms uint64
 	tokenRPID  string
 	nextAssert *assertionIter
@@ -166,6 +171,7 @@ func (a *authenticator) regenKeyAgreement() {
 func (a *authenticator) resetToken() {
 	a.token = randBytes(32)
 	a.tokenValid = false
+	a.tokenUsed = false
 	a.tokenPerms = 0
 	a.tokenRPID = ""
 }
@@ -293,12 +299,21 @@ func (a *authenticator) emptyPinAuth(proto *uint64, up presenceFunc) error {
 // useToken checks a pinUvAuthParam over msg against the current token and
 // its permission and RP binding.
 func (a *authenticator) useToken(proto uint64, param, msg []byte, perm uint64, rpID string) error {
+	if a.tokenValid {
+		// CTAP 2.1 §6.5.2.1: a token not used within the initial usage
+		// limit, or older than the maximum usage period, expires.
+		age := a.now().Sub(a.tokenSince)
+		if (!a.tokenUsed && age > tokenInitialUsageLimit) || age > tokenMaxUsagePeriod {
+			a.resetToken()
+		}
+	}
 	if !a.tokenValid || !pinVerify(proto, a.token, msg, param) {
 		return StatusPINAuthInvalid
 	}
 	if a.tokenPerms&perm == 0 {
 		return StatusPINAuthInvalid
 	}
+	a.tokenUsed = true
 	if rpID != "" {
 		switch a.tokenRPID {
 		case "":

@@ -227,6 +227,7 @@ func (a *authenticator) getToken(proto, sub uint64, req *clientPINReq) (any, err
 	}
 	a.resetToken()
 	a.tokenValid = true
+	a.tokenSince = a.now()
 	a.tokenPerms = perms
 	a.tokenRPID = rpID
 	enc, err := pinEncrypt(proto, secret, a.token)

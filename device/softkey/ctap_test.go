@@ -54,7 +54,7 @@ type gaReply struct {
 	Count      int            `cbor:"5,keyasint"`
 }
 
-func makeCredential(t *testing.T, h *host, p map[int]any) (mcReply, parsedAuthData) {
+func makeCredential(t *testing.T, h ctapClient, p map[int]any) (mcReply, parsedAuthData) {
 	t.Helper()
 	st, body, _ := h.cbor(cmdMakeCredential, p)
 	if st != StatusOK {
@@ -292,7 +292,7 @@ func TestPINProtocols(t *testing.T) {
 	}
 }
 
-func retries(t *testing.T, h *host) (int, bool) {
+func retries(t *testing.T, h ctapClient) (int, bool) {
 	t.Helper()
 	m := h.mustCBOR(cmdClientPIN, map[int]any{1: 2, 2: pinGetRetries})
 	return decodeInto[int](t, m[3]), decodeInto[bool](t, m[4])
@@ -925,5 +925,37 @@ func TestLinkIsAStableDevicePath(t *testing.T) {
 	}
 	if _, err := Start(t.Context(), Options{Link: link}); err == nil {
 		t.Fatal("Start replaced a regular file with its link")
+	}
+}
+
+func TestTokenLifetime(t *testing.T) {
+	now := t0
+	a := testAuthenticator(t)
+	a.now = func() time.Time { return now }
+	d := direct{t: t, a: a}
+	c := newPINClient(t, d, 2)
+	d.mustCBOR(cmdClientPIN, c.setPINParams(t, "1234"))
+	use := func(tok []byte) Status {
+		t.Helper()
+		p := mcParams("example.org", []byte("u"), false)
+		st, _, _ := d.cbor(cmdMakeCredential, withPinAuth(p, c, tok, p[1].([]byte)))
+		return st
+	}
+	tok := c.token(t, d, "1234", 0, "")
+	now = now.Add(tokenInitialUsageLimit + time.Second)
+	if st := use(tok); st != StatusPINAuthInvalid {
+		t.Fatalf("token unused past the initial usage limit: %#x", byte(st))
+	}
+	tok = c.token(t, d, "1234", 0, "")
+	if st := use(tok); st != StatusOK {
+		t.Fatalf("fresh token: %#x", byte(st))
+	}
+	now = now.Add(tokenMaxUsagePeriod - time.Second)
+	if st := use(tok); st != StatusOK {
+		t.Fatalf("token in use within its period: %#x", byte(st))
+	}
+	now = now.Add(2 * time.Second)
+	if st := use(tok); st != StatusPINAuthInvalid {
+		t.Fatalf("token past the maximum usage period: %#x", byte(st))
 	}
 }

@@ -11,14 +11,14 @@ import (
 )
 
 var (
-	fuzzAttOnce sync.Once
-	fuzzAtt     *attestation
+	testAttOnce sync.Once
+	testAtt     *attestation
 )
 
-func fuzzAuthenticator(t *testing.T) *authenticator {
-	fuzzAttOnce.Do(func() {
+func testAuthenticator(t *testing.T) *authenticator {
+	testAttOnce.Do(func() {
 		var err error
-		if fuzzAtt, err = newAttestation(DefaultAAGUID, t0); err != nil {
+		if testAtt, err = newAttestation(DefaultAAGUID, t0); err != nil {
 			panic(err)
 		}
 	})
@@ -26,7 +26,7 @@ func fuzzAuthenticator(t *testing.T) *authenticator {
 		aaguid: DefaultAAGUID, format: AttestationPacked, minPINLen: 4, maxResident: 4,
 		resetWindow: -1, protocols: []uint64{2, 1}, log: slog.New(slog.DiscardHandler),
 	}
-	return newAuthenticator(cfg, fuzzAtt, func() time.Time { return t0 })
+	return newAuthenticator(cfg, testAtt, func() time.Time { return t0 })
 }
 
 var knownCommands = []byte{
@@ -69,7 +69,7 @@ func FuzzCTAP2Request(f *testing.F) {
 	f.Add([]byte{})
 
 	f.Fuzz(func(t *testing.T, req []byte) {
-		a := fuzzAuthenticator(t)
+		a := testAuthenticator(t)
 		// A PIN makes more of the PIN and token paths run.
 		a.pinHash = pinHashOf("1234")
 		resp, err := a.handle(req, func() error { return nil })

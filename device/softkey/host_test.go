@@ -175,17 +175,53 @@ func (h *host) cbor(cmd byte, params any) (Status, []byte, map[byte]int) {
 // mustCBOR runs a command that must succeed and decodes its body.
 func (h *host) mustCBOR(cmd byte, params any) map[int]cbor.RawMessage {
 	h.t.Helper()
-	st, body, _ := h.cbor(cmd, params)
+	return mustSucceed(h.t, h, cmd, params)
+}
+
+// ctapClient sends CTAP2 commands: over the pty (host) or straight to the
+// authenticator state machine (direct), for tests that need its clock.
+type ctapClient interface {
+	cbor(cmd byte, params any) (Status, []byte, map[byte]int)
+	mustCBOR(cmd byte, params any) map[int]cbor.RawMessage
+}
+
+func mustSucceed(t *testing.T, c ctapClient, cmd byte, params any) map[int]cbor.RawMessage {
+	t.Helper()
+	st, body, _ := c.cbor(cmd, params)
 	if st != StatusOK {
-		h.t.Fatalf("command %#x: status %#x", cmd, byte(st))
+		t.Fatalf("command %#x: status %#x", cmd, byte(st))
 	}
 	var m map[int]cbor.RawMessage
 	if len(body) > 0 {
 		if err := cbor.Unmarshal(body, &m); err != nil {
-			h.t.Fatalf("command %#x: decode reply: %v", cmd, err)
+			t.Fatalf("command %#x: decode reply: %v", cmd, err)
 		}
 	}
 	return m
+}
+
+// direct drives an authenticator without CTAPHID; the user touches at once.
+type direct struct {
+	t *testing.T
+	a *authenticator
+}
+
+func (d direct) cbor(cmd byte, params any) (Status, []byte, map[byte]int) {
+	d.t.Helper()
+	req := []byte{cmd}
+	if params != nil {
+		req = append(req, mustMarshal(params)...)
+	}
+	resp, err := d.a.handle(req, func() error { return nil })
+	if err != nil {
+		d.t.Fatalf("handle: %v", err)
+	}
+	return Status(resp[0]), resp[1:], nil
+}
+
+func (d direct) mustCBOR(cmd byte, params any) map[int]cbor.RawMessage {
+	d.t.Helper()
+	return mustSucceed(d.t, d, cmd, params)
 }
 
 func decodeInto[T any](t *testing.T, raw cbor.RawMessage) T {
@@ -205,7 +241,7 @@ type pinClient struct {
 	pub    coseKey
 }
 
-func newPINClient(t *testing.T, h *host, proto uint64) *pinClient {
+func newPINClient(t *testing.T, h ctapClient, proto uint64) *pinClient {
 	t.Helper()
 	m := h.mustCBOR(cmdClientPIN, map[int]any{1: proto, 2: pinGetKeyAgreement})
 	ka := decodeInto[coseKey](t, m[1])
@@ -266,7 +302,7 @@ func (c *pinClient) tokenParams(t *testing.T, pin string, perms uint64, rpID str
 }
 
 // token gets a pinUvAuthToken; it fails the test unless the key accepts.
-func (c *pinClient) token(t *testing.T, h *host, pin string, perms uint64, rpID string) []byte {
+func (c *pinClient) token(t *testing.T, h ctapClient, pin string, perms uint64, rpID string) []byte {
 	t.Helper()
 	m := h.mustCBOR(cmdClientPIN, c.tokenParams(t, pin, perms, rpID))
 	enc := decodeInto[[]byte](t, m[2])
