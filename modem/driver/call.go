@@ -68,7 +68,7 @@ type CallOptions struct {
 	// played instead of Prompt.
 	PromptFile   string
 	RingTimeout  time.Duration // from dialling to answer (default 30 s)
-	InputTimeout time.Duration // from answer, and from each key, to the next key (default 20 s)
+	InputTimeout time.Duration // from answer, the end of each prompt, and each key, to the next key (default 20 s)
 	MaxDuration  time.Duration // whole call (default 3 min)
 	RepeatPrompt bool          // replay the prompt until the first key (at most maxPromptPlays times)
 }
@@ -300,6 +300,9 @@ func (cs *callSession) onURC(u urc) {
 			return
 		}
 		cs.emit(CallEvent{Kind: EventPromptDone})
+		// The callee could not be expected to key before hearing the
+		// prompt out: the input window starts again.
+		cs.input.Reset(cs.opts.InputTimeout)
 		if cs.opts.RepeatPrompt && cs.digits == 0 && cs.plays < maxPromptPlays {
 			cs.playPrompt()
 		}

@@ -34,8 +34,8 @@ func ExampleOpen() {
 	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	mrs, err := m.SendSMS(sctx, "+819012345678", "Your code is 482913", true)
-	if driver.Transient(err) {
-		// fail over to another modem
+	if err != nil && driver.Transient(err) {
+		return // fail over to another modem
 	}
 	_ = mrs
 

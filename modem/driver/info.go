@@ -108,9 +108,26 @@ func (m *Modem) bare(ctx context.Context, cmd string) (string, error) {
 		if strings.HasPrefix(l, "+") || strings.HasPrefix(l, "^") || unsolicitedWord(l) {
 			continue // a URC the profile does not know
 		}
-		return sanitize(l, 64), nil
+		return sanitize(stripLabel(l), 64), nil
 	}
 	return "", fmt.Errorf("%w: %s gave no value", ErrMalformed, cmdName(cmd))
+}
+
+// stripLabel removes an ATI-style label ("Revision: EC25…" → "EC25…").
+func stripLabel(l string) string {
+	i := strings.Index(l, ":")
+	if i <= 0 {
+		return l
+	}
+	for _, r := range l[:i] {
+		if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r == ' ') {
+			return l
+		}
+	}
+	if v := strings.TrimSpace(l[i+1:]); v != "" {
+		return v
+	}
+	return l
 }
 
 // unsolicitedWord reports bare URCs that may slip into a reply.
