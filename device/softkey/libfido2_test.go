@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"crypto/ecdsa"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -292,7 +293,15 @@ func TestLibfido2PresenceAndCancel(t *testing.T) {
 // computes it end to end: the secret is stable per credential and salt,
 // and differs across salts and with user verification.
 func TestLibfido2HMACSecret(t *testing.T) {
-	k := startKey(t, Options{})
+	for _, protocols := range [][]int{{2, 1}, {1}} {
+		t.Run(fmt.Sprintf("protocols %v", protocols), func(t *testing.T) {
+			testLibfido2HMACSecret(t, protocols)
+		})
+	}
+}
+
+func testLibfido2HMACSecret(t *testing.T, protocols []int) {
+	k := startKey(t, Options{PINProtocols: protocols})
 	dev := libfidoDevice(t, k)
 	if err := dev.SetPIN("1234", ""); err != nil {
 		t.Fatal(err)
