@@ -693,6 +693,29 @@ func TestSlowResponseSendsProcessingKeepalives(t *testing.T) {
 	}
 }
 
+func TestCancelSlowResponse(t *testing.T) {
+	k := startKey(t, Options{})
+	h := openHost(t, k)
+	if err := k.SetResponseDelay(time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	h.send(hidCBOR, []byte{cmdGetInfo})
+	if cmd, data := h.recv(); cmd != hidKeepalive || data[0] != keepaliveProcessing {
+		t.Fatalf("got %#x %x, want KEEPALIVE PROCESSING", cmd, data)
+	}
+	h.send(hidCancel, nil)
+	for {
+		cmd, data := h.recv()
+		if cmd == hidKeepalive {
+			continue
+		}
+		if cmd != hidCBOR || Status(data[0]) != StatusKeepaliveCancel {
+			t.Fatalf("reply %#x %x, want KEEPALIVE_CANCEL", cmd, data)
+		}
+		break
+	}
+}
+
 func TestBlockPIN(t *testing.T) {
 	k := startKey(t, Options{})
 	h := openHost(t, k)
