@@ -5,6 +5,7 @@
 //	fido2-token -I .demo/softkey
 //
 // It prints the device path on stdout and serves until SIGINT or SIGTERM.
+// SIGUSR1 touches the key; SIGUSR2 simulates unplugging and replugging it.
 package main
 
 import (
@@ -27,7 +28,7 @@ func run() int {
 	var (
 		aaguidHex   = flag.String("aaguid", "", "AAGUID as 32 hex digits (default: the softkey model's)")
 		attestation = flag.String("attestation", "packed", "attestation format: packed, self or none")
-		presence    = flag.String("presence", "auto", "user presence: auto, manual (touch with SIGUSR1) or never")
+		presence    = flag.String("presence", "auto", "user presence: auto, manual (touch with SIGUSR1; SIGUSR2 replugs) or never")
 		touchDelay  = flag.Duration("touch-delay", 500*time.Millisecond, "auto presence: delay before the simulated touch")
 		stateFile   = flag.String("state", "", "file keeping the key's secrets and credentials across restarts")
 		link        = flag.String("link", "", "symlink to create to the device (a stable path for configuration)")
@@ -89,9 +90,15 @@ func run() int {
 	defer key.Close()
 	fmt.Println(key.Path())
 
+	// SIGUSR1 presses the button; SIGUSR2 unplugs and replugs the key
+	// (a power cycle: needed after three wrong PINs, and opens the reset
+	// window again).
 	touch := make(chan os.Signal, 1)
 	signal.Notify(touch, syscall.SIGUSR1)
 	defer signal.Stop(touch)
+	replug := make(chan os.Signal, 1)
+	signal.Notify(replug, syscall.SIGUSR2)
+	defer signal.Stop(replug)
 	for {
 		select {
 		case <-ctx.Done():
@@ -101,6 +108,10 @@ func run() int {
 			return 1
 		case <-touch:
 			key.Touch()
+		case <-replug:
+			if err := key.PowerCycle(); err != nil {
+				log.Error("power cycle", "err", err)
+			}
 		}
 	}
 }
