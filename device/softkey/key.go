@@ -358,7 +358,8 @@ func (k *Key) Touch() {
 }
 
 // WaitForTouchRequest returns once a request is waiting for user presence
-// (immediately if one already is).
+// (immediately if one already is). A key in PresenceAuto with no TouchDelay
+// never waits, so this only returns with ctx or removal there.
 func (k *Key) WaitForTouchRequest(ctx context.Context) error {
 	ch := make(chan struct{})
 	k.mu.Lock()
