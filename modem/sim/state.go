@@ -19,6 +19,7 @@ type state struct {
 
 	timer  *time.Timer
 	events []*event
+	due    []*event // events of the round fire is running
 
 	// port input
 	line     []byte
@@ -79,9 +80,10 @@ func (s *state) defaults() settings {
 }
 
 type event struct {
-	at  time.Time
-	tag string
-	fn  func()
+	at        time.Time
+	tag       string
+	fn        func()
+	cancelled bool // removed while already due in the current round
 }
 
 func newState(m *Modem, ctx context.Context) *state {
@@ -134,7 +136,15 @@ func (s *state) after(d time.Duration, tag string, fn func()) {
 }
 
 func (s *state) cancelEvents(keep func(tag string) bool) {
-	s.events = slices.DeleteFunc(s.events, func(e *event) bool { return !keep(e.tag) })
+	s.events = slices.DeleteFunc(s.events, func(e *event) bool {
+		e.cancelled = !keep(e.tag)
+		return e.cancelled
+	})
+	for _, e := range s.due {
+		if !keep(e.tag) {
+			e.cancelled = true
+		}
+	}
 }
 
 func (s *state) arm() {
@@ -165,8 +175,13 @@ func (s *state) fire() {
 	}
 	s.events = rest
 	slices.SortStableFunc(due, func(a, b *event) int { return a.at.Compare(b.at) })
+	s.due = due // still cancellable while this round runs
+	defer func() { s.due = nil }()
 	for _, e := range due {
-		e.fn()
+		if !e.cancelled {
+			e.cancelled = true
+			e.fn()
+		}
 	}
 }
 
