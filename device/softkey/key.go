@@ -516,9 +516,13 @@ func (k *Key) send(frames []hidFrame) {
 	for _, f := range frames {
 		for _, rep := range fragment(f) {
 			if err := k.dev.write(rep); err != nil {
-				k.log.Warn("write report", "err", err)
 				if errors.Is(err, errPTYBroken) {
+					k.log.Error("write report", "err", err)
 					k.gone = true
+				} else {
+					// The host closed the device mid-request; the next
+					// INIT flushes whatever it left unread.
+					k.log.Debug("write report", "err", err)
 				}
 				return
 			}
