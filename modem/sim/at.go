@@ -109,9 +109,8 @@ func (s *state) finalFor(err error) string {
 		}
 		return "+CME ERROR: " + strconv.Itoa(e.code)
 	case 'S':
-		if s.set.cmee == 0 {
-			return "ERROR"
-		}
+		// 27.005 defines +CMS ERROR as a final result of its own; AT+CMEE
+		// does not suppress it.
 		return "+CMS ERROR: " + strconv.Itoa(e.code)
 	}
 	return "ERROR"

@@ -84,10 +84,11 @@ func TestCMEEModes(t *testing.T) {
 			t.Errorf("CMEE=%s: %q, want %s", tc.cmee, got, tc.want)
 		}
 	}
-	mustOK(t, c, "AT+CMEE=1")
+	mustOK(t, c, "AT+CMEE=0") // +CMS ERROR is not governed by CMEE
 	if got := c.cmd("AT+CMGS=24"); last(got) != "+CMS ERROR: 313" {
 		t.Errorf("CMGS with SIM failure: %q", got)
 	}
+	mustOK(t, c, "AT+CMEE=1")
 	if got := c.cmd("AT+CREG?"); got[0] != "+CREG: 0,0" {
 		t.Errorf("CREG with SIM failure: %q", got)
 	}
