@@ -379,7 +379,7 @@ func (s *state) exec(c cmd, x *exchange) error {
 		switch c.op {
 		case 0:
 			if s.registered() {
-				x.add(fmt.Sprintf("+CSQ: %d,99", o.RSSI))
+				x.add(fmt.Sprintf("+CSQ: %d,99", s.rssi))
 			} else {
 				x.add("+CSQ: 99,99")
 			}
@@ -790,17 +790,15 @@ func (s *state) boolSetting(c cmd, x *exchange, v *bool, name string) error {
 
 // registered reports whether the modem can use the network.
 func (s *state) registered() bool {
-	return !s.noNet && s.set.cfun == 1 && s.simFault == 0
+	return (s.reg == 1 || s.reg == 5) && s.set.cfun == 1 && s.simFault == 0
 }
 
 func (s *state) regStat() int {
 	switch {
 	case s.simFault != 0 || s.set.cfun != 1:
 		return 0
-	case s.noNet:
-		return 2
 	}
-	return 1
+	return s.reg
 }
 
 func (s *state) regLine(name string, n int, urc bool) string {
@@ -855,12 +853,12 @@ func (s *state) regURCs() {
 	}
 }
 
-func (s *state) setNoNetwork(off bool) {
-	if s.noNet == off {
+func (s *state) setRegistration(stat int) {
+	if s.reg == stat {
 		return
 	}
-	s.noNet = off
-	if off && s.call != nil {
+	s.reg = stat
+	if !s.registered() && s.call != nil {
 		s.endCall(EndUnreachable, "NO CARRIER")
 	}
 	s.regURCs()

@@ -153,10 +153,24 @@ func TestNoNetwork(t *testing.T) {
 	if got := c.cmd("ATD" + callee + ";"); last(got) != "NO CARRIER" {
 		t.Errorf("dial without network: %q", got)
 	}
+	m.SetRegistration(ctx, 3)
+	c.expect("\r\n+CREG: 3\r\n")
 	m.SetNoNetwork(ctx, false)
 	c.expect("\r\n+CREG: 1\r\n")
 	if got := c.cmd("AT+CSQ"); got[0] != "+CSQ: 20,99" {
 		t.Errorf("CSQ back: %q", got)
+	}
+	m.SetRegistration(ctx, 5) // roaming still works
+	c.expect("\r\n+CREG: 5\r\n")
+	m.SetRSSI(ctx, 7)
+	if got := c.cmd("AT+CSQ"); got[0] != "+CSQ: 7,99" {
+		t.Errorf("CSQ roaming: %q", got)
+	}
+	if got := sendPDU(t, c, hx, l); last(got) != "OK" {
+		t.Errorf("send while roaming: %q", got)
+	}
+	if m.SetRegistration(ctx, 6) == nil || m.SetRSSI(ctx, 40) == nil {
+		t.Error("out-of-range fault values accepted")
 	}
 }
 

@@ -293,10 +293,37 @@ func (m *Modem) SetReplyDelay(ctx context.Context, d time.Duration) error {
 }
 
 // SetNoNetwork takes the modem off the network (+CSQ: 99,99, registration
-// 0/2 then 3, SMS fail with +CMS ERROR: 331, calls with NO CARRIER) or back on.
+// 2 "searching", SMS fail with +CMS ERROR: 331, calls with NO CARRIER) or
+// back on (registered, home network).
 func (m *Modem) SetNoNetwork(ctx context.Context, off bool) error {
+	stat := 1
+	if off {
+		stat = 2
+	}
+	return m.SetRegistration(ctx, stat)
+}
+
+// SetRegistration sets the registration state the network grants, as
+// +CREG/+CGREG/+CEREG report it: 0 not searching, 1 home, 2 searching,
+// 3 denied, 4 unknown, 5 roaming. Only 1 and 5 allow SMS and calls.
+// Clients with AT+CxREG=1|2 get the URC.
+func (m *Modem) SetRegistration(ctx context.Context, stat int) error {
+	if stat < 0 || stat > 5 {
+		return fmt.Errorf("set registration: state %d out of range 0..5", stat)
+	}
 	return m.do(ctx, func(s *state) error {
-		s.setNoNetwork(off)
+		s.setRegistration(stat)
+		return nil
+	})
+}
+
+// SetRSSI sets the +CSQ signal value: 0..31, or 99 for unknown.
+func (m *Modem) SetRSSI(ctx context.Context, rssi int) error {
+	if (rssi < 0 || rssi > 31) && rssi != 99 {
+		return fmt.Errorf("set RSSI: %d is not 0..31 or 99", rssi)
+	}
+	return m.do(ctx, func(s *state) error {
+		s.rssi = rssi
 		return nil
 	})
 }

@@ -43,7 +43,8 @@ type state struct {
 	// faults
 	failSends, failCMS int
 	replyDelay         time.Duration
-	noNet              bool
+	reg                int // registration state the network grants (1 home, 5 roaming, 2 searching, 3 denied …)
+	rssi               int
 	simFault           int
 
 	call    *callState
@@ -87,7 +88,7 @@ type event struct {
 }
 
 func newState(m *Modem, ctx context.Context) *state {
-	s := &state{m: m, ctx: ctx, timer: time.NewTimer(time.Hour)}
+	s := &state{m: m, ctx: ctx, timer: time.NewTimer(time.Hour), reg: 1, rssi: m.opts.RSSI}
 	s.timer.Stop()
 	s.set = s.defaults()
 	return s
@@ -279,7 +280,7 @@ func (s *state) booted() {
 	for _, u := range s.m.prof.boot {
 		s.urc(u)
 	}
-	if s.noNet {
+	if s.reg != 1 {
 		s.regURCs()
 	}
 }
