@@ -2,6 +2,18 @@
 // virtual phone network behind them, for staging and for interop with
 // outside clients such as Gammu and smstools. It prints one line per modem
 // with the stable port path to configure, and runs until SIGINT/SIGTERM.
+//
+//	modemsim -count 2 -profile quectel,simcom -dir /run/mfagate-test \
+//	    -latency 3s -jitter 1s -busy +819011112222 -keys 42#
+//
+// Every well-formed number is reachable (the phone answers after -ring,
+// waits for a prompt and presses -keys) unless listed as busy, unreachable
+// or no-answer. A Gammu configuration for the first modem:
+//
+//	[gammu]
+//	device = /run/mfagate-test/ttyGSM0
+//	connection = at
+//	use_locking = no
 package main
 
 import (
