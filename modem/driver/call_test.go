@@ -103,7 +103,7 @@ func TestCallOutcomes(t *testing.T) {
 		{"busy as ATD final", "quectel", []string{"BUSY"}, nil, CallOptions{}, []CallEvent{ended(EndBusy)}, false},
 		{"network no answer", "quectel", []string{"OK"}, []string{dsci("7"), "NO ANSWER"}, CallOptions{},
 			[]CallEvent{ringing, ended(EndNoAnswer)}, false},
-		{"ring timeout hangs up", "quectel", []string{"OK"}, []string{dsci("7")}, CallOptions{RingTimeout: 100 * time.Millisecond},
+		{"ring timeout hangs up", "quectel", []string{dsci("7"), "OK"}, nil, CallOptions{RingTimeout: 300 * time.Millisecond},
 			[]CallEvent{ringing, ended(EndNoAnswer)}, true},
 		{"ended without reason", "quectel", []string{"OK"}, []string{dsci("6")}, CallOptions{},
 			[]CallEvent{ended(EndNoCarrier)}, false},

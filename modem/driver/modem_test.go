@@ -200,7 +200,7 @@ func TestHealth(t *testing.T) {
 }
 
 func TestHealthTimeoutThenRecovers(t *testing.T) {
-	m, f := startModem(t, "quectel", WithTimeouts(Timeouts{Command: 100 * time.Millisecond}))
+	m, f := startModem(t, "quectel", WithTimeouts(Timeouts{Command: 500 * time.Millisecond}))
 	f.set("+CSQ") // silent
 	_, err := m.Health(testCtx(t))
 	if !errors.Is(err, ErrTimeout) || !Transient(err) {

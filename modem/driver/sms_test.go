@@ -258,9 +258,9 @@ func TestSendSMSTimeout(t *testing.T) {
 	// The modem answers the ESC that aborts the send with a late OK, which
 	// must not be taken for the reply to the next command.
 	f.mu.Lock()
-	f.escOK = 50 * time.Millisecond
+	f.escOK = 20 * time.Millisecond
 	f.mu.Unlock()
-	f.setDelay("+CMGS", 100*time.Millisecond) // the next prompt is slower than that OK
+	f.setDelay("+CMGS", 100*time.Millisecond) // the next prompt comes later than that OK
 	_, err := m.SendSMS(testCtx(t), "+819012345678", "code 123456", false)
 	if !errors.Is(err, ErrTimeout) || !Transient(err) {
 		t.Fatalf("want transient ErrTimeout, got %v", err)
