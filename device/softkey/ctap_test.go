@@ -982,3 +982,43 @@ func TestTokenLifetime(t *testing.T) {
 		t.Fatalf("token past the maximum usage period: %#x", byte(st))
 	}
 }
+
+// TestHostThatStopsReading: a host closes the device mid-request while the
+// key keeps sending keepalives until the pty buffers are full. The key must
+// not stall, and the next host must get a clean device.
+func TestHostThatStopsReading(t *testing.T) {
+	k := startKey(t, Options{Presence: PresenceManual, KeepaliveInterval: 100 * time.Microsecond})
+	h := openHost(t, k)
+	h.send(hidCBOR, append([]byte{cmdMakeCredential}, mustMarshal(mcParams("example.org", []byte("u"), false))...))
+	if err := k.WaitForTouchRequest(ctxTimeout(t)); err != nil {
+		t.Fatal(err)
+	}
+	h.close()
+	// Wait until the pty refuses more reports.
+	waitFor(t, "a keepalive write to time out", func() bool {
+		var dropped int
+		if err := k.do(func() { dropped = k.dropped }); err != nil {
+			t.Fatal(err)
+		}
+		return dropped > 0
+	})
+	k.Touch()
+	// The MakeCredential completes (its reply goes nowhere) ...
+	waitFor(t, "MakeCredential to complete after the touch", func() bool {
+		s, err := k.Snapshot()
+		return err == nil && s.SignCount == 1
+	})
+	// ... and a new host gets a clean device despite the full buffers.
+	h2 := openHost(t, k)
+	h2.mustCBOR(cmdGetInfo, nil)
+}
+
+// waitFor polls cond until it holds, failing the test after testTimeout.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(testTimeout); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}

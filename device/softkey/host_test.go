@@ -7,14 +7,16 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
-
+	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"os"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
+	"golang.org/x/sys/unix"
 )
 
 // testTimeout bounds every wait in the tests; it is a hang guard, never an
@@ -48,7 +50,7 @@ func startKey(t *testing.T, opts Options) *Key {
 // tests can observe keepalives, errors and framing libfido2 hides.
 type host struct {
 	t   *testing.T
-	f   *os.File
+	fd  int // blocking, like libfido2's
 	cid uint32
 }
 
@@ -59,12 +61,12 @@ func openHost(t *testing.T, k *Key) *host {
 
 func openHostPath(t *testing.T, path string) *host {
 	t.Helper()
-	f, err := os.OpenFile(path, os.O_RDWR|syscall.O_NOCTTY, 0)
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		t.Fatalf("open %s: %v", path, err)
 	}
-	t.Cleanup(func() { f.Close() })
-	h := &host{t: t, f: f, cid: broadcastCID}
+	h := &host{t: t, fd: fd, cid: broadcastCID}
+	t.Cleanup(h.close)
 	nonce := randBytes(8)
 	h.send(hidInit, nonce)
 	cmd, data := h.recv()
@@ -75,14 +77,22 @@ func openHostPath(t *testing.T, path string) *host {
 	return h
 }
 
+// close closes the host's descriptor once.
+func (h *host) close() {
+	if h.fd >= 0 {
+		unix.Close(h.fd)
+		h.fd = -1
+	}
+}
+
+// writeReport writes one report as libfido2 does: report ID 0 and 64 bytes
+// in a single write.
 func (h *host) writeReport(rep []byte) {
 	h.t.Helper()
 	buf := append([]byte{0}, rep...)
-	if err := h.f.SetWriteDeadline(time.Now().Add(testTimeout)); err != nil {
-		h.t.Fatalf("deadline: %v", err)
-	}
-	if _, err := h.f.Write(buf); err != nil {
-		h.t.Fatalf("write report: %v", err)
+	n, err := unix.Write(h.fd, buf)
+	if err != nil || n != len(buf) {
+		h.t.Fatalf("write report: %d bytes, %v", n, err)
 	}
 }
 
@@ -103,18 +113,38 @@ func (h *host) readReport() []byte {
 	return rep
 }
 
+// tryReadReport reads like libfido2's Linux HID backend: poll until the
+// descriptor is readable (with VMIN=64 that means a whole report is there),
+// then one read of exactly 64 bytes. A hung-up device reads as io.EOF or
+// EIO.
 func (h *host) tryReadReport(d time.Duration) ([]byte, error) {
-	if err := h.f.SetReadDeadline(time.Now().Add(d)); err != nil {
-		return nil, err
+	deadline := time.Now().Add(d)
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return nil, os.ErrDeadlineExceeded
+		}
+		fds := []unix.PollFd{{Fd: int32(h.fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, int(left.Milliseconds())+1)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("poll: %w", err)
+		}
+		if n > 0 {
+			break
+		}
 	}
 	rep := make([]byte, reportSize)
-	n := 0
-	for n < reportSize {
-		m, err := h.f.Read(rep[n:])
-		if err != nil {
-			return nil, err
-		}
-		n += m
+	n, err := unix.Read(h.fd, rep)
+	switch {
+	case err != nil:
+		return nil, err
+	case n == 0:
+		return nil, io.EOF
+	case n != reportSize:
+		return nil, fmt.Errorf("short report: %d bytes", n)
 	}
 	return rep, nil
 }

@@ -207,6 +207,7 @@ type Key struct {
 	presence Presence
 	touchDly time.Duration
 	gone     bool
+	dropped  int // reports not written because the host stopped reading
 }
 
 // Start opens a pty and serves a FIDO2 authenticator on it until ctx ends,
@@ -522,6 +523,7 @@ func (k *Key) send(frames []hidFrame) {
 				} else {
 					// The host closed the device mid-request; the next
 					// INIT flushes whatever it left unread.
+					k.dropped++
 					k.log.Debug("write report", "err", err)
 				}
 				return
@@ -680,7 +682,10 @@ func (k *Key) onBusyReport(rep []byte, cid uint32) error {
 	}
 	if from == broadcastCID && cmd == hidInit {
 		// Another host opening the key gets its channel; its requests
-		// will find the key busy.
+		// will find the key busy. libfido2 holds an flock while it has
+		// the device open, so a new open means the previous host is
+		// gone: what it left unread is stale.
+		k.dev.flushToHost()
 		k.send(k.hid.feed(rep, time.Now()).replies)
 		return nil
 	}
