@@ -144,7 +144,8 @@ func (s *state) answered(cs *callState) {
 		cs.colpPending = false
 		s.write([]byte(fmt.Sprintf("\r\n+COLP: %q,%d,,\r\n\r\nOK\r\n", cs.c.To, numType(cs.c.To))))
 	}
-	if !cs.b.WaitForPrompt {
+	if !cs.b.WaitForPrompt || !s.m.prof.prompts {
+		// Without prompt playback (Huawei, generic) callees key at once.
 		s.startScript(cs)
 	}
 }

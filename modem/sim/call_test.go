@@ -271,3 +271,14 @@ func TestDialErrors(t *testing.T) {
 		t.Errorf("second call: %q", got)
 	}
 }
+
+func TestWaitForPromptWithoutPlayback(t *testing.T) {
+	_, n, c := startModem(t, "huawei", NetworkOptions{})
+	addPhone(t, n, Behavior{WaitForPrompt: true, Keys: []KeyStep{{Digits: "7"}}})
+	if got := c.cmd(`AT+QWTTS=1,1,2,"x"`); last(got) != "ERROR" {
+		t.Errorf("Huawei has no TTS: %q", got)
+	}
+	mustOK(t, c, "AT^DDTMFCFG=0,1", "ATD"+callee+";")
+	c.expect("^CONN:1,0")
+	c.expect("^DDTMF: 7") // keyed at answer: the modem cannot play a prompt
+}

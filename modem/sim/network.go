@@ -68,7 +68,8 @@ type Behavior struct {
 	// RingFor is how long the phone rings before answering (AnswerAfterRing).
 	RingFor time.Duration
 	// WaitForPrompt starts the key script when the first prompt played into
-	// the call has finished, instead of at answer time.
+	// the call has finished, instead of at answer time (on profiles that can
+	// play prompts; on the others the script starts at answer time).
 	WaitForPrompt bool
 	// Keys is pressed after answering, step by step.
 	Keys []KeyStep

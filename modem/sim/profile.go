@@ -20,6 +20,7 @@ type profile struct {
 	psBearer     bool            // lists an LTE data bearer in +CLCC (Quectel EC2x on LTE)
 	act          int             // access technology reported in +COPS/+CxREG
 	dtmfDefault  bool            // DTMF detection active without an enable command
+	prompts      bool            // can play a prompt into a call
 }
 
 // Profiles lists the supported profile names.
@@ -40,6 +41,7 @@ var profiles = map[string]*profile{
 		iccidReply: func(iccid string) string { return "+QCCID: " + iccid },
 		psBearer:   true,
 		act:        7,
+		prompts:    true,
 	},
 	"simcom": {
 		name:         "simcom",
@@ -57,6 +59,7 @@ var profiles = map[string]*profile{
 		urcCRCRLF:   map[string]bool{"+RXDTMF:": true, "MISSED_CALL:": true},
 		act:         7,
 		dtmfDefault: true,
+		prompts:     true,
 	},
 	"huawei": {
 		name:         "huawei",
