@@ -166,7 +166,7 @@ func New(ctx context.Context, rw io.ReadWriter, profile Profile, opts ...Option)
 		quit:    make(chan struct{}),
 		stopped: make(chan struct{}),
 		reports: make(chan StatusReport, cfg.reportBuffer),
-		enc:     sms.NewEncoder(),
+		enc:     newEncoder(),
 	}
 	var trace *slog.Logger
 	if cfg.trace {
@@ -477,7 +477,10 @@ func (m *Modem) mapErr(cmd string, err error) error {
 	if err == nil {
 		return nil
 	}
-	name := cmdName(cmd)
+	name := "modem"
+	if cmd != "" {
+		name = cmdName(cmd)
+	}
 	var cms at.CMSError
 	var cme at.CMEError
 	var ce at.ConnectError
@@ -518,7 +521,7 @@ func (m *Modem) initialize(ctx context.Context) error {
 		if errors.Is(err, gsm.ErrNotGSMCapable) {
 			return fmt.Errorf("modem does not list +CGSM in AT+GCAP: %w", err)
 		}
-		return m.mapErr("Z", err)
+		return fmt.Errorf("basic setup (ATZ, ATE0, AT+GCAP, AT+CMGF=0, AT+CMEE=1): %w", m.mapErr("", err))
 	}
 	m.pollCalls = m.prof.PollCalls
 	m.readMem = ""

@@ -5,7 +5,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/warthog618/modem/at"
@@ -25,6 +27,26 @@ type StatusReport struct {
 	Pending   bool      // TP-Status 0x20..0x3F: SMSC still trying, a final report follows
 	Status    byte      // raw TP-Status (23.040 §9.2.3.15)
 	At        time.Time // discharge time from the report; receive time if absent
+}
+
+// refCounter numbers concatenated messages (tpdu.Counter). It starts at a
+// random value so a re-created driver does not reuse the references of the
+// messages its predecessor just sent to the same handsets.
+type refCounter struct{ n atomic.Int64 }
+
+func newRefCounter() *refCounter {
+	c := &refCounter{}
+	c.n.Store(rand.Int64N(256))
+	return c
+}
+
+// Count returns the next reference (the encoder keeps its low 8 bits).
+func (c *refCounter) Count() int { return int(c.n.Add(1)) }
+
+func newEncoder() *sms.Encoder {
+	enc := sms.NewEncoder()
+	enc.ConcatRef = newRefCounter()
+	return enc
 }
 
 // validE164 checks "+" followed by 7..15 digits, the first not 0.
