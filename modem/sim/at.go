@@ -292,8 +292,8 @@ func (s *state) exec(c cmd, x *exchange) error {
 		default:
 			return errPlain
 		}
-	case "V":
-		if c.arg != "" && c.arg != "1" {
+	case "V": // ATV is ATV0
+		if c.arg != "1" {
 			return errPlain // numeric result codes are not simulated
 		}
 	case "Q":
@@ -403,12 +403,9 @@ func (s *state) exec(c cmd, x *exchange) error {
 			}
 		case 't':
 			x.add(fmt.Sprintf("+COPS: (2,%q,%q,\"44010\",%d),,(0-4),(0-2)", o.Operator, shortOperator(o.Operator), p.act))
-		case '=':
-			if _, err := c.ints(1, 4, 0, 99999); err != nil {
-				// mode, format, "oper", AcT: only check the mode
-				if a := c.args(); len(a) == 0 || len(a[0]) != 1 || a[0][0] < '0' || a[0][0] > '4' {
-					return err
-				}
+		case '=': // <mode>[,<format>[,"<oper>"[,<AcT>]]]: only the mode is checked
+			if a := c.args(); len(a) == 0 || len(a) > 4 || len(a[0]) != 1 || a[0][0] < '0' || a[0][0] > '4' {
+				return cme(50)
 			}
 		default:
 			return errPlain
