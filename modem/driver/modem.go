@@ -349,7 +349,9 @@ func (m *Modem) loop() {
 func (m *Modem) portLost() {
 	cause := m.tap.err()
 	if cause == nil {
-		cause = io.EOF
+		// Read never failed: at's scanner stopped (EOF or a line longer
+		// than its buffer).
+		cause = errors.New("line reader stopped")
 	}
 	m.setErr(fmt.Errorf("%w: %v", ErrPortLost, cause))
 	m.log.Warn("modem port lost", "err", cause)

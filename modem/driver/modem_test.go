@@ -246,3 +246,38 @@ func TestReset(t *testing.T) {
 		t.Fatalf("commands %q", f.commands())
 	}
 }
+
+func TestProfileByNameReturnsCopies(t *testing.T) {
+	p, err := ProfileByName(" Quectel ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(p.Setup)
+	p.Setup = append(p.Setup[:1], Setting{Cmd: `+QURCCFG="urcport","usbat"`, Optional: true})
+	p.Hangup[0] = "H"
+	q, _ := ProfileByName("quectel")
+	if len(q.Setup) != n || q.Setup[1].Cmd != "+CVHU=0" || q.Hangup[0] != "+CHUP" {
+		t.Fatalf("changing a returned profile changed the table: %+v", q)
+	}
+	if tts, file := q.Prompt(); !tts || !file {
+		t.Fatal("quectel profile must play TTS and files")
+	}
+	if g, _ := ProfileByName("generic"); g.DTMF || !g.PollCalls {
+		t.Fatal("generic profile must poll calls and detect no DTMF")
+	}
+}
+
+func TestExtraSettingFromConfig(t *testing.T) {
+	f, conn := newFake(t, "quectel")
+	f.set(`+QURCCFG="urcport","usbat"`, "OK")
+	p, _ := ProfileByName("quectel")
+	p.Setup = append(p.Setup, Setting{Cmd: `+QURCCFG="urcport","usbat"`})
+	m, err := New(testCtx(t), conn, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if f.count(`+QURCCFG="urcport","usbat"`) != 1 {
+		t.Fatalf("extra setting not sent: %q", f.commands())
+	}
+}

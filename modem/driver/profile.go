@@ -2,6 +2,7 @@ package driver
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf16"
@@ -169,6 +170,13 @@ func ProfileByName(name string) (Profile, error) {
 	if !ok {
 		return Profile{}, fmt.Errorf("unknown modem profile %q (want one of %s)", name, strings.Join(ProfileNames(), ", "))
 	}
+	// Callers may extend the slices (e.g. add a Setting from config):
+	// never let that write into the shared table.
+	p.Setup = slices.Clone(p.Setup)
+	p.DTMFEnable = slices.Clone(p.DTMFEnable)
+	p.Hangup = slices.Clone(p.Hangup)
+	p.urcs = slices.Clone(p.urcs)
+	p.promptSetup = slices.Clone(p.promptSetup)
 	return p, nil
 }
 
