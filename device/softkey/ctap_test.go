@@ -1022,3 +1022,42 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 	}
 }
+
+// TestResponsesAreCanonical checks that responses are in CTAP2 canonical
+// CBOR (CTAP 2.1 §8): re-encoding them canonically changes no byte.
+func TestResponsesAreCanonical(t *testing.T) {
+	k := startKey(t, Options{})
+	h := openHost(t, k)
+	canon, err := cbor.CTAP2EncOptions().EncMode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(name string, body []byte) {
+		t.Helper()
+		var v any
+		if err := cbor.Unmarshal(body, &v); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		again, err := canon.Marshal(v)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !bytes.Equal(again, body) {
+			t.Fatalf("%s is not canonical:\n got %x\nwant %x", name, body, again)
+		}
+	}
+	_, body, _ := h.cbor(cmdGetInfo, nil)
+	check("GetInfo", body)
+	p := mcParams("example.org", []byte("u"), true)
+	p[6] = map[string]any{"credProtect": 2, "hmac-secret": true}
+	_, body, _ = h.cbor(cmdMakeCredential, p)
+	check("MakeCredential", body)
+	r := decodeInto[mcReply](t, body)
+	ad := parseAuthData(t, r.AuthData)
+	check("credential public key", ad.coseKey)
+	check("authData extensions", ad.extRaw)
+	_, body, _ = h.cbor(cmdGetAssertion, map[int]any{1: "example.org", 2: cdhOf("x"), 3: []credDescriptor{{Type: "public-key", ID: ad.credID}}})
+	check("GetAssertion", body)
+	_, body, _ = h.cbor(cmdClientPIN, map[int]any{1: 2, 2: pinGetKeyAgreement})
+	check("ClientPIN getKeyAgreement", body)
+}

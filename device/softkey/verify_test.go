@@ -25,7 +25,9 @@ type parsedAuthData struct {
 	aaguid   []byte
 	credID   []byte
 	pub      *ecdsa.PublicKey
+	coseKey  []byte // as encoded in authData
 	ext      map[string]cbor.RawMessage
+	extRaw   []byte
 }
 
 func parseAuthData(t *testing.T, raw []byte) parsedAuthData {
@@ -48,6 +50,7 @@ func parseAuthData(t *testing.T, raw []byte) parsedAuthData {
 		if err != nil {
 			t.Fatalf("credential public key: %v", err)
 		}
+		p.coseKey = rest[:len(rest)-len(r)]
 		rest = r
 		if decodeInto[int](t, k[1]) != 2 || decodeInto[int](t, k[3]) != -7 || decodeInto[int](t, k[-1]) != 1 {
 			t.Fatalf("COSE key is not EC2/ES256/P-256: %v", k)
@@ -63,6 +66,7 @@ func parseAuthData(t *testing.T, raw []byte) parsedAuthData {
 		if err != nil {
 			t.Fatalf("extensions: %v", err)
 		}
+		p.extRaw = rest[:len(rest)-len(r)]
 		rest = r
 	}
 	if len(rest) != 0 {
