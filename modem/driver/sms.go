@@ -57,11 +57,11 @@ func validE164(n string) error {
 	return nil
 }
 
-// EncodeSMS builds the SMS-SUBMIT TPDUs for text: GSM-7 when the text fits
+// encodeSMS builds the SMS-SUBMIT TPDUs for text: GSM-7 when the text fits
 // the default alphabet, else UCS-2; concatenated (8-bit reference) when it
 // needs more than one part; TP-SRR set when statusReport is true. enc keeps
 // the concatenation reference and TP-MR counters across messages.
-func EncodeSMS(enc *sms.Encoder, to, text string, statusReport bool) ([]tpdu.TPDU, error) {
+func encodeSMS(enc *sms.Encoder, to, text string, statusReport bool) ([]tpdu.TPDU, error) {
 	if err := validE164(to); err != nil {
 		return nil, err
 	}
@@ -98,7 +98,7 @@ func (m *Modem) SendSMS(ctx context.Context, to, text string, statusReport bool)
 		return nil, err
 	}
 	mrs, err := run(m, ctx, func(ctx context.Context) ([]int, error) {
-		pdus, err := EncodeSMS(m.enc, to, text, statusReport)
+		pdus, err := encodeSMS(m.enc, to, text, statusReport)
 		if err != nil {
 			return nil, err
 		}
