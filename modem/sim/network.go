@@ -431,7 +431,7 @@ func (n *Network) deliverSegment(from *Modem, t *tpdu.TPDU, now time.Time) byte 
 		Parts: len(segs), UCS2: a == tpdu.AlphaUCS2,
 		Report: t.FirstOctet&0x20 != 0, Received: now,
 	}
-	p.inbox = append(p.inbox, msg)
+	p.keepSMS(msg)
 	n.log.Debug("sms delivered", "to", maskNumber(to), "parts", msg.Parts, "modem", from.opts.IMEI)
 	n.publishLocked(Event{Kind: "sms", Number: to, SMS: &msg})
 	return StatusDelivered
@@ -451,7 +451,7 @@ func (n *Network) deliverText(from *Modem, to, text string, ucs2, report bool, n
 	}
 	msg := SMS{To: to, From: from.opts.Number, Modem: from.opts.IMEI, Text: text, Parts: 1,
 		UCS2: ucs2, Report: report, Received: now}
-	p.inbox = append(p.inbox, msg)
+	p.keepSMS(msg)
 	n.publishLocked(Event{Kind: "sms", Number: to, SMS: &msg})
 	return StatusDelivered
 }
@@ -467,6 +467,10 @@ func (n *Network) dial(m *Modem, number string) (c *Call, b Behavior, known bool
 		return c, Behavior{Answer: Unreachable}, false
 	}
 	p.calls = append(p.calls, c)
+	if len(p.calls) > maxKept {
+		p.calls = p.calls[1:]
+		p.nextCall = max(p.nextCall-1, 0)
+	}
 	n.publishLocked(Event{Kind: "call", Number: to, Call: c, State: CallDialing})
 	return c, p.behavior, true
 }
@@ -498,6 +502,18 @@ func (n *Network) addPressed(c *Call, d string) {
 	n.publishLocked(Event{Kind: "call", Number: c.To, Call: c, State: c.state})
 }
 
+// maxKept bounds what a phone remembers (a long-running modemsim).
+const maxKept = 1000
+
+// keepSMS records a message, forgetting the oldest beyond maxKept (n.mu held).
+func (p *Phone) keepSMS(m SMS) {
+	p.inbox = append(p.inbox, m)
+	if len(p.inbox) > maxKept {
+		p.inbox = p.inbox[1:]
+		p.nextSMS = max(p.nextSMS-1, 0)
+	}
+}
+
 // Number returns the phone's E.164 number.
 func (p *Phone) Number() string { return p.number }
 
@@ -508,7 +524,7 @@ func (p *Phone) SetBehavior(b Behavior) {
 	p.behavior = b
 }
 
-// Messages returns the SMS received so far, oldest first.
+// Messages returns the SMS received so far (the last 1000), oldest first.
 func (p *Phone) Messages() []SMS {
 	p.net.mu.Lock()
 	defer p.net.mu.Unlock()
