@@ -270,7 +270,7 @@ func (m *Modem) FailNextSends(ctx context.Context, n, cms int) error {
 }
 
 // SetHang makes the modem stop answering entirely (input is swallowed, no
-// output, no URCs) until SetHang(false).
+// output, no URCs) until SetHang(false), Reboot or Replug.
 func (m *Modem) SetHang(ctx context.Context, hang bool) error {
 	return m.do(ctx, func(s *state) error {
 		s.hang = hang
