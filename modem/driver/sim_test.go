@@ -152,3 +152,36 @@ func TestSimulatorUnplug(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSimulatorDirectStatusReports uses +CDS routing with AT+CSMS=1: every
+// report must be acknowledged, or the simulated modem (like a real one)
+// stops routing them.
+func TestSimulatorDirectStatusReports(t *testing.T) {
+	ctx := testCtx(t)
+	network := sim.NewNetwork(sim.NetworkOptions{ReportDelay: 20 * time.Millisecond})
+	if _, err := network.AddPhone(callee, sim.Behavior{}); err != nil {
+		t.Fatal(err)
+	}
+	sm, err := sim.Start(ctx, sim.Options{Profile: "quectel", Network: network, AckTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sm.Close() })
+	prof, _ := ProfileByName("quectel")
+	m, err := Open(ctx, sm.Path(), prof, WithDirectStatusReports())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	for i := 0; i < 3; i++ {
+		mrs, err := m.SendSMS(ctx, callee, "Your code is 123456", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := nextReport(t, m); r.MR != mrs[0] || !r.Delivered {
+			t.Fatalf("report %d: %+v for MRs %v", i, r, mrs)
+		}
+		// Outlast the modem's acknowledgement window before the next one.
+		time.Sleep(150 * time.Millisecond)
+	}
+}
