@@ -309,7 +309,7 @@ func (s *state) exec(c cmd, x *exchange) error {
 	case "H":
 		x.then = s.hangupATH // OK first, then the call-end URCs
 	case "A":
-		return errPlain // there are no incoming calls to answer
+		return s.answerIncoming(x)
 	case "D":
 		return s.dial(c.arg, x)
 
@@ -488,9 +488,17 @@ func (s *state) exec(c cmd, x *exchange) error {
 			return errPlain
 		}
 	case "+IFC":
-	case "+CLIP", "+CRC", "+CMOD":
+	case "+CLIP":
 		if c.op == '?' {
-			x.add(c.name + ": 0,1")
+			x.add(fmt.Sprintf("+CLIP: %d,1", s.set.clip))
+			return nil
+		}
+		return s.intSetting(c, x, &s.set.clip, 0, 1, "+CLIP")
+	case "+CRC":
+		return s.intSetting(c, x, &s.set.crc, 0, 1, "+CRC")
+	case "+CMOD":
+		if c.op == '?' {
+			x.add("+CMOD: 0")
 		}
 	case "+CUSD":
 		if c.op == '?' {

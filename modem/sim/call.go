@@ -14,8 +14,9 @@ type callState struct {
 	c             *Call
 	b             Behavior
 	known         bool
+	incoming      bool
 	id            int // call id in +CLCC / ^DSCI
-	stat          int // +CLCC stat: 2 dialing, 3 alerting, 0 active
+	stat          int // +CLCC stat: 2 dialing, 3 alerting, 4 incoming, 0 active
 	begun         time.Time
 	colpPending   bool // ATD's final result waits for the outcome (AT+COLP=1)
 	scriptStarted bool
@@ -81,7 +82,19 @@ func (s *state) dsci(cs *callState, stat int) {
 	if !s.set.dsci {
 		return
 	}
-	s.urc(fmt.Sprintf("^DSCI: %d,0,%d,0,%s,%d,0", cs.id, stat, cs.c.To, numType(cs.c.To)))
+	s.urc(fmt.Sprintf("^DSCI: %d,%d,%d,0,%s,%d,0", cs.id, b2i(cs.incoming), stat, cs.peer(), numType(cs.peer())))
+}
+
+// peer is the other party's number.
+func (cs *callState) peer() string {
+	if cs.incoming {
+		return cs.c.From
+	}
+	return cs.c.To
+}
+
+func (cs *callState) clccLine(stat int) string {
+	return fmt.Sprintf("+CLCC: %d,%d,%d,0,0,%q,%d", cs.id, b2i(cs.incoming), stat, cs.peer(), numType(cs.peer()))
 }
 
 func numType(n string) int {
@@ -124,7 +137,7 @@ func (s *state) alerting(cs *callState) {
 }
 
 func (s *state) answered(cs *callState) {
-	if s.call != cs || cs.stat != 3 {
+	if s.call != cs || (cs.stat != 3 && cs.stat != 4) {
 		return
 	}
 	s.cancelEvents(func(tag string) bool { return tag != "call" })
@@ -208,7 +221,7 @@ func (s *state) endCall(reason EndReason, final string) {
 	s.lastEnd = reason
 	// The network learns first, so whoever sees the URCs sees the ended call.
 	s.m.net.setCallState(cs.c, CallEnded, reason)
-	s.cancelEvents(func(tag string) bool { return tag != "call" })
+	s.cancelEvents(func(tag string) bool { return tag != "call" && tag != "giveup" })
 	if pb := s.playing; pb != nil && pb.cmd == "+QWTTS" {
 		s.urc("+QWTTS: 4111") // interrupted by the call event
 	}
@@ -225,6 +238,9 @@ func (s *state) endCall(reason EndReason, final string) {
 	case "simcom":
 		if !cs.begun.IsZero() {
 			s.urc(fmt.Sprintf("VOICE CALL: END: %06d", dur))
+		} else if cs.incoming && reason != EndLocalHangup {
+			s.urc(fmt.Sprintf("MISSED_CALL: %s %s", time.Now().Format("03:04PM"), cs.peer()))
+			final = ""
 		}
 	case "huawei":
 		cause := map[EndReason]int{EndBusy: 17, EndNoAnswer: 19, EndUnreachable: 18}[reason]
@@ -267,7 +283,7 @@ func (s *state) clccURC(cs *callState, ended bool) {
 	if ended {
 		stat = 6
 	}
-	s.urc(fmt.Sprintf("+CLCC: %d,0,%d,0,0,%q,%d", cs.id, stat, cs.c.To, numType(cs.c.To)))
+	s.urc(cs.clccLine(stat))
 }
 
 func (s *state) clcc() []string {
@@ -276,7 +292,7 @@ func (s *state) clcc() []string {
 		l = append(l, `+CLCC: 1,0,0,1,0,"",128`)
 	}
 	if cs := s.call; cs != nil {
-		l = append(l, fmt.Sprintf("+CLCC: %d,0,%d,0,0,%q,%d", cs.id, cs.stat, cs.c.To, numType(cs.c.To)))
+		l = append(l, cs.clccLine(cs.stat))
 	}
 	return l
 }
@@ -317,9 +333,10 @@ func (s *state) remoteHangup(c *Call) error {
 	if err != nil {
 		return fmt.Errorf("hang up: %w", err)
 	}
-	if cs.stat == 0 {
+	switch {
+	case cs.stat == 0, cs.incoming: // hung up, or the caller gave up
 		s.endCall(EndRemoteHangup, "NO CARRIER")
-	} else {
+	default:
 		s.endCall(EndBusy, "BUSY") // rejected while ringing
 	}
 	return nil
@@ -488,4 +505,59 @@ func ttsText(mode, text string) (string, error) {
 		return string(utf16.Decode(u)), nil
 	}
 	return "", errors.New("bad mode")
+}
+
+// incoming rings the modem for a call from the network: RING (or +CRING
+// with AT+CRC=1), +CLIP with AT+CLIP=1, Quectel ^DSCI, repeated until ATA,
+// a hang-up, or the caller giving up after ringFor.
+func (s *state) incoming(c *Call, ringFor time.Duration) error {
+	if s.call != nil {
+		return errors.New("call modem: the modem is busy with another call")
+	}
+	if s.ptm == nil || s.booting || !s.registered() {
+		return errors.New("call modem: the modem is not reachable")
+	}
+	cs := &callState{c: c, incoming: true, known: true, id: 1, stat: 4}
+	if s.m.prof.psBearer {
+		cs.id = 2
+	}
+	s.call = cs
+	s.m.net.setCallState(c, CallRinging, "")
+	s.dsci(cs, 4)
+	s.clccURC(cs, false)
+	interval := s.m.net.opts.RingInterval
+	var ring func()
+	ring = func() {
+		if s.call != cs || cs.stat != 4 {
+			return
+		}
+		if s.set.crc == 1 {
+			s.urc("+CRING: VOICE")
+		} else {
+			s.urc("RING")
+		}
+		if s.set.clip == 1 {
+			s.urc(fmt.Sprintf("+CLIP: %q,%d,,,,0", cs.peer(), numType(cs.peer())))
+		}
+		s.after(interval, "call", ring)
+	}
+	ring()
+	s.after(ringFor, "giveup", func() {
+		if s.call == cs && cs.stat == 4 {
+			s.endCall(EndNoAnswer, "NO CARRIER")
+		}
+	})
+	return nil
+}
+
+// answerIncoming is ATA.
+func (s *state) answerIncoming(x *exchange) error {
+	cs := s.call
+	if cs == nil || !cs.incoming || cs.stat != 4 {
+		x.final = "NO CARRIER"
+		return nil
+	}
+	s.cancelEvents(func(tag string) bool { return tag != "giveup" })
+	x.then = func() { s.answered(cs) }
+	return nil
 }

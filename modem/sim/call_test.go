@@ -282,3 +282,68 @@ func TestWaitForPromptWithoutPlayback(t *testing.T) {
 	c.expect("^CONN:1,0")
 	c.expect("^DDTMF: 7") // keyed at answer: the modem cannot play a prompt
 }
+
+func TestIncomingCalls(t *testing.T) {
+	const caller = "+818012345678"
+	t.Run("quectel answers", func(t *testing.T) {
+		_, n, c := startModem(t, "quectel", NetworkOptions{RingInterval: 50 * time.Millisecond})
+		ctx := testCtx(t)
+		mustOK(t, c, "AT^DSCI=1", "AT+CLIP=1", "AT+QTONEDET=1")
+		if got := c.cmd("ATA"); last(got) != "NO CARRIER" {
+			t.Errorf("ATA without a call: %q", got)
+		}
+		call, err := n.CallModem(ctx, caller, "+819011110000", 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.expect("^DSCI: 2,1,4,0," + caller + ",145,0")
+		c.expect("\r\nRING\r\n")
+		c.expect(`+CLIP: "` + caller + `",145,,,,0`)
+		c.expect("\r\nRING\r\n") // repeated
+		if got := c.cmd("AT+CLCC"); !slices.Contains(got, `+CLCC: 2,1,4,0,0,"`+caller+`",145`) {
+			t.Errorf("CLCC while ringing: %q", got)
+		}
+		mustOK(t, c, "ATA")
+		c.expect("^DSCI: 2,1,3,0," + caller + ",145,0")
+		if st, _ := call.WaitState(ctx, CallActive); st != CallActive || !call.Incoming {
+			t.Fatalf("state %v", st)
+		}
+		call.PressKeys(ctx, "0")
+		c.expect("+QTONEDET: 48")
+		call.Hangup(ctx)
+		c.expect("^DSCI: 2,1,6,0," + caller + ",145,0")
+		c.expect("\r\nNO CARRIER\r\n")
+		if _, err := n.CallModem(ctx, caller, "+819099999999", 0); err == nil {
+			t.Error("CallModem to a number no modem has succeeded")
+		}
+		if _, err := Start(ctx, Options{Network: n, Number: "+819011110000"}); err == nil {
+			t.Error("two modems with one number")
+		}
+	})
+	t.Run("simcom missed call", func(t *testing.T) {
+		_, n, c := startModem(t, "simcom", NetworkOptions{})
+		mustOK(t, c, "AT+CRC=1")
+		call, err := n.CallModem(testCtx(t), caller, "+819011110000", 100*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.expect("\r\r\n+CRING: VOICE\r\r\n")
+		c.expect("\r\r\nMISSED_CALL: ")
+		c.expect(caller + "\r\r\n")
+		if call.EndReason() != EndNoAnswer {
+			t.Errorf("end reason %v", call.EndReason())
+		}
+	})
+	t.Run("generic rejects", func(t *testing.T) {
+		_, n, c := startModem(t, "generic", NetworkOptions{})
+		call, err := n.CallModem(testCtx(t), caller, "+819011110000", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.expect("RING")
+		mustOK(t, c, "ATH")
+		if st, _ := call.WaitState(testCtx(t), CallEnded); st != CallEnded || call.EndReason() != EndLocalHangup {
+			t.Errorf("rejected call: %v %v", st, call.EndReason())
+		}
+	})
+}

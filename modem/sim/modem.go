@@ -130,10 +130,17 @@ func Start(ctx context.Context, opts Options) (*Modem, error) {
 	}
 	m.link = filepath.Join(dir, opts.LinkName)
 
+	if err := m.net.attach(m); err != nil {
+		if m.tmpDir != "" {
+			os.RemoveAll(m.tmpDir)
+		}
+		return nil, fmt.Errorf("start modem simulator: %w", err)
+	}
 	ctx, m.cancel = context.WithCancel(ctx)
 	s := newState(m, ctx)
 	if err := s.plug(); err != nil {
 		m.cancel()
+		m.net.detach(m)
 		if m.tmpDir != "" {
 			os.RemoveAll(m.tmpDir)
 		}
@@ -230,6 +237,7 @@ func (m *Modem) Close() error {
 	m.once.Do(func() {
 		m.cancel()
 		m.wg.Wait()
+		m.net.detach(m)
 		if m.tmpDir != "" {
 			os.RemoveAll(m.tmpDir)
 		}

@@ -90,6 +90,8 @@ type NetworkOptions struct {
 	DialDelay time.Duration
 	// NoAnswerTimeout is how long an unanswered call rings before NO ANSWER (default 5 s).
 	NoAnswerTimeout time.Duration
+	// RingInterval is the time between RING URCs of an incoming call (default 2 s).
+	RingInterval time.Duration
 	// CountryCode (e.g. "81") maps national numbers ("090…") to E.164.
 	CountryCode string
 	// OpenNumbering makes every well-formed number reachable: unknown numbers
@@ -144,12 +146,14 @@ type Prompt struct {
 	At      time.Time
 }
 
-// Call is one voice call from a simulated modem to a virtual phone.
+// Call is one voice call between a simulated modem and a virtual phone,
+// made by the modem (ATD) or, when Incoming, by the network (CallModem).
 // Its methods are safe for concurrent use.
 type Call struct {
-	To    string
-	From  string
-	Modem string
+	To       string
+	From     string
+	Modem    string
+	Incoming bool
 
 	net *Network
 	m   *Modem
@@ -189,6 +193,7 @@ type Network struct {
 
 	mu      sync.Mutex
 	phones  map[string]*Phone
+	modems  map[string]*Modem // by own number
 	changed chan struct{}
 	partial map[concatKey]*partialMsg
 	subs    map[int]chan Event
@@ -218,6 +223,9 @@ func NewNetwork(opts NetworkOptions) *Network {
 	if opts.NoAnswerTimeout <= 0 {
 		opts.NoAnswerTimeout = 5 * time.Second
 	}
+	if opts.RingInterval <= 0 {
+		opts.RingInterval = 2 * time.Second
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -226,6 +234,7 @@ func NewNetwork(opts NetworkOptions) *Network {
 		opts:    opts,
 		log:     log,
 		phones:  make(map[string]*Phone),
+		modems:  make(map[string]*Modem),
 		changed: make(chan struct{}),
 		partial: make(map[concatKey]*partialMsg),
 		subs:    make(map[int]chan Event),
@@ -316,6 +325,50 @@ func (n *Network) lookupLocked(num string) *Phone {
 		return p
 	}
 	return nil
+}
+
+func (n *Network) attach(m *Modem) error {
+	if m.opts.Number == "" {
+		return nil
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if _, ok := n.modems[m.opts.Number]; ok {
+		return fmt.Errorf("own number %s is already used by another modem", maskNumber(m.opts.Number))
+	}
+	n.modems[m.opts.Number] = m
+	return nil
+}
+
+func (n *Network) detach(m *Modem) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.modems[m.opts.Number] == m {
+		delete(n.modems, m.opts.Number)
+	}
+}
+
+// CallModem makes a call from a phone number to the modem whose own number
+// (Options.Number) is to. The modem rings until it answers (ATA), rejects
+// (ATH/AT+CHUP) or ringFor passes. Call.PressKeys and Call.Hangup act for the caller.
+func (n *Network) CallModem(ctx context.Context, from, to string, ringFor time.Duration) (*Call, error) {
+	if !e164.MatchString(from) {
+		return nil, fmt.Errorf("call modem from %q: %w", maskNumber(from), ErrBadNumber)
+	}
+	n.mu.Lock()
+	m := n.modems[to]
+	n.mu.Unlock()
+	if m == nil {
+		return nil, fmt.Errorf("call modem: no modem has the number %s", maskNumber(to))
+	}
+	if ringFor <= 0 {
+		ringFor = n.opts.NoAnswerTimeout
+	}
+	c := &Call{To: to, From: from, Modem: m.opts.IMEI, Incoming: true, net: n, m: m}
+	if err := m.do(ctx, func(s *state) error { return s.incoming(c, ringFor) }); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // Subscribe returns a channel of network events that is closed when ctx ends.

@@ -56,7 +56,7 @@ var profiles = map[string]*profile{
 		boot:        []string{"RDY", "+CPIN: READY", "SMS DONE", "PB DONE"},
 		iccidCmd:    "+CICCID",
 		iccidReply:  func(iccid string) string { return "ICCID: " + iccid },
-		urcCRCRLF:   map[string]bool{"+RXDTMF:": true, "MISSED_CALL:": true},
+		urcCRCRLF:   map[string]bool{"+RXDTMF:": true, "MISSED_CALL:": true, "+CRING:": true},
 		act:         7,
 		dtmfDefault: true,
 		prompts:     true,

@@ -68,6 +68,7 @@ type settings struct {
 	toneDet     bool // Quectel +QTONEDET / Huawei ^DDTMFCFG / generic +DDET
 	cdtam       int
 	clccURC     bool // SIMCom AT+CLCC=1: call list as URC on every change
+	clip, crc   int
 	csca        string
 	fo          int // text-mode first octet (AT+CSMP)
 	cfun        int
