@@ -32,6 +32,7 @@ func run() int {
 		touchDelay  = flag.Duration("touch-delay", 500*time.Millisecond, "auto presence: delay before the simulated touch")
 		stateFile   = flag.String("state", "", "file keeping the key's secrets and credentials across restarts")
 		link        = flag.String("link", "", "symlink to create to the device (a stable path for configuration)")
+		u2f         = flag.String("u2f", "none", "U2F support: none (CTAP2 only), also (CTAP2 and U2F) or only (a legacy U2F key)")
 		resetWindow = flag.Duration("reset-window", 10*time.Second, "how long after start Reset is allowed (negative: always)")
 		verbose     = flag.Bool("v", false, "log CTAP requests")
 	)
@@ -77,6 +78,18 @@ func run() int {
 		opts.Presence = softkey.PresenceNever
 	default:
 		fmt.Fprintf(os.Stderr, "softkey: -presence %q: want auto, manual or never\n", *presence)
+		return 2
+	}
+
+	switch *u2f {
+	case "none":
+		opts.U2F = softkey.U2FNone
+	case "also":
+		opts.U2F = softkey.U2FAlso
+	case "only":
+		opts.U2F = softkey.U2FOnly
+	default:
+		fmt.Fprintf(os.Stderr, "softkey: -u2f %q: want none, also or only\n", *u2f)
 		return 2
 	}
 

@@ -77,7 +77,7 @@ func TestServesUntilSIGTERM(t *testing.T) {
 }
 
 func TestRejectsBadFlags(t *testing.T) {
-	for _, args := range []string{"-attestation basic", "-presence sometimes", "-aaguid 1234"} {
+	for _, args := range []string{"-attestation basic", "-presence sometimes", "-aaguid 1234", "-u2f maybe"} {
 		out, err := command(t.Context(), args).CombinedOutput()
 		var ee *exec.ExitError
 		if err == nil || !errors.As(err, &ee) || ee.ExitCode() != 2 {

@@ -75,6 +75,7 @@ type coreConfig struct {
 	maxResident int
 	resetWindow time.Duration // < 0: Reset allowed at any time
 	protocols   []uint64
+	u2f         bool // also serves U2F: GetInfo lists U2F_V2
 	log         *slog.Logger
 }
 
@@ -241,8 +242,12 @@ func (a *authenticator) handle(req []byte, up presenceFunc) ([]byte, error) {
 }
 
 func (a *authenticator) getInfo() any {
+	versions := []string{"FIDO_2_0", "FIDO_2_1"}
+	if a.cfg.u2f {
+		versions = append([]string{"U2F_V2"}, versions...)
+	}
 	return map[int]any{
-		1: []string{"FIDO_2_0", "FIDO_2_1"},
+		1: versions,
 		2: []string{"credProtect", "hmac-secret", "minPinLength"},
 		3: a.cfg.aaguid[:],
 		4: map[string]bool{

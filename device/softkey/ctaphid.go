@@ -74,6 +74,8 @@ type hidFrame struct {
 // goroutine.
 type hidLayer struct {
 	timeout time.Duration // continuation packets must arrive within this
+	cbor    bool          // CTAPHID_CBOR served (CTAP2)
+	msg     bool          // CTAPHID_MSG served (U2F)
 
 	channels map[uint32]bool
 	order    []uint32 // allocation order, for evicting the oldest channel
@@ -95,7 +97,26 @@ type hidLayer struct {
 }
 
 func newHIDLayer(timeout time.Duration) *hidLayer {
-	return &hidLayer{timeout: timeout, channels: map[uint32]bool{}, nextCID: 1}
+	return &hidLayer{timeout: timeout, channels: map[uint32]bool{}, nextCID: 1, cbor: true}
+}
+
+// withU2F sets which of CTAPHID_CBOR and CTAPHID_MSG the key serves.
+func (h *hidLayer) withU2F(u U2FSupport) *hidLayer {
+	h.cbor = u != U2FOnly
+	h.msg = u != U2FNone
+	return h
+}
+
+// capabilities is the INIT response's capability byte.
+func (h *hidLayer) capabilities() byte {
+	c := byte(capWink)
+	if h.cbor {
+		c |= capCBOR
+	}
+	if !h.msg {
+		c |= capNMSG
+	}
+	return c
 }
 
 // hidResult is what one report produced: frames to send back and, at most,
@@ -237,7 +258,7 @@ func (h *hidLayer) dispatch(res *hidResult, f hidFrame, now time.Time) {
 		binary.BigEndian.PutUint32(out[8:12], newCID)
 		out[12] = hidProtocolVersion
 		out[13], out[14], out[15] = 1, 0, 0 // device version
-		out[16] = capWink | capCBOR | capNMSG
+		out[16] = h.capabilities()
 		res.replies = append(res.replies, hidFrame{cid: f.cid, cmd: hidInit, data: out})
 	case hidPing:
 		res.replies = append(res.replies, hidFrame{cid: f.cid, cmd: hidPing, data: f.data})
@@ -264,7 +285,12 @@ func (h *hidLayer) dispatch(res *hidResult, f hidFrame, now time.Time) {
 			h.lockUntil = now.Add(time.Duration(f.data[0]) * time.Second)
 		}
 		res.replies = append(res.replies, hidFrame{cid: f.cid, cmd: hidLock})
-	case hidCBOR:
+	case hidCBOR, hidMsg:
+		if (f.cmd == hidCBOR && !h.cbor) || (f.cmd == hidMsg && !h.msg) {
+			// The INIT capabilities told the host not to send it.
+			res.replies = append(res.replies, errFrame(f.cid, hidErrInvalidCmd))
+			return
+		}
 		if len(f.data) == 0 {
 			res.replies = append(res.replies, errFrame(f.cid, hidErrInvalidLen))
 			return
@@ -274,7 +300,6 @@ func (h *hidLayer) dispatch(res *hidResult, f hidFrame, now time.Time) {
 		// Nothing to cancel when idle; the spec wants no reply.
 		res.request = &f
 	default:
-		// MSG (U2F) is not implemented (the INIT capabilities say NMSG);
 		// KEEPALIVE and ERROR only travel from the key to the host.
 		res.replies = append(res.replies, errFrame(f.cid, hidErrInvalidCmd))
 	}

@@ -20,10 +20,13 @@
 // (also under the preview command byte libfido2 1.12 uses); Selection;
 // authenticatorConfig setMinPINLength with forced PIN change; Reset within a
 // configurable window after power-up. The signature counter is global.
+// Optionally (Options.U2F) the key also speaks U2F over CTAPHID_MSG
+// (REGISTER with fido-u2f attestation, AUTHENTICATE, VERSION), or only U2F,
+// like a legacy key.
 //
-// Not supported: U2F (CTAPHID_MSG; the INIT capabilities say so), built-in
-// user verification, enterprise attestation, alwaysUv, large blobs and
-// biometrics; such requests get the CTAP error the spec prescribes.
+// Not supported: built-in user verification, enterprise attestation,
+// alwaysUv, large blobs and biometrics; such requests get the CTAP error the
+// spec prescribes.
 //
 // libfido2 cannot enumerate a pty (it lists hidraw nodes through udev): give
 // it Key.Path, or the symlink made with Options.Link, as an explicit device

@@ -78,6 +78,11 @@ type Options struct {
 	// credentials across restarts (JSON, mode 0600; for the demo only).
 	StateFile string
 
+	// U2F selects whether the key also serves U2F over CTAPHID_MSG, or
+	// only U2F. U2F presence is polled by the host: with PresenceNever a
+	// U2F host retries until it gives up itself (libfido2 never does).
+	U2F U2FSupport
+
 	// Link, if set, is a symlink created to the pty (replacing an old
 	// link there) and removed when the key goes away: a stable device path
 	// for configuration, as a udev rule gives a USB key.
@@ -93,6 +98,9 @@ func (o *Options) normalize() error {
 	}
 	if o.Attestation < AttestationPacked || o.Attestation > AttestationNone {
 		return fmt.Errorf("softkey: unknown attestation format %d", int(o.Attestation))
+	}
+	if o.U2F < U2FNone || o.U2F > U2FOnly {
+		return fmt.Errorf("softkey: unknown U2F support %d", int(o.U2F))
 	}
 	if o.Presence < PresenceAuto || o.Presence > PresenceNever {
 		return fmt.Errorf("softkey: unknown presence mode %d", int(o.Presence))
@@ -208,6 +216,11 @@ type Key struct {
 	touchDly time.Duration
 	gone     bool
 	dropped  int // reports not written because the host stopped reading
+
+	// U2F presence polling: when the current run of refused requests
+	// began, and when the last one was refused.
+	u2fAskedSince time.Time
+	u2fAskedLast  time.Time
 }
 
 // Start opens a pty and serves a FIDO2 authenticator on it until ctx ends,
@@ -228,6 +241,7 @@ func Start(ctx context.Context, opts Options) (*Key, error) {
 		maxResident: opts.MaxResidentKeys,
 		resetWindow: opts.ResetWindow,
 		protocols:   protocols,
+		u2f:         opts.U2F != U2FNone,
 		log:         log,
 	}
 
@@ -279,7 +293,7 @@ func Start(ctx context.Context, opts Options) (*Key, error) {
 		touch:    make(chan struct{}, 1),
 		reports:  make(chan []byte, 16),
 		dev:      dev,
-		hid:      newHIDLayer(opts.MessageTimeout),
+		hid:      newHIDLayer(opts.MessageTimeout).withU2F(opts.U2F),
 		auth:     auth,
 		presence: opts.Presence,
 		touchDly: opts.TouchDelay,
@@ -436,7 +450,7 @@ func (k *Key) BlockPIN() error {
 func (k *Key) PowerCycle() error {
 	return k.do(func() {
 		k.auth.powerUp()
-		k.hid = newHIDLayer(k.opts.MessageTimeout)
+		k.hid = newHIDLayer(k.opts.MessageTimeout).withU2F(k.opts.U2F)
 	})
 }
 
@@ -540,10 +554,14 @@ func (k *Key) onReport(ctx context.Context, rep []byte) {
 	}
 	res := k.hid.feed(rep, time.Now())
 	k.send(res.replies)
-	if res.request == nil || res.request.cmd != hidCBOR {
+	if res.request == nil || res.request.cmd == hidCancel {
 		return // CANCEL with nothing in progress: ignored
 	}
 	req := res.request
+	if req.cmd == hidMsg {
+		k.onU2F(req)
+		return
+	}
 	switch k.fault {
 	case FaultRemoveOnRequest:
 		k.fault = FaultNone
@@ -553,7 +571,7 @@ func (k *Key) onReport(ctx context.Context, rep []byte) {
 	}
 	if k.delay > 0 {
 		if err := k.busyWait(ctx, req.cid, keepaliveProcessing, k.delay, false); err != nil {
-			k.reply(req.cid, nil, err)
+			k.reply(req.cid, hidCBOR, nil, err)
 			return
 		}
 	}
@@ -561,11 +579,53 @@ func (k *Key) onReport(ctx context.Context, rep []byte) {
 	// Like a key writing its flash, persist before answering: once the host
 	// has the reply, the state it implies survives a restart.
 	k.saveState()
-	k.reply(req.cid, resp, err)
+	k.reply(req.cid, hidCBOR, resp, err)
 }
 
-// reply sends a CBOR response, or the status in err.
-func (k *Key) reply(cid uint32, resp []byte, err error) {
+// onU2F answers a U2F raw message (CTAPHID_MSG).
+func (k *Key) onU2F(req *hidFrame) {
+	if k.fault == FaultRemoveOnRequest || k.fault == FaultRemoveOnPresence {
+		k.fault = FaultNone
+		k.log.Info("fault: removing key mid-request")
+		k.gone = true
+		return
+	}
+	resp, err := k.auth.u2f(req.data, k.u2fPresent)
+	if err != nil {
+		k.log.Error("u2f request failed", "err", err)
+		resp = sw(swWrongData)
+	}
+	k.saveState()
+	k.reply(req.cid, hidMsg, resp, nil)
+}
+
+// u2fPresent tests user presence for U2F without blocking: U2F hosts
+// resend a request until the key stops refusing it.
+func (k *Key) u2fPresent() bool {
+	now := time.Now()
+	if now.Sub(k.u2fAskedLast) > time.Second {
+		// Not part of a run of retries: a new request for presence.
+		k.u2fAskedSince = now
+	}
+	touched := false
+	select {
+	case <-k.touch:
+		touched = true
+	default:
+		touched = k.presence == PresenceAuto && now.Sub(k.u2fAskedSince) >= k.touchDly
+	}
+	if touched {
+		k.u2fAskedLast = time.Time{}
+		k.setWaitingUP(false)
+		return true
+	}
+	k.u2fAskedLast = now
+	k.setWaitingUP(true)
+	return false
+}
+
+// reply sends a response (CBOR or MSG), or the CTAP status in err.
+func (k *Key) reply(cid uint32, cmd byte, resp []byte, err error) {
 	if errors.Is(err, errNoReply) || k.gone {
 		return
 	}
@@ -579,7 +639,7 @@ func (k *Key) reply(cid uint32, resp []byte, err error) {
 		k.send([]hidFrame{garbageFrame(cid)})
 		return
 	}
-	k.send([]hidFrame{{cid: cid, cmd: hidCBOR, data: resp}})
+	k.send([]hidFrame{{cid: cid, cmd: cmd, data: resp}})
 }
 
 // garbageFrame is a report on the host's channel whose command byte is
@@ -587,7 +647,7 @@ func (k *Key) reply(cid uint32, resp []byte, err error) {
 func garbageFrame(cid uint32) hidFrame {
 	data := randBytes(initDataSize)
 	cmd := data[0] & 0x7f
-	if cmd == hidCBOR || cmd == hidKeepalive {
+	if cmd == hidCBOR || cmd == hidMsg || cmd == hidKeepalive {
 		cmd = 0x7e
 	}
 	return hidFrame{cid: cid, cmd: cmd, data: data[1:]}

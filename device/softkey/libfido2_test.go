@@ -7,9 +7,12 @@ import (
 	"crypto/ecdsa"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/go-webauthn/webauthn/protocol"
+	"github.com/go-webauthn/webauthn/protocol/webauthncose"
 	libfido2 "github.com/keys-pub/go-libfido2"
 )
 
@@ -340,5 +343,78 @@ func testLibfido2HMACSecret(t *testing.T, protocols []int) {
 	}
 	if bytes.Equal(a, secret(salt1, "")) {
 		t.Fatal("secret with user verification equals the one without")
+	}
+}
+
+// TestLibfido2U2FOnly drives a U2F-only key the way libfido2 handles old
+// keys: Info says it is not FIDO2, MakeCredential yields a "fido-u2f"
+// attestation, assertions go through U2F AUTHENTICATE. libfido2 polls for
+// the touch, which comes after a delay.
+func TestLibfido2U2FOnly(t *testing.T) {
+	k := startKey(t, Options{U2F: U2FOnly, TouchDelay: 150 * time.Millisecond})
+	dev := libfidoDevice(t, k)
+	if typ, err := dev.Type(); err != nil || typ != libfido2.U2F {
+		t.Fatalf("Type = %q, %v", typ, err)
+	}
+	if _, err := dev.Info(); !errors.Is(err, libfido2.ErrNotFIDO2) {
+		t.Fatalf("Info on a U2F-only key: %v", err)
+	}
+	const rpID = "legacy.example.ac.jp"
+	cdh := cdhOf("u2f enroll")
+	att, err := dev.MakeCredential(cdh, libfido2.RelyingParty{ID: rpID}, libfido2.User{ID: []byte("u"), Name: "u"}, libfido2.ES256, "", nil)
+	if err != nil {
+		t.Fatalf("MakeCredential: %v", err)
+	}
+	if att.Format != "fido-u2f" {
+		t.Fatalf("format %q", att.Format)
+	}
+	raw := unwrapAuthData(t, att.AuthData)
+	ad := parseAuthData(t, raw)
+	if !bytes.Equal(ad.aaguid, make([]byte, 16)) {
+		t.Fatalf("U2F AAGUID %x, want zeros", ad.aaguid)
+	}
+	// WebAuthn §8.6 fido-u2f verification, by hand ...
+	cert := checkChain(t, att.Cert, k.AttestationCA())
+	pub, _ := ad.pub.Bytes()
+	verifySig(t, cert.PublicKey.(*ecdsa.PublicKey), slices.Concat([]byte{0}, ad.rpIDHash, cdh, ad.credID, pub), nil, att.Sig)
+	// ... and by go-webauthn.
+	obj := &protocol.AttestationObject{RawAuthData: raw, Format: att.Format,
+		AttStatement: map[string]any{"sig": att.Sig, "x5c": []any{att.Cert}}}
+	if err := obj.AuthData.Unmarshal(raw); err != nil {
+		t.Fatal(err)
+	}
+	params := []protocol.CredentialParameter{{Type: protocol.PublicKeyCredentialType, Algorithm: webauthncose.AlgES256}}
+	if err := obj.Verify(rpID, cdh, false, true, nil, params, protocol.AttestationPolicy{}, protocol.SignaturePolicy{}); err != nil {
+		t.Fatalf("go-webauthn rejects the fido-u2f attestation: %v", webauthnDetails(err))
+	}
+
+	cdh2 := cdhOf("u2f sign in")
+	as, err := dev.Assertion(rpID, cdh2, [][]byte{att.CredentialID}, "", nil)
+	if err != nil {
+		t.Fatalf("Assertion: %v", err)
+	}
+	araw := unwrapAuthData(t, as.AuthDataCBOR)
+	verifySig(t, ad.pub, araw, cdh2, as.Sig)
+	if got := parseAuthData(t, araw); got.flags != flagUP {
+		t.Fatalf("assertion flags %#x", got.flags)
+	}
+	if _, err := dev.MakeCredential(cdh, libfido2.RelyingParty{ID: rpID}, libfido2.User{ID: []byte("u"), Name: "u"}, libfido2.ES256, "",
+		&libfido2.MakeCredentialOpts{RK: libfido2.True}); !errors.Is(err, libfido2.ErrUnsupportedOption) {
+		t.Fatalf("resident key on a U2F-only key: %v", err)
+	}
+}
+
+// TestLibfido2PrefersCTAP2 checks that a key speaking both gives libfido2
+// CTAP2 (packed attestation), not U2F.
+func TestLibfido2PrefersCTAP2(t *testing.T) {
+	k := startKey(t, Options{U2F: U2FAlso})
+	dev := libfidoDevice(t, k)
+	info, err := dev.Info()
+	if err != nil || !slices.Contains(info.Versions, "U2F_V2") || !slices.Contains(info.Versions, "FIDO_2_1") {
+		t.Fatalf("Info %+v, %v", info, err)
+	}
+	att, err := dev.MakeCredential(cdhOf("x"), libfido2.RelyingParty{ID: "example.org"}, libfido2.User{ID: []byte("u"), Name: "u"}, libfido2.ES256, "", nil)
+	if err != nil || att.Format != "packed" {
+		t.Fatalf("MakeCredential: %v, format %q", err, att.Format)
 	}
 }

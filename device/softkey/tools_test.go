@@ -12,6 +12,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/creack/pty"
 )
@@ -252,4 +253,30 @@ func changePIN(t *testing.T, dev, oldPIN, newPIN string) {
 	if out, stderr, err := runToolPINs(t, []string{oldPIN, newPIN}, "fido2-token", "-C", dev); err != nil {
 		t.Fatalf("fido2-token -C: %v\n%s%s", err, out, stderr)
 	}
+}
+
+// TestFido2ToolsU2F: fido2-cred and fido2-assert against a U2F-only key
+// make and verify a fido-u2f credential.
+func TestFido2ToolsU2F(t *testing.T) {
+	needTools(t)
+	k := startKey(t, Options{U2F: U2FOnly, TouchDelay: 100 * time.Millisecond})
+	dev := k.Path()
+	if out := mustRunTool(t, "", "fido2-token", "-I", dev); !strings.Contains(out, "caps: 0x01 (wink, nocbor, msg)") {
+		t.Fatalf("fido2-token -I on a U2F-only key:\n%s", out)
+	}
+	const rpID = "legacy.example"
+	cdh := cdhOf("tools u2f")
+	in := writeLines(t, "cred.in", base64.StdEncoding.EncodeToString(cdh), rpID, "bob", base64.StdEncoding.EncodeToString([]byte("user-7")))
+	credOut := mustRunTool(t, "", "fido2-cred", "-M", "-i", in, dev, "es256")
+	lines := strings.Split(strings.TrimSpace(credOut), "\n")
+	if len(lines) != 7 || lines[2] != "fido-u2f" {
+		t.Fatalf("fido2-cred -M output:\n%s", credOut)
+	}
+	pem := filepath.Join(t.TempDir(), "pub.pem")
+	mustRunTool(t, "", "fido2-cred", "-V", "-i", writeLines(t, "cred.out", lines...), "-o", pem, "es256")
+	checkChain(t, b64(t, lines[6]), k.AttestationCA())
+
+	ain := writeLines(t, "assert.in", base64.StdEncoding.EncodeToString(cdhOf("tools u2f sign in")), rpID, lines[4])
+	alines := strings.Split(strings.TrimSpace(mustRunTool(t, "", "fido2-assert", "-G", "-i", ain, dev)), "\n")
+	mustRunTool(t, "", "fido2-assert", "-V", "-p", "-i", writeLines(t, "assert.out", alines...), pem, "es256")
 }

@@ -126,6 +126,17 @@ func checkPackedCert(t *testing.T, der []byte, ca *x509.Certificate, aaguid []by
 	if !found {
 		t.Error("no AAGUID extension")
 	}
+	checkChain(t, der, ca)
+	return cert
+}
+
+// checkChain verifies that the certificate der chains to ca.
+func checkChain(t *testing.T, der []byte, ca *x509.Certificate) *x509.Certificate {
+	t.Helper()
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatalf("parse attestation certificate: %v", err)
+	}
 	roots := x509.NewCertPool()
 	roots.AddCert(ca)
 	if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
