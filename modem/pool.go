@@ -174,4 +174,4 @@ func (p *Pool) CanSend(channel mfa.Channel) int {
 type nopObserver struct{}
 
 func (nopObserver) JobDone(string, mfa.Channel, string, time.Duration) {}
-func (nopObserver) Digit(string)                                      {}
+func (nopObserver) Digit(string)                                       {}
