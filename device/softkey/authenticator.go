@@ -123,8 +123,11 @@ type authenticator struct {
 	tokenPerms uint64
 	tokenRPID  string
 	nextAssert *assertionIter
-	rpIter     []*residentCred
-	credIter   []*residentCred
+
+	// Fault injection: flip a bit in the next signature made.
+	corruptNextSig bool
+	rpIter         []*residentCred
+	credIter       []*residentCred
 }
 
 type assertionIter struct {
@@ -503,6 +506,9 @@ func (a *authenticator) makeCredential(params []byte, up presenceFunc) (any, err
 	if err != nil {
 		return nil, err
 	}
+	if sig, ok := stmt["sig"].([]byte); ok {
+		a.maybeCorrupt(sig)
+	}
 	return map[int]any{1: format, 2: ad, 3: stmt}, nil
 }
 
@@ -657,6 +663,7 @@ func (a *authenticator) signAssertion(c credential, rh, cdh []byte, flags byte, 
 	if err != nil {
 		return nil, err
 	}
+	a.maybeCorrupt(sig)
 	resp := map[int]any{
 		1: credDescriptor{Type: credTypePublicKey, ID: c.id},
 		2: ad,
@@ -768,4 +775,13 @@ func (in *hmacSecretInput) output(priv *ecdsa.PrivateKey, uv bool) ([]byte, erro
 		out = m.Sum(out)
 	}
 	return pinEncrypt(in.proto, in.secret, out)
+}
+
+// maybeCorrupt flips the last bit of sig if a FaultBadSignature is armed.
+func (a *authenticator) maybeCorrupt(sig []byte) {
+	if a.corruptNextSig && len(sig) > 0 {
+		a.corruptNextSig = false
+		sig[len(sig)-1] ^= 1
+		a.cfg.log.Info("fault: corrupted signature")
+	}
 }

@@ -3,12 +3,15 @@ package softkey
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -1060,4 +1063,43 @@ func TestResponsesAreCanonical(t *testing.T) {
 	check("GetAssertion", body)
 	_, body, _ = h.cbor(cmdClientPIN, map[int]any{1: 2, 2: pinGetKeyAgreement})
 	check("ClientPIN getKeyAgreement", body)
+}
+
+func TestFaultBadSignatureAndCounterRollback(t *testing.T) {
+	k := startKey(t, Options{})
+	h := openHost(t, k)
+	if err := k.InjectFault(FaultBadSignature); err != nil {
+		t.Fatal(err)
+	}
+	p := mcParams("example.org", []byte("u"), false)
+	r, ad := makeCredential(t, h, p)
+	sig := decodeInto[[]byte](t, r.AttStmt["sig"])
+	cert, _ := x509.ParseCertificate(decodeInto[[][]byte](t, r.AttStmt["x5c"])[0])
+	h1 := sha256.Sum256(slices.Concat(r.AuthData, p[1].([]byte)))
+	if ecdsa.VerifyASN1(cert.PublicKey.(*ecdsa.PublicKey), h1[:], sig) {
+		t.Fatal("attestation signature verifies despite FaultBadSignature")
+	}
+	// One-shot: the assertion afterwards is good.
+	assert := func() (uint32, []byte, []byte) {
+		t.Helper()
+		cdh := cdhOf("a")
+		st, body, _ := h.cbor(cmdGetAssertion, map[int]any{1: "example.org", 2: cdh, 3: []credDescriptor{{Type: "public-key", ID: ad.credID}}})
+		if st != StatusOK {
+			t.Fatalf("GetAssertion: %#x", byte(st))
+		}
+		ga := decodeInto[gaReply](t, body)
+		return parseAuthData(t, ga.AuthData).count, slices.Concat(ga.AuthData, cdh), ga.Signature
+	}
+	n, signed, sig := assert()
+	h2 := sha256.Sum256(signed)
+	if !ecdsa.VerifyASN1(ad.pub, h2[:], sig) {
+		t.Fatal("assertion after the one-shot fault does not verify")
+	}
+	// A cloned key: the counter goes back.
+	if err := k.SetSignCount(0); err != nil {
+		t.Fatal(err)
+	}
+	if again, _, _ := assert(); again >= n {
+		t.Fatalf("counter %d after rollback, was %d", again, n)
+	}
 }

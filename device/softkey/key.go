@@ -161,6 +161,9 @@ const (
 	// FaultRemoveOnPresence unplugs the key when the next request starts
 	// waiting for a touch (mid-operation, keepalives already sent).
 	FaultRemoveOnPresence
+	// FaultBadSignature flips a bit in the next signature the key makes
+	// (attestation or assertion), for testing that verifiers refuse it.
+	FaultBadSignature
 )
 
 // Credential is a resident (discoverable) credential stored on the key.
@@ -419,10 +422,28 @@ func (k *Key) SetPresence(p Presence, touchDelay time.Duration) error {
 
 // InjectFault arms a one-shot fault for the next CTAP2 request.
 func (k *Key) InjectFault(f Fault) error {
-	if f < FaultNone || f > FaultRemoveOnPresence {
+	if f < FaultNone || f > FaultBadSignature {
 		return fmt.Errorf("softkey: unknown fault %d", int(f))
 	}
-	return k.do(func() { k.fault = f })
+	return k.do(func() {
+		// A bad signature is armed in the authenticator itself; the other
+		// faults act on the transport.
+		k.auth.corruptNextSig = f == FaultBadSignature
+		k.fault = f
+		if f == FaultBadSignature {
+			k.fault = FaultNone
+		}
+	})
+}
+
+// SetSignCount sets the signature counter, e.g. below a value a relying
+// party has seen, to simulate a cloned key.
+func (k *Key) SetSignCount(n uint32) error {
+	return k.do(func() {
+		k.auth.signCount = n
+		k.auth.dirty = true
+		k.saveState()
+	})
 }
 
 // SetResponseDelay makes every CTAP2 request take at least d (with

@@ -143,6 +143,7 @@ func (a *authenticator) u2f(apdu []byte, present func() bool) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("sign registration: %w", err)
 		}
+		a.maybeCorrupt(sig)
 		return sw(swNoError, []byte{u2fRegisterReserved}, pub, []byte{byte(len(kh))}, kh, a.att.certDER, sig), nil
 	case u2fAuthenticate:
 		if len(data) < 65 || len(data) != 65+int(data[64]) {
@@ -174,6 +175,7 @@ func (a *authenticator) u2f(apdu []byte, present func() bool) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("sign authentication: %w", err)
 		}
+		a.maybeCorrupt(sig)
 		return sw(swNoError, []byte{flags}, counter, sig), nil
 	}
 	return sw(swInsNotSupported), nil
