@@ -559,7 +559,8 @@ func (s *state) exec(c cmd, x *exchange) error {
 			return cms(340)
 		}
 		s.awaitAck = false
-		s.ackSeq++
+		s.ackSeq++           // the ack timer is void
+		x.then = s.routeNext // after this OK
 	case "+CPMS":
 		return s.cpms(c, x)
 	case "+CSCA":

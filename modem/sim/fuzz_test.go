@@ -37,6 +37,7 @@ func pipeState(t testing.TB, profile string) (*state, *os.File, <-chan []byte) {
 }
 
 var fuzzSeeds = []string{
+	"AT+CSMS=1;+CNMI=2,2,0,1,0\rAT+CNMA\rAT+CNMA=0\r",
 	"AT\r",
 	"ATE0\rAT+CMEE=2;+CREG=2\rAT+CREG?\r",
 	"AT+CMGS=24\r0011000C911805214365870000FF0BE337B90C8AC966B49A0D\x1a",

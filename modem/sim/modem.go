@@ -56,6 +56,7 @@ type Counters struct {
 	SMSSubmitted      int64 // +CMGS successes
 	SMSRejected       int64 // +CMGS answered with an error
 	StatusReports     int64 // status reports generated
+	SMSReceived       int64 // SMS segments received from the network
 	Calls             int64 // ATD voice calls
 	DTMF              int64 // DTMF URCs emitted
 	Prompts           int64 // prompts played into calls

@@ -371,6 +371,21 @@ func (n *Network) CallModem(ctx context.Context, from, to string, ringFor time.D
 	return c, nil
 }
 
+// SendToModem sends an SMS from a phone number to the modem whose own
+// number (Options.Number) is to; long texts arrive as several segments.
+func (n *Network) SendToModem(ctx context.Context, from, to, text string) error {
+	if !e164.MatchString(from) {
+		return fmt.Errorf("send to modem from %q: %w", maskNumber(from), ErrBadNumber)
+	}
+	n.mu.Lock()
+	m := n.modems[to]
+	n.mu.Unlock()
+	if m == nil {
+		return fmt.Errorf("send to modem: no modem has the number %s", maskNumber(to))
+	}
+	return m.do(ctx, func(s *state) error { return s.deliverMT(from, text) })
+}
+
 // Subscribe returns a channel of network events that is closed when ctx ends.
 // Events are dropped when the subscriber falls more than 64 behind.
 func (n *Network) Subscribe(ctx context.Context) <-chan Event {

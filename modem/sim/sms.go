@@ -2,6 +2,7 @@ package sim
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -25,8 +26,11 @@ type pduInput struct {
 
 const maxBody = 1024
 
-// storedReport is a status report kept in the "ME" store.
-type storedReport struct {
+// storedMsg is a status report or a received SMS kept in the "ME" store.
+type storedMsg struct {
+	deliver bool   // a received SMS-DELIVER (else a status report)
+	oa      string // deliver: originator
+	text    string // deliver: the segment's text
 	idx     int
 	hex     string // SMSC + TPDU, as AT+CMGR shows it in PDU mode
 	tpduLen int
@@ -279,39 +283,73 @@ func (s *state) statusReport(mr int, to string, submitted time.Time, st byte, tr
 	}
 	hx = strings.ToUpper(hx)
 	s.m.count(func(c *Counters) { c.StatusReports++ })
-	rep := storedReport{hex: hx, tpduLen: len(tb), mr: mr, ra: to, scts: submitted, dt: now, st: st}
+	rep := storedMsg{hex: hx, tpduLen: len(tb), mr: mr, ra: to, scts: submitted, dt: now, st: st}
 	switch s.set.cnmi[3] {
 	case 1:
-		if s.set.csms == 1 && s.awaitAck {
-			// The previous +CDS was never acknowledged: the network gets
-			// RP-ERROR and the modem stops routing (27.005 §3.4.4).
-			s.disableRouting()
-			s.storeReport(rep)
-			return
-		}
-		s.urcBlock(fmt.Sprintf("+CDS: %d", len(tb)), hx)
-		if s.set.csms == 1 {
-			s.awaitAck = true
-			s.ackSeq++
-			seq := s.ackSeq
-			s.after(s.m.opts.AckTimeout, "ack", func() {
-				if s.awaitAck && s.ackSeq == seq {
-					s.disableRouting()
-				}
-			})
+		if s.set.cmgf == 0 {
+			s.routed(rep, fmt.Sprintf("+CDS: %d", len(tb)), hx)
+		} else {
+			s.routed(rep, fmt.Sprintf(`+CDS: 6,%d,"%s",%d,"%s","%s",%d`, mr, to, numType(to), scts(submitted), scts(now), st))
 		}
 	case 2:
-		if idx, ok := s.storeReport(rep); ok {
+		if idx, ok := s.storeMsg(rep); ok {
 			s.urc(fmt.Sprintf(`+CDSI: "ME",%d`, idx))
 		}
 	default:
-		s.storeReport(rep)
+		s.storeMsg(rep)
 	}
 }
+
+// routedMsg is a routed message waiting for the previous one's AT+CNMA.
+type routedMsg struct {
+	lines []string
+	msg   storedMsg // stored instead when routing gets disabled
+}
+
+// routed emits a routed message (+CDS, +CMT). With AT+CSMS=1 the client
+// must acknowledge each with AT+CNMA within AckTimeout; the network sends
+// the next one only after the acknowledgement. Without it the network gets
+// RP-ERROR and the modem turns routing off (27.005 §3.4.4): what is still
+// queued is stored instead.
+func (s *state) routed(msg storedMsg, lines ...string) {
+	if s.set.csms == 1 && s.awaitAck {
+		if len(s.routeQueue) < storeSize {
+			s.routeQueue = append(s.routeQueue, routedMsg{lines: lines, msg: msg})
+		}
+		return
+	}
+	s.urcBlock(lines...)
+	if s.set.csms != 1 {
+		return
+	}
+	s.awaitAck = true
+	s.ackSeq++
+	seq := s.ackSeq
+	s.after(s.m.opts.AckTimeout, "ack", func() {
+		if s.awaitAck && s.ackSeq == seq {
+			s.disableRouting()
+		}
+	})
+}
+
+// routeNext sends the next queued routed message after an AT+CNMA.
+func (s *state) routeNext() {
+	if !s.awaitAck && len(s.routeQueue) > 0 {
+		next := s.routeQueue[0]
+		s.routeQueue = s.routeQueue[1:]
+		s.routed(next.msg, next.lines...)
+	}
+}
+
+func scts(t time.Time) string { return t.Format("06/01/02,15:04:05") + "+00" }
 
 func (s *state) disableRouting() {
 	s.awaitAck = false
 	s.set.cnmi[1], s.set.cnmi[3] = 0, 0
+	for _, q := range s.routeQueue {
+		s.storeMsg(q.msg)
+	}
+	s.routeQueue = nil
 	s.m.log.Warn("routed message not acknowledged with AT+CNMA; routing disabled")
 }
 
@@ -320,9 +358,9 @@ func (s *state) urcBlock(lines ...string) {
 	s.urc(strings.Join(lines, "\r\n"))
 }
 
-func (s *state) storeReport(r storedReport) (int, bool) {
+func (s *state) storeMsg(r storedMsg) (int, bool) {
 	if len(s.store) >= storeSize {
-		s.m.log.Warn("message store full; status report dropped")
+		s.m.log.Warn("message store full; message dropped")
 		return 0, false
 	}
 	used := map[int]bool{}
@@ -339,7 +377,7 @@ func (s *state) storeReport(r storedReport) (int, bool) {
 	return r.idx, true
 }
 
-func (s *state) findReport(idx int) *storedReport {
+func (s *state) findMsg(idx int) *storedMsg {
 	for i := range s.store {
 		if s.store[i].idx == idx {
 			return &s.store[i]
@@ -348,7 +386,7 @@ func (s *state) findReport(idx int) *storedReport {
 	return nil
 }
 
-func (s *state) reportLines(r *storedReport, head string) []string {
+func (s *state) msgLines(r *storedMsg, head string) []string {
 	stat := b2i(r.read)
 	if s.set.cmgf == 0 {
 		return []string{fmt.Sprintf("%s%d,,%d", head, stat, r.tpduLen), r.hex}
@@ -357,8 +395,14 @@ func (s *state) reportLines(r *storedReport, head string) []string {
 	if r.read {
 		st = "REC READ"
 	}
-	ts := func(t time.Time) string { return t.Format("06/01/02,15:04:05") + "+00" }
-	return []string{fmt.Sprintf(`%s"%s",6,%d,"%s",%d,"%s","%s",%d`, head, st, r.mr, r.ra, numType(r.ra), ts(r.scts), ts(r.dt), r.st)}
+	if r.deliver {
+		text := r.text
+		if s.set.cscs == "UCS2" {
+			text = ucs2Hex(text)
+		}
+		return []string{fmt.Sprintf(`%s"%s","%s",,"%s"`, head, st, r.oa, scts(r.scts)), text}
+	}
+	return []string{fmt.Sprintf(`%s"%s",6,%d,"%s",%d,"%s","%s",%d`, head, st, r.mr, r.ra, numType(r.ra), scts(r.scts), scts(r.dt), r.st)}
 }
 
 func (s *state) cmgr(c cmd, x *exchange) error {
@@ -375,11 +419,11 @@ func (s *state) cmgr(c cmd, x *exchange) error {
 	if err != nil {
 		return cms(321)
 	}
-	r := s.findReport(v[0])
+	r := s.findMsg(v[0])
 	if r == nil {
 		return cms(321)
 	}
-	x.add(s.reportLines(r, "+CMGR: ")...)
+	x.add(s.msgLines(r, "+CMGR: ")...)
 	r.read = true
 	return nil
 }
@@ -460,7 +504,7 @@ func (s *state) cmgl(c cmd, x *exchange) error {
 	for i := range s.store {
 		r := &s.store[i]
 		if want == 4 || want == b2i(r.read) {
-			x.add(s.reportLines(r, fmt.Sprintf("+CMGL: %d,", r.idx))...)
+			x.add(s.msgLines(r, fmt.Sprintf("+CMGL: %d,", r.idx))...)
 			r.read = true
 		}
 	}
@@ -506,4 +550,53 @@ func ucs2Hex(text string) string {
 		fmt.Fprintf(&b, "%04X", u)
 	}
 	return b.String()
+}
+
+// deliverMT receives an SMS from the network: per AT+CNMI <mt> it is
+// stored silently (0), stored and indicated with +CMTI (1), or routed as
+// +CMT (2, 3), which AT+CSMS=1 makes the client acknowledge with AT+CNMA.
+func (s *state) deliverMT(from, text string) error {
+	if s.ptm == nil || s.booting || !s.registered() {
+		return errors.New("send to modem: the modem is not reachable")
+	}
+	segs, err := sms.Encode([]byte(text), sms.From(from), sms.AsDeliver)
+	if err != nil {
+		return fmt.Errorf("send to modem: encode: %w", err)
+	}
+	now := time.Now()
+	smsc := pdumode.SMSCAddress{Address: tpdu.NewAddress(tpdu.FromNumber(strings.TrimPrefix(s.m.opts.SMSC, "+")))}
+	for i := range segs {
+		t := &segs[i]
+		t.SCTS = tpdu.Timestamp{Time: now}
+		tb, err := t.MarshalBinary()
+		if err != nil {
+			return fmt.Errorf("send to modem: %w", err)
+		}
+		hx, err := (&pdumode.PDU{SMSC: smsc, TPDU: tb}).MarshalHexString()
+		if err != nil {
+			return fmt.Errorf("send to modem: %w", err)
+		}
+		part, _ := sms.Decode([]*tpdu.TPDU{t})
+		msg := storedMsg{deliver: true, oa: from, text: string(part), hex: strings.ToUpper(hx), tpduLen: len(tb), scts: now}
+		s.m.count(func(c *Counters) { c.SMSReceived++ })
+		switch mt := s.set.cnmi[1]; {
+		case mt >= 2:
+			if s.set.cmgf == 0 {
+				s.routed(msg, fmt.Sprintf("+CMT: ,%d", len(tb)), msg.hex)
+			} else {
+				body := msg.text
+				if s.set.cscs == "UCS2" {
+					body = ucs2Hex(body)
+				}
+				s.routed(msg, fmt.Sprintf(`+CMT: "%s",,"%s"`, from, scts(now)), body)
+			}
+		case mt == 1:
+			if idx, ok := s.storeMsg(msg); ok {
+				s.urc(fmt.Sprintf(`+CMTI: "ME",%d`, idx))
+			}
+		default:
+			s.storeMsg(msg)
+		}
+	}
+	return nil
 }

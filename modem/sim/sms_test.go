@@ -220,6 +220,21 @@ func TestStatusReportRoutedNeedsCNMA(t *testing.T) {
 	if got := c.cmd("AT+CNMA"); last(got) != "+CMS ERROR: 340" {
 		t.Errorf("second CNMA: %q", got)
 	}
+	// Two reports due together: the second waits for the first one's CNMA.
+	sendPDU(t, c, hx, l)
+	sendPDU(t, c, hx, l)
+	c.expect("+CDS: ")
+	c.expect("\r\n")
+	c.expect("\r\n")
+	if out := c.quiet(100 * time.Millisecond); strings.Contains(out, "+CDS") {
+		t.Errorf("second +CDS before the first was acknowledged: %q", out)
+	}
+	c.write("AT+CNMA\r")
+	c.expect("OK\r\n")
+	c.expect("+CDS: ")
+	c.expect("\r\n")
+	c.expect("\r\n")
+	mustOK(t, c, "AT+CNMA")
 	// A report left unacknowledged turns routing off.
 	sendPDU(t, c, hx, l)
 	c.expect("+CDS: ")
@@ -300,5 +315,23 @@ func TestOpenNumberingAndNetworkWait(t *testing.T) {
 	}
 	if _, err := n.AddPhone("0901234", Behavior{}); err == nil {
 		t.Error("AddPhone accepted a non-E.164 number")
+	}
+}
+
+func TestReceivedSMSStored(t *testing.T) {
+	_, n, c := startModem(t, "quectel", NetworkOptions{})
+	ctx := testCtx(t)
+	mustOK(t, c, "AT+CMGF=1", "AT+CNMI=2,1,0,0,0")
+	if err := n.SendToModem(ctx, "+818012345678", "+819011110000", "hello gateway"); err != nil {
+		t.Fatal(err)
+	}
+	c.expect(`+CMTI: "ME",0`)
+	got := c.cmd("AT+CMGR=0")
+	if len(got) != 3 || !strings.HasPrefix(got[0], `+CMGR: "REC UNREAD","+818012345678",,"`) || got[1] != "hello gateway" {
+		t.Errorf("CMGR: %q", got)
+	}
+	mustOK(t, c, "AT+CMGD=0")
+	if err := n.SendToModem(ctx, "+818012345678", "+819099999999", "x"); err == nil {
+		t.Error("SendToModem to an unknown number succeeded")
 	}
 }

@@ -35,10 +35,11 @@ type state struct {
 	set settings
 
 	// SMS
-	mr       int
-	store    []storedReport
-	awaitAck bool
-	ackSeq   int
+	mr         int
+	store      []storedMsg
+	awaitAck   bool
+	ackSeq     int
+	routeQueue []routedMsg
 
 	// faults
 	failSends, failCMS int
@@ -262,6 +263,7 @@ func (s *state) powerOff() {
 	s.busy, s.pending = false, nil
 	s.heldURCs = nil
 	s.awaitAck = false
+	s.routeQueue = nil
 	s.playing = nil
 	s.hang = false
 }

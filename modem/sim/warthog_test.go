@@ -99,3 +99,50 @@ func TestWarthogModemClient(t *testing.T) {
 		t.Errorf("AT+CHUP: %v", err)
 	}
 }
+
+// TestWarthogReceivesSMS: warthog618/modem's message reception (+CSMS=1,
+// routed +CMT, acknowledged with +CNMA) gets texts the network sends.
+func TestWarthogReceivesSMS(t *testing.T) {
+	n := NewNetwork(NetworkOptions{})
+	m, err := Start(testCtx(t), Options{Profile: "simcom", Network: n, Number: "+819011110000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	port, err := serial.Open(m.Path(), &serial.Mode{BaudRate: 115200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer port.Close()
+	a := at.New(port, at.WithTimeout(2*time.Second))
+	g := gsm.New(a)
+	if err := g.Init(); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan gsm.Message, 2)
+	if err := g.StartMessageRx(func(msg gsm.Message) { got <- msg }, func(err error) { t.Errorf("rx: %v", err) }); err != nil {
+		t.Fatal(err)
+	}
+	defer g.StopMessageRx()
+	long := strings.Repeat("返信ありがとう。", 12) // two UCS-2 segments
+	for _, text := range []string{"STOP", long} {
+		if err := n.SendToModem(testCtx(t), "+818012345678", "+819011110000", text); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case msg := <-got:
+			if msg.Message != text || msg.Number != "+818012345678" {
+				t.Errorf("received %q from %s", msg.Message, msg.Number)
+			}
+		case <-time.After(waitLimit):
+			t.Fatalf("no message for %q", text)
+		}
+	}
+	// Every +CMT was acknowledged, so routing is still on.
+	if info, err := a.Command("+CNMI?"); err != nil || info[0] != "+CNMI: 1,2,0,0,0" {
+		t.Errorf("CNMI after reception: %q, %v", info, err)
+	}
+	if k := m.Counters(); k.SMSReceived != 3 {
+		t.Errorf("counters %+v", k)
+	}
+}
