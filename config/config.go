@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -25,6 +27,8 @@ type Config struct {
 	Policy   Policy   `toml:"policy"`
 	TOTP     TOTP     `toml:"totp"`
 	Messages Messages `toml:"messages"`
+	Modems   []Modem  `toml:"modem"` // [[modem]]
+	Voice    Voice    `toml:"voice"`
 }
 
 // Server is the HTTP listener.
@@ -171,6 +175,52 @@ func (m Messages) For(lang string) Language {
 	return m.JA
 }
 
+// Modem is one GSM/LTE modem, or a simulated one. Parse sets Channels and
+// Baud of an entry that leaves them out; in a Config built in Go, nil
+// Channels and zero Baud mean the defaults, and Validate sets them.
+type Modem struct {
+	ID       string   `toml:"id"`        // names the modem in logs, metrics and the admin API; unique
+	Port     string   `toml:"port"`      // absolute device path (ideally a udev symlink such as /dev/mfagate/ec25-1), or "sim:<profile>"
+	Profile  string   `toml:"profile"`   // one of ModemProfiles; for a "sim:" port empty means the simulated profile, which Validate fills in
+	Channels []string `toml:"channels"`  // subset of ChannelSMS, ChannelVoice; default both
+	DailyCap int      `toml:"daily_cap"` // SMS per SIM per day; 0: no cap
+	Baud     int      `toml:"baud"`      // serial speed; default 115200
+}
+
+// SimProfile reports whether Port is "sim:<profile>", an in-process
+// simulated modem, and returns the profile.
+func (m Modem) SimProfile() (string, bool) {
+	return strings.CutPrefix(m.Port, simPrefix)
+}
+
+const simPrefix = "sim:"
+
+// ModemProfiles lists the supported modem profiles.
+var ModemProfiles = []string{"quectel", "simcom", "huawei", "generic"}
+
+// Modem channels.
+const (
+	ChannelSMS   = "sms"
+	ChannelVoice = "voice"
+)
+
+// modemChannels lists every channel, in the order of the default.
+var modemChannels = []string{ChannelSMS, ChannelVoice}
+
+// baudRates are the serial speeds a modem may be driven at.
+var baudRates = []int{9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600}
+
+const (
+	defaultBaud = 115200
+	maxDailyCap = 10000
+)
+
+// Voice configures phone calls.
+type Voice struct {
+	RingTimeout  Duration `toml:"ring_timeout"`  // how long a call may ring before it counts as no answer
+	InputTimeout Duration `toml:"input_timeout"` // how long to wait for the callee's keys after the prompt and after each key
+}
+
 // Default texts.
 const (
 	defaultSMSEN         = "{issuer}: your sign-in code is {code}. It expires in {minutes} minutes. Never share it."
@@ -213,6 +263,17 @@ func Default() *Config {
 			JA:              Language{SMS: defaultSMSJA, VoiceNumberMatch: defaultNumberMatchJA, VoicePound: defaultPoundJA},
 			EN:              Language{SMS: defaultSMSEN, VoiceNumberMatch: defaultNumberMatchEN, VoicePound: defaultPoundEN},
 		},
+		Voice: Voice{RingTimeout: D(30 * time.Second), InputTimeout: D(20 * time.Second)},
+	}
+}
+
+// setDefaults gives the modem the defaults of the keys it leaves zero.
+func (m *Modem) setDefaults() {
+	if m.Channels == nil {
+		m.Channels = slices.Clone(modemChannels)
+	}
+	if m.Baud == 0 {
+		m.Baud = defaultBaud
 	}
 }
 
@@ -263,6 +324,7 @@ func parse(data []byte, baseDir, file string) (*Config, error) {
 		return nil, locate(ps, data, file)
 	}
 	ps := unknownKeys(md, data, true)
+	modemDefaults(cfg, data)
 	if !md.IsDefined("policy", "allowed_regions") {
 		cfg.Policy.AllowedRegions = []string{cfg.Policy.DefaultRegion}
 	}
@@ -272,6 +334,34 @@ func parse(data []byte, baseDir, file string) (*Config, error) {
 		return nil, locate(ps, data, file)
 	}
 	return cfg, nil
+}
+
+// modemDefaults sets channels and baud of each [[modem]] entry that does not
+// write them. Default() cannot: it has no entries, and the decoder creates
+// each one from zero. Keys that are written, even as 0 or [], are left for
+// validation to judge.
+func modemDefaults(cfg *Config, data []byte) {
+	if len(cfg.Modems) == 0 {
+		return
+	}
+	var raw map[string]any
+	if _, err := toml.Decode(string(data), &raw); err != nil {
+		return
+	}
+	elems, _ := tableElems(raw["modem"])
+	for i := range cfg.Modems {
+		var e map[string]any
+		if i < len(elems) {
+			e = elems[i]
+		}
+		m := &cfg.Modems[i]
+		if _, ok := e["channels"]; !ok {
+			m.Channels = slices.Clone(modemChannels)
+		}
+		if _, ok := e["baud"]; !ok {
+			m.Baud = defaultBaud
+		}
+	}
 }
 
 // resolvePaths makes relative file paths absolute against baseDir.

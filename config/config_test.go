@@ -278,7 +278,9 @@ func TestTokenFileProblems(t *testing.T) {
 
 // The example configuration shipped in systemd/ must load: every key in it
 // is known and valid, it sets every key of the schema, and the values it
-// shows as defaults are the defaults.
+// shows as defaults are the defaults. Its [[api.client]] and [[modem]]
+// entries are examples, judged by validation rather than against defaults
+// (there are none by default).
 func TestExampleConfig(t *testing.T) {
 	src, err := os.ReadFile("../systemd/mfagate.toml")
 	if err != nil {
@@ -330,6 +332,21 @@ func TestExampleConfig(t *testing.T) {
 		}
 	}
 	c.API.Clients = nil
+	// The example modems are real entries, not defaults: Load has validated
+	// them. They must name stable device paths, not simulators, and leave
+	// out what they do not change, so that channels takes its default.
+	if len(c.Modems) == 0 {
+		t.Fatal("the example has no modem")
+	}
+	for _, m := range c.Modems {
+		if _, sim := m.SimProfile(); sim || !strings.HasPrefix(m.Port, "/dev/mfagate/") {
+			t.Errorf("example modem %q has port %q, want a udev symlink under /dev/mfagate/", m.ID, m.Port)
+		}
+	}
+	if got := c.Modems[0].Channels; !reflect.DeepEqual(got, []string{ChannelSMS, ChannelVoice}) {
+		t.Errorf("example modem %q channels = %q, want the default [sms voice]", c.Modems[0].ID, got)
+	}
+	c.Modems = nil
 	want := Default()
 	if err := want.Validate(); err != nil {
 		t.Fatal(err)

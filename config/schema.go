@@ -272,20 +272,7 @@ func checkTable(ps *[]*Problem, m map[string]any, plain, indexed string) {
 			}
 			checkTable(ps, sub, p, ix)
 		case kindTables:
-			var elems []map[string]any
-			ok := true
-			switch a := v.(type) {
-			case []map[string]any:
-				elems = a
-			case []any: // an inline array: client = [{…}, {…}]
-				for _, e := range a {
-					t, isTable := e.(map[string]any)
-					ok = ok && isTable
-					elems = append(elems, t)
-				}
-			default:
-				ok = false
-			}
+			elems, ok := tableElems(v)
 			if !ok {
 				bad("must be an array of tables: write [[" + p + "]] before each one")
 				continue
@@ -295,6 +282,25 @@ func checkTable(ps *[]*Problem, m map[string]any, plain, indexed string) {
 			}
 		}
 	}
+}
+
+// tableElems returns the tables of a decoded array of tables, written as
+// [[name]] sections or inline (name = [{…}, {…}]); ok is false if v is not
+// an array of tables.
+func tableElems(v any) (elems []map[string]any, ok bool) {
+	switch a := v.(type) {
+	case []map[string]any:
+		return a, true
+	case []any:
+		ok = true
+		for _, e := range a {
+			t, isTable := e.(map[string]any)
+			ok = ok && isTable
+			elems = append(elems, t)
+		}
+		return elems, ok
+	}
+	return nil, false
 }
 
 // formatValue spells a decoded TOML value the way it is written, shortened.

@@ -25,8 +25,13 @@ import (
 // and Load add those). On the way it fills Policy.UserID and each client's
 // TokenHash, from token_sha256 or by reading token_file (a relative
 // token_file is relative to the working directory here; Parse resolves it
-// against the configuration file's directory first).
+// against the configuration file's directory first). It also gives each
+// modem with nil Channels or zero Baud the defaults, and each modem on a
+// "sim:<profile>" port without a Profile that profile.
 func (c *Config) Validate() error {
+	for i := range c.Modems {
+		c.Modems[i].setDefaults()
+	}
 	return joinProblems(c.problems())
 }
 
@@ -69,6 +74,8 @@ func (c *Config) problems() []*Problem {
 	c.Policy.check(ck)
 	c.TOTP.check(ck)
 	c.checkMessages(ck)
+	c.checkModems(ck)
+	c.Voice.check(ck)
 	return ck.ps
 }
 
@@ -180,6 +187,97 @@ func (c *Config) checkClients(ck *checker) {
 			seen[r] = true
 		}
 	}
+}
+
+var modemIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$`)
+
+const portHelp = `must be an absolute device path (ideally a udev symlink like /dev/mfagate/<id>) or "sim:<profile>"`
+
+// checkModems checks the [[modem]] entries. It does not look for the
+// devices: the daemon waits for a port that is absent (a modem unplugged or
+// not yet enumerated).
+func (c *Config) checkModems(ck *checker) {
+	ids := map[string]string{}   // id → key of the modem that has it
+	ports := map[string]string{} // cleaned device path → key of the modem that has it
+	for i := range c.Modems {
+		m := &c.Modems[i]
+		key := fmt.Sprintf("modem[%d]", i)
+		switch {
+		case !modemIDRE.MatchString(m.ID):
+			ck.add(key+".id", q(m.ID), "must be 1 to 32 letters, digits, '_' or '-', starting with a letter or digit (it names the modem in logs, metrics and the admin API)")
+		case ids[m.ID] != "":
+			ck.add(key+".id", q(m.ID), "is already the id of %s; modem ids must be unique", ids[m.ID])
+		default:
+			ids[m.ID] = key
+		}
+
+		sim, isSim := m.SimProfile()
+		simOK := isSim && slices.Contains(ModemProfiles, sim)
+		switch {
+		case m.Port == "":
+			ck.add(key+".port", `""`, "is required; it %s", portHelp)
+		case isSim && !simOK:
+			ck.add(key+".port", q(m.Port), "%q is not a modem profile; a simulated modem is \"sim:\" and one of %s", sim, quoteList(ModemProfiles))
+		case isSim:
+			// Each "sim:" entry runs a simulator of its own, so two may
+			// share a port name.
+		case !filepath.IsAbs(m.Port):
+			ck.add(key+".port", q(m.Port), portHelp)
+		default:
+			p := filepath.Clean(m.Port)
+			if other := ports[p]; other != "" {
+				ck.add(key+".port", q(m.Port), "is already the port of %s; each modem needs a port of its own", other)
+			} else {
+				ports[p] = key
+			}
+		}
+
+		switch {
+		case simOK && m.Profile == "":
+			m.Profile = sim
+		case simOK && m.Profile != sim:
+			ck.add(key+".profile", q(m.Profile), "must be %q, the profile port %q simulates, or be left out", sim, m.Port)
+		case m.Profile == "" && !isSim:
+			ck.add(key+".profile", `""`, "is required for a device port: one of %s", quoteList(ModemProfiles))
+		case m.Profile != "" && !slices.Contains(ModemProfiles, m.Profile):
+			ck.add(key+".profile", q(m.Profile), "is not a modem profile; profiles are %s", quoteList(ModemProfiles))
+		}
+
+		if len(m.Channels) == 0 {
+			ck.add(key+".channels", "[]", "must list at least one of %s", quoteList(modemChannels))
+		}
+		seen := map[string]bool{}
+		for j, ch := range m.Channels {
+			ck2 := fmt.Sprintf("%s.channels[%d]", key, j)
+			switch {
+			case !slices.Contains(modemChannels, ch):
+				ck.add(ck2, q(ch), "is not a channel; channels are %s", quoteList(modemChannels))
+			case seen[ch]:
+				ck.add(ck2, q(ch), "is listed twice")
+			}
+			seen[ch] = true
+		}
+
+		switch {
+		case m.DailyCap < 0 || m.DailyCap > maxDailyCap:
+			ck.intRange(key+".daily_cap", m.DailyCap, 0, maxDailyCap, " SMS per day; 0 means no cap")
+		case m.DailyCap > 0 && len(m.Channels) > 0 && !seen[ChannelSMS]:
+			ck.add(key+".daily_cap", strconv.Itoa(m.DailyCap), "counts SMS, but this modem has no \"sms\" channel; add \"sms\" to channels or leave daily_cap out")
+		}
+
+		if !slices.Contains(baudRates, m.Baud) {
+			rates := make([]string, len(baudRates))
+			for j, r := range baudRates {
+				rates[j] = strconv.Itoa(r)
+			}
+			ck.add(key+".baud", strconv.Itoa(m.Baud), "must be one of %s (default %d)", strings.Join(rates, ", "), defaultBaud)
+		}
+	}
+}
+
+func (v Voice) check(ck *checker) {
+	ck.durRange("voice.ring_timeout", v.RingTimeout, 5*time.Second, 2*time.Minute, " (how long a call may ring before it counts as no answer)")
+	ck.durRange("voice.input_timeout", v.InputTimeout, 5*time.Second, 2*time.Minute, " (how long to wait for the callee's keys)")
 }
 
 // hashTokenFile reads a token file and returns the SHA-256 of the trimmed
