@@ -37,6 +37,9 @@ const (
 	codeNotFound         = "not_found"
 	codeInternal         = "internal_error"
 	codeNotReady         = "not_ready"
+	codeUnknownModem     = "unknown_modem"
+	codeUnknownPhone     = "unknown_phone"
+	codeNoCall           = "no_call"
 )
 
 func newProblem(status int, code, format string, args ...any) *problem {

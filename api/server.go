@@ -60,6 +60,8 @@ type Options struct {
 	MetricsPublic bool // serve /metrics without a token to non-loopback clients too
 	// Readiness reports components besides the store (modems, keys).
 	Readiness func(ctx context.Context) []Component
+	Modems    Modems     // nil: no modems
+	Demo      DemoPhones // non-nil only in -demo: serves /v1/demo/phones/…
 	Logger    *slog.Logger
 }
 
@@ -70,6 +72,8 @@ type Server struct {
 	metrics       *metrics.Metrics
 	metricsPublic atomic.Bool
 	readiness     func(ctx context.Context) []Component
+	modems        Modems
+	demo          DemoPhones
 	log           *slog.Logger
 	mux           *http.ServeMux
 	routes        []route
@@ -85,7 +89,8 @@ var openAPI []byte
 
 // New builds the API's handler tree.
 func New(o Options) *Server {
-	s := &Server{svc: o.Service, metrics: o.Metrics, readiness: o.Readiness, log: o.Logger, mux: http.NewServeMux()}
+	s := &Server{svc: o.Service, metrics: o.Metrics, readiness: o.Readiness, modems: o.Modems, demo: o.Demo,
+		log: o.Logger, mux: http.NewServeMux()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -120,6 +125,12 @@ func New(o Options) *Server {
 	s.handle("POST /v1/challenges/{id}/verify", verify, s.verify)
 	s.handle("GET /v1/audit", admin, s.audit)
 	s.handle("GET /v1/outbox", admin, s.outbox)
+	s.handle("GET /v1/modems", admin, s.listModems)
+	s.handle("POST /v1/modems/{id}/test-sms", admin, s.testSMS)
+	if s.demo != nil {
+		s.handle("GET /v1/demo/phones/{number}/messages", any, s.demoMessages)
+		s.handle("POST /v1/demo/phones/{number}/keys", any, s.demoKeys)
+	}
 	s.mux.Handle("/", s.instrument("other", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, newProblem(http.StatusNotFound, codeNotFound, "no route %s %s; the API is described at /v1/openapi.json", r.Method, r.URL.Path))
 	})))

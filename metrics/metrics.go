@@ -25,6 +25,12 @@ type Metrics struct {
 	verifyFailures     *prometheus.CounterVec
 	fraudReports       prometheus.Counter
 	users              *prometheus.GaugeVec
+	modemJobs          *prometheus.CounterVec
+	modemJobSeconds    *prometheus.HistogramVec
+	dtmf               *prometheus.CounterVec
+	outboxQueued       prometheus.Gauge
+	outboxSending      prometheus.Gauge
+	outboxOldest       prometheus.Gauge
 }
 
 var _ mfa.Observer = (*Metrics)(nil)
@@ -63,6 +69,31 @@ func New() *Metrics {
 			Name: "mfagate_users",
 			Help: "Users with a stored record, by MFA state.",
 		}, []string{"state"}),
+		modemJobs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mfagate_modem_jobs_total",
+			Help: "Outbox jobs a modem handled, by channel and result (sent, retry, failed, keys, busy, no_answer, no_input).",
+		}, []string{"modem", "channel", "result"}),
+		modemJobSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "mfagate_modem_job_duration_seconds",
+			Help:    "Time from a modem claiming a job to its result (SMS accepted by the network, or the call's end).",
+			Buckets: []float64{0.1, 0.25, 0.5, 1, 2, 3, 5, 8, 13, 21, 34, 55, 90},
+		}, []string{"channel"}),
+		dtmf: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mfagate_modem_dtmf_total",
+			Help: "Keypad digits received in calls.",
+		}, []string{"modem"}),
+		outboxQueued: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "mfagate_outbox_queued",
+			Help: "Outbox jobs waiting for a modem.",
+		}),
+		outboxSending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "mfagate_outbox_sending",
+			Help: "Outbox jobs a modem is working on.",
+		}),
+		outboxOldest: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "mfagate_outbox_oldest_queued_age_seconds",
+			Help: "Age of the oldest queued outbox job (0 when none waits).",
+		}),
 	}
 	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "mfagate_build_info",
@@ -80,7 +111,8 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		info, m.httpRequests, m.httpDuration, m.challengesCreated, m.challengesFinished,
-		m.verifyFailures, m.fraudReports, m.users,
+		m.verifyFailures, m.fraudReports, m.users, m.modemJobs, m.modemJobSeconds, m.dtmf,
+		m.outboxQueued, m.outboxSending, m.outboxOldest,
 	)
 	for _, s := range []mfa.State{mfa.StateOff, mfa.StatePending, mfa.StateActive} {
 		m.users.WithLabelValues(string(s))

@@ -50,6 +50,14 @@ func (s *Service) Claim(ctx context.Context, modem string, channels []Channel) (
 			if err != nil {
 				return err
 			}
+			if j.Challenge == "" {
+				o, ok, err := s.claimTest(tx, j, now)
+				if err != nil || !ok {
+					return err
+				}
+				out, found = o, true
+				return nil
+			}
 			c, err := tx.Challenge(j.Challenge)
 			if err != nil {
 				return fmt.Errorf("challenge of job %s: %w", j.ID, err)
@@ -97,6 +105,26 @@ func (s *Service) Claim(ctx context.Context, modem string, channels []Channel) (
 		err = ErrNotFound
 	}
 	return out, err
+}
+
+// claimTest hands out an operator's test SMS, or drops it when it waited
+// past its expiry.
+func (s *Service) claimTest(tx Tx, j Job, now time.Time) (Outgoing, bool, error) {
+	j.UpdatedAt = now
+	if !now.Before(j.ExpiresAt) {
+		j.State, j.Reason = JobFailed, "expired"
+		return Outgoing{}, false, tx.PutJob(j)
+	}
+	j.Attempts++
+	if err := tx.PutJob(j); err != nil {
+		return Outgoing{}, false, err
+	}
+	text, err := s.keys.Open(j.Sealed, j.ID)
+	if err != nil {
+		return Outgoing{}, false, fmt.Errorf("open job %s: %w", j.ID, err)
+	}
+	return Outgoing{Job: j.ID, Channel: ChannelSMS, To: j.To, Language: j.Language, Text: string(text),
+		ExpiresAt: j.ExpiresAt, Attempt: j.Attempts, Priority: j.Priority}, true, nil
 }
 
 func (s *Service) render(j Job, c Challenge, secret string, now time.Time) Outgoing {
@@ -149,6 +177,9 @@ func (s *Service) Report(ctx context.Context, jobID string, o Outcome) error {
 		j, err := tx.Job(jobID)
 		if err != nil {
 			return fmt.Errorf("job %s: %w", jobID, err)
+		}
+		if j.Challenge == "" {
+			return reportTest(tx, j, o, now)
 		}
 		c, err = tx.Challenge(j.Challenge)
 		if err != nil {
@@ -238,7 +269,7 @@ func (s *Service) Report(ctx context.Context, jobID string, o Outcome) error {
 		}
 		return tx.PutChallenge(c)
 	})
-	if err != nil {
+	if err != nil || c.ID == "" {
 		return err
 	}
 	if fraud {
@@ -246,6 +277,63 @@ func (s *Service) Report(ctx context.Context, jobID string, o Outcome) error {
 	}
 	s.finished(c)
 	return nil
+}
+
+// reportTest records the outcome of an operator's test SMS.
+func reportTest(tx Tx, j Job, o Outcome, now time.Time) error {
+	j.UpdatedAt = now
+	switch o.Kind {
+	case OutcomeSent:
+		j.State, j.MR = JobSent, o.MR
+	case OutcomeDelivered:
+		j.Reason = "delivered"
+	case OutcomeDeliveryFailed:
+		j.Reason = "delivery_failed: " + o.Reason
+	case OutcomeRetry:
+		// A test of one modem is not handed to another.
+		j.State, j.Reason = JobFailed, o.Reason
+	default:
+		j.State, j.Reason = JobFailed, o.Reason
+	}
+	return tx.PutJob(j)
+}
+
+// MaxTestText bounds an operator's test SMS.
+const MaxTestText = 300
+
+// TestSMS queues an operator's test message for one modem. It is an outbox
+// job like any other (durable, visible in GET /v1/outbox), pinned to the
+// modem and sent after sign-in messages.
+func (s *Service) TestSMS(ctx context.Context, actor Actor, modem, to, text string) (Job, error) {
+	p := s.pol()
+	ph, err := NormalizePhone(to, p.DefaultRegion, p.AllowedRegions)
+	if err != nil {
+		return Job{}, err
+	}
+	if !ph.Mobile {
+		return Job{}, refuse(CodeNotMobile, "%s cannot receive SMS (not a mobile number)", MaskPhone(ph.E164))
+	}
+	if text == "" {
+		text = "mfagate test message from modem " + modem
+	}
+	if n := len([]rune(text)); n > MaxTestText {
+		return Job{}, refuse(CodeInvalidRequest, "text is %d characters; a test message may have at most %d", n, MaxTestText)
+	}
+	now := s.now()
+	j := Job{ID: newID("j_"), Channel: ChannelSMS, To: ph.E164, State: JobQueued, Priority: 3, Pinned: modem,
+		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(10 * time.Minute)}
+	j.Sealed = s.keys.Seal([]byte(text), j.ID)
+	err = s.store.Update(ctx, func(tx Tx) error {
+		if err := tx.PutJob(j); err != nil {
+			return err
+		}
+		return s.event(tx, Event{Type: EventTestSMS, Actor: actor.Name, Detail: "modem " + modem + " to " + MaskE164(ph.E164)})
+	})
+	if err != nil {
+		return Job{}, err
+	}
+	s.wake()
+	return j, nil
 }
 
 // decideKeys turns the digits a callee keyed into a decision: the number to
@@ -364,6 +452,17 @@ func (s *Service) CountUsers(ctx context.Context) (map[State]int, error) {
 	err := s.store.View(ctx, func(tx Tx) error {
 		var err error
 		out, err = tx.CountUsers()
+		return err
+	})
+	return out, err
+}
+
+// OutboxStats summarises the outbox (for metrics).
+func (s *Service) OutboxStats(ctx context.Context) (OutboxStats, error) {
+	var out OutboxStats
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		out, err = tx.OutboxStats()
 		return err
 	})
 	return out, err

@@ -55,6 +55,8 @@ type Tx interface {
 	ClaimJob(channels []Channel, modem string, now time.Time) (Job, error)
 	// Jobs lists outbox jobs in a state ("" for all), oldest first.
 	Jobs(state JobState, limit int) ([]Job, error)
+	// OutboxStats counts queued and sending jobs and finds the oldest queued.
+	OutboxStats() (OutboxStats, error)
 	// RequeueSending moves every job left in sending (a crash mid-send) back
 	// to queued and returns how many moved.
 	RequeueSending() (int, error)

@@ -192,6 +192,7 @@ const (
 	EventVerifyFailed      = "verification_failed"
 	EventFraudReported     = "fraud_reported"
 	EventUserUnlocked      = "user_unlocked"
+	EventTestSMS           = "test_sms"
 )
 
 // EventFilter selects audit events, newest first.
@@ -212,8 +213,9 @@ const (
 	JobFailed  JobState = "failed"
 )
 
-// Job is one durable outbox row: an SMS or a call to place for a challenge.
-// The one-time code travels sealed so that a restart can re-send the same code.
+// Job is one durable outbox row: an SMS or a call to place for a challenge,
+// or an operator's test SMS (no challenge, pinned to one modem). The one-time
+// code travels sealed so that a restart can re-send the same code.
 type Job struct {
 	ID        string
 	Challenge string
@@ -227,8 +229,15 @@ type Job struct {
 	Attempts  int
 	MR        []int // message references of the submitted parts
 	Reason    string
-	Priority  int // lower is sent first: sign-in before tests
+	Priority  int    // lower is sent first: sign-in before tests
+	Pinned    string // a test message names the modem it tests; "" for any
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	ExpiresAt time.Time
+}
+
+// OutboxStats summarises the outbox for metrics.
+type OutboxStats struct {
+	Queued, Sending int
+	Oldest          time.Time // creation of the oldest queued job; zero when none
 }

@@ -228,14 +228,14 @@ func (t *tx) Events(f mfa.EventFilter) ([]mfa.Event, error) {
 	return out, rows.Err()
 }
 
-const jobCols = `id, challenge_id, channel, dest, extension, sealed, language, state, modem, attempts, mr, reason, priority, created_at, updated_at, expires_at`
+const jobCols = `id, challenge_id, channel, dest, extension, sealed, language, state, modem, attempts, mr, reason, priority, created_at, updated_at, expires_at, pinned`
 
 func scanJob(row interface{ Scan(...any) error }) (mfa.Job, error) {
 	var j mfa.Job
 	var mr string
 	var created, updated, expires int64
 	err := row.Scan(&j.ID, &j.Challenge, &j.Channel, &j.To, &j.Extension, &j.Sealed, &j.Language, &j.State, &j.Modem,
-		&j.Attempts, &mr, &j.Reason, &j.Priority, &created, &updated, &expires)
+		&j.Attempts, &mr, &j.Reason, &j.Priority, &created, &updated, &expires, &j.Pinned)
 	if err != nil {
 		return j, err
 	}
@@ -258,11 +258,11 @@ func (t *tx) PutJob(j mfa.Job) error {
 	for i, n := range j.MR {
 		mr[i] = strconv.Itoa(n)
 	}
-	return t.exec(`INSERT INTO outbox (`+jobCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+	return t.exec(`INSERT INTO outbox (`+jobCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT (id) DO UPDATE SET state = excluded.state, modem = excluded.modem, attempts = excluded.attempts,
 		mr = excluded.mr, reason = excluded.reason, updated_at = excluded.updated_at`,
 		j.ID, j.Challenge, string(j.Channel), j.To, j.Extension, j.Sealed, j.Language, string(j.State), j.Modem,
-		j.Attempts, strings.Join(mr, ","), j.Reason, j.Priority, t2i(j.CreatedAt), t2i(j.UpdatedAt), t2i(j.ExpiresAt))
+		j.Attempts, strings.Join(mr, ","), j.Reason, j.Priority, t2i(j.CreatedAt), t2i(j.UpdatedAt), t2i(j.ExpiresAt), j.Pinned)
 }
 
 func (t *tx) Job(id string) (mfa.Job, error) {
@@ -279,11 +279,11 @@ func (t *tx) ClaimJob(channels []mfa.Channel, modem string, now time.Time) (mfa.
 	if len(channels) == 0 {
 		return mfa.Job{}, mfa.ErrNotFound
 	}
-	q := `SELECT ` + jobCols + ` FROM outbox WHERE state = 'queued' AND channel IN (?` + strings.Repeat(",?", len(channels)-1) + `)
+	q := `SELECT ` + jobCols + ` FROM outbox WHERE state = 'queued' AND pinned IN ('', ?) AND channel IN (?` + strings.Repeat(",?", len(channels)-1) + `)
 		ORDER BY priority, expires_at LIMIT 1`
-	args := make([]any, len(channels))
-	for i, c := range channels {
-		args[i] = string(c)
+	args := []any{modem}
+	for _, c := range channels {
+		args = append(args, string(c))
 	}
 	j, err := scanJob(t.tx.QueryRowContext(t.ctx, q, args...))
 	if err != nil {
@@ -360,4 +360,17 @@ func (t *tx) CountUsers() (map[mfa.State]int, error) {
 		out[mfa.State(s)] += n
 	}
 	return out, rows.Err()
+}
+
+func (t *tx) OutboxStats() (mfa.OutboxStats, error) {
+	var s mfa.OutboxStats
+	var oldest sql.NullInt64
+	err := t.tx.QueryRowContext(t.ctx, `SELECT
+		COALESCE(SUM(state = 'queued'), 0), COALESCE(SUM(state = 'sending'), 0),
+		MIN(CASE WHEN state = 'queued' THEN created_at END)
+		FROM outbox WHERE state IN ('queued', 'sending')`).Scan(&s.Queued, &s.Sending, &oldest)
+	if oldest.Valid {
+		s.Oldest = i2t(oldest.Int64)
+	}
+	return s, err
 }
