@@ -189,8 +189,18 @@ func TestTextModeSubmit(t *testing.T) {
 		t.Fatalf("text body: %q", got)
 	}
 	msg, err := phone.NextSMS(testCtx(t))
-	if err != nil || msg.Text != "code 777111" {
+	if err != nil || msg.Text != "code 777111" || msg.Report {
 		t.Fatalf("got %+v, %v", msg, err)
+	}
+	// fo 49 asks for a status report; text mode routes it as one line.
+	mustOK(t, c, "AT+CSMP=49,167,0,0", "AT+CNMI=2,1,0,1,0")
+	c.cmd(`AT+CMGS="` + callee + `"`)
+	if got := c.cmd("again\x1a"); mrOf(t, got) != 2 {
+		t.Fatalf("second text send: %q", got)
+	}
+	c.expect(`+CDS: 6,2,"` + callee + `",145,"`)
+	if line := c.expect("\r\n"); !strings.HasSuffix(line, `",0`+"\r\n") {
+		t.Errorf("+CDS text-mode tail %q, want status 0", line)
 	}
 }
 
