@@ -190,7 +190,10 @@ type Modem struct {
 // SimProfile reports whether Port is "sim:<profile>", an in-process
 // simulated modem, and returns the profile.
 func (m Modem) SimProfile() (string, bool) {
-	return strings.CutPrefix(m.Port, simPrefix)
+	if p, ok := strings.CutPrefix(m.Port, simPrefix); ok {
+		return p, true
+	}
+	return "", false
 }
 
 const simPrefix = "sim:"

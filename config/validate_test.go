@@ -13,6 +13,10 @@ func TestBadValues(t *testing.T) {
 	client := func(extra string) string {
 		return "[[api.client]]\nname = \"idp\"\ntoken_sha256 = \"" + hash + "\"\nroles = [\"idp\"]\n" + extra
 	}
+	// A modem entry of four lines; keys added after it belong to it.
+	modem := func(id, port string) string {
+		return "[[modem]]\nid = \"" + id + "\"\nport = \"" + port + "\"\nprofile = \"quectel\"\n"
+	}
 	tests := []struct {
 		name string
 		src  string
@@ -88,6 +92,31 @@ func TestBadValues(t *testing.T) {
 		{"sms too long extension", "[messages.en]\nsms = \"{code} " + strings.Repeat("a", 150) + "[]\"", "messages.en.sms", 2, "161 GSM-7 septets"},
 		{"sms UCS-2", "[messages.en]\nsms = \"{code} café ✓ " + strings.Repeat("a", 57) + "\"", "messages.en.sms", 2, `71 UCS-2 characters ('✓' is not in the GSM-7 alphabet), more than the 70`},
 		{"sms Japanese too long", "[messages.ja]\nsms = \"{code}" + strings.Repeat("あ", 65) + "\"", "messages.ja.sms", 2, "71 UCS-2 characters"},
+		{"modem id missing", "[[modem]]\nport = \"sim:quectel\"\n", "modem[0].id", 1, "must be 1 to 32 letters"},
+		{"modem id bad", "[[modem]]\nid = \"ec25 1\"\nport = \"sim:quectel\"\n", "modem[0].id", 2, "must be 1 to 32 letters, digits, '_' or '-'"},
+		{"modem id too long", "[[modem]]\nid = \"" + strings.Repeat("m", 33) + "\"\nport = \"sim:quectel\"\n", "modem[0].id", 2, "must be 1 to 32 letters"},
+		{"modem id twice", modem("a", "/dev/mfagate/a") + modem("a", "/dev/mfagate/b"), "modem[1].id", 6, "already the id of modem[0]; modem ids must be unique"},
+		{"modem port missing", "[[modem]]\nid = \"a\"\nprofile = \"quectel\"\n", "modem[0].port", 1, "is required; it must be an absolute device path"},
+		{"modem port relative", modem("a", "/dev/mfagate/a") + modem("b", "ttyUSB0"), "modem[1].port", 7, `must be an absolute device path (ideally a udev symlink like /dev/mfagate/<id>) or "sim:<profile>"`},
+		{"modem port twice", modem("a", "/dev/mfagate/a") + modem("b", "/dev/mfagate//a"), "modem[1].port", 7, "already the port of modem[0]; each modem needs a port of its own"},
+		{"modem sim unknown profile", "[[modem]]\nid = \"a\"\nport = \"sim:nokia\"\n", "modem[0].port", 3, `"nokia" is not a modem profile; a simulated modem is "sim:" and one of "quectel", "simcom", "huawei", "generic"`},
+		{"modem sim without profile", "[[modem]]\nid = \"a\"\nport = \"sim:\"\n", "modem[0].port", 3, `"" is not a modem profile`},
+		{"modem sim profile differs", "[[modem]]\nid = \"a\"\nport = \"sim:quectel\"\nprofile = \"simcom\"\n", "modem[0].profile", 4, `must be "quectel", the profile port "sim:quectel" simulates, or be left out`},
+		{"modem profile missing", "[[modem]]\nid = \"a\"\nport = \"/dev/mfagate/a\"\n", "modem[0].profile", 1, `is required for a device port: one of "quectel", "simcom", "huawei", "generic"`},
+		{"modem profile unknown", "[[modem]]\nid = \"a\"\nport = \"/dev/mfagate/a\"\nprofile = \"sierra\"\n", "modem[0].profile", 4, `is not a modem profile; profiles are "quectel", "simcom", "huawei", "generic"`},
+		{"modem channels empty", modem("a", "/dev/mfagate/a") + "channels = []\n", "modem[0].channels", 5, `must list at least one of "sms", "voice"`},
+		{"modem channel unknown", modem("a", "/dev/mfagate/a") + "channels = [\"sms\", \"fax\"]\n", "modem[0].channels[1]", 5, `is not a channel; channels are "sms", "voice"`},
+		{"modem channel twice", modem("a", "/dev/mfagate/a") + "channels = [\"voice\",\n  \"voice\"]\n", "modem[0].channels[1]", 6, "listed twice"},
+		{"modem daily_cap negative", modem("a", "/dev/mfagate/a") + "daily_cap = -1\n", "modem[0].daily_cap", 5, "must be from 0 to 10000 SMS per day; 0 means no cap"},
+		{"modem daily_cap too big", modem("a", "/dev/mfagate/a") + "daily_cap = 10001\n", "modem[0].daily_cap", 5, "must be from 0 to 10000"},
+		{"modem daily_cap without sms", modem("a", "/dev/mfagate/a") + "channels = [\"voice\"]\ndaily_cap = 200\n", "modem[0].daily_cap", 6, `counts SMS, but this modem has no "sms" channel`},
+		{"modem baud unusual", modem("a", "/dev/mfagate/a") + "baud = 115201\n", "modem[0].baud", 5, "must be one of 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600 (default 115200)"},
+		{"modem baud zero", modem("a", "/dev/mfagate/a") + "baud = 0\n", "modem[0].baud", 5, "must be one of 9600"},
+		{"modem inline", "modem = [\n  { id = \"a\", port = \"sim:huawei\" },\n  { id = \"b\", port = \"dev/x\", profile = \"generic\" },\n]\n", "modem[1].port", 3, "must be an absolute device path"},
+		{"ring_timeout short", "[voice]\nring_timeout = \"4s\"", "voice.ring_timeout", 2, "must be at least 5s (how long a call may ring before it counts as no answer)"},
+		{"ring_timeout long", "[voice]\nring_timeout = \"121s\"", "voice.ring_timeout", 2, "must be at most 2m"},
+		{"input_timeout short", "[voice]\n\ninput_timeout = \"0s\"", "voice.input_timeout", 3, "must be at least 5s (how long to wait for the callee's keys)"},
+		{"input_timeout long", "[voice]\ninput_timeout = \"3m\"", "voice.input_timeout", 2, "must be at most 2m"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
