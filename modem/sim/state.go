@@ -316,7 +316,9 @@ func (s *state) urc(line string) {
 	case s.booting:
 	case s.holdURCs:
 		// Held URCs come out inside the next answer.
-		s.heldURCs = append(s.heldURCs, b...)
+		if len(s.heldURCs)+len(b) <= maxBuffered {
+			s.heldURCs = append(s.heldURCs, b...)
+		}
 	default:
 		// While an answer is due (slow reply, SMS submit) this lands between
 		// the echo and the answer, as on real modems.
@@ -343,7 +345,9 @@ func (s *state) process(b []byte) {
 	for i, c := range b {
 		if s.busy {
 			flush()
-			s.pending = append(s.pending, b[i:]...)
+			if room := maxBuffered - len(s.pending); room > 0 { // beyond that, input is lost
+				s.pending = append(s.pending, b[i:i+min(room, len(b)-i)]...)
+			}
 			return
 		}
 		if s.pdu != nil {
@@ -382,7 +386,10 @@ func (s *state) process(b []byte) {
 	flush()
 }
 
-const maxLine = 1024
+const (
+	maxLine     = 1024
+	maxBuffered = 64 << 10 // input waiting for a slow answer; held URCs
+)
 
 // respond writes an answer now, or after the reply delay plus extra.
 // before runs just ahead of the write (the network learns of an SMS before
