@@ -120,7 +120,7 @@ func New(o Options) (*Pool, error) {
 		w := &worker{pool: p, cfg: c, prof: prof, wake: make(chan struct{}, 1),
 			log: o.Logger.With("modem", c.ID), mrs: map[int]pendingReport{}}
 		w.status = Status{ID: c.ID, Profile: c.Profile, Port: c.Port, State: StateDown, DailyCap: c.DailyCap,
-			Channels: slices.Clone(c.Channels), LastError: "not started"}
+			Channels: slices.Clone(c.Channels)}
 		p.workers = append(p.workers, w)
 	}
 	return p, nil

@@ -60,6 +60,10 @@ func prepareDemo(dir string) (*demoState, error) {
 	cfg.Store.Path = filepath.Join(dir, "mfagate.db")
 	cfg.Secrets.KeyFile = keyPath
 	cfg.Policy.ActivationDelay = config.D(time.Minute) // see MFA become active while trying the demo
+	cfg.Modems = []config.Modem{
+		{ID: "sim-quectel", Port: "sim:quectel", DailyCap: 180},
+		{ID: "sim-simcom", Port: "sim:simcom", DailyCap: 180},
+	}
 	cfg.API.Clients = []config.Client{{
 		Name:        "demo-admin",
 		TokenSHA256: fmt.Sprintf("%x", sha256.Sum256([]byte(strings.TrimSpace(string(token))))),

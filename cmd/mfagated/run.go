@@ -31,6 +31,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	stateDir := fs.String("state-dir", "", "demo: directory for the database, key and admin token (default: a new temporary directory)")
 	listen := fs.String("listen", "", "override server.listen (\"host:port\" or \"unix:/path\")")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	simSMS := fs.Duration("sim-sms-latency", 3*time.Second, "simulated modems (sim: ports, -demo): time the network takes to accept an SMS")
+	simAnswer := fs.Duration("sim-answer-after", 4*time.Second, "simulated modems: how long a virtual handset rings before it answers")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -74,7 +76,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := serve(ctx, cfg, d, log, stdout); err != nil {
+	if err := serve(ctx, cfg, d, simLatency{sms: *simSMS, answer: *simAnswer}, log, stdout); err != nil {
 		log.Error("mfagated stopped", "err", err)
 		return 1
 	}
@@ -82,7 +84,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // serve runs the daemon until ctx ends.
-func serve(ctx context.Context, cfg *config.Config, d *demoState, log *slog.Logger, stdout io.Writer) error {
+func serve(ctx context.Context, cfg *config.Config, d *demoState, lat simLatency, log *slog.Logger, stdout io.Writer) error {
 	keys, err := mfa.LoadKeys(cfg.Secrets.KeyFile)
 	if err != nil {
 		return err
@@ -102,7 +104,18 @@ func serve(ctx context.Context, cfg *config.Config, d *demoState, log *slog.Logg
 	} else if n > 0 {
 		log.Info("requeued deliveries interrupted by the last stop", "jobs", n)
 	}
-	srv := api.New(api.Options{Service: svc, Clients: clientsFrom(cfg), Metrics: m, MetricsPublic: cfg.Server.MetricsPublic, Logger: log})
+	pool, simNet, stopSims, err := startModems(ctx, cfg, svc, db, m, lat, log)
+	if err != nil {
+		return err
+	}
+	defer stopSims()
+	m.WatchModems(pool.Status)
+	opts := api.Options{Service: svc, Clients: clientsFrom(cfg), Metrics: m, MetricsPublic: cfg.Server.MetricsPublic,
+		Modems: pool, Readiness: modemReadiness(cfg, pool), Logger: log}
+	if d != nil && simNet != nil {
+		opts.Demo = demoPhones{net: simNet, region: cfg.Policy.DefaultRegion}
+	}
+	srv := api.New(opts)
 
 	ln, err := listenOn(cfg.Server.Listen)
 	if err != nil {
@@ -121,6 +134,9 @@ func serve(ctx context.Context, cfg *config.Config, d *demoState, log *slog.Logg
 
 	var wg sync.WaitGroup
 	wg.Go(func() { housekeeping(ctx, svc, m, log) })
+	// The pool drains its exchanges in flight once ctx ends.
+	wg.Go(func() { pool.Run(ctx) })
+	svc.SetSender(pool)
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	log.Info("mfagated ready", "listen", cfg.Server.Listen, "store", cfg.Store.Path)
@@ -155,6 +171,9 @@ func housekeeping(ctx context.Context, svc *mfa.Service, m *metrics.Metrics, log
 		if n, err := svc.CountUsers(ctx); err == nil {
 			m.SetUsers(n)
 		}
+		if o, err := svc.OutboxStats(ctx); err == nil {
+			m.SetOutbox(o, time.Now())
+		}
 	}
 	refresh()
 	for {
@@ -164,6 +183,9 @@ func housekeeping(ctx context.Context, svc *mfa.Service, m *metrics.Metrics, log
 		case <-sweep.C:
 			if err := svc.Sweep(ctx); err != nil && ctx.Err() == nil {
 				log.Warn("housekeeping failed", "err", err)
+			}
+			if o, err := svc.OutboxStats(ctx); err == nil {
+				m.SetOutbox(o, time.Now())
 			}
 		case <-count.C:
 			refresh()
