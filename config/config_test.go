@@ -47,6 +47,9 @@ func TestDefaults(t *testing.T) {
 		{"totp.period", c.TOTP.Period.Duration, 30 * time.Second},
 		{"totp.skew", c.TOTP.Skew, 1},
 		{"messages.default_language", c.Messages.DefaultLanguage, "ja"},
+		{"modem", len(c.Modems), 0},
+		{"voice.ring_timeout", c.Voice.RingTimeout.Duration, 30 * time.Second},
+		{"voice.input_timeout", c.Voice.InputTimeout.Duration, 20 * time.Second},
 		{"messages.en.sms", c.Messages.EN.SMS, "{issuer}: your sign-in code is {code}. It expires in {minutes} minutes. Never share it."},
 	}
 	for _, tt := range tests {
@@ -136,6 +139,18 @@ default_language = "en"
 sms = "{code} is your {issuer} code"
 voice_number_match = "{issuer}: enter the number on the screen."
 voice_pound = "{issuer}: press pound."
+
+[[modem]]
+id = "ec25-1"
+port = "/dev/mfagate/ec25-1"
+profile = "quectel"
+channels = ["voice", "sms"]
+daily_cap = 180
+baud = 921600
+
+[voice]
+ring_timeout = "45s"
+input_timeout = "10s"
 `
 	c, err := Parse([]byte(src), dir)
 	if err != nil {
@@ -183,6 +198,9 @@ voice_pound = "{issuer}: press pound."
 	check("skew", c.TOTP.Skew, 0)
 	check("default_language", c.Messages.DefaultLanguage, "en")
 	check("en.sms", c.Messages.EN.SMS, "{code} is your {issuer} code")
+	check("modems", c.Modems, []Modem{{ID: "ec25-1", Port: "/dev/mfagate/ec25-1", Profile: "quectel", Channels: []string{"voice", "sms"}, DailyCap: 180, Baud: 921600}})
+	check("ring_timeout", c.Voice.RingTimeout.Duration, 45*time.Second)
+	check("input_timeout", c.Voice.InputTimeout.Duration, 10*time.Second)
 	// Texts not written keep their defaults.
 	check("ja.sms", c.Messages.JA.SMS, Default().Messages.JA.SMS)
 	check("For(fr) falls back to en", c.Messages.For("fr").SMS, "{code} is your {issuer} code")
@@ -436,6 +454,8 @@ func TestEncodeRoundTrip(t *testing.T) {
 	c := Default()
 	c.Policy.CodeTTL = D(90 * time.Second)
 	c.API.Clients = []Client{{Name: "idp", TokenSHA256: strings.Repeat("ab", 32), Roles: []string{"idp"}}}
+	c.Modems = []Modem{{ID: "ec25-1", Port: "/dev/mfagate/ec25-1", Profile: "quectel", DailyCap: 180}, {ID: "demo", Port: "sim:huawei", Channels: []string{"voice"}}}
+	c.Voice.InputTimeout = D(15 * time.Second)
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}

@@ -27,6 +27,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("[server]\nlisten = \"unix:/run/mfagate.sock\"\n"))
 	f.Add([]byte("api.client = [{name = \"a\", token_sha256 = \"" + string(bytes.Repeat([]byte("ab"), 32)) + "\", roles = [\"idp\"]}]\n"))
 	f.Add([]byte("[messages.ja]\nsms = '''\n{code}\n'''\n"))
+	f.Add([]byte("[[modem]]\nid = \"ec25-1\"\nport = \"/dev/mfagate/ec25-1\"\nprofile = \"quectel\"\ndaily_cap = 180\n[[modem]]\nid = \"demo\"\nport = \"sim:simcom\"\nchannels = [\"sms\"]\n[voice]\nring_timeout = \"45s\"\n"))
+	f.Add([]byte("modem = [{id = \"a\", port = \"sim:quectel\", baud = 9600}]\n"))
 	dir := f.TempDir() // relative token files resolve here; Parse writes nothing
 	f.Fuzz(func(t *testing.T, data []byte) {
 		idx := indexKeys(data) // must not panic or hang on any input
