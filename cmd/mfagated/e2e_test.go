@@ -1,0 +1,227 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// binaries builds mfagated and modemsim once per test binary.
+var binaries = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "mfagate-e2e-bin-")
+	if err != nil {
+		return "", err
+	}
+	for _, pkg := range []string{".", "../modemsim"} {
+		if out, err := exec.Command("go", "build", "-o", dir+"/", pkg).CombinedOutput(); err != nil {
+			return "", fmt.Errorf("build %s: %v\n%s", pkg, err, out)
+		}
+	}
+	return dir, nil
+})
+
+// modemsimProc is cmd/modemsim in its own process: its handsets outlive
+// the daemon, and its log counts what they received.
+type modemsimProc struct {
+	port string
+	mu   sync.Mutex
+	sms  int
+}
+
+func (m *modemsimProc) delivered() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.sms
+}
+
+func startModemsim(t *testing.T, bin string, args ...string) *modemsimProc {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(bin, "modemsim"), append([]string{"-dir", t.TempDir()}, args...)...)
+	stdout, _ := cmd.StdoutPipe()
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
+	m := &modemsimProc{}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "sms delivered") {
+				m.mu.Lock()
+				m.sms++
+				m.mu.Unlock()
+			}
+		}
+	}()
+	line := readUntil(t, bufio.NewReader(stdout), "port=")
+	m.port = regexp.MustCompile(`port=(\S+)`).FindStringSubmatch(line)[1]
+	return m
+}
+
+// gateway is mfagated in its own process, configured by a file.
+type gateway struct {
+	t      *testing.T
+	bin    string
+	dir    string
+	sock   string
+	token  string
+	cmd    *exec.Cmd
+	client *http.Client
+}
+
+func newGateway(t *testing.T, bin, extra string) *gateway {
+	t.Helper()
+	dir := t.TempDir()
+	g := &gateway{t: t, bin: bin, dir: dir, sock: filepath.Join(dir, "api.sock"), token: "e2e-admin-token-0123456789"}
+	os.WriteFile(filepath.Join(dir, "secret.key"), []byte(strings.Repeat("ab", 32)), 0o600)
+	os.WriteFile(filepath.Join(dir, "admin.token"), []byte(g.token), 0o600)
+	conf := fmt.Sprintf(`[server]
+listen = "unix:%s"
+[store]
+path = "mfagate.db"
+[secrets]
+key_file = "secret.key"
+[[api.client]]
+name = "ops"
+token_file = "admin.token"
+roles = ["admin"]
+%s`, g.sock, extra)
+	os.WriteFile(filepath.Join(dir, "mfagate.toml"), []byte(conf), 0o600)
+	g.client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", g.sock)
+	}}}
+	return g
+}
+
+func (g *gateway) start() {
+	g.t.Helper()
+	g.cmd = exec.Command(filepath.Join(g.bin, "mfagated"), "-config", filepath.Join(g.dir, "mfagate.toml"))
+	stderr, _ := g.cmd.StderrPipe()
+	if err := g.cmd.Start(); err != nil {
+		g.t.Fatal(err)
+	}
+	cmd := g.cmd
+	g.t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	readUntil(g.t, bufio.NewReader(stderr), "mfagated ready")
+	go io.Copy(io.Discard, stderr)
+}
+
+func (g *gateway) kill() {
+	g.cmd.Process.Signal(syscall.SIGKILL)
+	g.cmd.Wait()
+}
+
+func (g *gateway) call(method, path, body string, out any) int {
+	g.t.Helper()
+	req, _ := http.NewRequest(method, "http://mfagate"+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+g.token)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := g.client.Do(req)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if out != nil {
+		json.NewDecoder(res.Body).Decode(out)
+	}
+	return res.StatusCode
+}
+
+type job struct {
+	ID, Challenge, State, Reason string
+}
+
+func (g *gateway) jobs(state string) []job {
+	var js []job
+	g.call("GET", "/v1/outbox?limit=1000&state="+state, "", &js)
+	return js
+}
+
+func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", limit, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// SIGKILL mid-queue: on restart every accepted job is delivered, and a
+// message whose challenge expired while the daemon was down is never sent.
+func TestKillMidQueue(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills and restarts the daemon; takes about 45 s")
+	}
+	bin, err := binaries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := startModemsim(t, bin, "-profile", "quectel", "-latency", "700ms", "-report-delay", "200ms")
+	g := newGateway(t, bin, fmt.Sprintf(`[policy]
+code_ttl = "30s"
+[[modem]]
+id = "m1"
+port = %q
+profile = "quectel"
+`, ms.port))
+	g.start()
+	register := func(n int, first int) {
+		for i := range n {
+			body := fmt.Sprintf(`{"kind":"phone","slot":"mobile","phone":"090-1000-%04d"}`, first+i)
+			if code := g.call("POST", fmt.Sprintf("/v1/users/%010d/methods", 1000000000+first+i), body, nil); code != 201 {
+				t.Fatalf("register phone %d: HTTP %d", i, code)
+			}
+		}
+	}
+
+	// Phase 1: six accepted, the daemon dies after the first is sent.
+	register(6, 0)
+	waitFor(t, "the first SMS", 20*time.Second, func() bool { return ms.delivered() >= 1 })
+	g.kill()
+	g.start()
+	waitFor(t, "every accepted job to be sent", 40*time.Second, func() bool { return len(g.jobs("sent")) == 6 })
+	// One modem has at most one exchange in flight when killed: at most one duplicate.
+	time.Sleep(time.Second)
+	if d := ms.delivered(); d < 6 || d > 7 {
+		t.Fatalf("handsets received %d messages for 6 accepted jobs (at most one duplicate allowed)", d)
+	}
+
+	// Phase 2: three accepted, the daemon dies at once and stays down past the code TTL.
+	before := ms.delivered()
+	register(3, 100)
+	g.kill()
+	time.Sleep(2 * time.Second) // an exchange already in the modem may still complete
+	inFlight := ms.delivered() - before
+	time.Sleep(30 * time.Second)
+	g.start()
+	waitFor(t, "the expired jobs to be dropped", 20*time.Second, func() bool {
+		return len(g.jobs("queued"))+len(g.jobs("sending")) == 0
+	})
+	time.Sleep(2 * time.Second)
+	if got := ms.delivered() - before; got != inFlight {
+		t.Fatalf("%d messages sent after their challenges expired", got-inFlight)
+	}
+	for _, j := range g.jobs("failed") {
+		if !strings.Contains(j.Reason, "expired") && !strings.Contains(j.Reason, "ended") {
+			t.Errorf("job %s failed for %q, want expiry", j.ID, j.Reason)
+		}
+	}
+}
