@@ -101,10 +101,14 @@ token_file = "admin.token"
 roles = ["admin"]
 %s`, g.sock, extra)
 	os.WriteFile(filepath.Join(dir, "mfagate.toml"), []byte(conf), 0o600)
-	g.client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "unix", g.sock)
-	}}}
+	g.client = &http.Client{Timeout: 30 * time.Second, Transport: unixTransport(g.sock)}
 	return g
+}
+
+func unixTransport(sock string) *http.Transport {
+	return &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}
 }
 
 func (g *gateway) start() {
