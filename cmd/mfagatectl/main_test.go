@@ -61,7 +61,8 @@ func withDaemon(m *testing.M) int {
 		return 1
 	}
 	defer logFile.Close()
-	d := exec.Command(bin, "-demo", "-state-dir", daemonState, "-listen", "unix:"+daemonSock, "-log-level", "warn")
+	d := exec.Command(bin, "-demo", "-state-dir", daemonState, "-listen", "unix:"+daemonSock, "-log-level", "warn",
+		"-sim-sms-latency", "100ms", "-sim-answer-after", "200ms")
 	d.Stdout = io.Discard // the demo banner shows the admin token; the tests read the file
 	d.Stderr = logFile
 	if err := d.Start(); err != nil {
