@@ -49,6 +49,10 @@ type modemSpec struct {
 }
 
 func newRig(t *testing.T, netOpts sim.NetworkOptions, specs ...modemSpec) *rig {
+	return newRigPolicy(t, true, netOpts, specs...)
+}
+
+func newRigPolicy(t *testing.T, numberMatch bool, netOpts sim.NetworkOptions, specs ...modemSpec) *rig {
 	t.Helper()
 	netOpts.CountryCode = "81"
 	netOpts.OpenNumbering = true
@@ -61,7 +65,7 @@ func newRig(t *testing.T, netOpts sim.NetworkOptions, specs ...modemSpec) *rig {
 	r.svc, err = mfa.New(mfa.Options{Store: db, Keys: keys, Policy: mfa.Policy{
 		CodeLength: 6, CodeTTL: 5 * time.Minute, MaxAttempts: 5, MaxConsecutiveFailures: 100,
 		PhoneChallengesPerUser: 50, PhoneChallengeWindow: 15 * time.Minute, ProofMaxAge: 10 * time.Minute,
-		UserID: regexp.MustCompile(`^[0-9]{10}$`), DefaultRegion: "JP", AllowedRegions: []string{"JP"}, VoiceNumberMatch: true,
+		UserID: regexp.MustCompile(`^[0-9]{10}$`), DefaultRegion: "JP", AllowedRegions: []string{"JP"}, VoiceNumberMatch: numberMatch,
 		TOTP: mfa.TOTPParams{Issuer: "gw", Digits: 6, Period: 30 * time.Second, Skew: 1}, Messages: messages{},
 	}})
 	if err != nil {
@@ -349,5 +353,39 @@ func TestDailyCap(t *testing.T) {
 	}
 	if s := r.pool.Status()[0]; s.SentToday != 1 || s.DailyCap != 1 {
 		t.Fatalf("status %+v", s)
+	}
+}
+
+// With voice_confirmation = "pound" (the guide's behaviour) a plain #
+// approves; a callee who hangs up without keying fails the challenge.
+func TestVoicePoundAndHangup(t *testing.T) {
+	r := newRigPolicy(t, false, sim.NetworkOptions{Default: sim.Behavior{Answer: sim.Manual}}, modemSpec{id: "s1", profile: "simcom"})
+	_, c := r.phone(mfa.SlotMobile, "090-1234-5678", mfa.ChannelVoice, "en")
+	if c.NumberMatch != "" {
+		t.Fatalf("pound mode shows a number to match: %q", c.NumberMatch)
+	}
+	call, err := r.net.NextCall(r.ctx(), "+819012345678")
+	if err != nil {
+		t.Fatal(err)
+	}
+	call.Answer(r.ctx())
+	r.waitStatus(c.ID, mfa.StatusAnswered)
+	call.PressKeys(r.ctx(), "#")
+	r.waitStatus(c.ID, mfa.StatusApproved)
+
+	// The approved call confirmed the phone; confirming again with it is accepted.
+	if m, err := r.svc.ConfirmMethod(r.ctx(), mfa.Actor{Name: "t"}, user, c.Method, mfa.ConfirmRequest{Challenge: c.ID}); err != nil || !m.Confirmed {
+		t.Fatalf("confirm: %+v %v", m, err)
+	}
+	c2, err := r.svc.CreateChallenge(r.ctx(), mfa.Actor{Name: "idp"}, user, mfa.ChallengeRequest{Purpose: mfa.PurposeTest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	call, _ = r.net.NextCall(r.ctx(), "+819012345678")
+	call.Answer(r.ctx())
+	r.waitStatus(c2.ID, mfa.StatusAnswered)
+	call.Hangup(r.ctx())
+	if got := r.waitStatus(c2.ID, mfa.StatusFailed); got.Reason != "no_input" {
+		t.Fatalf("hang-up without keys: reason %q, want no_input", got.Reason)
 	}
 }
