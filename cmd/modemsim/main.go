@@ -3,6 +3,7 @@
 // outside clients such as Gammu and smstools. It prints one line per modem
 // with the stable port path to configure, and runs until SIGINT/SIGTERM.
 //
+//	modemsim -profile quectel -link /run/mfagate-test/ec25
 //	modemsim -count 2 -profile quectel,simcom -dir /run/mfagate-test \
 //	    -latency 3s -jitter 1s -busy +819011112222 -keys 42#
 //
@@ -25,6 +26,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -42,6 +44,7 @@ type config struct {
 	profiles    []string
 	count       int
 	dir         string
+	link        string
 	net         sim.NetworkOptions
 	busy        []string
 	unreachable []string
@@ -62,6 +65,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&profiles, "profile", "quectel", "vendor profile(s), comma-separated and cycled over the modems: "+strings.Join(sim.Profiles, ", "))
 	fs.IntVar(&c.count, "count", 1, "number of modems (1-64)")
 	fs.StringVar(&c.dir, "dir", "", "directory for the stable port symlinks ttyGSM0… (default: a new temporary directory)")
+	fs.StringVar(&c.link, "link", "", "with one modem: the stable symlink to create for its port (like a udev name, e.g. /run/mfagate-test/ec25)")
 	fs.DurationVar(&c.net.SubmitLatency, "latency", 0, "SMS submit latency (radio path), e.g. 3s")
 	fs.DurationVar(&c.net.SubmitJitter, "jitter", 0, "SMS submit latency jitter, e.g. 1s for 3s±1s")
 	fs.DurationVar(&c.net.ReportDelay, "report-delay", 2*time.Second, "time from submit to status report")
@@ -85,6 +89,15 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	if c.count < 1 || c.count > 64 {
 		return nil, fmt.Errorf("-count %d: want 1 to 64 modems", c.count)
+	}
+	if c.link != "" {
+		if c.count != 1 || c.dir != "" {
+			return nil, fmt.Errorf("-link names one port: use it with -count 1 and without -dir")
+		}
+		if !filepath.IsAbs(c.link) {
+			return nil, fmt.Errorf("-link %q: want an absolute path", c.link)
+		}
+		c.dir = filepath.Dir(c.link)
 	}
 	for _, p := range strings.Split(profiles, ",") {
 		p = strings.TrimSpace(p)
@@ -199,7 +212,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	for i := 0; i < c.count; i++ {
 		m, err := sim.Start(ctx, sim.Options{
 			Profile: c.profiles[i%len(c.profiles)], Network: n, IMEI: imei(i),
-			Number: fmt.Sprintf("+8170000%05d", i), LinkDir: dir, LinkName: fmt.Sprintf("ttyGSM%d", i),
+			Number: fmt.Sprintf("+8170000%05d", i), LinkDir: dir, LinkName: linkName(c.link, i),
 			Logger: log,
 		})
 		if err != nil {
@@ -237,4 +250,12 @@ func logEvent(log *slog.Logger, ev sim.Event) {
 	case "call":
 		log.Info("call", "to", to, "state", ev.State.String(), "modem", ev.Call.Modem, "prompts", len(ev.Call.Prompts()))
 	}
+}
+
+// linkName is the symlink name of modem i: ttyGSM<i>, or -link's base name.
+func linkName(link string, i int) string {
+	if link != "" {
+		return filepath.Base(link)
+	}
+	return fmt.Sprintf("ttyGSM%d", i)
 }

@@ -95,6 +95,30 @@ func TestRunServesModemsUntilCancelled(t *testing.T) {
 	}
 }
 
+// -link places one modem's port at a path of the operator's choosing, as a
+// udev rule would.
+func TestRunLink(t *testing.T) {
+	link := filepath.Join(t.TempDir(), "ec25")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuf
+	rc := make(chan int, 1)
+	go func() { rc <- run(ctx, []string{"-profile", "quectel", "-link", link}, &stdout, &stderr) }()
+	waitFor(t, "the port line", func() bool { return strings.Contains(stdout.String(), "port="+link) })
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("%s is not a symlink: %v", link, err)
+	}
+	p, err := serial.Open(link, &serial.Mode{BaudRate: 115200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	cancel()
+	if code := <-rc; code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+}
+
 func TestRunRejectsBadFlags(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
@@ -106,6 +130,8 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		{[]string{"-keys", "12x"}, "not a keypad key"},
 		{[]string{"-log-level", "loud"}, "-log-level"},
 		{[]string{"extra"}, "unexpected arguments"},
+		{[]string{"-link", "/tmp/x", "-count", "2"}, "-count 1"},
+		{[]string{"-link", "relative/ec25"}, "absolute"},
 	} {
 		var stdout, stderr syncBuf
 		if code := run(context.Background(), tc.args, &stdout, &stderr); code != 2 {
