@@ -29,6 +29,7 @@ type Config struct {
 	Messages Messages `toml:"messages"`
 	Modems   []Modem  `toml:"modem"` // [[modem]]
 	Voice    Voice    `toml:"voice"`
+	FIDO     FIDO     `toml:"fido"`
 }
 
 // Server is the HTTP listener.
@@ -224,6 +225,45 @@ type Voice struct {
 	InputTimeout Duration `toml:"input_timeout"` // how long to wait for the callee's keys after the prompt and after each key
 }
 
+// FIDO configures security keys: the WebAuthn relying party, the kiosk's
+// enrollment policy and where keys are found.
+type FIDO struct {
+	RPID               string     `toml:"rp_id"`                // registrable domain name: lower case, no scheme, port or path
+	RPName             string     `toml:"rp_name"`              // shown by browsers and some keys; 1 to 64 characters
+	Origin             string     `toml:"origin"`               // "https://<host>[:port]" with host rp_id or a subdomain of it; "http://localhost[:port]" for testing
+	MinPINLength       int        `toml:"min_pin_length"`       // shortest PIN the kiosk lets a user set: 4 to 63 (CTAP2)
+	RequireResidentKey bool       `toml:"require_resident_key"` // enroll discoverable credentials only
+	UserVerification   string     `toml:"user_verification"`    // UVRequired, UVPreferred or UVDiscouraged
+	AAGUIDAllow        []string   `toml:"aaguid_allow"`         // authenticator models allowed, as UUIDs; empty: any
+	AAGUIDs            [][16]byte `toml:"-"`                    // parsed AAGUIDAllow, filled by Validate; nil when any model is allowed
+	Attestation        string     `toml:"attestation"`          // AttestationOptional or AttestationRequired
+	TrustedCAFile      string     `toml:"trusted_ca_file"`      // PEM attestation root certificates; optional
+	DevicePaths        []string   `toml:"device_paths"`         // absolute device paths polled besides libfido2's enumeration
+	PollInterval       Duration   `toml:"poll_interval"`        // how often keys are looked for (hot-plug)
+	TouchTimeout       Duration   `toml:"touch_timeout"`        // how long the kiosk waits for a touch
+	SessionTTL         Duration   `toml:"session_ttl"`          // how long a kiosk enrollment session lives
+}
+
+// User verification requirements (WebAuthn UserVerificationRequirement).
+const (
+	UVRequired    = "required"
+	UVPreferred   = "preferred"
+	UVDiscouraged = "discouraged"
+)
+
+// userVerifications lists the user verification requirements.
+var userVerifications = []string{UVRequired, UVPreferred, UVDiscouraged}
+
+// Attestation policies.
+const (
+	AttestationOptional = "optional" // keys without (verifiable) attestation are enrolled too
+	AttestationRequired = "required" // keys must present attestation; with trusted_ca_file, chained to one of its roots
+)
+
+// UserVerificationRequired reports whether every ceremony must verify the
+// user (PIN or biometrics) and not merely test presence.
+func (f FIDO) UserVerificationRequired() bool { return f.UserVerification == UVRequired }
+
 // Default texts.
 const (
 	defaultSMSEN         = "{issuer}: your sign-in code is {code}. It expires in {minutes} minutes. Never share it."
@@ -267,6 +307,19 @@ func Default() *Config {
 			EN:              Language{SMS: defaultSMSEN, VoiceNumberMatch: defaultNumberMatchEN, VoicePound: defaultPoundEN},
 		},
 		Voice: Voice{RingTimeout: D(30 * time.Second), InputTimeout: D(20 * time.Second)},
+		FIDO: FIDO{
+			RPID:             "localhost",
+			RPName:           "mfagate",
+			Origin:           "https://localhost",
+			MinPINLength:     6,
+			UserVerification: UVRequired,
+			AAGUIDAllow:      []string{},
+			Attestation:      AttestationOptional,
+			DevicePaths:      []string{},
+			PollInterval:     D(time.Second),
+			TouchTimeout:     D(30 * time.Second),
+			SessionTTL:       D(15 * time.Minute),
+		},
 	}
 }
 
@@ -299,8 +352,9 @@ func Load(path string) (*Config, error) {
 // is a *SyntaxError, and unknown keys, values of the wrong type and values
 // Validate refuses are *Problem values joined together, sorted by line.
 // Relative paths in the file (api.client.token_file, store.path,
-// secrets.key_file) are made absolute against baseDir before validation, and
-// token files are read (see Validate).
+// secrets.key_file, fido.trusted_ca_file) are made absolute against baseDir
+// before validation, and token files and the CA file are read (see
+// Validate).
 //
 // policy.allowed_regions defaults to [policy.default_region].
 func Parse(data []byte, baseDir string) (*Config, error) {
@@ -382,6 +436,7 @@ func (c *Config) resolvePaths(baseDir string) {
 	for i := range c.API.Clients {
 		c.API.Clients[i].TokenFile = abs(c.API.Clients[i].TokenFile)
 	}
+	c.FIDO.TrustedCAFile = abs(c.FIDO.TrustedCAFile)
 }
 
 // locate fills in file and line of each problem and joins them.

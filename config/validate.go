@@ -2,11 +2,14 @@ package config
 
 import (
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,6 +19,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
 )
@@ -27,7 +31,9 @@ import (
 // token_file is relative to the working directory here; Parse resolves it
 // against the configuration file's directory first). It also gives each
 // modem with nil Channels or zero Baud the defaults, and each modem on a
-// "sim:<profile>" port without a Profile that profile.
+// "sim:<profile>" port without a Profile that profile. It fills
+// FIDO.AAGUIDs from fido.aaguid_allow and reads fido.trusted_ca_file (a
+// relative path is relative to the working directory, as for token_file).
 func (c *Config) Validate() error {
 	for i := range c.Modems {
 		c.Modems[i].setDefaults()
@@ -76,6 +82,7 @@ func (c *Config) problems() []*Problem {
 	c.checkMessages(ck)
 	c.checkModems(ck)
 	c.Voice.check(ck)
+	c.FIDO.check(ck)
 	return ck.ps
 }
 
@@ -278,6 +285,213 @@ func (c *Config) checkModems(ck *checker) {
 func (v Voice) check(ck *checker) {
 	ck.durRange("voice.ring_timeout", v.RingTimeout, 5*time.Second, 2*time.Minute, " (how long a call may ring before it counts as no answer)")
 	ck.durRange("voice.input_timeout", v.InputTimeout, 5*time.Second, 2*time.Minute, " (how long to wait for the callee's keys)")
+}
+
+const domainHelp = `must be a domain name in lower case (an internationalized one in its xn-- form), without scheme, port or path, like "login.example.ac.jp"`
+
+var domainLabelRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// checkDomain returns what is wrong with a domain name as WebAuthn takes it
+// (lower-case ASCII labels, not an IP address), or "".
+func checkDomain(name string) string {
+	switch {
+	case name == "":
+		return "is empty; it " + domainHelp
+	case net.ParseIP(strings.Trim(name, "[]")) != nil:
+		return "must be a domain name, not an IP address (WebAuthn does not accept IP addresses)"
+	case len(name) > 253:
+		return fmt.Sprintf("is %d bytes long; a domain name has at most 253", len(name))
+	case name != strings.ToLower(name) && checkDomain(strings.ToLower(name)) == "":
+		return fmt.Sprintf("must be in lower case, as browsers compare it: write %q", strings.ToLower(name))
+	}
+	for _, l := range strings.Split(name, ".") {
+		if !domainLabelRE.MatchString(l) {
+			return domainHelp
+		}
+	}
+	return ""
+}
+
+// checkRPID returns what is wrong with a relying party ID, or "".
+func checkRPID(id string) string {
+	if strings.Contains(id, "://") {
+		if u, err := url.Parse(id); err == nil && u.Hostname() != "" {
+			return fmt.Sprintf("is a URL; write only its host name: %q", strings.ToLower(u.Hostname()))
+		}
+		return domainHelp
+	}
+	if strings.ContainsAny(id, ":/") && net.ParseIP(strings.Trim(id, "[]")) == nil {
+		return "must not contain a port or path; it " + domainHelp
+	}
+	if msg := checkDomain(id); msg != "" {
+		return msg
+	}
+	if !strings.Contains(id, ".") && id != "localhost" {
+		return `is a single label, which is not a registrable domain; use the identity provider's domain name, like "login.example.ac.jp" ("localhost" only for testing)`
+	}
+	return ""
+}
+
+// checkOrigin returns what is wrong with a WebAuthn origin, or "". If rpID
+// is valid, the origin's host must be it or a subdomain of it.
+func checkOrigin(origin, rpID string, rpOK bool) string {
+	const help = `must be "https://" and a host name, with a port only if it is not 443, like "https://login.example.ac.jp"`
+	u, err := url.Parse(origin)
+	if err != nil || u.Scheme == "" || u.Host == "" || u.Opaque != "" {
+		return help
+	}
+	host, port := u.Hostname(), u.Port()
+	switch {
+	case u.Scheme != "https" && u.Scheme != "http":
+		return help
+	case u.User != nil:
+		return "must not contain a user name; it " + help
+	case u.Scheme == "http" && strings.ToLower(host) != "localhost":
+		return `must use https; plain http is allowed only for "http://localhost", for testing`
+	case u.Port() == "" && strings.HasSuffix(u.Host, ":"),
+		port != "" && !isPort(port):
+		return "the port must be a number from 1 to 65535"
+	}
+	if msg := checkDomain(host); msg != "" {
+		return "the host " + msg
+	}
+	canon := u.Scheme + "://" + strings.ToLower(host)
+	if n, _ := strconv.Atoi(port); port != "" && !(u.Scheme == "https" && n == 443 || u.Scheme == "http" && n == 80) {
+		canon += ":" + strconv.Itoa(n)
+	}
+	if origin != canon {
+		return fmt.Sprintf("is not written as browsers send it (scheme, host and a port other than the default; no path): write %q", canon)
+	}
+	if rpOK && host != rpID && !strings.HasSuffix(host, "."+rpID) {
+		return fmt.Sprintf("the origin's host must be fido.rp_id (%q) or a subdomain of it (WebAuthn)", rpID)
+	}
+	return ""
+}
+
+func isPort(s string) bool {
+	n, err := strconv.Atoi(s)
+	return err == nil && n >= 1 && n <= 65535
+}
+
+// parseUUID parses "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" in either case.
+func parseUUID(s string) ([16]byte, bool) {
+	var u [16]byte
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return u, false
+	}
+	b, err := hex.DecodeString(s[0:8] + s[9:13] + s[14:18] + s[19:23] + s[24:36])
+	if err != nil {
+		return u, false
+	}
+	copy(u[:], b)
+	return u, true
+}
+
+// check checks [fido] and fills AAGUIDs. It reads trusted_ca_file but
+// does not look for device_paths: keys come and go (hot-plug), and a
+// software key's pty exists only while it runs.
+func (f *FIDO) check(ck *checker) {
+	rpMsg := checkRPID(f.RPID)
+	if rpMsg != "" {
+		ck.add("fido.rp_id", q(f.RPID), "%s", rpMsg)
+	}
+	switch {
+	case strings.TrimSpace(f.RPName) == "":
+		ck.add("fido.rp_name", q(f.RPName), "must name the service, as browsers and security keys show it (default %q)", Default().FIDO.RPName)
+	case strings.ContainsFunc(f.RPName, unicode.IsControl):
+		ck.add("fido.rp_name", q(f.RPName), "must not contain control characters")
+	case utf8.RuneCountInString(f.RPName) > 64:
+		ck.add("fido.rp_name", q(f.RPName), "is %d characters long; use at most 64", utf8.RuneCountInString(f.RPName))
+	}
+	if msg := checkOrigin(f.Origin, f.RPID, rpMsg == ""); msg != "" {
+		ck.add("fido.origin", q(f.Origin), "%s", msg)
+	}
+	ck.intRange("fido.min_pin_length", f.MinPINLength, 4, 63, " (CTAP2 PINs are 4 to 63 bytes)")
+	if !slices.Contains(userVerifications, f.UserVerification) {
+		ck.add("fido.user_verification", q(f.UserVerification), "must be %q (a PIN or fingerprint at every use), %q or %q", UVRequired, UVPreferred, UVDiscouraged)
+	}
+
+	f.AAGUIDs = nil // never keep models of an earlier list
+	seen := map[[16]byte]int{}
+	for i, s := range f.AAGUIDAllow {
+		key := fmt.Sprintf("fido.aaguid_allow[%d]", i)
+		u, ok := parseUUID(s)
+		if !ok {
+			ck.add(key, q(s), `must be an AAGUID, a UUID like "cb69481e-8ff7-4039-93ec-0a2729a154a8" (it names a security key model)`)
+			continue
+		}
+		if j, dup := seen[u]; dup {
+			ck.add(key, q(s), "is already listed as fido.aaguid_allow[%d]", j)
+			continue
+		}
+		seen[u] = i
+		f.AAGUIDs = append(f.AAGUIDs, u)
+	}
+
+	if f.Attestation != AttestationOptional && f.Attestation != AttestationRequired {
+		ck.add("fido.attestation", q(f.Attestation), "must be %q (keys without attestation are enrolled too) or %q", AttestationOptional, AttestationRequired)
+	}
+	if f.TrustedCAFile != "" {
+		if msg := checkCAFile(f.TrustedCAFile); msg != "" {
+			ck.add("fido.trusted_ca_file", q(f.TrustedCAFile), "%s", msg)
+		}
+	}
+
+	paths := map[string]int{}
+	for i, p := range f.DevicePaths {
+		key := fmt.Sprintf("fido.device_paths[%d]", i)
+		if !filepath.IsAbs(p) {
+			ck.add(key, q(p), `must be an absolute device path, like "/dev/hidraw3" or a software key's pty`)
+			continue
+		}
+		c := filepath.Clean(p)
+		if j, dup := paths[c]; dup {
+			ck.add(key, q(p), "is already listed as fido.device_paths[%d]", j)
+			continue
+		}
+		paths[c] = i
+	}
+
+	ck.durRange("fido.poll_interval", f.PollInterval, 200*time.Millisecond, 10*time.Second, " (how often keys are looked for)")
+	ck.durRange("fido.touch_timeout", f.TouchTimeout, 5*time.Second, 2*time.Minute, " (how long the kiosk waits for a touch)")
+	ck.durRange("fido.session_ttl", f.SessionTTL, time.Minute, 2*time.Hour, " (how long a kiosk enrollment session lives)")
+}
+
+// checkCAFile returns what is wrong with a file of PEM attestation root
+// certificates, or "". The message names the file.
+func checkCAFile(path string) string {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Sprintf("CA file %s does not exist", path)
+	case err != nil:
+		return fmt.Sprintf("cannot read CA file: %v", err)
+	case !fi.Mode().IsRegular():
+		return fmt.Sprintf("CA file %s is not a regular file", path)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Sprintf("cannot read CA file: %v", err)
+	}
+	n := 0
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			return fmt.Sprintf("CA file %s holds a %q block; it must hold only certificates (\"-----BEGIN CERTIFICATE-----\")", path, b.Type)
+		}
+		n++
+		if _, err := x509.ParseCertificate(b.Bytes); err != nil {
+			return fmt.Sprintf("certificate %d in CA file %s does not parse: %v", n, path, err)
+		}
+	}
+	if n == 0 {
+		return fmt.Sprintf("CA file %s holds no certificate; it must hold PEM certificates (\"-----BEGIN CERTIFICATE-----\")", path)
+	}
+	return ""
 }
 
 // hashTokenFile reads a token file and returns the SHA-256 of the trimmed
