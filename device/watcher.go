@@ -1,0 +1,188 @@
+package device
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	libfido2 "github.com/keys-pub/go-libfido2"
+)
+
+// probeTimeout bounds reading the Info of a newly seen key.
+const probeTimeout = 5 * time.Second
+
+// Watcher discovers keys: libfido2's enumeration (hidraw nodes) plus extra
+// paths (ptys of software keys, or configured nodes), polled. A path whose
+// Info cannot be read is absent, not an error; it is tried again on the
+// next poll.
+type Watcher struct {
+	log      *slog.Logger
+	opts     []Option
+	interval time.Duration
+	changes  chan struct{}
+
+	// probed holds the Keys used to read Info, so that Run can wait for
+	// any libfido2 call still running in the background.
+	probed []*Key
+
+	mu      sync.Mutex
+	extra   []string
+	devices map[string]Info // keys present, by path
+}
+
+// NewWatcher returns a Watcher polling every interval (1 s if not
+// positive). opts are passed to the Authenticators it uses to read Info.
+func NewWatcher(extraPaths []string, interval time.Duration, opts ...Option) *Watcher {
+	if interval <= 0 {
+		interval = time.Second
+	}
+	o := buildOptions(opts)
+	return &Watcher{
+		log:      o.log.With("component", "device-watcher"),
+		opts:     opts,
+		interval: interval,
+		changes:  make(chan struct{}, 1),
+		extra:    slices.Clone(extraPaths),
+		devices:  make(map[string]Info),
+	}
+}
+
+// SetExtraPaths replaces the extra paths; the next poll applies it.
+func (w *Watcher) SetExtraPaths(paths []string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.extra = slices.Clone(paths)
+}
+
+// Changes is signalled (non-blocking, coalesced) when the set of keys
+// changes.
+func (w *Watcher) Changes() <-chan struct{} { return w.changes }
+
+// Devices returns the keys present now, sorted by path. Info is read once
+// when a key arrives.
+func (w *Watcher) Devices() []Info {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]Info, 0, len(w.devices))
+	for _, in := range w.devices {
+		in.Versions = slices.Clone(in.Versions)
+		out = append(out, in)
+	}
+	slices.SortFunc(out, func(a, b Info) int {
+		switch {
+		case a.Path < b.Path:
+			return -1
+		case a.Path > b.Path:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// Run polls until ctx ends. It returns once no libfido2 call it started
+// is running.
+func (w *Watcher) Run(ctx context.Context) {
+	t := time.NewTicker(w.interval)
+	defer t.Stop()
+	defer func() {
+		for _, k := range w.probed {
+			k.Close()
+		}
+		w.probed = nil
+	}()
+	for {
+		w.poll(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// poll compares the candidate paths with the known keys.
+func (w *Watcher) poll(ctx context.Context) {
+	candidates := map[string]string{} // path → product name if enumerated
+	locs, err := libfido2.DeviceLocations()
+	if err != nil {
+		w.log.Debug("device enumeration failed", "err", err)
+	}
+	for _, l := range locs {
+		candidates[l.Path] = productOf(l)
+	}
+	w.mu.Lock()
+	extra := slices.Clone(w.extra)
+	known := make(map[string]bool, len(w.devices))
+	for p := range w.devices {
+		known[p] = true
+	}
+	w.mu.Unlock()
+	for _, p := range extra {
+		if _, ok := candidates[p]; !ok && present(p) {
+			candidates[p] = ""
+		}
+	}
+
+	changed := false
+	for p := range known {
+		if _, ok := candidates[p]; !ok {
+			w.mu.Lock()
+			delete(w.devices, p)
+			w.mu.Unlock()
+			w.log.Info("key removed", "device", p)
+			changed = true
+		}
+	}
+	for p, product := range candidates {
+		if known[p] || ctx.Err() != nil {
+			continue
+		}
+		info, ok := w.probe(ctx, p)
+		if !ok {
+			continue
+		}
+		if product != "" {
+			info.Product = product
+		}
+		w.mu.Lock()
+		w.devices[p] = info
+		w.mu.Unlock()
+		w.log.Info("key arrived", "device", p, "product", info.Product)
+		changed = true
+	}
+	if changed {
+		select {
+		case w.changes <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// probe reads the Info of a newly seen path.
+func (w *Watcher) probe(ctx context.Context, path string) (Info, bool) {
+	k, err := OpenKey(path, w.opts...)
+	if err != nil {
+		return Info{}, false
+	}
+	w.probed = slices.DeleteFunc(w.probed, func(k *Key) bool { return k.idle() })
+	w.probed = append(w.probed, k)
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	info, err := k.Info(ctx)
+	if err != nil {
+		w.log.Debug("not a usable key", "device", path, "err", err)
+		return Info{}, false
+	}
+	return info, true
+}
+
+// present reports whether an extra path is still a character device; a
+// pty disappears when its software key goes away.
+func present(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
