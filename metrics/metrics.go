@@ -31,6 +31,8 @@ type Metrics struct {
 	outboxQueued       prometheus.Gauge
 	outboxSending      prometheus.Gauge
 	outboxOldest       prometheus.Gauge
+	reloadOK           prometheus.Gauge
+	reloadTime         prometheus.Gauge
 }
 
 var _ mfa.Observer = (*Metrics)(nil)
@@ -94,6 +96,14 @@ func New() *Metrics {
 			Name: "mfagate_outbox_oldest_queued_age_seconds",
 			Help: "Age of the oldest queued outbox job (0 when none waits).",
 		}),
+		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "mfagate_config_last_reload_successful",
+			Help: "1 when the last configuration load (start or SIGHUP) succeeded; 0 when the daemon kept its previous configuration.",
+		}),
+		reloadTime: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "mfagate_config_last_reload_success_timestamp_seconds",
+			Help: "Unix time of the last successful configuration load.",
+		}),
 	}
 	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "mfagate_build_info",
@@ -112,7 +122,7 @@ func New() *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		info, m.httpRequests, m.httpDuration, m.challengesCreated, m.challengesFinished,
 		m.verifyFailures, m.fraudReports, m.users, m.modemJobs, m.modemJobSeconds, m.dtmf,
-		m.outboxQueued, m.outboxSending, m.outboxOldest,
+		m.outboxQueued, m.outboxSending, m.outboxOldest, m.reloadOK, m.reloadTime,
 	)
 	for _, s := range []mfa.State{mfa.StateOff, mfa.StatePending, mfa.StateActive} {
 		m.users.WithLabelValues(string(s))
@@ -125,6 +135,16 @@ func channel(c mfa.Channel) string {
 		return "none"
 	}
 	return string(c)
+}
+
+// ConfigLoaded records the outcome of a configuration load at t.
+func (m *Metrics) ConfigLoaded(ok bool, t time.Time) {
+	if ok {
+		m.reloadOK.Set(1)
+		m.reloadTime.Set(float64(t.Unix()))
+	} else {
+		m.reloadOK.Set(0)
+	}
 }
 
 // ObserveHTTP records one API request.

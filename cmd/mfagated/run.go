@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/coreos/go-systemd/v22/daemon"
+
 	"mfagate/api"
 	"mfagate/config"
 	"mfagate/metrics"
@@ -76,7 +78,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := serve(ctx, cfg, d, simLatency{sms: *simSMS, answer: *simAnswer}, log, stdout); err != nil {
+	var reload func() (*config.Config, error)
+	if d == nil {
+		path, override := *configPath, *listen
+		reload = func() (*config.Config, error) {
+			c, err := config.Load(path)
+			if err == nil && override != "" {
+				c.Server.Listen = override
+			}
+			return c, err
+		}
+	}
+	if err := serve(ctx, cfg, d, reload, simLatency{sms: *simSMS, answer: *simAnswer}, log, stdout); err != nil {
 		log.Error("mfagated stopped", "err", err)
 		return 1
 	}
@@ -84,7 +97,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // serve runs the daemon until ctx ends.
-func serve(ctx context.Context, cfg *config.Config, d *demoState, lat simLatency, log *slog.Logger, stdout io.Writer) error {
+func serve(ctx context.Context, cfg *config.Config, d *demoState, reload func() (*config.Config, error), lat simLatency, log *slog.Logger, stdout io.Writer) error {
 	keys, err := mfa.LoadKeys(cfg.Secrets.KeyFile)
 	if err != nil {
 		return err
@@ -95,6 +108,7 @@ func serve(ctx context.Context, cfg *config.Config, d *demoState, lat simLatency
 	}
 	defer db.Close()
 	m := metrics.New()
+	m.ConfigLoaded(true, time.Now())
 	svc, err := mfa.New(mfa.Options{Store: db, Keys: keys, Policy: policyFrom(cfg), Observer: m, Logger: log})
 	if err != nil {
 		return err
@@ -133,13 +147,33 @@ func serve(ctx context.Context, cfg *config.Config, d *demoState, lat simLatency
 	}
 
 	var wg sync.WaitGroup
-	wg.Go(func() { housekeeping(ctx, svc, m, log) })
+	hk := &heartbeat{}
+	wg.Go(func() { housekeeping(ctx, svc, m, hk, log) })
 	// The pool drains its exchanges in flight once ctx ends.
 	wg.Go(func() { pool.Run(ctx) })
 	svc.SetSender(pool)
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	log.Info("mfagated ready", "listen", cfg.Server.Listen, "store", cfg.Store.Path)
+	sd := notifier{log: log}
+	sd.send(daemon.SdNotifyReady + "\nSTATUS=" + statusLine(pool))
+	wg.Go(func() { watchdog(ctx, sd, hk, svc, pool) })
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	wg.Go(func() {
+		running := cfg // owned by this goroutine from here on
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				sd.send(daemon.SdNotifyReloading + "\n" + daemon.SdNotifyMonotonicUsec())
+				running = reloadConfig(running, reload, svc, srv, m, log)
+				sd.send(daemon.SdNotifyReady)
+			}
+		}
+	})
 	if d != nil {
 		d.announce(stdout, cfg.Server.Listen)
 	}
@@ -148,6 +182,7 @@ func serve(ctx context.Context, cfg *config.Config, d *demoState, lat simLatency
 	case err = <-served:
 	case <-ctx.Done():
 		log.Info("stopping: draining requests", "timeout", cfg.Server.ShutdownTimeout.Duration)
+		sd.send(daemon.SdNotifyStopping)
 		sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout.Duration)
 		defer cancel()
 		err = hs.Shutdown(sctx)
@@ -162,7 +197,7 @@ func serve(ctx context.Context, cfg *config.Config, d *demoState, lat simLatency
 
 // housekeeping expires challenges, activates users and refreshes the
 // user-count gauge until ctx ends.
-func housekeeping(ctx context.Context, svc *mfa.Service, m *metrics.Metrics, log *slog.Logger) {
+func housekeeping(ctx context.Context, svc *mfa.Service, m *metrics.Metrics, hk *heartbeat, log *slog.Logger) {
 	sweep := time.NewTicker(2 * time.Second)
 	defer sweep.Stop()
 	count := time.NewTicker(15 * time.Second)
@@ -176,6 +211,7 @@ func housekeeping(ctx context.Context, svc *mfa.Service, m *metrics.Metrics, log
 		}
 	}
 	refresh()
+	hk.beat()
 	for {
 		select {
 		case <-ctx.Done():
@@ -183,6 +219,8 @@ func housekeeping(ctx context.Context, svc *mfa.Service, m *metrics.Metrics, log
 		case <-sweep.C:
 			if err := svc.Sweep(ctx); err != nil && ctx.Err() == nil {
 				log.Warn("housekeeping failed", "err", err)
+			} else {
+				hk.beat()
 			}
 			if o, err := svc.OutboxStats(ctx); err == nil {
 				m.SetOutbox(o, time.Now())

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"log/slog"
+	"reflect"
+	"time"
+
+	"mfagate/api"
+	"mfagate/config"
+	"mfagate/metrics"
+	"mfagate/mfa"
+)
+
+// reloadConfig applies a re-read configuration (SIGHUP). What can change
+// safely takes effect at once: API clients, /metrics access, the policy and
+// message templates. Listener, store, key and modems need a restart; a
+// change there is logged and otherwise ignored. On any error the running
+// configuration stays as it was.
+func reloadConfig(cur *config.Config, load func() (*config.Config, error), svc *mfa.Service, srv *api.Server, m *metrics.Metrics, log *slog.Logger) *config.Config {
+	if load == nil {
+		log.Info("reload: the demo has no configuration file; nothing to reload")
+		return cur
+	}
+	next, err := load()
+	if err == nil {
+		err = svc.SetPolicy(policyFrom(next))
+	}
+	if err != nil {
+		m.ConfigLoaded(false, time.Now())
+		log.Error("reload failed; keeping the running configuration", "err", err)
+		return cur
+	}
+	srv.SetClients(clientsFrom(next))
+	srv.SetMetricsPublic(next.Server.MetricsPublic)
+	for name, same := range map[string]bool{
+		"server.listen": cur.Server.Listen == next.Server.Listen,
+		"store":         cur.Store == next.Store,
+		"secrets":       cur.Secrets == next.Secrets,
+		"modem":         reflect.DeepEqual(cur.Modems, next.Modems),
+		"voice":         cur.Voice == next.Voice,
+	} {
+		if !same {
+			log.Warn("reload: this part changed but takes effect only after a restart", "section", name)
+		}
+	}
+	m.ConfigLoaded(true, time.Now())
+	log.Info("configuration reloaded", "clients", len(next.API.Clients))
+	// Keep what did not take effect, so the next reload compares against
+	// what is really running.
+	next.Server.Listen, next.Store, next.Secrets, next.Modems, next.Voice = cur.Server.Listen, cur.Store, cur.Secrets, cur.Modems, cur.Voice
+	return next
+}
