@@ -50,6 +50,20 @@ func TestDefaults(t *testing.T) {
 		{"modem", len(c.Modems), 0},
 		{"voice.ring_timeout", c.Voice.RingTimeout.Duration, 30 * time.Second},
 		{"voice.input_timeout", c.Voice.InputTimeout.Duration, 20 * time.Second},
+		{"fido.rp_id", c.FIDO.RPID, "localhost"},
+		{"fido.rp_name", c.FIDO.RPName, "mfagate"},
+		{"fido.origin", c.FIDO.Origin, "https://localhost"},
+		{"fido.min_pin_length", c.FIDO.MinPINLength, 6},
+		{"fido.require_resident_key", c.FIDO.RequireResidentKey, false},
+		{"fido.user_verification", c.FIDO.UserVerification, "required"},
+		{"fido.UserVerificationRequired", c.FIDO.UserVerificationRequired(), true},
+		{"fido.aaguid_allow", len(c.FIDO.AAGUIDAllow), 0},
+		{"fido.attestation", c.FIDO.Attestation, "optional"},
+		{"fido.trusted_ca_file", c.FIDO.TrustedCAFile, ""},
+		{"fido.device_paths", len(c.FIDO.DevicePaths), 0},
+		{"fido.poll_interval", c.FIDO.PollInterval.Duration, time.Second},
+		{"fido.touch_timeout", c.FIDO.TouchTimeout.Duration, 30 * time.Second},
+		{"fido.session_ttl", c.FIDO.SessionTTL.Duration, 15 * time.Minute},
 		{"messages.en.sms", c.Messages.EN.SMS, "{issuer}: your sign-in code is {code}. It expires in {minutes} minutes. Never share it."},
 	}
 	for _, tt := range tests {
@@ -64,6 +78,9 @@ func TestDefaults(t *testing.T) {
 	}
 	if c.Policy.UserID == nil || !c.Policy.UserID.MatchString("0123456789") || c.Policy.UserID.MatchString("012345678") {
 		t.Errorf("Validate did not compile the default user ID pattern into Policy.UserID")
+	}
+	if c.FIDO.AAGUIDs != nil {
+		t.Errorf("default AAGUIDs = %x, want nil: any key model", c.FIDO.AAGUIDs)
 	}
 }
 
@@ -86,6 +103,7 @@ func TestParseEmptyIsDefault(t *testing.T) {
 func TestParseFullFile(t *testing.T) {
 	dir := t.TempDir()
 	writeToken(t, filepath.Join(dir, "tokens", "kiosk.token"), "\n  kiosk-token-0123456789abcdef \n", 0o600)
+	writeCA(t, filepath.Join(dir, "ca", "roots.pem"), "Example FIDO Root")
 	hash := sha256.Sum256([]byte("idp-token-0123456789abcdef"))
 	src := `
 [server]
@@ -151,6 +169,21 @@ baud = 921600
 [voice]
 ring_timeout = "45s"
 input_timeout = "10s"
+
+[fido]
+rp_id = "example.ac.jp"
+rp_name = "UTokyo Account"
+origin = "https://login.example.ac.jp:8443"
+min_pin_length = 8
+require_resident_key = true
+user_verification = "discouraged"
+aaguid_allow = ["CB69481E-8FF7-4039-93EC-0A2729A154A8", "ee882879-721c-4913-9775-3dfcce97072a"]
+attestation = "required"
+trusted_ca_file = "ca/roots.pem"
+device_paths = ["/dev/pts/7", "/dev/mfagate/hid-kiosk"]
+poll_interval = "250ms"
+touch_timeout = "1m"
+session_ttl = "2h"
 `
 	c, err := Parse([]byte(src), dir)
 	if err != nil {
@@ -201,6 +234,24 @@ input_timeout = "10s"
 	check("modems", c.Modems, []Modem{{ID: "ec25-1", Port: "/dev/mfagate/ec25-1", Profile: "quectel", Channels: []string{"voice", "sms"}, DailyCap: 180, Baud: 921600}})
 	check("ring_timeout", c.Voice.RingTimeout.Duration, 45*time.Second)
 	check("input_timeout", c.Voice.InputTimeout.Duration, 10*time.Second)
+	check("rp_id", c.FIDO.RPID, "example.ac.jp")
+	check("rp_name", c.FIDO.RPName, "UTokyo Account")
+	check("origin", c.FIDO.Origin, "https://login.example.ac.jp:8443")
+	check("min_pin_length", c.FIDO.MinPINLength, 8)
+	check("require_resident_key", c.FIDO.RequireResidentKey, true)
+	check("user_verification", c.FIDO.UserVerification, UVDiscouraged)
+	check("UserVerificationRequired", c.FIDO.UserVerificationRequired(), false)
+	check("aaguid_allow", c.FIDO.AAGUIDAllow, []string{"CB69481E-8FF7-4039-93EC-0A2729A154A8", "ee882879-721c-4913-9775-3dfcce97072a"})
+	check("AAGUIDs", c.FIDO.AAGUIDs, [][16]byte{
+		{0xcb, 0x69, 0x48, 0x1e, 0x8f, 0xf7, 0x40, 0x39, 0x93, 0xec, 0x0a, 0x27, 0x29, 0xa1, 0x54, 0xa8},
+		{0xee, 0x88, 0x28, 0x79, 0x72, 0x1c, 0x49, 0x13, 0x97, 0x75, 0x3d, 0xfc, 0xce, 0x97, 0x07, 0x2a},
+	})
+	check("attestation", c.FIDO.Attestation, AttestationRequired)
+	check("trusted_ca_file (relative to the file)", c.FIDO.TrustedCAFile, filepath.Join(dir, "ca", "roots.pem"))
+	check("device_paths", c.FIDO.DevicePaths, []string{"/dev/pts/7", "/dev/mfagate/hid-kiosk"})
+	check("poll_interval", c.FIDO.PollInterval.Duration, 250*time.Millisecond)
+	check("touch_timeout", c.FIDO.TouchTimeout.Duration, time.Minute)
+	check("session_ttl", c.FIDO.SessionTTL.Duration, 2*time.Hour)
 	// Texts not written keep their defaults.
 	check("ja.sms", c.Messages.JA.SMS, Default().Messages.JA.SMS)
 	check("For(fr) falls back to en", c.Messages.For("fr").SMS, "{code} is your {issuer} code")
@@ -456,6 +507,10 @@ func TestEncodeRoundTrip(t *testing.T) {
 	c.API.Clients = []Client{{Name: "idp", TokenSHA256: strings.Repeat("ab", 32), Roles: []string{"idp"}}}
 	c.Modems = []Modem{{ID: "ec25-1", Port: "/dev/mfagate/ec25-1", Profile: "quectel", DailyCap: 180}, {ID: "demo", Port: "sim:huawei", Channels: []string{"voice"}}}
 	c.Voice.InputTimeout = D(15 * time.Second)
+	c.FIDO.RPID, c.FIDO.Origin = "example.ac.jp", "https://login.example.ac.jp"
+	c.FIDO.AAGUIDAllow = []string{"cb69481e-8ff7-4039-93ec-0a2729a154a8"}
+	c.FIDO.DevicePaths = []string{"/dev/pts/3"}
+	c.FIDO.PollInterval = D(1500 * time.Millisecond)
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("[messages.ja]\nsms = '''\n{code}\n'''\n"))
 	f.Add([]byte("[[modem]]\nid = \"ec25-1\"\nport = \"/dev/mfagate/ec25-1\"\nprofile = \"quectel\"\ndaily_cap = 180\n[[modem]]\nid = \"demo\"\nport = \"sim:simcom\"\nchannels = [\"sms\"]\n[voice]\nring_timeout = \"45s\"\n"))
 	f.Add([]byte("modem = [{id = \"a\", port = \"sim:quectel\", baud = 9600}]\n"))
+	f.Add([]byte("[fido]\nrp_id = \"example.ac.jp\"\norigin = \"https://login.example.ac.jp:8443\"\nuser_verification = \"preferred\"\naaguid_allow = [\"CB69481E-8FF7-4039-93EC-0A2729A154A8\"]\nattestation = \"required\"\ndevice_paths = [\"/dev/pts/3\"]\npoll_interval = \"250ms\"\n"))
+	f.Add([]byte("fido = { rp_id = \"localhost\", origin = \"http://localhost:8080\", trusted_ca_file = \"roots.pem\" }\n"))
 	dir := f.TempDir() // relative token files resolve here; Parse writes nothing
 	f.Fuzz(func(t *testing.T, data []byte) {
 		idx := indexKeys(data) // must not panic or hang on any input

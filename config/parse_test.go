@@ -42,6 +42,10 @@ func TestUnknownKeys(t *testing.T) {
 			[]string{"line 1: messages.lang: unknown key; valid in [messages]: default_language, en, ja"}},
 		{"field without a toml name", "[[api.client]]\nname = \"a\"\ntoken_sha256 = \"" + strings.Repeat("aa", 32) + "\"\nroles = [\"idp\"]\nTokenHash = \"x\"\n",
 			[]string{"line 5: api.client[0].TokenHash: unknown key; valid in [api.client]: name, roles, token_file, token_sha256"}},
+		{"in [fido]", "[fido]\nrpid = \"login.example.ac.jp\"\n",
+			[]string{"line 2: fido.rpid: unknown key (did you mean fido.rp_id?)"}},
+		{"field without a toml name in [fido]", "[fido]\nAAGUIDs = []\n",
+			[]string{"line 2: fido.AAGUIDs: unknown key; valid in [fido]: aaguid_allow, attestation, device_paths, min_pin_length, origin, poll_interval, require_resident_key, rp_id, rp_name, session_ttl, touch_timeout, trusted_ca_file, user_verification"}},
 		{"after a multi-line string", "[messages.en]\nsms = \"\"\"\n{code}\nis your code\"\"\"\nsmss = \"x\"\n",
 			[]string{"line 5: messages.en.smss: unknown key (did you mean messages.en.sms?)"}},
 	}

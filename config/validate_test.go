@@ -17,6 +17,10 @@ func TestBadValues(t *testing.T) {
 	modem := func(id, port string) string {
 		return "[[modem]]\nid = \"" + id + "\"\nport = \"" + port + "\"\nprofile = \"quectel\"\n"
 	}
+	// [fido] with an rp_id on line 2 and the origin on line 3.
+	fido := func(origin string) string {
+		return "[fido]\nrp_id = \"login.example.ac.jp\"\norigin = \"" + origin + "\"\n"
+	}
 	tests := []struct {
 		name string
 		src  string
@@ -117,6 +121,59 @@ func TestBadValues(t *testing.T) {
 		{"ring_timeout long", "[voice]\nring_timeout = \"121s\"", "voice.ring_timeout", 2, "must be at most 2m"},
 		{"input_timeout short", "[voice]\n\ninput_timeout = \"0s\"", "voice.input_timeout", 3, "must be at least 5s (how long to wait for the callee's keys)"},
 		{"input_timeout long", "[voice]\ninput_timeout = \"3m\"", "voice.input_timeout", 2, "must be at most 2m"},
+		{"rp_id empty", "[fido]\nrp_id = \"\"", "fido.rp_id", 2, `is empty; it must be a domain name in lower case`},
+		{"rp_id URL", "[fido]\nrp_id = \"https://Login.example.ac.jp/\"", "fido.rp_id", 2, `is a URL; write only its host name: "login.example.ac.jp"`},
+		{"rp_id port", "[fido]\nrp_id = \"login.example.ac.jp:443\"", "fido.rp_id", 2, "must not contain a port or path"},
+		{"rp_id path", "[fido]\nrp_id = \"example.ac.jp/login\"", "fido.rp_id", 2, "must not contain a port or path"},
+		{"rp_id upper case", "[fido]\nrp_id = \"Login.Example.ac.jp\"", "fido.rp_id", 2, `must be in lower case, as browsers compare it: write "login.example.ac.jp"`},
+		{"rp_id IPv4", "[fido]\nrp_id = \"192.0.2.1\"", "fido.rp_id", 2, "must be a domain name, not an IP address"},
+		{"rp_id IPv6", "[fido]\nrp_id = \"[2001:db8::1]\"", "fido.rp_id", 2, "must be a domain name, not an IP address"},
+		{"rp_id single label", "[fido]\nrp_id = \"intranet\"", "fido.rp_id", 2, "is a single label, which is not a registrable domain"},
+		{"rp_id underscore", "[fido]\nrp_id = \"login_idp.example.jp\"", "fido.rp_id", 2, `must be a domain name in lower case (an internationalized one in its xn-- form), without scheme, port or path, like "login.example.ac.jp"`},
+		{"rp_id unicode", "[fido]\nrp_id = \"ログイン.example.jp\"", "fido.rp_id", 2, "in its xn-- form"},
+		{"rp_id trailing dot", "[fido]\nrp_id = \"example.jp.\"", "fido.rp_id", 2, "must be a domain name in lower case"},
+		{"rp_id label too long", "[fido]\nrp_id = \"" + strings.Repeat("a", 64) + ".example.jp\"", "fido.rp_id", 2, "must be a domain name in lower case"},
+		{"rp_id too long", "[fido]\nrp_id = \"" + strings.Repeat("abcdefg.", 32) + "jp\"", "fido.rp_id", 2, "is 258 bytes long; a domain name has at most 253"},
+		{"rp_name blank", "[fido]\nrp_name = \" \"", "fido.rp_name", 2, `must name the service, as browsers and security keys show it (default "mfagate")`},
+		{"rp_name control", "[fido]\nrp_name = \"a\\tb\"", "fido.rp_name", 2, "must not contain control characters"},
+		{"rp_name too long", "[fido]\nrp_name = \"" + strings.Repeat("認", 65) + "\"", "fido.rp_name", 2, "is 65 characters long; use at most 64"},
+		{"origin other site", fido("https://evil.example"), "fido.origin", 3, `the origin's host must be fido.rp_id ("login.example.ac.jp") or a subdomain of it (WebAuthn)`},
+		{"origin parent domain", fido("https://example.ac.jp"), "fido.origin", 3, `must be fido.rp_id ("login.example.ac.jp") or a subdomain of it`},
+		{"origin suffix without dot", fido("https://evillogin.example.ac.jp"), "fido.origin", 3, `must be fido.rp_id ("login.example.ac.jp") or a subdomain of it`},
+		{"origin http", fido("http://login.example.ac.jp"), "fido.origin", 3, `must use https; plain http is allowed only for "http://localhost", for testing`},
+		{"origin no scheme", fido("login.example.ac.jp"), "fido.origin", 3, `must be "https://" and a host name, with a port only if it is not 443, like "https://login.example.ac.jp"`},
+		{"origin other scheme", fido("wss://login.example.ac.jp"), "fido.origin", 3, `must be "https://" and a host name`},
+		{"origin empty", "[fido]\norigin = \"\"", "fido.origin", 2, `must be "https://" and a host name`},
+		{"origin trailing slash", fido("https://login.example.ac.jp/"), "fido.origin", 3, `is not written as browsers send it (scheme, host and a port other than the default; no path): write "https://login.example.ac.jp"`},
+		{"origin path", fido("https://login.example.ac.jp/idp/login?x=1"), "fido.origin", 3, `write "https://login.example.ac.jp"`},
+		{"origin default port", fido("https://login.example.ac.jp:443"), "fido.origin", 3, `write "https://login.example.ac.jp"`},
+		{"origin upper-case scheme", fido("HTTPS://login.example.ac.jp:8443"), "fido.origin", 3, `write "https://login.example.ac.jp:8443"`},
+		{"origin upper-case host", fido("https://Login.example.ac.jp"), "fido.origin", 3, `the host must be in lower case, as browsers compare it: write "login.example.ac.jp"`},
+		{"origin IP", fido("https://192.0.2.1"), "fido.origin", 3, "the host must be a domain name, not an IP address"},
+		{"origin port too big", fido("https://login.example.ac.jp:70000"), "fido.origin", 3, "the port must be a number from 1 to 65535"},
+		{"origin port zero", fido("https://login.example.ac.jp:0"), "fido.origin", 3, "the port must be a number from 1 to 65535"},
+		{"origin user", fido("https://admin@login.example.ac.jp"), "fido.origin", 3, "must not contain a user name"},
+		{"origin default rp_id", "[fido]\norigin = \"https://login.example.ac.jp\"", "fido.origin", 2, `must be fido.rp_id ("localhost") or a subdomain of it`},
+		{"min_pin_length short", "[fido]\nmin_pin_length = 3", "fido.min_pin_length", 2, "must be from 4 to 63 (CTAP2 PINs are 4 to 63 bytes)"},
+		{"min_pin_length long", "[fido]\nmin_pin_length = 64", "fido.min_pin_length", 2, "must be from 4 to 63"},
+		{"user_verification unknown", "[fido]\nuser_verification = \"always\"", "fido.user_verification", 2, `must be "required" (a PIN or fingerprint at every use), "preferred" or "discouraged"`},
+		{"user_verification upper case", "[fido]\nuser_verification = \"Required\"", "fido.user_verification", 2, `must be "required"`},
+		{"aaguid without dashes", "[fido]\naaguid_allow = [\"cb69481e8ff7403993ec0a2729a154a8\"]", "fido.aaguid_allow[0]", 2, `must be an AAGUID, a UUID like "cb69481e-8ff7-4039-93ec-0a2729a154a8"`},
+		{"aaguid not hex", "[fido]\naaguid_allow = [\"cb69481e-8ff7-4039-93ec-0a2729a154ag\"]", "fido.aaguid_allow[0]", 2, "must be an AAGUID"},
+		{"aaguid name", "[fido]\naaguid_allow = [\n  \"cb69481e-8ff7-4039-93ec-0a2729a154a8\",\n  \"YubiKey 5\",\n]", "fido.aaguid_allow[1]", 4, "must be an AAGUID"},
+		{"aaguid twice in other case", "[fido]\naaguid_allow = [\n  \"cb69481e-8ff7-4039-93ec-0a2729a154a8\",\n  \"CB69481E-8FF7-4039-93EC-0A2729A154A8\",\n]", "fido.aaguid_allow[1]", 4, "is already listed as fido.aaguid_allow[0]"},
+		{"attestation unknown", "[fido]\nattestation = \"none\"", "fido.attestation", 2, `must be "optional" (keys without attestation are enrolled too) or "required"`},
+		{"trusted_ca_file missing", "[fido]\nattestation = \"required\"\ntrusted_ca_file = \"roots.pem\"", "fido.trusted_ca_file", 3, "roots.pem does not exist"},
+		{"device path relative", "[fido]\ndevice_paths = [\"hidraw3\"]", "fido.device_paths[0]", 2, `must be an absolute device path, like "/dev/hidraw3" or a software key's pty`},
+		{"device path empty", "[fido]\ndevice_paths = [\"/dev/hidraw3\", \"\"]", "fido.device_paths[1]", 2, "must be an absolute device path"},
+		{"device path twice", "[fido]\ndevice_paths = [\n  \"/dev/pts/4\",\n  \"/dev//pts/./4\",\n]", "fido.device_paths[1]", 4, "is already listed as fido.device_paths[0]"},
+		{"poll_interval short", "[fido]\npoll_interval = \"100ms\"", "fido.poll_interval", 2, "must be at least 200ms (how often keys are looked for)"},
+		{"poll_interval long", "[fido]\npoll_interval = \"11s\"", "fido.poll_interval", 2, "must be at most 10s"},
+		{"touch_timeout short", "[fido]\ntouch_timeout = \"4s\"", "fido.touch_timeout", 2, "must be at least 5s (how long the kiosk waits for a touch)"},
+		{"touch_timeout long", "[fido]\ntouch_timeout = \"2m1s\"", "fido.touch_timeout", 2, "must be at most 2m"},
+		{"session_ttl short", "[fido]\nsession_ttl = \"59s\"", "fido.session_ttl", 2, "must be at least 1m (how long a kiosk enrollment session lives)"},
+		{"session_ttl long", "[fido]\nsession_ttl = \"3h\"", "fido.session_ttl", 2, "must be at most 2h"},
+		{"session_ttl negative", "[fido]\nsession_ttl = \"-15m\"", "fido.session_ttl", 2, "must be at least 1m"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
