@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"time"
@@ -149,8 +150,12 @@ func (s *Server) createChallenge(w http.ResponseWriter, r *http.Request, c *Clie
 	if err != nil {
 		return err
 	}
+	view := challengeView(ch)
+	if view.WebAuthn, err = s.svc.AssertionOptions(r.Context(), ch); err != nil {
+		return err
+	}
 	w.Header().Set("Location", "/v1/challenges/"+ch.ID)
-	return writeJSON(w, http.StatusCreated, challengeView(ch))
+	return writeJSON(w, http.StatusCreated, view)
 }
 
 // MaxWait is the longest long poll GET /v1/challenges/{id}?wait= allows.
@@ -176,7 +181,8 @@ func (s *Server) getChallenge(w http.ResponseWriter, r *http.Request, _ *Client)
 }
 
 type verifyBody struct {
-	Code string `json:"code"`
+	Code     string          `json:"code"`
+	WebAuthn json.RawMessage `json:"webauthn"`
 }
 
 func (s *Server) verify(w http.ResponseWriter, r *http.Request, c *Client) error {
@@ -184,10 +190,18 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request, c *Client) error
 	if err := decode(w, r, &b, false); err != nil {
 		return err
 	}
-	if b.Code == "" {
-		return newProblem(http.StatusBadRequest, string(mfa.CodeInvalidRequest), "code is required: the digits the user entered")
+	var ch mfa.Challenge
+	var err error
+	switch {
+	case b.Code != "" && b.WebAuthn != nil:
+		return newProblem(http.StatusBadRequest, string(mfa.CodeInvalidRequest), "give either code (authenticator app, SMS) or webauthn (security key), not both")
+	case b.Code != "":
+		ch, err = s.svc.Verify(r.Context(), actor(c), r.PathValue("id"), b.Code)
+	case b.WebAuthn != nil:
+		ch, err = s.svc.VerifyFIDO(r.Context(), actor(c), r.PathValue("id"), mfa.FIDOAssertion{ResponseJSON: b.WebAuthn})
+	default:
+		return newProblem(http.StatusBadRequest, string(mfa.CodeInvalidRequest), "code is required: the digits the user entered (or webauthn: a security key's AuthenticationResponseJSON)")
 	}
-	ch, err := s.svc.Verify(r.Context(), actor(c), r.PathValue("id"), b.Code)
 	if err != nil {
 		return err
 	}

@@ -80,6 +80,8 @@ var domainStatus = map[mfa.Code]int{
 	mfa.CodePhoneBlocked:         http.StatusForbidden,
 	mfa.CodeChannelNotPossible:   http.StatusUnprocessableEntity,
 	mfa.CodeNoSender:             http.StatusServiceUnavailable,
+	mfa.CodeInvalidAssertion:     http.StatusUnprocessableEntity,
+	mfa.CodeCounterRegressed:     http.StatusForbidden,
 }
 
 // toProblem turns any handler error into a problem; errors that are not

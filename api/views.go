@@ -2,6 +2,8 @@ package api
 
 import (
 	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"time"
 
 	"mfagate/mfa"
@@ -36,6 +38,8 @@ type methodJSON struct {
 	Phone       string     `json:"phone,omitempty"`
 	Extension   bool       `json:"has_extension,omitempty"`
 	Language    string     `json:"language,omitempty"`
+	AAGUID      string     `json:"aaguid,omitempty"`
+	SignCount   *uint32    `json:"sign_count,omitempty"`
 	CreatedAt   time.Time  `json:"created_at"`
 	ConfirmedAt *time.Time `json:"confirmed_at"`
 }
@@ -48,20 +52,21 @@ type deliveryJSON struct {
 }
 
 type challengeJSON struct {
-	ID           string        `json:"id"`
-	User         string        `json:"user"`
-	Method       string        `json:"method"`
-	Kind         string        `json:"kind"`
-	Channel      string        `json:"channel,omitempty"`
-	Purpose      string        `json:"purpose"`
-	Status       string        `json:"status"`
-	Reason       string        `json:"reason,omitempty"`
-	CreatedAt    time.Time     `json:"created_at"`
-	ExpiresAt    time.Time     `json:"expires_at"`
-	FinishedAt   *time.Time    `json:"finished_at"`
-	AttemptsLeft int           `json:"attempts_left"`
-	NumberMatch  string        `json:"number_match,omitempty"`
-	Delivery     *deliveryJSON `json:"delivery,omitempty"`
+	ID           string          `json:"id"`
+	User         string          `json:"user"`
+	Method       string          `json:"method"`
+	Kind         string          `json:"kind"`
+	Channel      string          `json:"channel,omitempty"`
+	Purpose      string          `json:"purpose"`
+	Status       string          `json:"status"`
+	Reason       string          `json:"reason,omitempty"`
+	CreatedAt    time.Time       `json:"created_at"`
+	ExpiresAt    time.Time       `json:"expires_at"`
+	FinishedAt   *time.Time      `json:"finished_at"`
+	AttemptsLeft int             `json:"attempts_left"`
+	NumberMatch  string          `json:"number_match,omitempty"`
+	Delivery     *deliveryJSON   `json:"delivery,omitempty"`
+	WebAuthn     json.RawMessage `json:"webauthn,omitempty"`
 }
 
 type totpJSON struct {
@@ -137,7 +142,20 @@ func methodView(m mfa.Method) methodJSON {
 	if m.Phone != "" {
 		j.Phone = mfa.MaskPhone(m.Phone)
 	}
+	if m.FIDO != nil {
+		j.AAGUID = formatUUID(m.FIDO.AAGUID)
+		n := m.FIDO.SignCount
+		j.SignCount = &n
+	}
 	return j
+}
+
+func formatUUID(b []byte) string {
+	if len(b) != 16 {
+		return ""
+	}
+	h := hex.EncodeToString(b)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
 func challengeView(c mfa.Challenge) challengeJSON {

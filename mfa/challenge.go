@@ -102,6 +102,15 @@ func (s *Service) CreateChallenge(ctx context.Context, actor Actor, user string,
 			}
 			c, err = s.newPhoneChallenge(tx, actor, u, m, channel, req.Purpose, now)
 			return false, err
+		case KindFIDO:
+			if req.Channel != "" {
+				return false, refuse(CodeChannelNotPossible, "channel applies to phone methods only")
+			}
+			if _, err := s.verifier(); err != nil {
+				return false, err
+			}
+			c, err = s.newFIDOChallenge(tx, m, req.Purpose, now)
+			return false, err
 		default:
 			return false, refuse(CodeUnsupportedKind, "verification with a %s method is not available through this call", m.Kind)
 		}
@@ -203,7 +212,7 @@ func (s *Service) Verify(ctx context.Context, actor Actor, id, code string) (Cha
 			return false, refuse(CodeWrongVerification, "a voice challenge is confirmed on the phone keypad; poll GET /v1/challenges/%s for the result", c.ID)
 		}
 		if c.Kind != KindTOTP && c.Kind != KindPhone {
-			return false, refuse(CodeWrongVerification, "a %s challenge is not verified with a code", c.Kind)
+			return false, refuse(CodeWrongVerification, "a %s challenge is verified with a security key's answer (\"webauthn\"), not a code", c.Kind)
 		}
 		c, keep, err := s.checkCode(tx, actor, c, code, now)
 		out, changed = c, keep || err == nil

@@ -44,6 +44,8 @@ const (
 	CodePhoneBlocked         Code = "phone_blocked"
 	CodeChannelNotPossible   Code = "channel_not_possible"
 	CodeNoSender             Code = "phone_delivery_unavailable"
+	CodeInvalidAssertion     Code = "invalid_assertion"
+	CodeCounterRegressed     Code = "sign_counter_regressed"
 )
 
 // Error is a refusal with a stable code and a message a person can act on.

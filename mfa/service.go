@@ -71,14 +71,15 @@ type Options struct {
 
 // Service applies the domain rules on top of a Store.
 type Service struct {
-	store  Store
-	keys   *Keys
-	policy atomic.Pointer[Policy]
-	sender atomic.Pointer[senderBox]
-	obs    Observer
-	log    *slog.Logger
-	now    func() time.Time
-	watch  watcher
+	store    Store
+	keys     *Keys
+	policy   atomic.Pointer[Policy]
+	sender   atomic.Pointer[senderBox]
+	webauthn atomic.Pointer[webauthnBox]
+	obs      Observer
+	log      *slog.Logger
+	now      func() time.Time
+	watch    watcher
 }
 
 type senderBox struct{ s Sender }

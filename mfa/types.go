@@ -128,8 +128,22 @@ type Method struct {
 	Language    string // message language for SMS and calls
 	Secret      []byte // TOTP seed, sealed (never plaintext at rest)
 	LastStep    int64  // last accepted TOTP time step (replay protection)
+	FIDO        *FIDOCredential
 	CreatedAt   time.Time
 	ConfirmedAt time.Time
+}
+
+// FIDOCredential is a security key's registration: what a WebAuthn verifier
+// needs to check its assertions, and the attestation an outside verifier can
+// re-check.
+type FIDOCredential struct {
+	ID                []byte
+	PublicKey         []byte // COSE_Key
+	AAGUID            []byte // 16 bytes
+	SignCount         uint32
+	AttestationFormat string
+	AttestationObject []byte
+	ClientDataJSON    []byte
 }
 
 // Usable reports whether the method can verify a sign-in.
@@ -155,6 +169,7 @@ type Challenge struct {
 	Reason       string
 	CodeHash     []byte // keyed hash of the one-time code (sms)
 	NumberMatch  string // the 2 digits a voice callee keys in
+	WebAuthn     []byte // the WebAuthn challenge bytes (fido)
 	AttemptsLeft int
 	CreatedAt    time.Time
 	ExpiresAt    time.Time
@@ -193,6 +208,7 @@ const (
 	EventFraudReported     = "fraud_reported"
 	EventUserUnlocked      = "user_unlocked"
 	EventTestSMS           = "test_sms"
+	EventCounterRegressed  = "sign_counter_regressed"
 )
 
 // EventFilter selects audit events, newest first.

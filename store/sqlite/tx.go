@@ -78,14 +78,22 @@ func (t *tx) PutUser(u mfa.User) error {
 		u.DefaultMethod, u.ConsecutiveFailures, b2i(u.PhoneBlocked), t2i(u.CreatedAt), t2i(u.UpdatedAt))
 }
 
-const methodCols = `id, user_id, kind, label, confirmed, slot, channel, phone, extension, language, secret, last_step, created_at, confirmed_at`
+const methodCols = `id, user_id, kind, label, confirmed, slot, channel, phone, extension, language, secret, last_step, created_at, confirmed_at,
+	credential_id, public_key, aaguid, sign_count, attestation_object, client_data, attestation_format`
 
 func scanMethod(row interface{ Scan(...any) error }) (mfa.Method, error) {
 	var m mfa.Method
 	var confirmed, created, confirmedAt int64
+	var f mfa.FIDOCredential
+	var count int64
 	err := row.Scan(&m.ID, &m.User, &m.Kind, &m.Label, &confirmed, &m.Slot, &m.Channel, &m.Phone, &m.Extension,
-		&m.Language, &m.Secret, &m.LastStep, &created, &confirmedAt)
+		&m.Language, &m.Secret, &m.LastStep, &created, &confirmedAt,
+		&f.ID, &f.PublicKey, &f.AAGUID, &count, &f.AttestationObject, &f.ClientDataJSON, &f.AttestationFormat)
 	m.Confirmed, m.CreatedAt, m.ConfirmedAt = confirmed != 0, i2t(created), i2t(confirmedAt)
+	if f.ID != nil {
+		f.SignCount = uint32(count)
+		m.FIDO = &f
+	}
 	return m, err
 }
 
@@ -112,12 +120,17 @@ func (t *tx) Method(id string) (mfa.Method, error) {
 }
 
 func (t *tx) PutMethod(m mfa.Method) error {
-	return t.exec(`INSERT INTO methods (`+methodCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+	f := m.FIDO
+	if f == nil {
+		f = &mfa.FIDOCredential{}
+	}
+	return t.exec(`INSERT INTO methods (`+methodCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT (id) DO UPDATE SET label = excluded.label, confirmed = excluded.confirmed,
 		channel = excluded.channel, language = excluded.language, secret = excluded.secret,
-		last_step = excluded.last_step, confirmed_at = excluded.confirmed_at`,
+		last_step = excluded.last_step, confirmed_at = excluded.confirmed_at, sign_count = excluded.sign_count`,
 		m.ID, m.User, string(m.Kind), m.Label, b2i(m.Confirmed), string(m.Slot), string(m.Channel), m.Phone,
-		m.Extension, m.Language, m.Secret, m.LastStep, t2i(m.CreatedAt), t2i(m.ConfirmedAt))
+		m.Extension, m.Language, m.Secret, m.LastStep, t2i(m.CreatedAt), t2i(m.ConfirmedAt),
+		f.ID, f.PublicKey, f.AAGUID, int64(f.SignCount), f.AttestationObject, f.ClientDataJSON, f.AttestationFormat)
 }
 
 func (t *tx) DeleteMethod(id string) error {
@@ -125,14 +138,14 @@ func (t *tx) DeleteMethod(id string) error {
 }
 
 const challengeCols = `id, user_id, method_id, kind, channel, purpose, status, reason, code_hash, number_match, attempts_left,
-	created_at, expires_at, finished_at, delivery_modem, delivery_attempts, delivery_status, delivery_reason`
+	created_at, expires_at, finished_at, delivery_modem, delivery_attempts, delivery_status, delivery_reason, webauthn_challenge`
 
 func scanChallenge(row interface{ Scan(...any) error }) (mfa.Challenge, error) {
 	var c mfa.Challenge
 	var created, expires, finished int64
 	err := row.Scan(&c.ID, &c.User, &c.Method, &c.Kind, &c.Channel, &c.Purpose, &c.Status, &c.Reason, &c.CodeHash,
 		&c.NumberMatch, &c.AttemptsLeft, &created, &expires, &finished, &c.Delivery.Modem, &c.Delivery.Attempts,
-		&c.Delivery.Status, &c.Delivery.Reason)
+		&c.Delivery.Status, &c.Delivery.Reason, &c.WebAuthn)
 	c.CreatedAt, c.ExpiresAt, c.FinishedAt = i2t(created), i2t(expires), i2t(finished)
 	return c, err
 }
@@ -143,14 +156,14 @@ func (t *tx) Challenge(id string) (mfa.Challenge, error) {
 }
 
 func (t *tx) PutChallenge(c mfa.Challenge) error {
-	return t.exec(`INSERT INTO challenges (`+challengeCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+	return t.exec(`INSERT INTO challenges (`+challengeCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT (id) DO UPDATE SET status = excluded.status, reason = excluded.reason,
 		attempts_left = excluded.attempts_left, finished_at = excluded.finished_at,
 		delivery_modem = excluded.delivery_modem, delivery_attempts = excluded.delivery_attempts,
 		delivery_status = excluded.delivery_status, delivery_reason = excluded.delivery_reason`,
 		c.ID, c.User, c.Method, string(c.Kind), string(c.Channel), string(c.Purpose), string(c.Status), c.Reason,
 		c.CodeHash, c.NumberMatch, c.AttemptsLeft, t2i(c.CreatedAt), t2i(c.ExpiresAt), t2i(c.FinishedAt),
-		c.Delivery.Modem, c.Delivery.Attempts, c.Delivery.Status, c.Delivery.Reason)
+		c.Delivery.Modem, c.Delivery.Attempts, c.Delivery.Status, c.Delivery.Reason, c.WebAuthn)
 }
 
 func (t *tx) PhoneChallengeTimes(user string, since time.Time) ([]time.Time, error) {

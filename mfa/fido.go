@@ -1,0 +1,258 @@
+package mfa
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+)
+
+// WebAuthn checks security-key assertions (implemented with package fido,
+// configured with the relying party of the [fido] section).
+type WebAuthn interface {
+	// AssertionOptions is the PublicKeyCredentialRequestOptions object a
+	// browser needs to sign in with one of the allowed credentials.
+	AssertionOptions(challenge []byte, allow [][]byte) json.RawMessage
+	// VerifyAssertion checks a browser's AuthenticationResponseJSON.
+	VerifyAssertion(cred FIDOCredential, challenge, responseJSON []byte) (uint32, error)
+	// VerifyRawAssertion checks an assertion taken at the kiosk.
+	VerifyRawAssertion(cred FIDOCredential, challenge, clientDataJSON, authData, signature []byte) (uint32, error)
+	// CounterRegressed reports whether err means the sign counter went
+	// backwards (a cloned key, possibly).
+	CounterRegressed(err error) bool
+}
+
+// SetWebAuthn attaches the security-key verifier; without one, security
+// keys can be enrolled but not used to sign in.
+func (s *Service) SetWebAuthn(w WebAuthn) { s.webauthn.Store(&webauthnBox{w}) }
+
+type webauthnBox struct{ w WebAuthn }
+
+func (s *Service) verifier() (WebAuthn, error) {
+	if b := s.webauthn.Load(); b != nil {
+		return b.w, nil
+	}
+	return nil, refuse(CodeUnsupportedKind, "security-key verification is not configured on this gateway")
+}
+
+// FIDORegistration is a verified security-key registration made at a kiosk.
+type FIDORegistration struct {
+	Label      string
+	Credential FIDOCredential
+	Proof      string
+}
+
+// RegisterFIDO stores a security key as a confirmed method. A key never
+// becomes the default; when it is the user's only method the user record
+// warns that another method must be added.
+func (s *Service) RegisterFIDO(ctx context.Context, actor Actor, user string, r FIDORegistration) (Method, error) {
+	if err := s.checkUserID(user); err != nil {
+		return Method{}, err
+	}
+	label := r.Label
+	if label == "" {
+		label = "Security key"
+	}
+	if !utf8.ValidString(label) || utf8.RuneCountInString(label) > maxLabel {
+		return Method{}, refuse(CodeInvalidRequest, "label must be valid UTF-8 of at most %d characters", maxLabel)
+	}
+	c := r.Credential
+	if len(c.ID) == 0 || len(c.PublicKey) == 0 || len(c.AAGUID) != 16 {
+		return Method{}, refuse(CodeInvalidRequest, "the registration lacks a credential ID, public key or AAGUID")
+	}
+	now := s.now()
+	m := Method{ID: newID("m_"), User: user, Kind: KindFIDO, Label: label, Confirmed: true, FIDO: &c, CreatedAt: now, ConfirmedAt: now}
+	err := s.update(ctx, func(tx Tx) (bool, error) {
+		u, err := loadUser(tx, user, now)
+		if err != nil {
+			return false, err
+		}
+		if err := s.requireProof(tx, actor, u, r.Proof); err != nil {
+			return false, err
+		}
+		ms, err := tx.Methods(user)
+		if err != nil {
+			return false, err
+		}
+		for _, o := range ms {
+			if o.FIDO != nil && bytes.Equal(o.FIDO.ID, c.ID) {
+				return false, refuse(CodeSlotTaken, "this security key is already registered for the user as %s", o.ID)
+			}
+		}
+		u.LastMethodChangeAt = now
+		if err := s.putUser(tx, u); err != nil {
+			return false, err
+		}
+		if err := tx.PutMethod(m); err != nil {
+			return false, err
+		}
+		detail := fmt.Sprintf("fido aaguid=%x format=%s", c.AAGUID, c.AttestationFormat)
+		if err := s.event(tx, Event{User: user, Type: EventMethodAdded, Actor: actor.Name, Method: m.ID, Detail: detail}); err != nil {
+			return false, err
+		}
+		return false, s.event(tx, Event{User: user, Type: EventMethodConfirmed, Actor: actor.Name, Method: m.ID, Detail: "fido"})
+	})
+	return m, err
+}
+
+// newFIDOChallenge creates a security-key challenge with fresh WebAuthn
+// challenge bytes.
+func (s *Service) newFIDOChallenge(tx Tx, m Method, purpose Purpose, now time.Time) (Challenge, error) {
+	if m.FIDO == nil {
+		return Challenge{}, fmt.Errorf("method %s has no credential", m.ID)
+	}
+	wc := make([]byte, 32)
+	if _, err := rand.Read(wc); err != nil {
+		panic("crypto/rand failed: " + err.Error())
+	}
+	p := s.pol()
+	c := Challenge{ID: newID("c_"), User: m.User, Method: m.ID, Kind: KindFIDO, Purpose: purpose, Status: StatusCreated,
+		AttemptsLeft: p.MaxAttempts, CreatedAt: now, ExpiresAt: now.Add(p.CodeTTL), WebAuthn: wc}
+	return c, tx.PutChallenge(c)
+}
+
+// AssertionOptions returns the browser request options of a security-key
+// challenge (nil for other kinds).
+func (s *Service) AssertionOptions(ctx context.Context, c Challenge) (json.RawMessage, error) {
+	if c.Kind != KindFIDO {
+		return nil, nil
+	}
+	w, err := s.verifier()
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.method(ctx, c.Method)
+	if err != nil || m.FIDO == nil {
+		return nil, fmt.Errorf("credential of challenge %s: %w", c.ID, err)
+	}
+	return w.AssertionOptions(c.WebAuthn, [][]byte{m.FIDO.ID}), nil
+}
+
+// FIDOAssertion is a security-key answer to a challenge: a browser's
+// AuthenticationResponseJSON, or the raw parts of a kiosk assertion.
+type FIDOAssertion struct {
+	ResponseJSON   []byte
+	ClientDataJSON []byte
+	AuthData       []byte
+	Signature      []byte
+}
+
+// VerifyFIDO checks a security-key assertion for a challenge. A sign
+// counter that went backwards denies the challenge and is audited: the key
+// may have been cloned.
+func (s *Service) VerifyFIDO(ctx context.Context, actor Actor, id string, a FIDOAssertion) (Challenge, error) {
+	w, err := s.verifier()
+	if err != nil {
+		return Challenge{}, err
+	}
+	now := s.now()
+	var out Challenge
+	var changed bool
+	err = s.update(ctx, func(tx Tx) (bool, error) {
+		c, err := tx.Challenge(id)
+		if errors.Is(err, ErrNotFound) {
+			return false, refuse(CodeUnknownChallenge, "challenge %s does not exist", truncate(id, 40))
+		}
+		if err != nil {
+			return false, err
+		}
+		out = c
+		if c.Kind != KindFIDO {
+			return false, refuse(CodeWrongVerification, "a %s challenge is not verified with a security key", c.Kind)
+		}
+		if c.Status.Final() {
+			return false, finalRefusal(c)
+		}
+		if !now.Before(c.ExpiresAt) {
+			out, err = s.end(tx, c, StatusExpired, "ttl", now)
+			if err != nil {
+				return false, err
+			}
+			changed = true
+			return true, finalRefusal(out)
+		}
+		u, err := loadUser(tx, c.User, now)
+		if err != nil {
+			return false, err
+		}
+		if u.ConsecutiveFailures >= s.pol().MaxConsecutiveFailures {
+			return false, refuse(CodeUserLocked, "user %s is locked after %d consecutive failed verifications; an admin must unlock it", u.ID, u.ConsecutiveFailures)
+		}
+		m, err := tx.Method(c.Method)
+		if err != nil || m.FIDO == nil {
+			return false, fmt.Errorf("credential of challenge %s: %w", c.ID, err)
+		}
+		var count uint32
+		var verr error
+		if a.ResponseJSON != nil {
+			count, verr = w.VerifyAssertion(*m.FIDO, c.WebAuthn, a.ResponseJSON)
+		} else {
+			count, verr = w.VerifyRawAssertion(*m.FIDO, c.WebAuthn, a.ClientDataJSON, a.AuthData, a.Signature)
+		}
+		changed = true
+		switch {
+		case verr == nil:
+			m.FIDO.SignCount = count
+			if err := tx.PutMethod(m); err != nil {
+				return false, err
+			}
+			out, err = s.approve(tx, actor, c, u, now)
+			return false, err
+		case w.CounterRegressed(verr):
+			if err := s.event(tx, Event{User: c.User, Type: EventCounterRegressed, Actor: actor.Name, Method: m.ID, Challenge: c.ID,
+				Detail: fmt.Sprintf("stored %d: the key may have been cloned", m.FIDO.SignCount)}); err != nil {
+				return false, err
+			}
+			out, err = s.end(tx, c, StatusDenied, "sign_counter_regressed", now)
+			if err != nil {
+				return false, err
+			}
+			return true, &Error{Code: CodeCounterRegressed, Message: "the security key's signature counter went backwards; it may have been cloned, so the sign-in is denied", Challenge: &out}
+		default:
+			c.AttemptsLeft--
+			u.ConsecutiveFailures++
+			if err := s.putUser(tx, u); err != nil {
+				return false, err
+			}
+			s.obs.VerificationFailed(c.Kind, c.Channel)
+			if err := s.event(tx, Event{User: c.User, Type: EventVerifyFailed, Actor: actor.Name, Method: c.Method, Challenge: c.ID,
+				Detail: truncate(verr.Error(), 200)}); err != nil {
+				return false, err
+			}
+			if c.AttemptsLeft <= 0 {
+				c.AttemptsLeft = 0
+				c, err = s.end(tx, c, StatusLocked, "too_many_attempts", now)
+			} else {
+				err = tx.PutChallenge(c)
+			}
+			if err != nil {
+				return false, err
+			}
+			out = c
+			left := c.AttemptsLeft
+			return true, &Error{Code: CodeInvalidAssertion, Message: "the security key's answer does not verify: " + verr.Error(), AttemptsLeft: &left, Challenge: &out}
+		}
+	})
+	if changed {
+		s.finished(out)
+	}
+	return out, err
+}
+
+// Method returns one of a user's methods.
+func (s *Service) Method(ctx context.Context, user, id string) (Method, error) {
+	if err := s.checkUserID(user); err != nil {
+		return Method{}, err
+	}
+	var m Method
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		m, err = userMethod(tx, user, id)
+		return err
+	})
+	return m, err
+}
