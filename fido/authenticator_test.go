@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -121,6 +122,7 @@ type testKey struct {
 	credID []byte
 	aaguid [16]byte
 	ca     *testCA
+	alg    int // COSE alg in the credential public key; 0: ES256 (-7)
 }
 
 func newTestKey(t testing.TB, ca *testCA) *testKey {
@@ -135,7 +137,11 @@ func (k *testKey) coseKey(t testing.TB) []byte {
 	x, y := make([]byte, 32), make([]byte, 32)
 	k.key.X.FillBytes(x)
 	k.key.Y.FillBytes(y)
-	return mustCBOR(t, map[int]any{1: 2, 3: -7, -1: 1, -2: x, -3: y})
+	alg := k.alg
+	if alg == 0 {
+		alg = -7
+	}
+	return mustCBOR(t, map[int]any{1: 2, 3: alg, -1: 1, -2: x, -3: y})
 }
 
 // authData lays out authenticator data (WebAuthn §6.1); attested adds the
@@ -179,6 +185,18 @@ func (k *testKey) attest(t testing.TB, format string, authData, cdj []byte) []by
 	case "self":
 		fmtName = "packed"
 		stmt = map[string]any{"alg": -7, "sig": signWith(t, k.key, authData, cdh[:])}
+	case "packed-badsig": // signed over another clientDataHash
+		fmtName = "packed"
+		stmt = map[string]any{"alg": -7, "sig": signWith(t, k.ca.leafKey, authData, []byte("another clientDataHash")), "x5c": [][]byte{k.ca.leaf.Raw}}
+	case "packed-wrongkey": // signed by the credential key, not the certificate's
+		fmtName = "packed"
+		stmt = map[string]any{"alg": -7, "sig": signWith(t, k.key, authData, cdh[:]), "x5c": [][]byte{k.ca.leaf.Raw}}
+	case "self-badsig":
+		fmtName = "packed"
+		stmt = map[string]any{"alg": -7, "sig": signWith(t, k.key, authData, []byte("another clientDataHash"))}
+	case "tpm":
+		fmtName = "tpm"
+		stmt = map[string]any{"ver": "2.0", "alg": -7, "sig": signWith(t, k.key, authData, cdh[:])}
 	case "none":
 		fmtName = "none"
 		stmt = map[string]any{}
@@ -216,10 +234,15 @@ type assertion struct {
 
 func (k *testKey) assert(t testing.TB, flags byte, count uint32) assertion {
 	t.Helper()
+	return k.assertFor(t, testRPID, "webauthn.get", testOrigin, flags, count)
+}
+
+func (k *testKey) assertFor(t testing.TB, rpID, typ, origin string, flags byte, count uint32) assertion {
+	t.Helper()
 	ch := make([]byte, 32)
 	rand.Read(ch)
-	cdj := clientDataJSON("webauthn.get", ch, testOrigin)
-	ad := k.authData(t, testRPID, flags, count, false)
+	cdj := clientDataJSON(typ, ch, origin)
+	ad := k.authData(t, rpID, flags, count, false)
 	cdh := sha256.Sum256(cdj)
 	return assertion{ch, cdj, ad, signWith(t, k.key, ad, cdh[:]), k.credID}
 }
@@ -255,3 +278,11 @@ func testPolicy(ca *testCA) Policy {
 	}
 	return p
 }
+
+var dec = func() cbor.DecMode {
+	m, err := cbor.DecOptions{DefaultMapType: reflect.TypeOf(map[string]any{})}.DecMode()
+	if err != nil {
+		panic(err)
+	}
+	return m
+}()

@@ -76,18 +76,18 @@ func describe(err error) string {
 	if !errors.As(err, &pe) {
 		return err.Error()
 	}
-	parts := []string{}
-	if pe.Type != "" {
-		parts = append(parts, pe.Type)
+	var parts []string
+	add := func(s string) {
+		// go-webauthn often repeats the cause in Details and DevInfo.
+		if s != "" && !strings.Contains(strings.Join(parts, ": "), s) {
+			parts = append(parts, s)
+		}
 	}
-	if pe.Details != "" {
-		parts = append(parts, pe.Details)
-	}
-	if pe.DevInfo != "" {
-		parts = append(parts, pe.DevInfo)
-	}
-	if pe.Err != nil && pe.Err.Error() != pe.Details {
-		parts = append(parts, pe.Err.Error())
+	add(pe.Type)
+	add(pe.Details)
+	add(pe.DevInfo)
+	if pe.Err != nil {
+		add(pe.Err.Error())
 	}
 	if len(parts) == 0 {
 		return "rejected by go-webauthn"
