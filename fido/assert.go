@@ -88,9 +88,12 @@ func VerifyAssertion(p Policy, cred Credential, challenge []byte, responseJSON [
 		}
 		return 0, fail(ErrMalformed, fmt.Sprintf("credential type %s, expected %q", got, protocol.PublicKeyCredentialType))
 	}
-	id, err := field("id", r.ID)
+	if r.ID == nil || *r.ID == "" {
+		return 0, fail(ErrMalformed, "the assertion has no id")
+	}
+	id, err := base64.RawURLEncoding.DecodeString(*r.ID)
 	if err != nil {
-		return 0, err
+		return 0, failWith(ErrMalformed, "the assertion's id is not unpadded base64url", err)
 	}
 	rawID, err := field("rawId", r.RawID)
 	if err != nil {
@@ -110,9 +113,14 @@ func VerifyAssertion(p Policy, cred Credential, challenge []byte, responseJSON [
 	if err != nil {
 		return 0, err
 	}
-	sig, err := field("response.signature", r.Response.Signature)
-	if err != nil {
-		return 0, err
+	if r.Response.Signature == nil {
+		return 0, fail(ErrMalformed, "the assertion has no response.signature")
+	}
+	var sig []byte // an empty one is refused as a bad signature below
+	if *r.Response.Signature != "" {
+		if sig, err = field("response.signature", r.Response.Signature); err != nil {
+			return 0, err
+		}
 	}
 	if r.Response.UserHandle != nil && *r.Response.UserHandle != "" {
 		if _, err := field("response.userHandle", r.Response.UserHandle); err != nil {
@@ -222,14 +230,15 @@ func UnwrapAuthData(wrapped []byte) ([]byte, error) {
 }
 
 // unwrapIfWrapped accepts raw or CBOR-wrapped authenticator data. Raw data
-// starts with the RP ID hash, which wrapped data practically never does (its first bytes are
-// the CBOR header), so the RP ID hash tells them apart.
+// for this RP starts with the RP ID hash; anything else that is a whole CBOR
+// byte string long enough to be authenticator data is unwrapped, so that a
+// wrapped authData for another RP is refused for its RP ID hash.
 func unwrapIfWrapped(p Policy, authData []byte) []byte {
 	h := sha256.Sum256([]byte(p.RPID))
 	if bytes.HasPrefix(authData, h[:]) {
 		return authData
 	}
-	if raw, err := UnwrapAuthData(authData); err == nil && bytes.HasPrefix(raw, h[:]) {
+	if raw, err := UnwrapAuthData(authData); err == nil && len(raw) >= 37 {
 		return raw
 	}
 	return authData
