@@ -308,9 +308,10 @@ func (k *Key) Info(ctx context.Context) (Info, error) {
 			minLen = readMinPINLength(k.path)
 			return nil
 		})
-		if err == nil || attempt == infoAttempts || !errors.Is(err, ErrRemoved) {
+		if err == nil || attempt == infoAttempts || !transient(err) {
 			break
 		}
+		k.log.Debug("retrying key info", "attempt", attempt, "err", err)
 		select {
 		case <-time.After(infoRetryBackoff):
 		case <-ctx.Done():
@@ -347,6 +348,14 @@ func (k *Key) Info(ctx context.Context) (Info, error) {
 		info.PINRetries = n
 	}
 	return info, nil
+}
+
+// transient reports errors a freshly inserted key may give once: transport
+// errors, and a garbled GetInfo reply, after which libfido2 falls back to
+// U2F and the key looks like a U2F-only one.
+func transient(err error) bool {
+	return errors.Is(err, ErrRemoved) || errors.Is(err, ErrNotFIDO2) ||
+		errors.Is(err, libfido2.ErrRXNotCBOR) || errors.Is(err, libfido2.ErrRXInvalidCBOR)
 }
 
 // productName looks the path up in libfido2's enumeration once; keys it

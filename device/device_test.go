@@ -6,6 +6,9 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -94,5 +97,197 @@ func TestInfoAndPIN(t *testing.T) {
 	}
 	if !info.PINSet || info.PINRetries != 8 {
 		t.Fatalf("after SetPIN: PINSet %v, PINRetries %d", info.PINSet, info.PINRetries)
+	}
+	if err := k.SetPIN(ctx, "13579111"); !errors.Is(err, ErrNotAllowed) {
+		t.Fatalf("SetPIN on a key with a PIN: %v, want ErrNotAllowed", err)
+	}
+
+	// A wrong PIN costs one try and says how many are left.
+	req := MakeCredentialRequest{ClientDataHash: cdhOf("enroll"), RPID: "idp.example.org",
+		UserID: []byte("user-1"), UserName: "alice", PIN: "999999", UserVerification: true}
+	_, err = k.MakeCredential(ctx, req)
+	var pe *PINError
+	if !errors.As(err, &pe) || pe.RetriesLeft != 7 || !errors.Is(err, ErrPINInvalid) {
+		t.Fatalf("wrong PIN: %v, want PINError with 7 tries left", err)
+	}
+	if !strings.Contains(err.Error(), "wrong PIN: 7 tries left before the key locks") {
+		t.Errorf("wrong PIN message %q", err)
+	}
+	if err := k.ChangePIN(ctx, "000000", "1357911"); !errors.As(err, &pe) || pe.RetriesLeft != 6 {
+		t.Fatalf("ChangePIN with a wrong old PIN: %v, want PINError with 6 tries left", err)
+	}
+	req.PIN = "246810"
+	if _, err := k.MakeCredential(ctx, req); err != nil {
+		t.Fatalf("MakeCredential with the right PIN: %v", err)
+	}
+	if n, err := k.PINRetries(ctx); err != nil || n != 8 {
+		t.Fatalf("retries after the right PIN: %d, %v", n, err)
+	}
+	if err := k.ChangePIN(ctx, "246810", "1357911"); err != nil {
+		t.Fatalf("ChangePIN: %v", err)
+	}
+	if err := k.ChangePIN(ctx, "1357911", "12"); !errors.Is(err, ErrPINPolicy) {
+		t.Fatalf("ChangePIN to a short PIN: %v, want ErrPINPolicy", err)
+	}
+	req.PIN = ""
+	req.UserVerification = false
+	if _, err := k.MakeCredential(ctx, req); !errors.Is(err, ErrPINRequired) {
+		t.Fatalf("MakeCredential without the PIN: %v, want ErrPINRequired", err)
+	}
+
+	// Three wrong PINs in a row need a power cycle.
+	req.PIN = "000000"
+	for i := range 2 {
+		if _, err := k.MakeCredential(ctx, req); !errors.Is(err, ErrPINInvalid) {
+			t.Fatalf("wrong PIN %d: %v", i+1, err)
+		}
+	}
+	if _, err := k.MakeCredential(ctx, req); !errors.Is(err, ErrPINAuthBlocked) {
+		t.Fatalf("third wrong PIN: %v, want ErrPINAuthBlocked", err)
+	}
+	req.PIN = "1357911"
+	if _, err := k.MakeCredential(ctx, req); !errors.Is(err, ErrPINAuthBlocked) {
+		t.Fatalf("right PIN before reinsertion: %v, want ErrPINAuthBlocked", err)
+	}
+	if err := sk.PowerCycle(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.MakeCredential(ctx, req); err != nil {
+		t.Fatalf("right PIN after reinsertion: %v", err)
+	}
+
+	// A blocked PIN only goes away with a reset.
+	if err := sk.BlockPIN(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.MakeCredential(ctx, req); !errors.Is(err, ErrPINBlocked) {
+		t.Fatalf("MakeCredential with a blocked PIN: %v, want ErrPINBlocked", err)
+	}
+	if info, err := k.Info(ctx); err != nil || info.PINRetries != 0 {
+		t.Fatalf("Info of a blocked key: retries %d, %v", info.PINRetries, err)
+	}
+}
+
+func TestPINNotSet(t *testing.T) {
+	k := openKey(t, startKey(t, softkey.Options{}))
+	_, err := k.MakeCredential(ctxTimeout(t), MakeCredentialRequest{ClientDataHash: cdhOf("x"), RPID: "example.org",
+		UserID: []byte("u"), UserName: "u", PIN: "1234"})
+	if !errors.Is(err, ErrPINNotSet) {
+		t.Fatalf("MakeCredential with a PIN on a key without one: %v, want ErrPINNotSet", err)
+	}
+}
+
+func TestReset(t *testing.T) {
+	ctx := ctxTimeout(t)
+	sk := startKey(t, softkey.Options{ResetWindow: -1})
+	k := openKey(t, sk)
+	if err := k.SetPIN(ctx, "1234"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.MakeCredential(ctx, MakeCredentialRequest{ClientDataHash: cdhOf("x"), RPID: "example.org",
+		UserID: []byte("u"), UserName: "u", PIN: "1234", ResidentKey: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Reset(ctx); err != nil {
+		t.Fatalf("Reset: %v", err)
+	}
+	info, err := k.Info(ctx)
+	if err != nil || info.PINSet {
+		t.Fatalf("after Reset: PINSet %v, %v", info.PINSet, err)
+	}
+	if creds, _ := sk.Credentials(); len(creds) != 0 {
+		t.Fatalf("%d credentials survived the reset", len(creds))
+	}
+
+	late := openKey(t, startKey(t, softkey.Options{ResetWindow: time.Nanosecond}))
+	if err := late.Reset(ctx); !errors.Is(err, ErrNotAllowed) {
+		t.Fatalf("Reset long after power-up: %v, want ErrNotAllowed", err)
+	}
+}
+
+func TestNotFIDO2(t *testing.T) {
+	k := openKey(t, startKey(t, softkey.Options{U2F: softkey.U2FOnly}))
+	if _, err := k.Info(ctxTimeout(t)); !errors.Is(err, ErrNotFIDO2) {
+		t.Fatalf("Info of a U2F-only key: %v, want ErrNotFIDO2", err)
+	}
+}
+
+// TestInputValidation uses a path with no device: a request that reached
+// libfido2 would fail with ErrRemoved instead of ErrInvalidInput.
+func TestInputValidation(t *testing.T) {
+	k, err := OpenKey(filepath.Join(t.TempDir(), "no-such-key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxTimeout(t)
+	good := MakeCredentialRequest{ClientDataHash: cdhOf("x"), RPID: "example.org", UserID: []byte("u"), UserName: "u"}
+	for _, tc := range []struct {
+		name string
+		edit func(*MakeCredentialRequest)
+		want error
+		msg  string
+	}{
+		{"no client data hash", func(r *MakeCredentialRequest) { r.ClientDataHash = nil }, ErrInvalidInput, "client data hash is 0 bytes, want 32"},
+		{"short client data hash", func(r *MakeCredentialRequest) { r.ClientDataHash = r.ClientDataHash[:31] }, ErrInvalidInput, "client data hash is 31 bytes"},
+		{"long client data hash", func(r *MakeCredentialRequest) { r.ClientDataHash = append(r.ClientDataHash, 0) }, ErrInvalidInput, "client data hash is 33 bytes"},
+		{"empty RP ID", func(r *MakeCredentialRequest) { r.RPID = "" }, ErrInvalidInput, "empty relying party ID"},
+		{"empty user ID", func(r *MakeCredentialRequest) { r.UserID = nil }, ErrInvalidInput, "empty user ID"},
+		{"long user ID", func(r *MakeCredentialRequest) { r.UserID = make([]byte, 65) }, ErrInvalidInput, "user ID is 65 bytes, at most 64"},
+		{"empty user name", func(r *MakeCredentialRequest) { r.UserName = "" }, ErrInvalidInput, "empty user name"},
+		{"empty excluded ID", func(r *MakeCredentialRequest) { r.ExcludeList = [][]byte{{1}, {}} }, ErrInvalidInput, "exclude list entry 1"},
+		{"UV without PIN", func(r *MakeCredentialRequest) { r.UserVerification = true }, ErrPINRequired, "needs the key's PIN"},
+	} {
+		t.Run("make credential/"+tc.name, func(t *testing.T) {
+			req := good
+			req.ClientDataHash = slices.Clone(good.ClientDataHash)
+			tc.edit(&req)
+			_, err := k.MakeCredential(ctx, req)
+			if !errors.Is(err, tc.want) || errors.Is(err, ErrRemoved) || !strings.Contains(err.Error(), tc.msg) {
+				t.Fatalf("got %v, want %v mentioning %q", err, tc.want, tc.msg)
+			}
+		})
+	}
+	goodAs := AssertionRequest{ClientDataHash: cdhOf("x"), RPID: "example.org"}
+	for _, tc := range []struct {
+		name string
+		edit func(*AssertionRequest)
+		want error
+	}{
+		{"short client data hash", func(r *AssertionRequest) { r.ClientDataHash = r.ClientDataHash[:16] }, ErrInvalidInput},
+		{"empty RP ID", func(r *AssertionRequest) { r.RPID = "" }, ErrInvalidInput},
+		{"empty allowed ID", func(r *AssertionRequest) { r.AllowList = [][]byte{nil} }, ErrInvalidInput},
+		{"UV without PIN", func(r *AssertionRequest) { r.UserVerification = true }, ErrPINRequired},
+	} {
+		t.Run("get assertion/"+tc.name, func(t *testing.T) {
+			req := goodAs
+			tc.edit(&req)
+			if _, err := k.GetAssertion(ctx, req); !errors.Is(err, tc.want) || errors.Is(err, ErrRemoved) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+		})
+	}
+	for _, pin := range []string{"", "123", strings.Repeat("9", 64), "12\xff4"} {
+		if err := k.SetPIN(ctx, pin); errors.Is(err, ErrRemoved) || err == nil {
+			t.Errorf("SetPIN(%q): %v, want a validation error", pin, err)
+		}
+	}
+	if err := k.ChangePIN(ctx, "", "5678"); !errors.Is(err, ErrPINRequired) {
+		t.Errorf("ChangePIN without the old PIN: %v", err)
+	}
+	if _, err := k.ResidentCredentials(ctx, "", "1234"); !errors.Is(err, ErrInvalidInput) {
+		t.Errorf("ResidentCredentials without RP ID: %v", err)
+	}
+	if _, err := k.ResidentCredentials(ctx, "example.org", ""); !errors.Is(err, ErrPINRequired) {
+		t.Errorf("ResidentCredentials without PIN: %v", err)
+	}
+	if err := k.DeleteResidentCredential(ctx, nil, "1234"); !errors.Is(err, ErrInvalidInput) {
+		t.Errorf("DeleteResidentCredential without ID: %v", err)
+	}
+	if _, err := OpenKey(""); !errors.Is(err, ErrInvalidInput) {
+		t.Errorf("OpenKey(\"\"): %v", err)
+	}
+	// The same key path really is absent: an operation says so.
+	if _, err := k.Info(ctx); !errors.Is(err, ErrRemoved) {
+		t.Errorf("Info on a missing path: %v, want ErrRemoved", err)
 	}
 }

@@ -1,0 +1,108 @@
+//go:build !race
+
+package device
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"mfagate/device/softkey"
+)
+
+// These tests cancel requests through go-libfido2's Device.Cancel. They are
+// left out of -race runs: go-libfido2 v1.5.3 sets its device handle in
+// open() without the lock Cancel() takes, which the race detector reports.
+
+// TestCancelMidTouch: the kiosk gives up while the key waits for a touch;
+// the key stays usable.
+func TestCancelMidTouch(t *testing.T) {
+	sk := startKey(t, softkey.Options{Presence: softkey.PresenceManual})
+	k := openKey(t, sk)
+	if err := k.SetPIN(ctxTimeout(t), "1234"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(ctxTimeout(t))
+	errc := make(chan error, 1)
+	go func() {
+		_, err := k.MakeCredential(ctx, registration("1234"))
+		errc <- err
+	}()
+	if err := sk.WaitForTouchRequest(ctxTimeout(t)); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, ErrCancelled) || !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled MakeCredential: %v, want ErrCancelled", err)
+		}
+	case <-time.After(testTimeout):
+		sk.Remove()
+		t.Fatal("MakeCredential did not return after cancel")
+	}
+	if creds, _ := sk.Credentials(); len(creds) != 0 {
+		t.Fatalf("cancelled MakeCredential stored %d credentials", len(creds))
+	}
+
+	// The key answers the next request, and the PIN was not spent.
+	if err := sk.SetPresence(softkey.PresenceAuto, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.MakeCredential(ctxTimeout(t), registration("1234")); err != nil {
+		t.Fatalf("MakeCredential after a cancel: %v", err)
+	}
+	if n, err := k.PINRetries(ctxTimeout(t)); err != nil || n != 8 {
+		t.Fatalf("PIN retries after a cancel: %d, %v", n, err)
+	}
+}
+
+// TestTouchTimeout: the key would wait longer than the kiosk's touch
+// timeout; the request is cancelled and reported as not touched.
+func TestTouchTimeout(t *testing.T) {
+	sk := startKey(t, softkey.Options{Presence: softkey.PresenceNever})
+	k := openKey(t, sk, WithTimeout(200*time.Millisecond))
+	_, err := k.MakeCredential(ctxTimeout(t), registration(""))
+	if !errors.Is(err, ErrNoTouch) || errors.Is(err, ErrCancelled) {
+		t.Fatalf("MakeCredential past the touch timeout: %v, want ErrNoTouch", err)
+	}
+	if _, err := k.Info(ctxTimeout(t)); err != nil {
+		t.Fatalf("Info after a touch timeout: %v", err)
+	}
+}
+
+// TestCancelWhileQueued: a request waiting behind another one for the
+// same key gives up when its context ends.
+func TestCancelWhileQueued(t *testing.T) {
+	sk := startKey(t, softkey.Options{Presence: softkey.PresenceManual})
+	first, second := openKey(t, sk), openKey(t, sk)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := first.MakeCredential(ctxTimeout(t), registration(""))
+		errc <- err
+	}()
+	if err := sk.WaitForTouchRequest(ctxTimeout(t)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(ctxTimeout(t))
+	cancel()
+	if _, err := second.Info(ctx); !errors.Is(err, ErrCancelled) {
+		t.Fatalf("Info with an ended context: %v, want ErrCancelled", err)
+	}
+	short, cancelShort := context.WithTimeout(ctxTimeout(t), 50*time.Millisecond)
+	defer cancelShort()
+	if _, err := second.Info(short); !errors.Is(err, ErrCancelled) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Info queued behind a touch wait: %v, want ErrCancelled", err)
+	}
+	sk.Touch()
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatalf("first MakeCredential: %v", err)
+		}
+	case <-time.After(testTimeout):
+		sk.Remove()
+		t.Fatal("first MakeCredential did not finish")
+	}
+}

@@ -1,0 +1,85 @@
+package device
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"mfagate/device/softkey"
+)
+
+// waitDevices waits for Changes until the watcher lists exactly paths.
+func waitDevices(t *testing.T, w *Watcher, paths ...string) []Info {
+	t.Helper()
+	deadline := time.After(testTimeout)
+	for {
+		devs := w.Devices()
+		got := make([]string, len(devs))
+		for i, d := range devs {
+			got[i] = d.Path
+		}
+		slices.Sort(paths)
+		if slices.Equal(got, paths) {
+			return devs
+		}
+		select {
+		case <-w.Changes():
+		case <-deadline:
+			t.Fatalf("watcher lists %v, want %v", got, paths)
+		}
+	}
+}
+
+func TestWatcher(t *testing.T) {
+	plain := filepath.Join(t.TempDir(), "not-a-key")
+	if err := os.WriteFile(plain, []byte("hello"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := startKey(t, softkey.Options{})
+	w := NewWatcher([]string{"/dev/null", plain, filepath.Join(t.TempDir(), "missing"), a.Path()},
+		20*time.Millisecond, WithLogger(testLogger()))
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.Run(ctx)
+	}()
+	defer func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(testTimeout):
+			t.Error("Run did not return after its context ended")
+		}
+	}()
+
+	select {
+	case <-w.Changes():
+	case <-time.After(testTimeout):
+		t.Fatal("Changes did not fire for the key")
+	}
+	devs := waitDevices(t, w, a.Path())
+	if devs[0].AAGUID != a.AAGUID() || devs[0].PINSet || devs[0].Product != "FIDO2 key" ||
+		!slices.Contains(devs[0].Versions, "FIDO_2_0") {
+		t.Fatalf("watcher Info %+v", devs[0])
+	}
+
+	// A second key configured later appears next to the first.
+	b := startKey(t, softkey.Options{AAGUID: [16]byte{1, 2, 3}})
+	w.SetExtraPaths([]string{a.Path(), b.Path(), "/dev/null"})
+	devs = waitDevices(t, w, a.Path(), b.Path())
+	for _, d := range devs {
+		if d.Path == b.Path() && d.AAGUID != b.AAGUID() {
+			t.Fatalf("second key AAGUID %x", d.AAGUID)
+		}
+	}
+
+	// Pulled keys disappear.
+	a.Remove()
+	waitDevices(t, w, b.Path())
+	b.Close()
+	waitDevices(t, w)
+}
