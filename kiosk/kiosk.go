@@ -1,0 +1,586 @@
+// Package kiosk runs security-key enrollment at a kiosk: sessions opened
+// for one user by staff or the identity provider, keys found on the kiosk's
+// USB ports (package device), the PIN set or entered, the credential made
+// with a clientDataJSON the gateway builds, its attestation verified
+// (package fido) and the key stored as the user's method (package mfa). It
+// also takes kiosk sign-in assertions for security-key challenges.
+//
+// Sessions live in memory: a restart ends them, and the kiosk page then
+// says so.
+package kiosk
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"mfagate/device"
+	"mfagate/fido"
+	"mfagate/mfa"
+)
+
+// Service is the part of the domain the kiosk uses (*mfa.Service).
+type Service interface {
+	GetUser(ctx context.Context, id string) (mfa.UserView, error)
+	Method(ctx context.Context, user, id string) (mfa.Method, error)
+	Challenge(ctx context.Context, id string) (mfa.Challenge, error)
+	RegisterFIDO(ctx context.Context, actor mfa.Actor, user string, r mfa.FIDORegistration) (mfa.Method, error)
+	VerifyFIDO(ctx context.Context, actor mfa.Actor, id string, a mfa.FIDOAssertion) (mfa.Challenge, error)
+}
+
+// Keys lists the security keys present (*device.Watcher).
+type Keys interface {
+	Devices() []device.Info
+}
+
+// Observer counts enrollments for metrics.
+type Observer interface {
+	Enrollment(result string)
+}
+
+// Policy is the reloadable part of the kiosk's configuration.
+type Policy struct {
+	WebAuthn           fido.Policy
+	MinPINLength       int
+	RequireResidentKey bool
+	SessionTTL         time.Duration
+	TouchTimeout       time.Duration
+}
+
+// Options configure a Kiosk.
+type Options struct {
+	Service  Service
+	Keys     Keys
+	Open     func(path string) (device.Authenticator, error) // default device.Open
+	Policy   Policy
+	Observer Observer
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// Kiosk holds the open sessions.
+type Kiosk struct {
+	svc    Service
+	keys   Keys
+	open   func(string) (device.Authenticator, error)
+	obs    Observer
+	log    *slog.Logger
+	now    func() time.Time
+	policy atomic.Pointer[Policy]
+
+	mu       sync.Mutex
+	sessions map[string]*entry
+	ops      sync.WaitGroup
+	ctx      context.Context // ends operations when the kiosk stops
+}
+
+type entry struct {
+	s    Session
+	subs []chan Session
+}
+
+// State is where a session's current operation stands.
+type State string
+
+// Session states of API.md.
+const (
+	StateReady      State = "ready"           // opened; no operation yet
+	StateWaitingKey State = "waiting_for_key" // insert the key
+	StateNeedPIN    State = "need_pin"        // enter (or set) the PIN and try again
+	StateTouchKey   State = "touch_key"       // touch the key
+	StateDone       State = "done"            // the operation succeeded
+	StateFailed     State = "failed"          // it failed; the message says why
+	StateExpired    State = "expired"         // the session is over
+)
+
+// Session is one user's visit to the kiosk.
+type Session struct {
+	ID           string
+	User         string
+	Actor        string
+	Proof        string
+	CreatedAt    time.Time
+	ExpiresAt    time.Time
+	State        State
+	Message      string
+	Operation    string // the current or last operation's ID
+	Kind         string // "enroll" or "assert"
+	Method       *mfa.Method
+	Challenge    *mfa.Challenge
+	PINRetries   int // -1 when unknown
+	MinPINLength int
+	Seq          int // increases with every change
+}
+
+// Errors of the kiosk API.
+var (
+	ErrUnknownSession = errors.New("no such kiosk session")
+	ErrExpired        = errors.New("the kiosk session has expired; open a new one")
+	ErrBusy           = errors.New("an operation is still running in this session; wait for it to finish")
+	ErrBadRequest     = errors.New("invalid kiosk request")
+)
+
+// New returns a kiosk; Run starts its housekeeping.
+func New(o Options) *Kiosk {
+	k := &Kiosk{svc: o.Service, keys: o.Keys, open: o.Open, obs: o.Observer, log: o.Logger, now: o.Now,
+		sessions: map[string]*entry{}, ctx: context.Background()}
+	if k.open == nil {
+		k.open = func(p string) (device.Authenticator, error) { return device.Open(p) }
+	}
+	if k.log == nil {
+		k.log = slog.New(slog.DiscardHandler)
+	}
+	if k.now == nil {
+		k.now = time.Now
+	}
+	if k.obs == nil {
+		k.obs = nopObserver{}
+	}
+	k.SetPolicy(o.Policy)
+	return k
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Enrollment(string) {}
+
+// SetPolicy replaces the policy (configuration reload).
+func (k *Kiosk) SetPolicy(p Policy) {
+	if p.SessionTTL <= 0 {
+		p.SessionTTL = 15 * time.Minute
+	}
+	if p.TouchTimeout <= 0 {
+		p.TouchTimeout = 30 * time.Second
+	}
+	if p.MinPINLength < 4 {
+		p.MinPINLength = 4
+	}
+	k.policy.Store(&p)
+}
+
+func (k *Kiosk) pol() *Policy { return k.policy.Load() }
+
+// Run expires sessions until ctx ends, then waits for running operations.
+func (k *Kiosk) Run(ctx context.Context) {
+	k.mu.Lock()
+	k.ctx = ctx
+	k.mu.Unlock()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			k.ops.Wait()
+			return
+		case <-t.C:
+			k.expire()
+		}
+	}
+}
+
+func (k *Kiosk) expire() {
+	now := k.now()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for id, e := range k.sessions {
+		if now.After(e.s.ExpiresAt) {
+			e.s.State, e.s.Message = StateExpired, "This session has ended. Ask for a new one to continue."
+			e.s.Seq++
+			k.publishLocked(e)
+			for _, c := range e.subs {
+				close(c)
+			}
+			delete(k.sessions, id)
+		}
+	}
+}
+
+var idEnc = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+func newID(prefix string) string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return prefix + strings.ToLower(idEnc.EncodeToString(b))
+}
+
+// Open starts a session for user. The user must exist as far as the
+// domain is concerned (a valid ID); once MFA is on, proof names an
+// approved challenge, checked when the key is stored.
+func (k *Kiosk) Open(ctx context.Context, actor mfa.Actor, user, proof string) (Session, error) {
+	if _, err := k.svc.GetUser(ctx, user); err != nil {
+		return Session{}, err
+	}
+	now := k.now()
+	p := k.pol()
+	s := Session{ID: newID("e_"), User: user, Actor: actor.Name, Proof: proof, CreatedAt: now, ExpiresAt: now.Add(p.SessionTTL),
+		State: StateReady, Message: "Insert your security key.", PINRetries: -1, MinPINLength: p.MinPINLength}
+	k.mu.Lock()
+	k.sessions[s.ID] = &entry{s: s}
+	k.mu.Unlock()
+	return s, nil
+}
+
+// Get returns a session.
+func (k *Kiosk) Get(id string) (Session, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	e, ok := k.sessions[id]
+	if !ok {
+		return Session{}, ErrUnknownSession
+	}
+	if k.now().After(e.s.ExpiresAt) {
+		return Session{}, ErrExpired
+	}
+	return e.s, nil
+}
+
+// Subscribe returns a channel that receives the session after every change
+// (the current state first) and is closed when the session ends or ctx does.
+func (k *Kiosk) Subscribe(ctx context.Context, id string) (<-chan Session, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	e, ok := k.sessions[id]
+	if !ok {
+		return nil, ErrUnknownSession
+	}
+	ch := make(chan Session, 16)
+	ch <- e.s
+	e.subs = append(e.subs, ch)
+	go func() {
+		<-ctx.Done()
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		if e, ok := k.sessions[id]; ok {
+			for i, c := range e.subs {
+				if c == ch {
+					e.subs = append(e.subs[:i], e.subs[i+1:]...)
+					close(ch)
+					break
+				}
+			}
+		}
+	}()
+	return ch, nil
+}
+
+// publishLocked sends the session to subscribers; a slow one misses
+// intermediate states, never the latest (it is re-read on the next send).
+func (k *Kiosk) publishLocked(e *entry) {
+	for _, c := range e.subs {
+		select {
+		case c <- e.s:
+		default:
+			select { // drop the oldest, keep the newest
+			case <-c:
+			default:
+			}
+			select {
+			case c <- e.s:
+			default:
+			}
+		}
+	}
+}
+
+func (k *Kiosk) set(id string, f func(s *Session)) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	e, ok := k.sessions[id]
+	if !ok {
+		return
+	}
+	f(&e.s)
+	e.s.Seq++
+	k.publishLocked(e)
+}
+
+// Devices lists the keys present.
+func (k *Kiosk) Devices() []device.Info {
+	if k.keys == nil {
+		return nil
+	}
+	return k.keys.Devices()
+}
+
+// EnrollRequest asks to register the key at Device.
+type EnrollRequest struct {
+	Device string
+	PIN    string // the key's PIN, or the PIN to set on a key that has none
+	NewPIN string // optional: change the PIN first (or set it, on a key without one)
+	Label  string
+}
+
+// AssertRequest asks the key at Device to answer a security-key challenge.
+type AssertRequest struct {
+	Device    string
+	PIN       string
+	Challenge string
+}
+
+// begin marks a session busy with a new operation.
+func (k *Kiosk) begin(id, kind string) (Session, string, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	e, ok := k.sessions[id]
+	if !ok {
+		return Session{}, "", ErrUnknownSession
+	}
+	if k.now().After(e.s.ExpiresAt) {
+		return Session{}, "", ErrExpired
+	}
+	switch e.s.State {
+	case StateWaitingKey, StateTouchKey:
+		return Session{}, "", ErrBusy
+	}
+	op := newID("o_")
+	e.s.Operation, e.s.Kind, e.s.State, e.s.Message = op, kind, StateWaitingKey, "Insert your security key."
+	e.s.Method, e.s.Challenge = nil, nil
+	e.s.Seq++
+	k.publishLocked(e)
+	k.ops.Add(1)
+	return e.s, op, nil
+}
+
+// Enroll starts registering a key; progress shows in the session.
+func (k *Kiosk) Enroll(actor mfa.Actor, id string, r EnrollRequest) (string, error) {
+	if r.Device == "" {
+		return "", fmt.Errorf("%w: device is required: a path from GET /v1/kiosk/devices", ErrBadRequest)
+	}
+	if r.PIN == "" && r.NewPIN == "" {
+		return "", fmt.Errorf("%w: pin is required: the key's PIN, or the PIN to set on a new key", ErrBadRequest)
+	}
+	s, op, err := k.begin(id, "enroll")
+	if err != nil {
+		return "", err
+	}
+	go func() {
+		defer k.ops.Done()
+		k.enroll(actor, s, r)
+	}()
+	return op, nil
+}
+
+// Assert starts a kiosk sign-in with a key for a security-key challenge.
+func (k *Kiosk) Assert(actor mfa.Actor, id string, r AssertRequest) (string, error) {
+	if r.Device == "" || r.Challenge == "" {
+		return "", fmt.Errorf("%w: device and challenge are required", ErrBadRequest)
+	}
+	s, op, err := k.begin(id, "assert")
+	if err != nil {
+		return "", err
+	}
+	go func() {
+		defer k.ops.Done()
+		k.assert(actor, s, r)
+	}()
+	return op, nil
+}
+
+// opContext bounds one operation: the wait for a key, the PIN exchange and
+// the touch.
+func (k *Kiosk) opContext() (context.Context, context.CancelFunc) {
+	k.mu.Lock()
+	parent := k.ctx
+	k.mu.Unlock()
+	return context.WithTimeout(parent, k.pol().TouchTimeout+time.Minute)
+}
+
+// waitForKey returns the key at path once present.
+func (k *Kiosk) waitForKey(ctx context.Context, path string) (device.Authenticator, device.Info, error) {
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		for _, d := range k.Devices() {
+			if d.Path == path {
+				a, err := k.open(path)
+				if err != nil {
+					return nil, device.Info{}, err
+				}
+				info, err := a.Info(ctx)
+				return a, info, err
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil, device.Info{}, fmt.Errorf("no key appeared at %s: %w", path, device.ErrRemoved)
+		case <-tick.C:
+		}
+	}
+}
+
+func (k *Kiosk) fail(id string, state State, msg string, retries int) {
+	k.set(id, func(s *Session) {
+		s.State, s.Message = state, msg
+		if retries >= 0 {
+			s.PINRetries = retries
+		}
+	})
+}
+
+func (k *Kiosk) enroll(actor mfa.Actor, s Session, r EnrollRequest) {
+	ctx, cancel := k.opContext()
+	defer cancel()
+	p := k.pol()
+	result := "failed"
+	defer func() { k.obs.Enrollment(result) }()
+	a, info, err := k.waitForKey(ctx, r.Device)
+	if err != nil {
+		state, msg, retries := explain(err, p.MinPINLength)
+		k.fail(s.ID, state, msg, retries)
+		return
+	}
+	pin := r.PIN
+	minLen := max(p.MinPINLength, info.MinPINLength)
+	switch {
+	case !info.PINSet:
+		newPIN := r.NewPIN
+		if newPIN == "" {
+			newPIN = r.PIN
+		}
+		if msg := pinProblem(newPIN, minLen); msg != "" {
+			k.fail(s.ID, StateNeedPIN, "This key has no PIN yet. "+msg, -1)
+			return
+		}
+		if err := a.SetPIN(ctx, newPIN); err != nil {
+			state, msg, retries := explain(err, minLen)
+			k.fail(s.ID, state, msg, retries)
+			return
+		}
+		pin = newPIN
+	case r.NewPIN != "":
+		if msg := pinProblem(r.NewPIN, minLen); msg != "" {
+			k.fail(s.ID, StateNeedPIN, "The new PIN is not accepted. "+msg, -1)
+			return
+		}
+		if err := a.ChangePIN(ctx, r.PIN, r.NewPIN); err != nil {
+			state, msg, retries := explain(err, minLen)
+			k.fail(s.ID, state, msg, retries)
+			return
+		}
+		pin = r.NewPIN
+	}
+	k.set(s.ID, func(x *Session) { x.State, x.Message = StateTouchKey, "Touch your security key." })
+	challenge := fido.NewChallenge()
+	cdj, hash := fido.ClientData(fido.TypeCreate, challenge, p.WebAuthn.Origin)
+	reg, err := a.MakeCredential(ctx, device.MakeCredentialRequest{
+		ClientDataHash: hash[:], RPID: p.WebAuthn.RPID, RPName: p.WebAuthn.RPName,
+		UserID: []byte(s.User), UserName: s.User, DisplayName: s.User,
+		ResidentKey: p.RequireResidentKey, UserVerification: true, PIN: pin,
+	})
+	if err != nil {
+		state, msg, retries := explain(err, minLen)
+		k.fail(s.ID, state, msg, retries)
+		return
+	}
+	cred, err := fido.VerifyRegistration(p.WebAuthn, challenge, cdj, reg.AttestationObject)
+	if err != nil {
+		k.log.Warn("security key registration refused", "user", s.User, "err", err)
+		k.fail(s.ID, StateFailed, "This security key cannot be registered here: "+err.Error(), -1)
+		return
+	}
+	m, err := k.svc.RegisterFIDO(ctx, actor, s.User, mfa.FIDORegistration{Label: r.Label, Proof: s.Proof, Credential: mfa.FIDOCredential{
+		ID: cred.ID, PublicKey: cred.PublicKey, AAGUID: cred.AAGUID[:], SignCount: cred.SignCount,
+		AttestationFormat: cred.AttestationFormat, AttestationObject: reg.AttestationObject, ClientDataJSON: cdj,
+	}})
+	if err != nil {
+		k.fail(s.ID, StateFailed, "The key could not be saved: "+err.Error(), -1)
+		return
+	}
+	result = "done"
+	k.log.Info("security key enrolled", "user", s.User, "method", m.ID, "aaguid", fido.FormatAAGUID(cred.AAGUID))
+	k.set(s.ID, func(x *Session) {
+		x.State, x.Message, x.Method = StateDone, "Your security key is registered.", &m
+	})
+}
+
+func (k *Kiosk) assert(actor mfa.Actor, s Session, r AssertRequest) {
+	ctx, cancel := k.opContext()
+	defer cancel()
+	p := k.pol()
+	c, err := k.svc.Challenge(ctx, r.Challenge)
+	if err != nil || c.User != s.User || c.Kind != mfa.KindFIDO {
+		k.fail(s.ID, StateFailed, "That is not a security-key challenge of this user.", -1)
+		return
+	}
+	m, err := k.svc.Method(ctx, s.User, c.Method)
+	if err != nil || m.FIDO == nil {
+		k.fail(s.ID, StateFailed, "The challenge's security key is no longer registered.", -1)
+		return
+	}
+	a, _, err := k.waitForKey(ctx, r.Device)
+	if err != nil {
+		state, msg, retries := explain(err, p.MinPINLength)
+		k.fail(s.ID, state, msg, retries)
+		return
+	}
+	k.set(s.ID, func(x *Session) { x.State, x.Message = StateTouchKey, "Touch your security key." })
+	cdj, hash := fido.ClientData(fido.TypeGet, c.WebAuthn, p.WebAuthn.Origin)
+	as, err := a.GetAssertion(ctx, device.AssertionRequest{ClientDataHash: hash[:], RPID: p.WebAuthn.RPID,
+		AllowList: [][]byte{m.FIDO.ID}, PIN: r.PIN, UserVerification: true})
+	if err != nil {
+		state, msg, retries := explain(err, p.MinPINLength)
+		k.fail(s.ID, state, msg, retries)
+		return
+	}
+	c, err = k.svc.VerifyFIDO(ctx, actor, c.ID, mfa.FIDOAssertion{ClientDataJSON: cdj, AuthData: as.AuthData, Signature: as.Signature})
+	if err != nil {
+		k.set(s.ID, func(x *Session) {
+			x.State, x.Message, x.Challenge = StateFailed, "The sign-in was not accepted: "+err.Error(), &c
+		})
+		return
+	}
+	k.set(s.ID, func(x *Session) {
+		x.State, x.Message, x.Challenge = StateDone, "Signed in with your security key.", &c
+	})
+}
+
+// pinProblem says what is wrong with a PIN to set, in words for the person
+// at the kiosk; "" when it is acceptable.
+func pinProblem(pin string, minLen int) string {
+	n := len([]rune(pin))
+	switch {
+	case n < minLen:
+		return fmt.Sprintf("Choose a PIN of at least %d characters.", minLen)
+	case len(pin) > 63:
+		return "Choose a PIN of at most 63 characters."
+	}
+	return ""
+}
+
+// explain turns a device error into the session state and a message that
+// says what to do next.
+func explain(err error, minLen int) (State, string, int) {
+	var pe *device.PINError
+	switch {
+	case errors.As(err, &pe):
+		return StateNeedPIN, fmt.Sprintf("Wrong PIN. %d tries left before the key locks. Enter the PIN again.", pe.RetriesLeft), pe.RetriesLeft
+	case errors.Is(err, device.ErrPINBlocked):
+		return StateFailed, "This key's PIN is blocked. The key must be reset before it can be used (this erases it).", 0
+	case errors.Is(err, device.ErrPINAuthBlocked):
+		return StateNeedPIN, "Too many wrong PINs in a row. Remove the key, insert it again, then enter the PIN.", -1
+	case errors.Is(err, device.ErrPINRequired):
+		return StateNeedPIN, "This key has a PIN. Enter it.", -1
+	case errors.Is(err, device.ErrPINPolicy):
+		return StateNeedPIN, fmt.Sprintf("The key does not accept this PIN. Choose one of at least %d characters.", minLen), -1
+	case errors.Is(err, device.ErrNoTouch):
+		return StateFailed, "The key was not touched in time. Try again and touch the key when it blinks.", -1
+	case errors.Is(err, device.ErrRemoved):
+		return StateFailed, "The key was removed or did not appear. Insert it and try again.", -1
+	case errors.Is(err, device.ErrNotFIDO2):
+		return StateFailed, "This device is not a FIDO2 security key.", -1
+	case errors.Is(err, device.ErrExcluded):
+		return StateFailed, "This key is already registered for this account.", -1
+	case errors.Is(err, device.ErrNoCredentials):
+		return StateFailed, "This key does not hold the credential of this account. Use the registered key.", -1
+	case errors.Is(err, device.ErrCancelled), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return StateFailed, "The operation was cancelled. Try again.", -1
+	}
+	return StateFailed, "The key could not complete the operation: " + err.Error(), -1
+}
