@@ -290,25 +290,24 @@ func (k *Key) call(ctx context.Context, op string, touch bool, f func(dev *libfi
 	return fmt.Errorf("%s on %s: %w after %v", op, k.path, ErrNoTouch, k.timeout)
 }
 
-// Info reads the key's GetInfo, retrying briefly on transport errors a
-// freshly inserted key may give.
+// Info reads the key's GetInfo (and PIN retries when a PIN is set),
+// retrying briefly on the transport errors a freshly inserted key may give.
 func (k *Key) Info(ctx context.Context) (Info, error) {
+	return k.info(ctx, infoAttempts)
+}
+
+func (k *Key) info(ctx context.Context, attempts int) (Info, error) {
 	var (
-		raw    *libfido2.DeviceInfo
-		minLen int
-		err    error
+		info Info
+		err  error
 	)
 	for attempt := 1; ; attempt++ {
 		err = k.call(ctx, "read key info", false, func(dev *libfido2.Device) error {
 			var err error
-			raw, err = dev.Info()
-			if err != nil {
-				return err
-			}
-			minLen = readMinPINLength(k.path)
-			return nil
+			info, err = readInfo(dev, k.path)
+			return err
 		})
-		if err == nil || attempt == infoAttempts || !transient(err) {
+		if err == nil || attempt >= attempts || !transient(err) {
 			break
 		}
 		k.log.Debug("retrying key info", "attempt", attempt, "err", err)
@@ -321,15 +320,24 @@ func (k *Key) Info(ctx context.Context) (Info, error) {
 	if err != nil {
 		return Info{}, err
 	}
+	info.Product = k.productName()
+	return info, nil
+}
+
+// readInfo runs under the path lock.
+func readInfo(dev *libfido2.Device, path string) (Info, error) {
+	raw, err := dev.Info()
+	if err != nil {
+		return Info{}, err
+	}
 	info := Info{
-		Path:         k.path,
-		Product:      k.productName(),
+		Path:         path,
 		Versions:     slices.Clone(raw.Versions),
 		MinPINLength: minPINLength,
 		PINRetries:   -1,
 	}
-	if minLen > 0 {
-		info.MinPINLength = minLen
+	if len(raw.AAGUID) != len(info.AAGUID) {
+		return Info{}, fmt.Errorf("key reports a %d-byte AAGUID, want 16", len(raw.AAGUID))
 	}
 	copy(info.AAGUID[:], raw.AAGUID)
 	for _, o := range raw.Options {
@@ -340,8 +348,11 @@ func (k *Key) Info(ctx context.Context) (Info, error) {
 			info.ResidentKey = o.Value == libfido2.True
 		}
 	}
+	if n := readMinPINLength(path); n > 0 {
+		info.MinPINLength = n
+	}
 	if info.PINSet {
-		n, err := k.PINRetries(ctx)
+		n, err := dev.RetryCount()
 		if err != nil {
 			return Info{}, err
 		}
@@ -433,7 +444,10 @@ func (k *Key) SetPIN(ctx context.Context, pin string) error {
 	if err == nil {
 		k.log.Info("PIN set")
 	}
-	return k.explainPolicy(ctx, err)
+	if errors.Is(err, ErrNotAllowed) {
+		return fmt.Errorf("%w: the key may already have a PIN; change it instead", err)
+	}
+	return k.explainPolicy(ctx, "set PIN", err)
 }
 
 // ChangePIN replaces the key's PIN.
@@ -450,11 +464,12 @@ func (k *Key) ChangePIN(ctx context.Context, old, new string) error {
 	if err == nil {
 		k.log.Info("PIN changed")
 	}
-	return k.withRetries(ctx, k.explainPolicy(ctx, err))
+	return k.withRetries(ctx, "change PIN", k.explainPolicy(ctx, "change PIN", err))
 }
 
-// explainPolicy adds the key's minimum PIN length to a policy error.
-func (k *Key) explainPolicy(ctx context.Context, err error) error {
+// explainPolicy replaces a policy error from op with one naming the key's
+// minimum PIN length.
+func (k *Key) explainPolicy(ctx context.Context, op string, err error) error {
 	if !errors.Is(err, ErrPINPolicy) {
 		return err
 	}
@@ -465,12 +480,12 @@ func (k *Key) explainPolicy(ctx context.Context, err error) error {
 	}); cerr != nil || n <= 0 {
 		return err
 	}
-	return fmt.Errorf("%w: the key needs at least %d characters", err, n)
+	return fmt.Errorf("%s on %s: %w: the key needs at least %d characters", op, k.path, ErrPINPolicy, n)
 }
 
-// withRetries turns a wrong-PIN error into a *PINError with the retries
-// left, read from the key.
-func (k *Key) withRetries(ctx context.Context, err error) error {
+// withRetries turns a wrong-PIN error from op into a *PINError with the
+// retries left, read from the key.
+func (k *Key) withRetries(ctx context.Context, op string, err error) error {
 	if !errors.Is(err, ErrPINInvalid) {
 		return err
 	}
@@ -479,9 +494,9 @@ func (k *Key) withRetries(ctx context.Context, err error) error {
 		n = -1
 	}
 	if n == 0 {
-		return fmt.Errorf("%w: %w", ErrPINBlocked, err)
+		return fmt.Errorf("%s on %s: %w", op, k.path, ErrPINBlocked)
 	}
-	return fmt.Errorf("%w: %w", &PINError{RetriesLeft: n}, err)
+	return fmt.Errorf("%s on %s: %w", op, k.path, &PINError{RetriesLeft: n})
 }
 
 func checkClientDataHash(h []byte) error {
@@ -547,7 +562,7 @@ func (k *Key) MakeCredential(ctx context.Context, req MakeCredentialRequest) (Re
 		return err
 	})
 	if err != nil {
-		return Registration{}, k.withRetries(ctx, err)
+		return Registration{}, k.withRetries(ctx, "make credential", err)
 	}
 	reg, err := registrationOf(att)
 	if err != nil {
@@ -571,7 +586,7 @@ func (k *Key) checkExcluded(ctx context.Context, req MakeCredentialRequest) erro
 	case errors.Is(err, ErrNoCredentials):
 		return nil
 	}
-	return k.withRetries(ctx, err)
+	return k.withRetries(ctx, "make credential", err)
 }
 
 // GetAssertion signs the client data hash with a credential for RPID; the
@@ -597,7 +612,7 @@ func (k *Key) GetAssertion(ctx context.Context, req AssertionRequest) (Assertion
 		return err
 	})
 	if err != nil {
-		return Assertion{}, k.withRetries(ctx, err)
+		return Assertion{}, k.withRetries(ctx, "get assertion", err)
 	}
 	authData, err := unwrapAuthData(as.AuthDataCBOR)
 	if err != nil {
@@ -630,7 +645,7 @@ func (k *Key) ResidentCredentials(ctx context.Context, rpID, pin string) ([]Resi
 		return []ResidentCredential{}, nil
 	}
 	if err != nil {
-		return nil, k.withRetries(ctx, err)
+		return nil, k.withRetries(ctx, "list credentials", err)
 	}
 	out := make([]ResidentCredential, 0, len(creds))
 	for _, c := range creds {
@@ -653,7 +668,7 @@ func (k *Key) DeleteResidentCredential(ctx context.Context, credID []byte, pin s
 	if err == nil {
 		k.log.Info("resident credential deleted")
 	}
-	return k.withRetries(ctx, err)
+	return k.withRetries(ctx, "delete credential", err)
 }
 
 // Reset erases every credential and the PIN. Keys only allow it shortly

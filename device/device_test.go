@@ -82,8 +82,8 @@ func TestInfoAndPIN(t *testing.T) {
 		t.Errorf("fresh key: path %q product %q min PIN %d", info.Path, info.Product, info.MinPINLength)
 	}
 
-	if err := k.SetPIN(ctx, "12345"); !errors.Is(err, ErrPINPolicy) {
-		t.Fatalf("SetPIN below the key's minimum: %v, want ErrPINPolicy", err)
+	if err := k.SetPIN(ctx, "12345"); !errors.Is(err, ErrPINPolicy) || !strings.Contains(err.Error(), "at least 6 characters") {
+		t.Fatalf("SetPIN below the key's minimum: %v, want ErrPINPolicy naming the minimum 6", err)
 	}
 	if err := k.SetPIN(ctx, "123"); !errors.Is(err, ErrPINPolicy) {
 		t.Fatalf("SetPIN below the CTAP minimum: %v, want ErrPINPolicy", err)

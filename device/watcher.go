@@ -24,9 +24,10 @@ type Watcher struct {
 	interval time.Duration
 	changes  chan struct{}
 
-	// probed holds the Keys used to read Info, so that Run can wait for
-	// any libfido2 call still running in the background.
-	probed []*Key
+	// probes holds the Keys used to read Info, by path, so that a path
+	// whose key ignored a cancel is not probed again while it is busy, and
+	// Run can wait for such calls. Touched only by Run's goroutine.
+	probes map[string]*Key
 
 	mu      sync.Mutex
 	extra   []string
@@ -47,6 +48,7 @@ func NewWatcher(extraPaths []string, interval time.Duration, opts ...Option) *Wa
 		changes:  make(chan struct{}, 1),
 		extra:    slices.Clone(extraPaths),
 		devices:  make(map[string]Info),
+		probes:   make(map[string]*Key),
 	}
 }
 
@@ -89,10 +91,10 @@ func (w *Watcher) Run(ctx context.Context) {
 	t := time.NewTicker(w.interval)
 	defer t.Stop()
 	defer func() {
-		for _, k := range w.probed {
+		for p, k := range w.probes {
 			k.Close()
+			delete(w.probes, p)
 		}
-		w.probed = nil
 	}()
 	for {
 		w.poll(ctx)
@@ -127,6 +129,11 @@ func (w *Watcher) poll(ctx context.Context) {
 		}
 	}
 
+	for p, k := range w.probes {
+		if _, ok := candidates[p]; !ok && k.idle() {
+			delete(w.probes, p)
+		}
+	}
 	changed := false
 	for p := range known {
 		if _, ok := candidates[p]; !ok {
@@ -162,17 +169,23 @@ func (w *Watcher) poll(ctx context.Context) {
 	}
 }
 
-// probe reads the Info of a newly seen path.
+// probe reads the Info of a newly seen path, once: a key that is not ready
+// yet is tried again on the next poll.
 func (w *Watcher) probe(ctx context.Context, path string) (Info, bool) {
-	k, err := OpenKey(path, w.opts...)
-	if err != nil {
-		return Info{}, false
+	k := w.probes[path]
+	if k == nil {
+		var err error
+		if k, err = OpenKey(path, w.opts...); err != nil {
+			return Info{}, false
+		}
+		w.probes[path] = k
 	}
-	w.probed = slices.DeleteFunc(w.probed, func(k *Key) bool { return k.idle() })
-	w.probed = append(w.probed, k)
+	if !k.idle() {
+		return Info{}, false // still busy from an earlier probe
+	}
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
-	info, err := k.Info(ctx)
+	info, err := k.info(ctx, 1)
 	if err != nil {
 		w.log.Debug("not a usable key", "device", path, "err", err)
 		return Info{}, false
