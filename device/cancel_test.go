@@ -5,8 +5,11 @@ package device
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/creack/pty"
 
 	"mfagate/device/softkey"
 )
@@ -104,5 +107,69 @@ func TestCancelWhileQueued(t *testing.T) {
 	case <-time.After(testTimeout):
 		sk.Remove()
 		t.Fatal("first MakeCredential did not finish")
+	}
+}
+
+// TestSlowKeyNoResponse: a key that does not answer within the timeout is
+// reported as such, and answers again once it is responsive. The delay
+// hits the GetInfo libfido2 sends while opening the device, where
+// go-libfido2 cannot cancel yet, so the call lingers for the delay.
+func TestSlowKeyNoResponse(t *testing.T) {
+	sk := startKey(t, softkey.Options{})
+	k := openKey(t, sk, WithTimeout(100*time.Millisecond))
+	k.grace = 200 * time.Millisecond
+	if err := sk.SetResponseDelay(time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.PINRetries(ctxTimeout(t)); !errors.Is(err, ErrNoResponse) {
+		t.Fatalf("PINRetries on a key slower than the timeout: %v, want ErrNoResponse", err)
+	}
+	if err := sk.SetResponseDelay(0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Info(ctxTimeout(t)); err != nil {
+		t.Fatalf("Info once the key is responsive: %v", err)
+	}
+}
+
+// TestSilentDevice: a character device that never answers (here a pty
+// with nothing behind it) does not hang the caller; the stuck libfido2
+// call keeps the path busy until the device goes away, and Close waits
+// for it.
+func TestSilentDevice(t *testing.T) {
+	master, slave, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := slave.Name()
+	slave.Close()
+	closeMaster := sync.OnceFunc(func() { master.Close() })
+	t.Cleanup(closeMaster)
+
+	k := openPath(t, path, WithTimeout(200*time.Millisecond))
+	k.grace = 300 * time.Millisecond
+	if _, err := k.Info(ctxTimeout(t)); !errors.Is(err, ErrNoResponse) {
+		t.Fatalf("Info on a silent device: %v, want ErrNoResponse", err)
+	}
+	if k.idle() {
+		t.Fatal("libfido2 call reported finished on a device that never answered")
+	}
+	other := openPath(t, path)
+	ctx, cancel := context.WithTimeout(ctxTimeout(t), 100*time.Millisecond)
+	defer cancel()
+	if _, err := other.Info(ctx); !errors.Is(err, ErrCancelled) {
+		t.Fatalf("Info while the path is stuck: %v, want ErrCancelled", err)
+	}
+
+	closeMaster()
+	closed := make(chan struct{})
+	go func() {
+		k.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(testTimeout):
+		t.Fatal("Close did not return after the device went away")
 	}
 }

@@ -131,7 +131,8 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithTimeout sets how long operations wait for the user to touch the key
-// (default DefaultTimeout). Non-positive values keep the default.
+// (default DefaultTimeout); operations without a touch are bounded by it
+// too. Non-positive values keep the default.
 func WithTimeout(d time.Duration) Option {
 	return func(o *options) {
 		if d > 0 {
@@ -174,6 +175,7 @@ type Key struct {
 	path    string
 	log     *slog.Logger
 	timeout time.Duration
+	grace   time.Duration // cancelGrace; shorter in tests
 	lock    chan struct{} // shared by every Key on path
 	wg      sync.WaitGroup
 	running atomic.Int32 // libfido2 calls in flight
@@ -200,6 +202,7 @@ func OpenKey(path string, opts ...Option) (*Key, error) {
 		path:    path,
 		log:     o.log.With("device", path),
 		timeout: o.timeout,
+		grace:   cancelGrace,
 		lock:    pathLock(path),
 	}, nil
 }
@@ -218,9 +221,9 @@ func (k *Key) Close() error {
 func (k *Key) idle() bool { return k.running.Load() == 0 }
 
 // call runs f on a fresh go-libfido2 device handle holding the path lock.
-// If ctx ends first, or touch is set and the touch timeout passes, the
-// request is cancelled on the key and call returns ErrCancelled or
-// ErrNoTouch once libfido2 has returned (or after cancelGrace).
+// If ctx ends first, or the timeout passes, the request is cancelled on the
+// key and call returns ErrCancelled, or ErrNoTouch (touch set) or
+// ErrNoResponse, once libfido2 has returned (or after cancelGrace).
 func (k *Key) call(ctx context.Context, op string, touch bool, f func(dev *libfido2.Device) error) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%s on %s: %w (%w)", op, k.path, ErrCancelled, err)
@@ -235,12 +238,11 @@ func (k *Key) call(ctx context.Context, op string, touch bool, f func(dev *libfi
 		<-k.lock
 		return fmt.Errorf("%s on %s: %w", op, k.path, err)
 	}
-	opCtx := ctx
-	if touch {
-		var cancel context.CancelFunc
-		opCtx, cancel = context.WithTimeout(ctx, k.timeout)
-		defer cancel()
-	}
+	// Every call is bounded: by the touch timeout when the user must
+	// touch the key, and by the same span otherwise, so that a node that
+	// never answers (not a key, or a wedged one) cannot hang the caller.
+	opCtx, cancel := context.WithTimeout(ctx, k.timeout)
+	defer cancel()
 	done := make(chan error, 1)
 	k.wg.Add(1)
 	k.running.Add(1)
@@ -261,7 +263,7 @@ func (k *Key) call(ctx context.Context, op string, touch bool, f func(dev *libfi
 	k.log.Debug("cancelling key operation", "op", op)
 	ticker := time.NewTicker(cancelInterval)
 	defer ticker.Stop()
-	grace := time.NewTimer(cancelGrace)
+	grace := time.NewTimer(k.grace)
 	defer grace.Stop()
 	var callErr error
 	returned := false
@@ -287,7 +289,10 @@ func (k *Key) call(ctx context.Context, op string, touch bool, f func(dev *libfi
 	if ctx.Err() != nil {
 		return fmt.Errorf("%s on %s: %w (%w)", op, k.path, ErrCancelled, ctx.Err())
 	}
-	return fmt.Errorf("%s on %s: %w after %v", op, k.path, ErrNoTouch, k.timeout)
+	if !touch {
+		return fmt.Errorf("%s on %s: %w within %v", op, k.path, ErrNoResponse, k.timeout)
+	}
+	return fmt.Errorf("%s on %s: %w (waited %v)", op, k.path, ErrNoTouch, k.timeout)
 }
 
 // Info reads the key's GetInfo (and PIN retries when a PIN is set),

@@ -43,7 +43,12 @@ func startKey(t *testing.T, opts softkey.Options) *softkey.Key {
 // openKey opens the device package's Authenticator on a software key.
 func openKey(t *testing.T, sk *softkey.Key, opts ...Option) *Key {
 	t.Helper()
-	k, err := OpenKey(sk.Path(), append([]Option{WithLogger(testLogger())}, opts...)...)
+	return openPath(t, sk.Path(), opts...)
+}
+
+func openPath(t *testing.T, path string, opts ...Option) *Key {
+	t.Helper()
+	k, err := OpenKey(path, append([]Option{WithLogger(testLogger())}, opts...)...)
 	if err != nil {
 		t.Fatalf("OpenKey: %v", err)
 	}

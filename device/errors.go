@@ -17,6 +17,7 @@ var (
 	ErrPINNotSet      = errors.New("the key has no PIN: set one first")
 	ErrPINPolicy      = errors.New("PIN length not accepted by the key")
 	ErrNoTouch        = errors.New("the key was not touched in time")
+	ErrNoResponse     = errors.New("the key did not answer: remove and reinsert it")
 	ErrCancelled      = errors.New("operation cancelled")
 	ErrNotFIDO2       = errors.New("the device is not a FIDO2 key")
 	ErrRemoved        = errors.New("the key was removed")
