@@ -18,7 +18,7 @@ import (
 // AssertionOptions returns the PublicKeyCredentialRequestOptions JSON object
 // for a browser sign-in:
 // {"publicKey":{"challenge":b64url,"rpId":…,"allowCredentials":[{"type":"public-key","id":b64url}],"userVerification":…,"timeout":ms}}.
-// An empty allow list asks for a discoverable credential; a zero timeout is
+// An empty allow list asks for a discoverable credential; a timeout ≤ 0 is
 // left out (the browser's default applies).
 func AssertionOptions(p Policy, challenge []byte, allow [][]byte, timeout time.Duration) json.RawMessage {
 	type descriptor struct {
@@ -37,7 +37,9 @@ func AssertionOptions(p Policy, challenge []byte, allow [][]byte, timeout time.D
 		RPID:             p.RPID,
 		AllowCredentials: []descriptor{},
 		UserVerification: p.uvOption(),
-		Timeout:          timeout.Milliseconds(),
+	}
+	if timeout > 0 {
+		o.Timeout = timeout.Milliseconds()
 	}
 	for _, id := range allow {
 		o.AllowCredentials = append(o.AllowCredentials, descriptor{Type: string(protocol.PublicKeyCredentialType), ID: b64(id)})

@@ -39,6 +39,7 @@ func TestVerifyAssertion(t *testing.T) {
 	}{
 		{name: "valid", count: 5, stored: 4, want: 5},
 		{name: "counter jumps", count: 1000, stored: 4, want: 1000},
+		{name: "extension outputs", flags: flagUP | flagUV | flagED, count: 5, stored: 4, want: 5},
 		{name: "both counters zero", count: 0, stored: 0, want: 0},
 		{name: "first use of a counter", count: 1, stored: 0, want: 1},
 		{name: "UV preferred, key without UV", flags: flagUP, count: 2, stored: 1, policy: func(p *Policy) { p.UserVerification = "preferred" }, want: 2},
@@ -215,6 +216,9 @@ func TestAssertionOptions(t *testing.T) {
 	// Discoverable sign-in, default UV, no timeout.
 	p.UserVerification = ""
 	raw = AssertionOptions(p, ch, nil, 0)
+	if neg := AssertionOptions(p, ch, nil, -time.Second); !bytes.Equal(neg, raw) {
+		t.Errorf("negative timeout: %s", neg)
+	}
 	if !strings.Contains(string(raw), `"allowCredentials":[]`) || !strings.Contains(string(raw), `"userVerification":"preferred"`) || strings.Contains(string(raw), "timeout") {
 		t.Errorf("discoverable options %s", raw)
 	}

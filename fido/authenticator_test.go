@@ -152,6 +152,9 @@ func (k *testKey) authData(t testing.TB, rpID string, flags byte, count uint32, 
 	if attested {
 		b = slices.Concat(b, k.aaguid[:], binary.BigEndian.AppendUint16(nil, uint16(len(k.credID))), k.credID, k.coseKey(t))
 	}
+	if flags&flagED != 0 { // extension outputs follow (CTAP 2.1 credProtect)
+		b = append(b, mustCBOR(t, map[string]any{"credProtect": 2})...)
+	}
 	return b
 }
 

@@ -65,6 +65,7 @@ func TestVerifyRegistration(t *testing.T) {
 				t.Errorf("BE %v BS %v, want both", c.BackupEligible, c.BackupState)
 			}
 		}},
+		{name: "extension outputs after the credential key", flags: good | flagED}, // the stored key must stop at the COSE_Key
 		{name: "UV preferred, key without UV", flags: flagUP | flagAT, policy: func(p *Policy) { p.UserVerification = "preferred" }, want: func(t *testing.T, c Credential) {
 			if c.UserVerified {
 				t.Error("UserVerified set without the UV flag")
