@@ -61,50 +61,67 @@ func mustCBOR(t testing.TB, v any) []byte {
 	return b
 }
 
-// testCA is an attestation root and the leaf it issues to a key model.
+// testCA is an attestation root and the leaf it issues to a key model,
+// optionally through an intermediate CA.
 type testCA struct {
 	cert    *x509.Certificate
+	inter   *x509.Certificate // nil: the root issues the leaf
 	leaf    *x509.Certificate
 	leafKey *ecdsa.PrivateKey
 }
 
-func newTestCA(t testing.TB, aaguid [16]byte) *testCA {
+func newTestCA(t testing.TB, aaguid [16]byte) *testCA { return makeTestCA(t, aaguid, false) }
+
+func makeTestCA(t testing.TB, aaguid [16]byte, intermediate bool) *testCA {
 	t.Helper()
-	caKey := mustKey(t)
 	now := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{Country: []string{"JP"}, Organization: []string{"Test Keys"}, CommonName: "Test Attestation Root"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
+	issue := func(tmpl, parent *x509.Certificate, pub *ecdsa.PublicKey, signer *ecdsa.PrivateKey) *x509.Certificate {
+		t.Helper()
+		tmpl.NotBefore, tmpl.NotAfter = now.Add(-time.Hour), now.Add(24*time.Hour)
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
 	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
+	caName := func(cn string) pkix.Name {
+		return pkix.Name{Country: []string{"JP"}, Organization: []string{"Test Keys"}, CommonName: cn}
 	}
-	ca, _ := x509.ParseCertificate(caDER)
+	caKey := mustKey(t)
+	rootTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: caName("Test Attestation Root"),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	ca := &testCA{cert: issue(rootTmpl, rootTmpl, &caKey.PublicKey, caKey)}
+	issuer, issuerKey := ca.cert, caKey
+	if intermediate {
+		interKey := mustKey(t)
+		ca.inter = issue(&x509.Certificate{SerialNumber: big.NewInt(3), Subject: caName("Test Attestation Intermediate"),
+			IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}, ca.cert, &interKey.PublicKey, caKey)
+		issuer, issuerKey = ca.inter, interKey
+	}
 	ext, _ := asn1.Marshal(aaguid[:]) // an OCTET STRING holding the AAGUID
-	leafKey := mustKey(t)
-	leafTmpl := &x509.Certificate{
+	ca.leafKey = mustKey(t)
+	ca.leaf = issue(&x509.Certificate{
 		SerialNumber: big.NewInt(2),
 		Subject: pkix.Name{
 			Country: []string{"JP"}, Organization: []string{"Test Keys"},
 			OrganizationalUnit: []string{"Authenticator Attestation"}, CommonName: "Test Key Attestation",
 		},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(24 * time.Hour),
 		BasicConstraintsValid: true,
 		ExtraExtensions:       []pkix.Extension{{Id: idFIDOAAGUID, Value: ext}},
+	}, issuer, &ca.leafKey.PublicKey, issuerKey)
+	return ca
+}
+
+// x5c is the certificate chain a key sends: leaf first.
+func (ca *testCA) x5c() [][]byte {
+	if ca.inter != nil {
+		return [][]byte{ca.leaf.Raw, ca.inter.Raw}
 	}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, ca, &leafKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, _ := x509.ParseCertificate(leafDER)
-	return &testCA{cert: ca, leaf: leaf, leafKey: leafKey}
+	return [][]byte{ca.leaf.Raw}
 }
 
 func mustKey(t testing.TB) *ecdsa.PrivateKey {
@@ -184,7 +201,7 @@ func (k *testKey) attest(t testing.TB, format string, authData, cdj []byte) []by
 	switch format {
 	case "packed":
 		fmtName = "packed"
-		stmt = map[string]any{"alg": -7, "sig": signWith(t, k.ca.leafKey, authData, cdh[:]), "x5c": [][]byte{k.ca.leaf.Raw}}
+		stmt = map[string]any{"alg": -7, "sig": signWith(t, k.ca.leafKey, authData, cdh[:]), "x5c": k.ca.x5c()}
 	case "self":
 		fmtName = "packed"
 		stmt = map[string]any{"alg": -7, "sig": signWith(t, k.key, authData, cdh[:])}

@@ -15,6 +15,7 @@ func TestVerifyRegistration(t *testing.T) {
 	ca := newTestCA(t, testAAGUID)
 	otherCA := newTestCA(t, testAAGUID)
 	wrongAAGUIDCA := newTestCA(t, otherAAGUID) // its leaf names another model
+	chainCA := makeTestCA(t, testAAGUID, true)
 
 	type input struct {
 		challenge, clientDataJSON, attestationObject []byte
@@ -71,6 +72,18 @@ func TestVerifyRegistration(t *testing.T) {
 				t.Error("UserVerified set without the UV flag")
 			}
 		}},
+		{name: "x5c through an intermediate", key: func(k *testKey) { k.ca = chainCA },
+			policy: func(p *Policy) { p.TrustedRoots = []*x509.Certificate{chainCA.cert} }, want: func(t *testing.T, c Credential) {
+				if !c.AttestationTrusted {
+					t.Error("chain through the intermediate not trusted")
+				}
+			}},
+		{name: "x5c trusted only through the intermediate as root", key: func(k *testKey) { k.ca = chainCA },
+			policy: func(p *Policy) { p.TrustedRoots = []*x509.Certificate{chainCA.inter} }, want: func(t *testing.T, c Credential) {
+				if !c.AttestationTrusted {
+					t.Error("intermediate configured as a trusted root not honoured")
+				}
+			}},
 		{name: "AAGUID on the allow list", policy: func(p *Policy) { p.AAGUIDAllow = [][16]byte{otherAAGUID, testAAGUID} }},
 		{name: "x5c not chaining, attestation optional", policy: func(p *Policy) {
 			p.AttestationRequired = false
@@ -109,6 +122,7 @@ func TestVerifyRegistration(t *testing.T) {
 		{name: "attestation required, self given, no roots", format: "self", policy: func(p *Policy) { p.TrustedRoots = nil }, wantErr: ErrAttestationNotAllowed},
 		{name: "x5c not chaining to the trusted roots", policy: func(p *Policy) { p.TrustedRoots = []*x509.Certificate{otherCA.cert} },
 			wantErr: ErrAttestationNotTrusted, wantMsg: []string{"Test Key Attestation"}},
+		{name: "x5c intermediate from another root", key: func(k *testKey) { k.ca = chainCA }, wantErr: ErrAttestationNotTrusted},
 		{name: "unsupported format", format: "tpm", wantErr: ErrAttestationNotAllowed, wantMsg: []string{`"tpm"`}},
 		{name: "unsupported key algorithm", key: func(k *testKey) { k.alg = -35 }, wantErr: ErrUnsupportedAlgorithm, wantMsg: []string{"-35"}},
 
