@@ -40,6 +40,9 @@ const (
 	codeUnknownModem     = "unknown_modem"
 	codeUnknownPhone     = "unknown_phone"
 	codeNoCall           = "no_call"
+	codeUnknownSession   = "unknown_session"
+	codeSessionExpired   = "session_expired"
+	codeSessionBusy      = "session_busy"
 )
 
 func newProblem(status int, code, format string, args ...any) *problem {

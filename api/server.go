@@ -62,6 +62,7 @@ type Options struct {
 	Readiness func(ctx context.Context) []Component
 	Modems    Modems     // nil: no modems
 	Demo      DemoPhones // non-nil only in -demo: serves /v1/demo/phones/…
+	Kiosk     Kiosk      // nil: no security-key enrollment
 	Logger    *slog.Logger
 }
 
@@ -74,6 +75,7 @@ type Server struct {
 	readiness     func(ctx context.Context) []Component
 	modems        Modems
 	demo          DemoPhones
+	kiosk         Kiosk
 	log           *slog.Logger
 	mux           *http.ServeMux
 	routes        []route
@@ -89,7 +91,7 @@ var openAPI []byte
 
 // New builds the API's handler tree.
 func New(o Options) *Server {
-	s := &Server{svc: o.Service, metrics: o.Metrics, readiness: o.Readiness, modems: o.Modems, demo: o.Demo,
+	s := &Server{svc: o.Service, metrics: o.Metrics, readiness: o.Readiness, modems: o.Modems, demo: o.Demo, kiosk: o.Kiosk,
 		log: o.Logger, mux: http.NewServeMux()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -127,6 +129,15 @@ func New(o Options) *Server {
 	s.handle("GET /v1/outbox", admin, s.outbox)
 	s.handle("GET /v1/modems", admin, s.listModems)
 	s.handle("POST /v1/modems/{id}/test-sms", admin, s.testSMS)
+	if s.kiosk != nil {
+		s.handle("POST /v1/kiosk/sessions", enroll, s.openSession)
+		s.handle("GET /v1/kiosk/devices", enroll, s.listDevices)
+		s.handle("GET /v1/kiosk/sessions/{id}", enroll, s.getSession)
+		s.handle("POST /v1/kiosk/sessions/{id}/enroll", enroll, s.enroll)
+		s.handle("POST /v1/kiosk/sessions/{id}/assert", enroll, s.kioskAssert)
+		s.handle("GET /v1/kiosk/sessions/{id}/events", enroll, s.sessionEvents)
+	}
+	s.handle("GET /v1/users/{user}/methods/{id}/credential", admin, s.exportCredential)
 	if s.demo != nil {
 		s.handle("GET /v1/demo/phones/{number}/messages", any, s.demoMessages)
 		s.handle("POST /v1/demo/phones/{number}/keys", any, s.demoKeys)

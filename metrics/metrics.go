@@ -31,6 +31,7 @@ type Metrics struct {
 	outboxQueued       prometheus.Gauge
 	outboxSending      prometheus.Gauge
 	outboxOldest       prometheus.Gauge
+	fidoEnrollments    *prometheus.CounterVec
 	reloadOK           prometheus.Gauge
 	reloadTime         prometheus.Gauge
 }
@@ -96,6 +97,10 @@ func New() *Metrics {
 			Name: "mfagate_outbox_oldest_queued_age_seconds",
 			Help: "Age of the oldest queued outbox job (0 when none waits).",
 		}),
+		fidoEnrollments: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mfagate_fido_enrollments_total",
+			Help: "Security-key enrollments at the kiosk, by result (done, failed).",
+		}, []string{"result"}),
 		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "mfagate_config_last_reload_successful",
 			Help: "1 when the last configuration load (start or SIGHUP) succeeded; 0 when the daemon kept its previous configuration.",
@@ -122,8 +127,10 @@ func New() *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		info, m.httpRequests, m.httpDuration, m.challengesCreated, m.challengesFinished,
 		m.verifyFailures, m.fraudReports, m.users, m.modemJobs, m.modemJobSeconds, m.dtmf,
-		m.outboxQueued, m.outboxSending, m.outboxOldest, m.reloadOK, m.reloadTime,
+		m.outboxQueued, m.outboxSending, m.outboxOldest, m.reloadOK, m.reloadTime, m.fidoEnrollments,
 	)
+	m.fidoEnrollments.WithLabelValues("done")
+	m.fidoEnrollments.WithLabelValues("failed")
 	for _, s := range []mfa.State{mfa.StateOff, mfa.StatePending, mfa.StateActive} {
 		m.users.WithLabelValues(string(s))
 	}
@@ -136,6 +143,9 @@ func channel(c mfa.Channel) string {
 	}
 	return string(c)
 }
+
+// Enrollment implements kiosk.Observer.
+func (m *Metrics) Enrollment(result string) { m.fidoEnrollments.WithLabelValues(result).Inc() }
 
 // ConfigLoaded records the outcome of a configuration load at t.
 func (m *Metrics) ConfigLoaded(ok bool, t time.Time) {

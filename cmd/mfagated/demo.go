@@ -60,6 +60,9 @@ func prepareDemo(dir string) (*demoState, error) {
 	cfg.Store.Path = filepath.Join(dir, "mfagate.db")
 	cfg.Secrets.KeyFile = keyPath
 	cfg.Policy.ActivationDelay = config.D(time.Minute) // see MFA become active while trying the demo
+	// The demo's kiosk page is served by the daemon itself on loopback.
+	cfg.FIDO.RPID = "localhost"
+	cfg.FIDO.Origin = "http://localhost"
 	cfg.Modems = []config.Modem{
 		{ID: "sim-quectel", Port: "sim:quectel", DailyCap: 180},
 		{ID: "sim-simcom", Port: "sim:simcom", DailyCap: 180},

@@ -7,6 +7,7 @@ import (
 
 	"mfagate/api"
 	"mfagate/config"
+	"mfagate/kiosk"
 	"mfagate/metrics"
 	"mfagate/mfa"
 )
@@ -16,12 +17,16 @@ import (
 // message templates. Listener, store, key and modems need a restart; a
 // change there is logged and otherwise ignored. On any error the running
 // configuration stays as it was.
-func reloadConfig(cur *config.Config, load func() (*config.Config, error), svc *mfa.Service, srv *api.Server, m *metrics.Metrics, log *slog.Logger) *config.Config {
+func reloadConfig(cur *config.Config, load func() (*config.Config, error), svc *mfa.Service, srv *api.Server, k *kiosk.Kiosk, m *metrics.Metrics, log *slog.Logger) *config.Config {
 	if load == nil {
 		log.Info("reload: the demo has no configuration file; nothing to reload")
 		return cur
 	}
 	next, err := load()
+	var kp kiosk.Policy
+	if err == nil {
+		kp, err = kioskPolicy(next.FIDO)
+	}
 	if err == nil {
 		err = svc.SetPolicy(policyFrom(next))
 	}
@@ -31,6 +36,7 @@ func reloadConfig(cur *config.Config, load func() (*config.Config, error), svc *
 		return cur
 	}
 	srv.SetClients(clientsFrom(next))
+	k.SetPolicy(kp)
 	srv.SetMetricsPublic(next.Server.MetricsPublic)
 	for name, same := range map[string]bool{
 		"server.listen": cur.Server.Listen == next.Server.Listen,
@@ -38,6 +44,8 @@ func reloadConfig(cur *config.Config, load func() (*config.Config, error), svc *
 		"secrets":       cur.Secrets == next.Secrets,
 		"modem":         reflect.DeepEqual(cur.Modems, next.Modems),
 		"voice":         cur.Voice == next.Voice,
+		"fido.device_paths and poll_interval": reflect.DeepEqual(cur.FIDO.DevicePaths, next.FIDO.DevicePaths) &&
+			cur.FIDO.PollInterval == next.FIDO.PollInterval,
 	} {
 		if !same {
 			log.Warn("reload: this part changed but takes effect only after a restart", "section", name)

@@ -19,6 +19,8 @@ import (
 
 	"mfagate/api"
 	"mfagate/config"
+	"mfagate/device"
+	"mfagate/kiosk"
 	"mfagate/metrics"
 	"mfagate/mfa"
 	"mfagate/store/sqlite"
@@ -124,8 +126,26 @@ func serve(ctx context.Context, cfg *config.Config, d *demoState, reload func() 
 	}
 	defer stopSims()
 	m.WatchModems(pool.Status)
+	demoDir := ""
+	if d != nil {
+		demoDir = d.dir
+	}
+	watcher, stopKeys, err := startKeys(ctx, cfg, demoDir, log)
+	if err != nil {
+		return err
+	}
+	defer stopKeys()
+	kp, err := kioskPolicy(cfg.FIDO)
+	if err != nil {
+		return err
+	}
+	k := kiosk.New(kiosk.Options{Service: svc, Keys: watcher, Policy: kp, Observer: m, Logger: log.With("component", "kiosk"),
+		Open: func(path string) (device.Authenticator, error) {
+			return device.Open(path, device.WithTimeout(cfg.FIDO.TouchTimeout.Duration), device.WithLogger(log))
+		}})
+	svc.SetWebAuthn(k.Verifier())
 	opts := api.Options{Service: svc, Clients: clientsFrom(cfg), Metrics: m, MetricsPublic: cfg.Server.MetricsPublic,
-		Modems: pool, Readiness: modemReadiness(cfg, pool), Logger: log}
+		Modems: pool, Kiosk: k, Readiness: modemReadiness(cfg, pool), Logger: log}
 	if d != nil && simNet != nil {
 		opts.Demo = demoPhones{net: simNet, region: cfg.Policy.DefaultRegion}
 	}
@@ -151,6 +171,8 @@ func serve(ctx context.Context, cfg *config.Config, d *demoState, reload func() 
 	wg.Go(func() { housekeeping(ctx, svc, m, hk, log) })
 	// The pool drains its exchanges in flight once ctx ends.
 	wg.Go(func() { pool.Run(ctx) })
+	wg.Go(func() { watcher.Run(ctx) })
+	wg.Go(func() { k.Run(ctx) })
 	svc.SetSender(pool)
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
@@ -169,7 +191,7 @@ func serve(ctx context.Context, cfg *config.Config, d *demoState, reload func() 
 				return
 			case <-hup:
 				sd.send(daemon.SdNotifyReloading + "\n" + daemon.SdNotifyMonotonicUsec())
-				running = reloadConfig(running, reload, svc, srv, m, log)
+				running = reloadConfig(running, reload, svc, srv, k, m, log)
 				sd.send(daemon.SdNotifyReady)
 			}
 		}

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"mfagate/config"
+	"mfagate/device"
+	"mfagate/device/softkey"
+	"mfagate/fido"
+	"mfagate/kiosk"
+)
+
+// kioskPolicy turns the [fido] section into the kiosk's policy.
+func kioskPolicy(f config.FIDO) (kiosk.Policy, error) {
+	p := kiosk.Policy{
+		WebAuthn: fido.Policy{RPID: f.RPID, RPName: f.RPName, Origin: f.Origin, AAGUIDAllow: f.AAGUIDs,
+			AttestationRequired: f.Attestation == config.AttestationRequired, UserVerification: f.UserVerification},
+		MinPINLength: f.MinPINLength, RequireResidentKey: f.RequireResidentKey,
+		SessionTTL: f.SessionTTL.Duration, TouchTimeout: f.TouchTimeout.Duration,
+	}
+	if f.TrustedCAFile != "" {
+		roots, err := readCerts(f.TrustedCAFile)
+		if err != nil {
+			return p, err
+		}
+		p.WebAuthn.TrustedRoots = roots
+	}
+	return p, nil
+}
+
+func readCerts(path string) ([]*x509.Certificate, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("fido.trusted_ca_file: %w", err)
+	}
+	var out []*x509.Certificate
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			break
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("fido.trusted_ca_file %s: %w", path, err)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// startKeys starts key discovery and, for the demo, a software security
+// key whose state persists in the demo directory.
+func startKeys(ctx context.Context, cfg *config.Config, demoDir string, log *slog.Logger) (*device.Watcher, func(), error) {
+	paths := append([]string(nil), cfg.FIDO.DevicePaths...)
+	stop := func() {}
+	if demoDir != "" {
+		k, err := softkey.Start(ctx, softkey.Options{StateFile: filepath.Join(demoDir, "softkey.json"),
+			Link: filepath.Join(demoDir, "softkey"), TouchDelay: 800 * time.Millisecond, ResetWindow: -1,
+			Logger: log.With("component", "software key")})
+		if err != nil {
+			return nil, nil, fmt.Errorf("start the demo's software key: %w", err)
+		}
+		stop = func() { k.Close() }
+		paths = append(paths, filepath.Join(demoDir, "softkey"))
+		log.Info("software security key started", "path", filepath.Join(demoDir, "softkey"))
+	}
+	w := device.NewWatcher(paths, cfg.FIDO.PollInterval.Duration, device.WithLogger(log.With("component", "keys")))
+	return w, stop, nil
+}
