@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -179,7 +180,7 @@ func TestSMSChallengeEndToEnd(t *testing.T) {
 	}
 }
 
-func TestLongEnglishTextIsConcatenated(t *testing.T) {
+func TestEnglishCodeIsOneGSM7Part(t *testing.T) {
 	r := newRig(t, sim.NetworkOptions{}, modemSpec{id: "s1", profile: "simcom"})
 	_, c := r.phone(mfa.SlotMobile, "090-1234-5678", mfa.ChannelSMS, "en")
 	got, err := r.net.WaitSMS(r.ctx(), "+819012345678", nil)
@@ -190,6 +191,38 @@ func TestLongEnglishTextIsConcatenated(t *testing.T) {
 		t.Fatalf("an English code should be one GSM-7 part: %+v", got)
 	}
 	r.waitStatus(c.ID, mfa.StatusDelivered)
+}
+
+// A long Japanese test message goes out as concatenated UCS-2 parts and
+// the handset reassembles the exact text.
+func TestLongJapaneseTestSMSIsConcatenated(t *testing.T) {
+	r := newRig(t, sim.NetworkOptions{}, modemSpec{id: "q1", profile: "quectel"})
+	text := strings.Repeat("多要素認証のテストメッセージです。", 9) // 153 characters: 3 UCS-2 parts
+	j, err := r.svc.TestSMS(r.ctx(), mfa.Actor{Name: "ops"}, "q1", "090-2222-3333", text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.net.WaitSMS(r.ctx(), "+819022223333", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.UCS2 || got.Parts != 3 || got.Text != text {
+		t.Fatalf("handset got %d parts (ucs2=%v) %q", got.Parts, got.UCS2, got.Text)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		js, _ := r.svc.Jobs(r.ctx(), mfa.JobSent, 10)
+		if len(js) == 1 && js[0].ID == j.ID && len(js[0].MR) == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the test job is not recorded as sent with 3 message references: %+v", js)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if s := r.waitState("q1", modem.StateUp); s.SentToday != 3 {
+		t.Fatalf("sent today = %d, want 3 parts counted against the cap", s.SentToday)
+	}
 }
 
 func TestVoiceNumberMatching(t *testing.T) {
