@@ -35,3 +35,39 @@ fuzz-smoke:
 
 clean:
 	rm -rf bin
+
+# Staged installation (packaging, or a server by hand; systemd/README.md has the steps after it):
+#   make install DESTDIR=/tmp/stage PREFIX=/usr
+# Builds mfagated and mfagatectl and stages them with the systemd unit, sysusers.d and
+# tmpfiles.d entries, udev rules and the example configuration. An existing
+# $(DESTDIR)/etc/mfagate/mfagate.toml is never overwritten.
+PREFIX      ?= /usr
+DESTDIR     ?=
+BINDIR      ?= $(PREFIX)/bin
+UNITDIR     ?= /lib/systemd/system
+UDEVRULESDIR ?= /lib/udev/rules.d
+SYSUSERSDIR ?= /usr/lib/sysusers.d
+TMPFILESDIR ?= /usr/lib/tmpfiles.d
+DOCDIR      ?= /usr/share/doc/mfagate
+CONFDIR     ?= /etc/mfagate
+INSTALL_BUILDDIR ?= bin/install
+
+.PHONY: install
+install:
+	$(GO) build -o $(INSTALL_BUILDDIR)/ ./cmd/mfagated ./cmd/mfagatectl
+	install -D -m 0755 $(INSTALL_BUILDDIR)/mfagated $(DESTDIR)$(BINDIR)/mfagated
+	install -D -m 0755 $(INSTALL_BUILDDIR)/mfagatectl $(DESTDIR)$(BINDIR)/mfagatectl
+	sed 's|^ExecStart=/usr/bin/|ExecStart=$(BINDIR)/|' systemd/mfagated.service > $(INSTALL_BUILDDIR)/mfagated.service
+	install -D -m 0644 $(INSTALL_BUILDDIR)/mfagated.service $(DESTDIR)$(UNITDIR)/mfagated.service
+	install -D -m 0644 systemd/mfagate.sysusers $(DESTDIR)$(SYSUSERSDIR)/mfagate.conf
+	install -D -m 0644 systemd/mfagate.tmpfiles $(DESTDIR)$(TMPFILESDIR)/mfagate.conf
+	install -D -m 0644 systemd/90-mfagate.rules $(DESTDIR)$(UDEVRULESDIR)/90-mfagate.rules
+	install -D -m 0644 systemd/mfagate.toml $(DESTDIR)$(DOCDIR)/mfagate.toml.example
+	install -D -m 0644 systemd/README.md $(DESTDIR)$(DOCDIR)/README.systemd.md
+	@if [ -e $(DESTDIR)$(CONFDIR)/mfagate.toml ]; then \
+		echo "kept $(DESTDIR)$(CONFDIR)/mfagate.toml; compare it with $(DOCDIR)/mfagate.toml.example"; \
+	else \
+		install -d -m 0750 $(DESTDIR)$(CONFDIR); \
+		echo "install -D -m 0640 systemd/mfagate.toml $(DESTDIR)$(CONFDIR)/mfagate.toml"; \
+		install -D -m 0640 systemd/mfagate.toml $(DESTDIR)$(CONFDIR)/mfagate.toml; \
+	fi
