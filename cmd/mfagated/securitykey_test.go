@@ -84,6 +84,7 @@ func TestDemoSecurityKey(t *testing.T) {
 		t.Fatalf("export: %d %+v", c, reg)
 	}
 	credID, _ := base64.RawURLEncoding.DecodeString(reg.ID)
+	pubkey := checkWithFido2Cred(t, reg.ID, reg.Response.ClientDataJSON, reg.Response.AttestationObject)
 
 	// A security key cannot be the default.
 	if c := g.call("PUT", "/v1/users/0123456789/default-method", `{"method":"`+got.Method.ID+`"}`, nil); c != 422 {
@@ -126,8 +127,78 @@ func TestDemoSecurityKey(t *testing.T) {
 	if c := g.call("POST", "/v1/challenges/"+ch.ID+"/verify", `{"webauthn":`+string(resp)+`}`, &verified); c != 200 || verified.Status != "approved" {
 		t.Fatalf("browser-style verify: %d %+v", c, verified)
 	}
+	if pubkey != "" {
+		// libfido2's own verifier accepts the assertion with the exported key,
+		// and refuses it once a bit of the signature is flipped.
+		in := strings.Join([]string{base64.StdEncoding.EncodeToString(hash[:]), ch.WebAuthn.PublicKey.RPID,
+			base64.StdEncoding.EncodeToString(as.AuthDataCBOR), base64.StdEncoding.EncodeToString(as.Sig)}, "\n") + "\n"
+		if out, err := fido2("fido2-assert", in, "-V", "-v", "-i", "-", pubkey, "es256"); err != nil {
+			t.Fatalf("fido2-assert -V refused the assertion: %v\n%s", err, out)
+		}
+		bad := append([]byte(nil), as.Sig...)
+		bad[len(bad)/2] ^= 1
+		in = strings.Join([]string{base64.StdEncoding.EncodeToString(hash[:]), ch.WebAuthn.PublicKey.RPID,
+			base64.StdEncoding.EncodeToString(as.AuthDataCBOR), base64.StdEncoding.EncodeToString(bad)}, "\n") + "\n"
+		if _, err := fido2("fido2-assert", in, "-V", "-i", "-", pubkey, "es256"); err == nil {
+			t.Fatal("fido2-assert -V accepted a corrupted signature")
+		}
+	}
 	// Replaying the same response is refused (the challenge is used up).
 	if c := g.call("POST", "/v1/challenges/"+ch.ID+"/verify", `{"webauthn":`+string(resp)+`}`, nil); c != 409 {
 		t.Fatalf("replay: %d", c)
 	}
+}
+
+// checkWithFido2Cred verifies an exported registration with libfido2's
+// fido2-cred -V (an independent verifier) and returns the path of the
+// public key it wrote, or "" when fido2-tools is absent.
+func checkWithFido2Cred(t *testing.T, id, clientDataB64, attObjB64 string) string {
+	t.Helper()
+	if _, err := exec.LookPath("fido2-cred"); err != nil {
+		t.Log("fido2-cred not installed (make deps installs fido2-tools); skipping the outside check")
+		return ""
+	}
+	clientData, err1 := base64.RawURLEncoding.DecodeString(clientDataB64)
+	attObj, err2 := base64.RawURLEncoding.DecodeString(attObjB64)
+	credID, err3 := base64.RawURLEncoding.DecodeString(id)
+	if err1 != nil || err2 != nil || err3 != nil {
+		t.Fatalf("export is not base64url: %v %v %v", err1, err2, err3)
+	}
+	var ao struct {
+		Fmt      string `cbor:"fmt"`
+		AuthData []byte `cbor:"authData"`
+		AttStmt  struct {
+			Sig []byte   `cbor:"sig"`
+			X5C [][]byte `cbor:"x5c"`
+		} `cbor:"attStmt"`
+	}
+	if err := cbor.Unmarshal(attObj, &ao); err != nil {
+		t.Fatalf("exported attestationObject: %v", err)
+	}
+	wrapped, _ := cbor.Marshal(ao.AuthData)
+	h := sha256.Sum256(clientData)
+	b := base64.StdEncoding.EncodeToString
+	lines := []string{b(h[:]), "localhost", ao.Fmt, b(wrapped), b(credID), b(ao.AttStmt.Sig)}
+	if len(ao.AttStmt.X5C) > 0 {
+		lines = append(lines, b(ao.AttStmt.X5C[0]))
+	}
+	out, err := fido2("fido2-cred", strings.Join(lines, "\n")+"\n", "-V", "-v", "-i", "-", "-o", "-")
+	if err != nil {
+		t.Fatalf("fido2-cred -V refused the exported registration: %v\n%s", err, out)
+	}
+	// Output: the credential ID, then the public key in PEM.
+	first, pem, _ := strings.Cut(out, "\n")
+	if strings.TrimSpace(first) != b(credID) || !strings.Contains(pem, "BEGIN PUBLIC KEY") {
+		t.Fatalf("fido2-cred -V output:\n%s", out)
+	}
+	path := filepath.Join(t.TempDir(), "pubkey.pem")
+	os.WriteFile(path, []byte(pem), 0o600)
+	return path
+}
+
+func fido2(tool, stdin string, args ...string) (string, error) {
+	cmd := exec.Command(tool, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }
