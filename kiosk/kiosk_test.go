@@ -79,7 +79,9 @@ func newRig(t *testing.T, keyOpts softkey.Options, tweak ...func(*kiosk.Policy))
 	}
 	c := counter{}
 	k := kiosk.New(kiosk.Options{Service: svc, Keys: w, Policy: p, Observer: c,
-		Open: func(path string) (device.Authenticator, error) { return device.Open(path, device.WithTimeout(p.TouchTimeout)) }})
+		Open: func(path string) (device.Authenticator, error) {
+			return device.Open(path, device.WithTimeout(p.TouchTimeout))
+		}})
 	go k.Run(ctx)
 	svc.SetWebAuthn(k.Verifier())
 	r := &rig{t: t, svc: svc, k: k, key: key, db: db, count: c}
