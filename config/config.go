@@ -424,6 +424,7 @@ func modemDefaults(cfg *Config, data []byte) {
 // resolvePaths makes relative file paths absolute against baseDir.
 func (c *Config) resolvePaths(baseDir string) {
 	abs := func(p string) string {
+		p = expandCredentials(p)
 		if p == "" || filepath.IsAbs(p) || baseDir == "" {
 			return p
 		}
@@ -437,6 +438,20 @@ func (c *Config) resolvePaths(baseDir string) {
 		c.API.Clients[i].TokenFile = abs(c.API.Clients[i].TokenFile)
 	}
 	c.FIDO.TrustedCAFile = abs(c.FIDO.TrustedCAFile)
+}
+
+// expandCredentials replaces a leading ${CREDENTIALS_DIRECTORY} with the
+// directory systemd passes to a service started with LoadCredential=, so
+// that secrets.key_file and token files can name credentials. No other
+// variable is expanded.
+func expandCredentials(p string) string {
+	const v = "${CREDENTIALS_DIRECTORY}"
+	if rest, ok := strings.CutPrefix(p, v); ok {
+		if dir := os.Getenv("CREDENTIALS_DIRECTORY"); dir != "" {
+			return filepath.Join(dir, rest)
+		}
+	}
+	return p
 }
 
 // locate fills in file and line of each problem and joins them.

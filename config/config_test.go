@@ -572,3 +572,18 @@ func hexOf(b []byte) string {
 	}
 	return string(out)
 }
+
+// ${CREDENTIALS_DIRECTORY} names what systemd's LoadCredential= passes in.
+func TestCredentialsDirectory(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "api.token"), []byte("a-token-of-sufficient-length-42"), 0o600)
+	t.Setenv("CREDENTIALS_DIRECTORY", dir)
+	c, err := Parse([]byte("[secrets]\nkey_file = \"${CREDENTIALS_DIRECTORY}/secret.key\"\n"+
+		"[[api.client]]\nname = \"idp\"\ntoken_file = \"${CREDENTIALS_DIRECTORY}/api.token\"\nroles = [\"idp\"]\n"), "/etc/mfagate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Secrets.KeyFile != filepath.Join(dir, "secret.key") || c.API.Clients[0].TokenFile != filepath.Join(dir, "api.token") {
+		t.Fatalf("not expanded: %q %q", c.Secrets.KeyFile, c.API.Clients[0].TokenFile)
+	}
+}
