@@ -282,7 +282,7 @@ func TestUnitAgreesWithHost(t *testing.T) {
 		t.Errorf("LoadCredential = %q, want secret.key:/etc/mfagate/secret.key (the path README.md gives key_file)", got)
 	}
 	readme, _ := os.ReadFile("README.md")
-	if !bytes.Contains(readme, []byte(`key_file = "/run/credentials/mfagated.service/secret.key"`)) {
+	if !bytes.Contains(readme, []byte(`key_file = "${CREDENTIALS_DIRECTORY}/secret.key"`)) {
 		t.Error("README.md does not give key_file the credential's path")
 	}
 }
