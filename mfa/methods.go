@@ -419,143 +419,107 @@ func (s *Service) RemoveMethod(ctx context.Context, actor Actor, user, methodID,
 	})
 }
 
-// SetDefault makes a confirmed method other than a security key the default.
-func (s *Service) SetDefault(ctx context.Context, actor Actor, user, methodID string) (UserView, error) {
+// userChange runs fn on the user's record in a write transaction. When fn
+// returns an event, the changed record is stored and the event recorded;
+// nil means nothing changed. It answers with the user as it then stands.
+func (s *Service) userChange(ctx context.Context, user string, fn func(tx Tx, u *User, now time.Time) (*Event, error)) (UserView, error) {
 	if err := s.checkUserID(user); err != nil {
 		return UserView{}, err
 	}
 	now := s.now()
 	err := s.update(ctx, func(tx Tx) (bool, error) {
-		m, err := userMethod(tx, user, methodID)
-		if err != nil {
-			return false, err
-		}
-		if m.Kind == KindFIDO {
-			return false, refuse(CodeFIDOCannotBeDefault, "a security key cannot be the default method (some systems cannot use it); choose an authenticator app or a phone")
-		}
-		if !m.Confirmed {
-			return false, refuse(CodeMethodNotConfirmed, "method %s is not confirmed yet; confirm it first", m.ID)
-		}
 		u, err := loadUser(tx, user, now)
 		if err != nil {
 			return false, err
 		}
-		if u.DefaultMethod == m.ID {
-			return false, nil
+		e, err := fn(tx, &u, now)
+		if err != nil || e == nil {
+			return false, err
 		}
-		u.DefaultMethod = m.ID
 		if err := s.putUser(tx, u); err != nil {
 			return false, err
 		}
-		return false, s.event(tx, Event{User: user, Type: EventDefaultChanged, Actor: actor.Name, Method: m.ID})
+		e.User = user
+		return false, s.event(tx, *e)
 	})
 	if err != nil {
 		return UserView{}, err
 	}
 	return s.GetUser(ctx, user)
+}
+
+// SetDefault makes a confirmed method other than a security key the default.
+func (s *Service) SetDefault(ctx context.Context, actor Actor, user, methodID string) (UserView, error) {
+	return s.userChange(ctx, user, func(tx Tx, u *User, _ time.Time) (*Event, error) {
+		m, err := userMethod(tx, user, methodID)
+		if err != nil {
+			return nil, err
+		}
+		if m.Kind == KindFIDO {
+			return nil, refuse(CodeFIDOCannotBeDefault, "a security key cannot be the default method (some systems cannot use it); choose an authenticator app or a phone")
+		}
+		if !m.Confirmed {
+			return nil, refuse(CodeMethodNotConfirmed, "method %s is not confirmed yet; confirm it first", m.ID)
+		}
+		if u.DefaultMethod == m.ID {
+			return nil, nil
+		}
+		u.DefaultMethod = m.ID
+		return &Event{Type: EventDefaultChanged, Actor: actor.Name, Method: m.ID}, nil
+	})
 }
 
 // ApplyMFA turns MFA on: the user goes pending and becomes active after the
 // activation delay. It needs a confirmed method and a successful test
 // sign-in after the last method change. Applying again changes nothing.
 func (s *Service) ApplyMFA(ctx context.Context, actor Actor, user string) (UserView, error) {
-	if err := s.checkUserID(user); err != nil {
-		return UserView{}, err
-	}
-	now := s.now()
-	err := s.update(ctx, func(tx Tx) (bool, error) {
-		u, err := loadUser(tx, user, now)
-		if err != nil {
-			return false, err
-		}
+	return s.userChange(ctx, user, func(tx Tx, u *User, now time.Time) (*Event, error) {
 		if u.EffectiveState(now) != StateOff {
-			return false, nil
+			return nil, nil
 		}
 		ms, err := tx.Methods(user)
 		if err != nil {
-			return false, err
+			return nil, err
 		}
 		if !slices.ContainsFunc(ms, Method.Usable) {
-			return false, refuse(CodeNoConfirmedMethod, "register and confirm at least one method first")
+			return nil, refuse(CodeNoConfirmedMethod, "register and confirm at least one method first")
 		}
 		if u.LastTestSigninAt.IsZero() || u.LastTestSigninAt.Before(u.LastMethodChangeAt) {
-			return false, refuse(CodeNoTestSignin, "try signing in (a challenge with purpose \"test\") after the last method change before applying for MFA")
+			return nil, refuse(CodeNoTestSignin, "try signing in (a challenge with purpose \"test\") after the last method change before applying for MFA")
 		}
 		delay := s.pol().ActivationDelay
-		u.State = StatePending
-		u.ActivatesAt = now.Add(delay)
+		u.State, u.ActivatesAt = StatePending, now.Add(delay)
 		if delay == 0 {
 			u.State = StateActive
 		}
-		if err := s.putUser(tx, u); err != nil {
-			return false, err
-		}
-		return false, s.event(tx, Event{User: user, Type: EventMFAApplied, Actor: actor.Name, Detail: "activates " + u.ActivatesAt.UTC().Format(time.RFC3339)})
+		return &Event{Type: EventMFAApplied, Actor: actor.Name, Detail: "activates " + u.ActivatesAt.UTC().Format(time.RFC3339)}, nil
 	})
-	if err != nil {
-		return UserView{}, err
-	}
-	return s.GetUser(ctx, user)
 }
 
 // TerminateMFA turns MFA off. Only an admin may: users cannot turn it off
 // themselves. Methods are kept.
 func (s *Service) TerminateMFA(ctx context.Context, actor Actor, user string) (UserView, error) {
-	if err := s.checkUserID(user); err != nil {
-		return UserView{}, err
-	}
 	if !actor.Admin {
 		return UserView{}, refuse(CodeInvalidRequest, "only an admin can terminate MFA use")
 	}
-	now := s.now()
-	err := s.update(ctx, func(tx Tx) (bool, error) {
-		u, err := loadUser(tx, user, now)
-		if err != nil {
-			return false, err
-		}
+	return s.userChange(ctx, user, func(_ Tx, u *User, _ time.Time) (*Event, error) {
 		if u.State == StateOff || u.State == "" {
-			return false, nil
+			return nil, nil
 		}
-		u.State = StateOff
-		u.ActivatesAt = time.Time{}
-		if err := s.putUser(tx, u); err != nil {
-			return false, err
-		}
-		return false, s.event(tx, Event{User: user, Type: EventMFATerminated, Actor: actor.Name})
+		u.State, u.ActivatesAt = StateOff, time.Time{}
+		return &Event{Type: EventMFATerminated, Actor: actor.Name}, nil
 	})
-	if err != nil {
-		return UserView{}, err
-	}
-	return s.GetUser(ctx, user)
 }
 
 // Unlock clears a user's consecutive-failure lock and fraud block (admin).
 func (s *Service) Unlock(ctx context.Context, actor Actor, user string) (UserView, error) {
-	if err := s.checkUserID(user); err != nil {
-		return UserView{}, err
-	}
-	err := s.update(ctx, func(tx Tx) (bool, error) {
-		u, err := tx.User(user)
-		if errors.Is(err, ErrNotFound) {
-			return false, refuse(CodeUnknownUser, "user %s has no record to unlock", user)
-		}
-		if err != nil {
-			return false, err
-		}
+	return s.userChange(ctx, user, func(_ Tx, u *User, _ time.Time) (*Event, error) {
 		if u.ConsecutiveFailures == 0 && !u.PhoneBlocked {
-			return false, nil
+			return nil, nil
 		}
-		u.ConsecutiveFailures = 0
-		u.PhoneBlocked = false
-		if err := s.putUser(tx, u); err != nil {
-			return false, err
-		}
-		return false, s.event(tx, Event{User: user, Type: EventUserUnlocked, Actor: actor.Name})
+		u.ConsecutiveFailures, u.PhoneBlocked = 0, false
+		return &Event{Type: EventUserUnlocked, Actor: actor.Name}, nil
 	})
-	if err != nil {
-		return UserView{}, err
-	}
-	return s.GetUser(ctx, user)
 }
 
 // Events lists audit events, newest first.
