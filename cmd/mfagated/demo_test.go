@@ -1,14 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
-	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
-	"strings"
 	"testing"
 	"time"
 )
@@ -17,23 +11,7 @@ import (
 // a call confirmed by pressing the number to match through the demo API,
 // a test sign-in by SMS, applying for MFA, and an operator's test SMS.
 func TestDemoPhoneFlows(t *testing.T) {
-	bin, err := binaries()
-	if err != nil {
-		t.Fatal(err)
-	}
-	state := t.TempDir()
-	g := &gateway{t: t, bin: bin, dir: state, sock: filepath.Join(state, "api.sock")}
-	g.client = &http.Client{Timeout: 30 * time.Second, Transport: unixTransport(g.sock)}
-	cmd := exec.Command(filepath.Join(bin, "mfagated"), "-demo", "-state-dir", state, "-listen", "unix:"+g.sock,
-		"-sim-sms-latency", "200ms", "-sim-answer-after", "300ms")
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	readUntil(t, bufio.NewReader(stdout), "Stop it with Ctrl-C")
-	tok, _ := os.ReadFile(filepath.Join(state, "admin.token"))
-	g.token = strings.TrimSpace(string(tok))
+	g := startDemo(t, "-sim-sms-latency", "200ms", "-sim-answer-after", "300ms")
 
 	var modems []map[string]any
 	waitFor(t, "both simulated modems up", 20*time.Second, func() bool {

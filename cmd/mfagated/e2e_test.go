@@ -111,6 +111,29 @@ func unixTransport(sock string) *http.Transport {
 	}}
 }
 
+// startDemo runs mfagated -demo on a unix socket in a fresh state
+// directory and returns a client holding its admin token.
+func startDemo(t *testing.T, args ...string) *gateway {
+	t.Helper()
+	bin, err := binaries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := t.TempDir()
+	g := &gateway{t: t, bin: bin, dir: state, sock: filepath.Join(state, "api.sock")}
+	g.client = &http.Client{Timeout: 30 * time.Second, Transport: unixTransport(g.sock)}
+	cmd := exec.Command(filepath.Join(bin, "mfagated"), append([]string{"-demo", "-state-dir", state, "-listen", "unix:" + g.sock}, args...)...)
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	readUntil(t, bufio.NewReader(stdout), "Stop it with Ctrl-C")
+	tok, _ := os.ReadFile(filepath.Join(state, "admin.token"))
+	g.token = strings.TrimSpace(string(tok))
+	return g
+}
+
 func (g *gateway) start() {
 	g.t.Helper()
 	g.cmd = exec.Command(filepath.Join(g.bin, "mfagated"), "-config", filepath.Join(g.dir, "mfagate.toml"))

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,22 +20,7 @@ import (
 // itself (clientDataJSON, authenticator data and signature from the key
 // through libfido2), not with the gateway's helpers.
 func TestDemoSecurityKey(t *testing.T) {
-	bin, err := binaries()
-	if err != nil {
-		t.Fatal(err)
-	}
-	state := t.TempDir()
-	g := &gateway{t: t, bin: bin, dir: state, sock: filepath.Join(state, "api.sock")}
-	g.client = &http.Client{Timeout: 30 * time.Second, Transport: unixTransport(g.sock)}
-	cmd := exec.Command(filepath.Join(bin, "mfagated"), "-demo", "-state-dir", state, "-listen", "unix:"+g.sock)
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	readUntil(t, bufio.NewReader(stdout), "Stop it with Ctrl-C")
-	tok, _ := os.ReadFile(filepath.Join(state, "admin.token"))
-	g.token = strings.TrimSpace(string(tok))
+	g := startDemo(t)
 
 	var devices []struct {
 		Path   string
