@@ -223,6 +223,11 @@ const (
 type Voice struct {
 	RingTimeout  Duration `toml:"ring_timeout"`  // how long a call may ring before it counts as no answer
 	InputTimeout Duration `toml:"input_timeout"` // how long to wait for the callee's keys after the prompt and after each key
+	// Recorded prompts stored on the modems (AT+QPSND / AT+CCMXPLAY file
+	// names). Module speech engines speak English only: without a Japanese
+	// recording, calls in Japanese fall back to the English prompt.
+	PromptFileJA string `toml:"prompt_file_ja"`
+	PromptFileEN string `toml:"prompt_file_en"`
 }
 
 // FIDO configures security keys: the WebAuthn relying party, the kiosk's

@@ -214,3 +214,14 @@ func TestModemNotArray(t *testing.T) {
 		t.Errorf("got %v\nwant %s", err, want)
 	}
 }
+
+func TestVoicePromptFiles(t *testing.T) {
+	c, err := Parse([]byte("[voice]\nprompt_file_ja = \"UFS:prompt_ja.wav\"\n"), "")
+	if err != nil || c.Voice.PromptFileJA != "UFS:prompt_ja.wav" || c.Voice.PromptFileEN != "" {
+		t.Fatalf("%+v %v", c.Voice, err)
+	}
+	_, err = Parse([]byte("[voice]\nprompt_file_en = \"a\\\"b\"\n"), "")
+	if err == nil || !strings.Contains(err.Error(), "voice.prompt_file_en") || !strings.Contains(err.Error(), "line 2") {
+		t.Fatalf("bad prompt file: %v", err)
+	}
+}

@@ -285,6 +285,11 @@ func (c *Config) checkModems(ck *checker) {
 func (v Voice) check(ck *checker) {
 	ck.durRange("voice.ring_timeout", v.RingTimeout, 5*time.Second, 2*time.Minute, " (how long a call may ring before it counts as no answer)")
 	ck.durRange("voice.input_timeout", v.InputTimeout, 5*time.Second, 2*time.Minute, " (how long to wait for the callee's keys)")
+	for key, f := range map[string]string{"voice.prompt_file_ja": v.PromptFileJA, "voice.prompt_file_en": v.PromptFileEN} {
+		if len(f) > 100 || strings.ContainsAny(f, "\"\r\n") {
+			ck.add(key, q(f), "must be a file name on the modem (like \"UFS:prompt_ja.wav\" or \"c:/prompt_ja.amr\"), at most 100 characters, without quotes or line breaks")
+		}
+	}
 }
 
 const domainHelp = `must be a domain name in lower case (an internationalized one in its xn-- form), without scheme, port or path, like "login.example.ac.jp"`

@@ -20,7 +20,10 @@ type Outgoing struct {
 	Text      string
 	// Expect is what the callee must key in before # (voice): the number to
 	// match, or "" when a plain # approves.
-	Expect    string
+	Expect string
+	// TextEN is the English voice prompt, for modems whose speech engine
+	// cannot speak the user's language (voice, when Language is not "en").
+	TextEN    string
 	ExpiresAt time.Time
 	Attempt   int
 	Priority  int
@@ -139,6 +142,9 @@ func (s *Service) render(j Job, c Challenge, secret string, now time.Time) Outgo
 	} else {
 		o.Expect = secret
 		o.Text = p.Messages.Voice(j.Language, secret != "", vars)
+		if j.Language != "en" {
+			o.TextEN = p.Messages.Voice("en", secret != "", vars)
+		}
 	}
 	return o
 }

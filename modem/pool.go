@@ -54,6 +54,9 @@ type Options struct {
 	Logger   *slog.Logger
 	// RingTimeout and InputTimeout bound voice calls (defaults 30 s, 20 s).
 	RingTimeout, InputTimeout time.Duration
+	// PromptFiles are recorded prompts on the modems, by language ("ja",
+	// "en"), played instead of text-to-speech.
+	PromptFiles map[string]string
 	// SMSTimeout bounds one AT+CMGS; a hung modem's job moves to another
 	// modem after it (default 25 s).
 	SMSTimeout time.Duration

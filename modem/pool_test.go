@@ -26,7 +26,10 @@ func (messages) SMS(lang string, v map[string]string) string {
 	}
 	return v["issuer"] + " code " + v["code"]
 }
-func (messages) Voice(string, bool, map[string]string) string {
+func (messages) Voice(lang string, _ bool, _ map[string]string) string {
+	if lang == "ja" {
+		return "サインイン画面の番号を入力し、シャープを押してください。"
+	}
 	return "Enter the number shown on the screen, then press pound."
 }
 func (messages) DefaultLanguage() string { return "en" }
@@ -54,6 +57,10 @@ func newRig(t *testing.T, netOpts sim.NetworkOptions, specs ...modemSpec) *rig {
 }
 
 func newRigPolicy(t *testing.T, numberMatch bool, netOpts sim.NetworkOptions, specs ...modemSpec) *rig {
+	return newRigFull(t, numberMatch, nil, netOpts, specs...)
+}
+
+func newRigFull(t *testing.T, numberMatch bool, promptFiles map[string]string, netOpts sim.NetworkOptions, specs ...modemSpec) *rig {
 	t.Helper()
 	netOpts.CountryCode = "81"
 	netOpts.OpenNumbering = true
@@ -84,6 +91,7 @@ func newRigPolicy(t *testing.T, numberMatch bool, netOpts sim.NetworkOptions, sp
 		cfgs = append(cfgs, modem.Config{ID: s.id, Port: m.Path(), Profile: s.profile, DailyCap: s.cap, Channels: s.channels})
 	}
 	r.pool, err = modem.New(modem.Options{Service: r.svc, Modems: cfgs, Usage: db, SMSTimeout: 2 * time.Second, Cooldown: 300 * time.Millisecond,
+		PromptFiles: promptFiles,
 		HealthInterval: 500 * time.Millisecond, RingTimeout: 5 * time.Second, InputTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -420,5 +428,38 @@ func TestVoicePoundAndHangup(t *testing.T) {
 	call.Hangup(r.ctx())
 	if got := r.waitStatus(c2.ID, mfa.StatusFailed); got.Reason != "no_input" {
 		t.Fatalf("hang-up without keys: reason %q, want no_input", got.Reason)
+	}
+}
+
+// Module speech engines speak English only: a call to a Japanese user plays
+// the Japanese recording when one is configured, else the English text.
+func TestVoicePromptLanguage(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		files   map[string]string
+		command string
+		text    string
+	}{
+		{"no recording: English speech", nil, "+QWTTS", "Enter the number shown on the screen, then press pound."},
+		{"Japanese recording", map[string]string{"ja": "UFS:prompt_ja.wav"}, "+QPSND", "UFS:prompt_ja.wav"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRigFull(t, true, tc.files, sim.NetworkOptions{Default: sim.Behavior{Answer: sim.Manual}}, modemSpec{id: "q1", profile: "quectel"})
+			_, c := r.phone(mfa.SlotOffice, "03-1234-5678", mfa.ChannelVoice, "ja")
+			call, err := r.net.NextCall(r.ctx(), "+81312345678")
+			if err != nil {
+				t.Fatal(err)
+			}
+			call.Answer(r.ctx())
+			p, err := call.WaitPrompt(r.ctx(), 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Command != tc.command || p.Text != tc.text {
+				t.Fatalf("played %s %q, want %s %q", p.Command, p.Text, tc.command, tc.text)
+			}
+			call.PressKeys(r.ctx(), c.NumberMatch+"#")
+			r.waitStatus(c.ID, mfa.StatusApproved)
+		})
 	}
 }

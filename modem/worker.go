@@ -314,9 +314,9 @@ const maxDigits = 8
 
 // call places one call and turns its events into outcomes.
 func (w *worker) call(ctx context.Context, drv *driver.Modem, o mfa.Outgoing) (string, error) {
-	c, err := drv.Call(ctx, o.To, driver.CallOptions{
-		Prompt: o.Text, RingTimeout: w.pool.opts.RingTimeout, InputTimeout: w.pool.opts.InputTimeout, RepeatPrompt: true,
-	})
+	opts := driver.CallOptions{RingTimeout: w.pool.opts.RingTimeout, InputTimeout: w.pool.opts.InputTimeout, RepeatPrompt: true}
+	opts.Prompt, opts.PromptFile = w.prompt(o)
+	c, err := drv.Call(ctx, o.To, opts)
 	if err != nil {
 		if driver.Transient(err) || errors.Is(err, driver.ErrCallActive) {
 			w.report(ctx, o.Job, mfa.Outcome{Kind: mfa.OutcomeRetry, Reason: w.cfg.ID + ": " + reason(err)})
@@ -357,6 +357,24 @@ func (w *worker) call(ctx context.Context, drv *driver.Modem, o mfa.Outgoing) (s
 		}
 	}
 	return "keys", nil
+}
+
+// prompt chooses what the call plays: a recording in the user's language
+// when one is configured, else the text, in English when the user's
+// language is not English (module speech engines speak English only).
+// Profiles that cannot play anything call without a prompt.
+func (w *worker) prompt(o mfa.Outgoing) (text, file string) {
+	tts, files := w.prof.Prompt()
+	if f := w.pool.opts.PromptFiles[o.Language]; f != "" && files {
+		return "", f
+	}
+	if !tts {
+		return "", ""
+	}
+	if o.TextEN != "" {
+		return o.TextEN, ""
+	}
+	return o.Text, ""
 }
 
 // endOutcome maps how a call ended, before any #, to the outbox outcome.

@@ -66,7 +66,8 @@ func startModems(ctx context.Context, cfg *config.Config, svc *mfa.Service, db *
 		cfgs = append(cfgs, modem.Config{ID: mc.ID, Port: port, Profile: mc.Profile, Channels: channels, DailyCap: mc.DailyCap, Baud: mc.Baud})
 	}
 	pool, err := modem.New(modem.Options{Service: svc, Modems: cfgs, Usage: db, Observer: m, Logger: log.With("component", "modem"),
-		RingTimeout: cfg.Voice.RingTimeout.Duration, InputTimeout: cfg.Voice.InputTimeout.Duration})
+		RingTimeout: cfg.Voice.RingTimeout.Duration, InputTimeout: cfg.Voice.InputTimeout.Duration,
+		PromptFiles: map[string]string{"ja": cfg.Voice.PromptFileJA, "en": cfg.Voice.PromptFileEN}})
 	if err != nil {
 		cleanup()
 		return nil, nil, nil, err
