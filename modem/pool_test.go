@@ -91,7 +91,7 @@ func newRigFull(t *testing.T, numberMatch bool, promptFiles map[string]string, n
 		cfgs = append(cfgs, modem.Config{ID: s.id, Port: m.Path(), Profile: s.profile, DailyCap: s.cap, Channels: s.channels})
 	}
 	r.pool, err = modem.New(modem.Options{Service: r.svc, Modems: cfgs, Usage: db, SMSTimeout: 2 * time.Second, Cooldown: 300 * time.Millisecond,
-		PromptFiles: promptFiles,
+		PromptFiles:    promptFiles,
 		HealthInterval: 500 * time.Millisecond, RingTimeout: 5 * time.Second, InputTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
