@@ -136,6 +136,7 @@ func New(o Options) *Server {
 		s.handle("POST /v1/kiosk/sessions/{id}/enroll", enroll, s.enroll)
 		s.handle("POST /v1/kiosk/sessions/{id}/assert", enroll, s.kioskAssert)
 		s.handle("GET /v1/kiosk/sessions/{id}/events", enroll, s.sessionEvents)
+		s.kioskPage()
 	}
 	s.handle("GET /v1/users/{user}/methods/{id}/credential", admin, s.exportCredential)
 	if s.demo != nil {
