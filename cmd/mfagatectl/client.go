@@ -90,6 +90,36 @@ func (e *apiError) Error() string {
 // do sends one request and returns the body of a 2xx answer. body, when
 // non-nil, is sent as JSON. Any other answer becomes an *apiError.
 func (c *client) do(ctx context.Context, method, path string, query url.Values, body any) ([]byte, error) {
+	resp, raw, err := c.roundTrip(ctx, method, path, query, body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return raw, nil
+	}
+	return nil, problemFrom(resp, raw)
+}
+
+// doAny is do for routes whose refusals carry an answer too (GET /readyz
+// is 503 with the same body when not ready): the body of a 2xx answer or
+// of one of the statuses in also.
+func (c *client) doAny(ctx context.Context, method, path string, also ...int) (int, []byte, error) {
+	resp, raw, err := c.roundTrip(ctx, method, path, nil, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
+	for _, s := range also {
+		ok = ok || resp.StatusCode == s
+	}
+	if !ok || !strings.Contains(resp.Header.Get("Content-Type"), "json") {
+		return resp.StatusCode, nil, problemFrom(resp, raw)
+	}
+	return resp.StatusCode, raw, nil
+}
+
+// roundTrip sends one request and reads the whole answer.
+func (c *client) roundTrip(ctx context.Context, method, path string, query url.Values, body any) (*http.Response, []byte, error) {
 	target := strings.TrimSuffix(c.base.String(), "/") + path
 	if q := query.Encode(); q != "" {
 		target += "?" + q
@@ -98,13 +128,13 @@ func (c *client) do(ctx context.Context, method, path string, query url.Values, 
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return nil, fmt.Errorf("encode request: %w", err)
+			return nil, nil, fmt.Errorf("encode request: %w", err)
 		}
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, target, rd)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", method, path, err)
+		return nil, nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Accept", "application/json, application/problem+json")
@@ -114,20 +144,17 @@ func (c *client) do(ctx context.Context, method, path string, query url.Values, 
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return nil, c.transportError(method, path, err)
+		return nil, nil, c.transportError(method, path, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
 	if err != nil {
-		return nil, c.transportError(method, path, err)
+		return nil, nil, c.transportError(method, path, err)
 	}
 	if len(raw) > maxResponse {
-		return nil, fmt.Errorf("%s %s: the answer is larger than %d bytes; is -url %s an mfagate gateway?", method, path, maxResponse, c.display)
+		return nil, nil, fmt.Errorf("%s %s: the answer is larger than %d bytes; is -url %s an mfagate gateway?", method, path, maxResponse, c.display)
 	}
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return raw, nil
-	}
-	return nil, problemFrom(resp, raw)
+	return resp, raw, nil
 }
 
 func problemFrom(resp *http.Response, raw []byte) *apiError {

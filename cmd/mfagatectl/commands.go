@@ -21,6 +21,7 @@ type command struct {
 	minArgs int
 	maxArgs int
 	summary string
+	details string // more of the per-command help, when the summary is not enough
 	// setup defines the command's own flags on fs and returns what runs
 	// once they are parsed.
 	setup func(fs *flag.FlagSet) action
@@ -45,7 +46,10 @@ var commands = []*command{
 	{name: "user default", args: "USER METHOD_ID", minArgs: 2, maxArgs: 2,
 		summary: "make a confirmed method the default", setup: setupDefault},
 	{name: "user unlock", args: "USER", minArgs: 1, maxArgs: 1,
-		summary: "clear the lock after too many failed verifications (admin)", setup: setupUnlock},
+		summary: "clear the lock after too many failed verifications, and a fraud block (admin)", setup: setupUnlock,
+		details: `The same route clears both: the lock after too many failed verifications
+in a row, and the block on phone verification that follows a "0" keyed on
+a call (a fraud report). "mfagatectl fraud clear" is the same command.`},
 	{name: "challenge", args: "USER", opts: "[-method METHOD_ID] [-channel sms|voice] [-purpose signin|test|proof] [-verify]", minArgs: 1, maxArgs: 1,
 		summary: "start a verification; with -verify, enter the code or wait for the call", setup: setupChallenge},
 	{name: "verify", args: "CHALLENGE_ID CODE", minArgs: 2, maxArgs: 2,
@@ -60,6 +64,61 @@ var commands = []*command{
 		summary: "list audit events, newest first (admin)", setup: setupAudit},
 	{name: "outbox", opts: "[-state queued|sending|failed] [-limit N]", minArgs: 0, maxArgs: 0,
 		summary: "list SMS and call jobs (admin)", setup: setupOutbox},
+	{name: "fraud clear", args: "USER", minArgs: 1, maxArgs: 1,
+		summary: "clear the phone block after a fraud report; it also clears a failure lock (admin)", setup: setupFraudClear,
+		details: `A user who keys "0" on a verification call reports it as fraud: phone
+verification (SMS and calls) is then blocked for the user until an
+operator clears it. This uses the same route as "mfagatectl user unlock",
+so it also clears the lock after too many failed verifications in a row.`},
+	{name: "status", minArgs: 0, maxArgs: 0,
+		summary: "one screen for the sysadmin: readiness, modems, security keys, outbox (admin)", setup: setupStatus,
+		details: `Shows the gateway's readiness (GET /readyz) and its components, the modems
+(state, signal, registration, SMS sent today against the SIM's daily cap,
+last error), the security keys present at the kiosk, and how many jobs are
+queued and sending in the outbox.
+
+Exit status: 0 when the gateway is ready, 1 when it is not or a part could
+not be read (everything that could be read is printed first).
+
+With -json it prints one object: "readiness", "modems" and
+"kiosk_devices" hold the gateway's answers unchanged (kiosk_devices is null
+when the kiosk is not enabled), "outbox" the counts, and "errors" the parts
+that could not be read.`},
+	{name: "modems", minArgs: 0, maxArgs: 0,
+		summary: "list the modems: state, signal, SIM, port, counters (admin)", setup: setupModems,
+		details: `SIGNAL is "-" while the modem does not know it. SMS TODAY is the SMS sent
+through the SIM today against its daily_cap. SENT, FAILED, CALLS and
+REOPENS count since the daemon started.`},
+	{name: "test-sms", args: "MODEM_ID NUMBER", opts: "[-text TEXT] [-wait]", minArgs: 2, maxArgs: 2,
+		summary: "send a test SMS through one modem; with -wait, follow it until it is sent (admin)", setup: setupTestSMS,
+		details: `Queues a message to the mobile NUMBER (national or E.164) through the modem
+MODEM_ID only ("mfagatectl modems" lists them), after any sign-in
+messages. Without -wait it prints the job; "mfagatectl outbox" follows it.
+
+With -wait it follows the job in the outbox, showing its progress on
+stderr, until it is sent (exit 0) or failed (exit 1), for at most -timeout.
+With -json it prints the queued job and, with -wait, the final one, one
+per line.`},
+	{name: "kiosk open", args: "USER", opts: "[-base URL] [-proof CHALLENGE_ID]", minArgs: 1, maxArgs: 1,
+		summary: "open a security-key enrollment session and print its kiosk page address", setup: setupKioskOpen,
+		details: `Prints the page to open in the kiosk's browser (the -url, or -base, followed
+by the session's /kiosk/e_… path) and when the session expires. Anyone
+with the address can use the session until then.`},
+	{name: "kiosk devices", minArgs: 0, maxArgs: 0,
+		summary: "list the security keys present at the kiosk", setup: setupKioskDevices},
+	{name: "kiosk enroll", args: "USER", opts: "[-device PATH] [-pin PIN] [-label LABEL] [-proof CHALLENGE_ID]", minArgs: 1, maxArgs: 1,
+		summary: "register the security key at the kiosk for the user, waiting for the touch", setup: setupKioskEnroll,
+		details: `Opens a session, asks the gateway to register the key at -device (or the only
+key present) and waits, showing progress on stderr, until the key is
+touched and registered, or the gateway refuses. A key without a PIN gets
+-pin as its new PIN. Without -pin, the PIN is read from standard input,
+which keeps it out of the process list.`},
+	{name: "completion bash", minArgs: 0, maxArgs: 0,
+		summary: "print a bash completion script for commands, subcommands and flags", setup: setupCompletionBash,
+		details: `Load it in the current shell with
+    source <(mfagatectl completion bash)
+or install it for every shell with
+    mfagatectl completion bash > /etc/bash_completion.d/mfagatectl`},
 }
 
 // lookup finds the command named by the first one or two words of args
@@ -129,6 +188,9 @@ Exit status: 0 on success, 1 when the gateway refuses or cannot be reached
 
 func printCommandUsage(w io.Writer, c *command) {
 	fmt.Fprintf(w, "Usage: %s\n\n%s.\n", c.synopsis(), strings.ToUpper(c.summary[:1])+c.summary[1:])
+	if c.details != "" {
+		fmt.Fprintf(w, "\n%s\n", c.details)
+	}
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
 	c.setup(fs)
 	own := false

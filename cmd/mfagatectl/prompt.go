@@ -136,21 +136,19 @@ func retryable(ae *apiError, try int) bool {
 }
 
 // awaitFinal long-polls a challenge until it is final (approved, denied,
-// no answer, expired…), printing each change on stderr. It is bounded by
+// no answer, expired…), showing its progress on stderr. It is bounded by
 // the challenge's expiry, which the gateway enforces.
 func (e *env) awaitFinal(c challengeView) (challengeView, []byte, error) {
 	wait := longPoll(e.g.timeout)
-	last := ""
+	p := e.newProgress()
+	defer p.end()
 	var raw []byte
 	for {
-		progress := c.Status
+		status := c.Status
 		if c.Delivery != nil && c.Delivery.Status != "" && c.Delivery.Status != c.Status {
-			progress += " (delivery " + c.Delivery.Status + ")"
+			status += " (delivery " + c.Delivery.Status + ")"
 		}
-		if progress != last {
-			e.note("challenge %s: %s\n", c.ID, progress)
-			last = progress
-		}
+		p.set("challenge %s: %s", c.ID, status)
 		if c.final() {
 			return c, raw, nil
 		}

@@ -122,6 +122,7 @@ type env struct {
 	g      *globals
 	in     *bufio.Reader
 	tty    bool // stdin is a terminal, which echoes what is typed
+	errTTY bool // stderr is a terminal: progress is one line rewritten in place
 	lines  *lineReader
 	stdout io.Writer
 	stderr io.Writer
@@ -229,7 +230,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	e := &env{ctx: ctx, g: g, in: bufio.NewReader(stdin), tty: isTerminal(stdin), stdout: stdout, stderr: stderr}
+	e := &env{ctx: ctx, g: g, in: bufio.NewReader(stdin), tty: isTerminal(stdin), errTTY: isTerminal(stderr), stdout: stdout, stderr: stderr}
 	defer e.stopReading()
 	return fail(stderr, act(e, pos))
 }
@@ -251,13 +252,10 @@ func fail(stderr io.Writer, err error) int {
 	return exitFail
 }
 
-func isTerminal(r io.Reader) bool {
-	f, ok := r.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+// isTerminal reports whether stdin, stdout or stderr is a terminal.
+func isTerminal(f any) bool {
+	file, ok := f.(*os.File)
+	return ok && isTTY(file.Fd())
 }
 
 func argCountProblem(cmd *command, pos []string) string {
