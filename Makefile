@@ -3,7 +3,7 @@ GO      ?= go
 PKGS    ?= ./...
 FUZZTIME ?= 10s
 
-.PHONY: all deps build demo test vet fmt-check fuzz-smoke clean
+.PHONY: all deps build demo test vet fmt-check fuzz-smoke clean e2e
 
 all: build
 
@@ -28,6 +28,11 @@ fmt-check:
 
 test: deps fmt-check vet
 	$(GO) test -count=1 -timeout 20m $(PKGS)
+	@$(MAKE) --no-print-directory e2e
+
+# The kiosk page in Debian's Chromium against mfagated -demo (playwright-core from npm).
+e2e: deps
+	@GO=$(GO) bash scripts/e2e.sh
 
 # Runs each fuzz target briefly; the seeds also run in every `make test`.
 fuzz-smoke:

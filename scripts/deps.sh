@@ -10,6 +10,13 @@ set -euo pipefail
 # oathtool:     TOTP codes computed independently of the server
 # prometheus:   promtool, which checks /metrics output and the alert rules
 packages=(ca-certificates gcc pkg-config libfido2-dev fido2-tools gammu smstools oathtool prometheus)
+# chromium:     the browser the kiosk page's end-to-end tests drive headless (e2e/)
+# fonts-ipafont-gothic: Japanese glyphs for the kiosk page in that browser
+packages+=(chromium fonts-ipafont-gothic)
+# node and npm run those tests (playwright-core from npm). Debian's packages
+# are installed only when no node is present; a newer Node.js is kept.
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do

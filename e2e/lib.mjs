@@ -1,0 +1,179 @@
+// Shared helpers of the kiosk browser tests: the real mfagated (built by
+// scripts/e2e.sh, path in MFAGATED), Debian's Chromium through
+// playwright-core, the demo's phone API, and an RFC 6238 implementation
+// independent of the gateway's.
+import { spawn } from 'node:child_process';
+import { createHmac, createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const here = dirname(fileURLToPath(import.meta.url));
+export const artifacts = join(here, 'artifacts');
+mkdirSync(artifacts, { recursive: true });
+
+const binary = process.env.MFAGATED || join(here, '..', 'bin', 'mfagated');
+const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+// waitFor polls fn until it returns a truthy value or the deadline passes.
+export async function waitFor(what, fn, timeoutMs = 20000, everyMs = 200) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error('timed out waiting for ' + what);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+// Gateway runs mfagated until stop(): in -demo mode (simulated modems,
+// virtual handsets, the software key) or with a configuration file.
+export class Gateway {
+  static async demo() {
+    const dir = mkdtempSync(join(tmpdir(), 'mfagate-e2e-'));
+    const port = await freePort();
+    const g = new Gateway(dir, port);
+    await g.start(['-demo', '-state-dir', join(dir, 'state'), '-listen', '127.0.0.1:' + port,
+      '-sim-sms-latency', '300ms', '-sim-answer-after', '500ms', '-log-level', 'warn'], 'Stop it with Ctrl-C');
+    g.token = readFileSync(join(dir, 'state', 'admin.token'), 'utf8').trim();
+    return g;
+  }
+
+  // withConfig runs the daemon from a configuration file whose [fido]
+  // section is extra (for example a short session_ttl). No modems.
+  static async withConfig(fido) {
+    const dir = mkdtempSync(join(tmpdir(), 'mfagate-e2e-'));
+    const port = await freePort();
+    const g = new Gateway(dir, port);
+    g.token = 'e2e-' + randomBytes(16).toString('hex');
+    writeFileSync(join(dir, 'secret.key'), randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
+    const sum = createHash('sha256').update(g.token).digest('hex');
+    writeFileSync(join(dir, 'mfagate.toml'), [
+      '[server]', `listen = "127.0.0.1:${port}"`,
+      '[store]', `path = "${join(dir, 'mfagate.db')}"`,
+      '[secrets]', `key_file = "${join(dir, 'secret.key')}"`,
+      '[[api.client]]', 'name = "staff"', `token_sha256 = "${sum}"`, 'roles = ["enroll"]',
+      '[fido]', 'rp_id = "localhost"', 'origin = "http://localhost"', fido, '',
+    ].join('\n'));
+    await g.start(['-config', join(dir, 'mfagate.toml'), '-log-level', 'warn'], null);
+    return g;
+  }
+
+  constructor(dir, port) {
+    this.dir = dir;
+    this.port = port;
+    this.url = 'http://127.0.0.1:' + port;
+    this.log = '';
+  }
+
+  async start(args, readyLine) {
+    this.proc = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc.stdout.on('data', (d) => { this.log += d; });
+    this.proc.stderr.on('data', (d) => { this.log += d; });
+    const exited = new Promise((resolve) => this.proc.on('exit', resolve));
+    this.exited = exited;
+    await waitFor('mfagated to start', async () => {
+      if (this.proc.exitCode !== null) throw new Error('mfagated exited: ' + this.log);
+      if (readyLine) return this.log.includes(readyLine);
+      try { return (await fetch(this.url + '/healthz')).ok; } catch { return false; }
+    }, 30000, 100);
+  }
+
+  async stop() {
+    if (this.proc && this.proc.exitCode === null) {
+      this.proc.kill('SIGTERM');
+      const timer = setTimeout(() => this.proc.kill('SIGKILL'), 10000);
+      await this.exited;
+      clearTimeout(timer);
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  async call(method, path, body) {
+    const res = await fetch(this.url + path, {
+      method,
+      headers: Object.assign({ Authorization: 'Bearer ' + this.token }, body ? { 'Content-Type': 'application/json' } : {}),
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : null };
+  }
+
+  async openSession(user) {
+    const r = await this.call('POST', '/v1/kiosk/sessions', { user });
+    if (r.status !== 201) throw new Error('open session: ' + r.status + ' ' + JSON.stringify(r.body));
+    return r.body;
+  }
+
+  // handsetCode waits for the n-th SMS at number and returns its code.
+  async handsetCode(number, n) {
+    const msgs = await waitFor(`SMS ${n} at ${number}`, async () => {
+      const r = await this.call('GET', '/v1/demo/phones/' + encodeURIComponent(number) + '/messages');
+      return r.status === 200 && r.body.length >= n ? r.body : null;
+    });
+    const m = /\b(\d{6})\b/.exec(msgs[n - 1].text);
+    if (!m) throw new Error('no code in the SMS');
+    return m[1];
+  }
+
+  async pressKeys(number, digits) {
+    const r = await this.call('POST', '/v1/demo/phones/' + encodeURIComponent(number) + '/keys', { digits });
+    if (r.status !== 204) throw new Error('press keys: ' + r.status + ' ' + JSON.stringify(r.body));
+  }
+}
+
+// RFC 6238 TOTP (SHA-1, 6 digits, 30 s), written here from the RFC.
+export function totp(secretBase32, atMs = Date.now()) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const ch of secretBase32.replace(/[\s=]/g, '').toUpperCase()) {
+    const v = alphabet.indexOf(ch);
+    if (v < 0) throw new Error('not base32: ' + ch);
+    bits += v.toString(2).padStart(5, '0');
+  }
+  const key = Buffer.alloc(Math.floor(bits.length / 8));
+  for (let i = 0; i < key.length; i++) key[i] = parseInt(bits.slice(i * 8, i * 8 + 8), 2);
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(atMs / 1000 / 30)));
+  const mac = createHmac('sha1', key).update(counter).digest();
+  const off = mac[mac.length - 1] & 0x0f;
+  const v = (mac.readUInt32BE(off) & 0x7fffffff) % 1000000;
+  return String(v).padStart(6, '0');
+}
+
+// browser starts Debian's Chromium headless with a fresh profile.
+export async function browser(viewport) {
+  const profile = mkdtempSync(join(tmpdir(), 'mfagate-chromium-'));
+  const ctx = await chromium.launchPersistentContext(profile, {
+    executablePath: chromiumPath,
+    headless: true,
+    viewport,
+    locale: 'ja-JP',
+    timezoneId: 'Asia/Tokyo',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    timeout: 60000,
+  });
+  ctx.setDefaultTimeout(20000);
+  const close = async () => { await ctx.close(); rmSync(profile, { recursive: true, force: true }); };
+  return { ctx, close };
+}
+
+export async function shot(page, name) {
+  await page.screenshot({ path: join(artifacts, name + '.png'), fullPage: false });
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Browser tests of the kiosk page (e2e/*.test.mjs): builds mfagated, installs
+# playwright-core from e2e/package-lock.json and runs node's test runner,
+# which drives Debian's Chromium headless against mfagated -demo. No browser
+# is downloaded. Screenshots of each step land in e2e/artifacts/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+GO=${GO:-go}
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+for tool in node npm; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "e2e: $tool is missing; run make deps" >&2; exit 1; }
+done
+[ -x "$CHROMIUM" ] || { echo "e2e: $CHROMIUM is missing; run make deps (Debian package chromium)" >&2; exit 1; }
+
+"$GO" build -o bin/e2e/ ./cmd/mfagated
+cd e2e
+PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+rm -rf artifacts
+mkdir -p artifacts
+# Each file starts its own gateway and browser; the whole run is bounded.
+MFAGATED="$PWD/../bin/e2e/mfagated" CHROMIUM="$CHROMIUM" \
+  timeout --kill-after=10s 600s node --test --test-concurrency=3 --test-timeout=240000 ./*.test.mjs
