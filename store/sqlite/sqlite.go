@@ -152,6 +152,7 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, readOnly bool, fn func(mfa.
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
+	defer sqlTx.Rollback() // a no-op after Commit; frees the single writer if fn panics
 	if err := fn(&tx{ctx: ctx, tx: sqlTx}); err != nil {
 		sqlTx.Rollback()
 		return err
