@@ -1,8 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 )
@@ -80,6 +86,48 @@ func TestDemoPhoneFlows(t *testing.T) {
 	})
 	if c := g.call("POST", "/v1/modems/nope/test-sms", `{"to":"090-5555-0000"}`, nil); c != 404 {
 		t.Fatalf("test sms to an unknown modem: %d", c)
+	}
+
+	// A wrong code, so that the failure counters have a series too.
+	g.call("POST", u+"/challenges", `{"purpose":"test"}`, &ch)
+	g.call("POST", "/v1/challenges/"+ch.ID+"/verify", `{"code":"000000"}`, nil)
+	checkLiveMetrics(t, g)
+}
+
+// checkLiveMetrics lints the demo's /metrics with promtool and checks that
+// every metric the shipped alert rules and dashboard use is exported.
+func checkLiveMetrics(t *testing.T, g *gateway) {
+	t.Helper()
+	res, err := g.client.Get("http://mfagate/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if bin, err := exec.LookPath("promtool"); err == nil {
+		cmd := exec.Command(bin, "check", "metrics")
+		cmd.Stdin = bytes.NewReader(body)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("promtool check metrics on the live demo: %v\n%s", err, out)
+		}
+	} else {
+		t.Log("promtool not installed (make deps installs it); lint skipped")
+	}
+	exported := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^# TYPE (\S+) `).FindAllSubmatch(body, -1) {
+		exported[string(m[1])] = true
+	}
+	for _, f := range []string{"../../monitoring/mfagate-alerts.yml", "../../monitoring/grafana-dashboard.json"} {
+		text, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range regexp.MustCompile(`mfagate_[a-z_]+`).FindAllString(string(text), -1) {
+			base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(name, "_bucket"), "_sum"), "_count")
+			if !exported[name] && !exported[base] {
+				t.Errorf("%s uses %s, which the gateway does not export", filepath.Base(f), name)
+			}
+		}
 	}
 }
 
