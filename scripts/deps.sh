@@ -9,7 +9,8 @@ set -euo pipefail
 # smstools:     smsd, a second outside client of the modem simulator
 # oathtool:     TOTP codes computed independently of the server
 # prometheus:   promtool, which checks /metrics output and the alert rules
-packages=(ca-certificates gcc pkg-config libfido2-dev fido2-tools gammu smstools oathtool prometheus)
+# postgresql:   initdb and postgres for store/postgres's tests (a throw-away cluster each run)
+packages=(ca-certificates gcc pkg-config libfido2-dev fido2-tools gammu smstools oathtool prometheus postgresql)
 # chromium:     the browser the kiosk page's end-to-end tests drive headless (e2e/)
 # fonts-ipafont-gothic: Japanese glyphs for the kiosk page in that browser
 packages+=(chromium fonts-ipafont-gothic)
