@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/sha256"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -112,5 +113,9 @@ func TestU2FOnlyRegistration(t *testing.T) {
 	h := sha256.Sum256(signed)
 	if !ecdsa.VerifyASN1(cert.PublicKey.(*ecdsa.PublicKey), h[:], reg.Signature) {
 		t.Fatal("fido-u2f attestation signature does not verify")
+	}
+	if _, err := k.MakeCredential(ctxTimeout(t), MakeCredentialRequest{ClientDataHash: cdh, RPID: rpID,
+		UserID: []byte("u"), UserName: "u", ResidentKey: true}); !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("resident key on a U2F-only key: %v, want ErrUnsupported", err)
 	}
 }

@@ -191,6 +191,19 @@ func TestAttestationFormats(t *testing.T) {
 	}
 }
 
+func TestKeyFull(t *testing.T) {
+	ctx := ctxTimeout(t)
+	k := openKey(t, startKey(t, softkey.Options{MaxResidentKeys: 1}))
+	req := MakeCredentialRequest{ClientDataHash: cdhOf("x"), RPID: "example.org", UserID: []byte("a"), UserName: "a", ResidentKey: true}
+	if _, err := k.MakeCredential(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	req.UserID, req.UserName = []byte("b"), "b"
+	if _, err := k.MakeCredential(ctx, req); !errors.Is(err, ErrKeyFull) {
+		t.Fatalf("resident credential on a full key: %v, want ErrKeyFull", err)
+	}
+}
+
 func TestResidentCredentials(t *testing.T) {
 	ctx := ctxTimeout(t)
 	sk := startKey(t, softkey.Options{})

@@ -52,8 +52,28 @@ func openPath(t *testing.T, path string, opts ...Option) *Key {
 	if err != nil {
 		t.Fatalf("OpenKey: %v", err)
 	}
-	t.Cleanup(func() { k.Close() })
+	t.Cleanup(func() {
+		closed := make(chan struct{})
+		go func() {
+			k.Close()
+			close(closed)
+		}()
+		select {
+		case <-closed:
+		case <-time.After(testTimeout):
+			t.Errorf("Close on %s still waits for a libfido2 call", path)
+		}
+	})
 	return k
+}
+
+// startLinkedKey starts a key reached through a symlink that disappears
+// with it. Tests that remove a key use the link: the pty number is free
+// for reuse by any process on the machine as soon as the key is gone.
+func startLinkedKey(t *testing.T, opts softkey.Options) (*softkey.Key, string) {
+	t.Helper()
+	opts.Link = filepath.Join(t.TempDir(), "fido-key")
+	return startKey(t, opts), opts.Link
 }
 
 func ctxTimeout(t *testing.T) context.Context {

@@ -24,6 +24,8 @@ var (
 	ErrNoCredentials  = errors.New("no credential for this relying party on the key")
 	ErrExcluded       = errors.New("the key already holds a credential for this account")
 	ErrNotAllowed     = errors.New("the key refused the operation")
+	ErrUnsupported    = errors.New("the key does not support this request")
+	ErrKeyFull        = errors.New("the key has no room for another resident credential")
 	ErrInvalidInput   = errors.New("invalid request")
 )
 
@@ -51,6 +53,9 @@ const (
 	ctapPINBlocked         = 0x32
 	ctapPINAuthInvalid     = 0x33
 	ctapUVBlocked          = 0x3c
+	ctapUnsupportedExt     = 0x16
+	ctapUnsupportedAlg     = 0x26
+	ctapKeyStoreFull       = 0x28
 )
 
 // mapError turns a go-libfido2 error into this package's error for op on
@@ -82,6 +87,8 @@ func mapError(op, path string, err error) error {
 		sentinel = ErrNoCredentials
 	case errors.Is(err, libfido2.ErrNotAllowed), errors.Is(err, libfido2.ErrOperationDenied):
 		sentinel = ErrNotAllowed
+	case errors.Is(err, libfido2.ErrUnsupportedOption):
+		sentinel = ErrUnsupported
 	case errors.Is(err, libfido2.ErrTX), errors.Is(err, libfido2.ErrRX):
 		sentinel = ErrRemoved
 	case errors.As(err, &code):
@@ -94,6 +101,10 @@ func mapError(op, path string, err error) error {
 			sentinel = ErrPINInvalid
 		case ctapCredentialExcluded:
 			sentinel = ErrExcluded
+		case ctapUnsupportedExt, ctapUnsupportedAlg:
+			sentinel = ErrUnsupported
+		case ctapKeyStoreFull:
+			sentinel = ErrKeyFull
 		}
 	}
 	if sentinel == nil {

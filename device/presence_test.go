@@ -41,8 +41,8 @@ func TestNoTouch(t *testing.T) {
 
 // TestRemovedMidOperation: the key is pulled while it waits for a touch.
 func TestRemovedMidOperation(t *testing.T) {
-	sk := startKey(t, softkey.Options{})
-	k := openKey(t, sk)
+	sk, link := startLinkedKey(t, softkey.Options{})
+	k := openPath(t, link)
 	ctx := ctxTimeout(t)
 	if err := sk.InjectFault(softkey.FaultRemoveOnPresence); err != nil {
 		t.Fatal(err)
@@ -57,8 +57,8 @@ func TestRemovedMidOperation(t *testing.T) {
 
 // TestRemovedBeforeOperation: a key removed between two operations.
 func TestRemovedBeforeOperation(t *testing.T) {
-	sk := startKey(t, softkey.Options{})
-	k := openKey(t, sk)
+	sk, link := startLinkedKey(t, softkey.Options{})
+	k := openPath(t, link)
 	ctx := ctxTimeout(t)
 	if _, err := k.Info(ctx); err != nil {
 		t.Fatal(err)

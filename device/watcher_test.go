@@ -38,8 +38,8 @@ func TestWatcher(t *testing.T) {
 	if err := os.WriteFile(plain, []byte("hello"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	a := startKey(t, softkey.Options{})
-	w := NewWatcher([]string{"/dev/null", plain, filepath.Join(t.TempDir(), "missing"), a.Path()},
+	a, aPath := startLinkedKey(t, softkey.Options{})
+	w := NewWatcher([]string{"/dev/null", plain, filepath.Join(t.TempDir(), "missing"), aPath},
 		20*time.Millisecond, WithLogger(testLogger()))
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
@@ -61,25 +61,25 @@ func TestWatcher(t *testing.T) {
 	case <-time.After(testTimeout):
 		t.Fatal("Changes did not fire for the key")
 	}
-	devs := waitDevices(t, w, a.Path())
+	devs := waitDevices(t, w, aPath)
 	if devs[0].AAGUID != a.AAGUID() || devs[0].PINSet || devs[0].Product != "FIDO2 key" ||
 		!slices.Contains(devs[0].Versions, "FIDO_2_0") {
 		t.Fatalf("watcher Info %+v", devs[0])
 	}
 
 	// A second key configured later appears next to the first.
-	b := startKey(t, softkey.Options{AAGUID: [16]byte{1, 2, 3}})
-	w.SetExtraPaths([]string{a.Path(), b.Path(), "/dev/null"})
-	devs = waitDevices(t, w, a.Path(), b.Path())
+	b, bPath := startLinkedKey(t, softkey.Options{AAGUID: [16]byte{1, 2, 3}})
+	w.SetExtraPaths([]string{aPath, bPath, "/dev/null"})
+	devs = waitDevices(t, w, aPath, bPath)
 	for _, d := range devs {
-		if d.Path == b.Path() && d.AAGUID != b.AAGUID() {
+		if d.Path == bPath && d.AAGUID != b.AAGUID() {
 			t.Fatalf("second key AAGUID %x", d.AAGUID)
 		}
 	}
 
 	// Pulled keys disappear.
 	a.Remove()
-	waitDevices(t, w, b.Path())
+	waitDevices(t, w, bPath)
 	b.Close()
 	waitDevices(t, w)
 }
