@@ -14,6 +14,7 @@ import (
 type progress struct {
 	w     io.Writer
 	tty   bool
+	cols  int // the terminal's width; 0 when unknown
 	start time.Time
 
 	mu    sync.Mutex
@@ -32,6 +33,9 @@ const progressTick = time.Second
 // end.
 func (e *env) newProgress() *progress {
 	p := &progress{w: e.stderr, tty: e.errTTY, start: time.Now()}
+	if p.tty {
+		p.cols = terminalWidth(e.stderr)
+	}
 	if p.tty {
 		p.stop, p.done = make(chan struct{}), make(chan struct{})
 		go p.tick()
@@ -76,6 +80,10 @@ func (p *progress) set(format string, args ...any) {
 // draw rewrites the terminal line; the caller holds mu.
 func (p *progress) draw() {
 	line := fmt.Sprintf("%s (%ds)", p.text, int(time.Since(p.start).Seconds()))
+	if r := []rune(line); p.cols > 1 && len(r) >= p.cols {
+		// A line that wraps could not be rewritten in place.
+		line = string(r[:p.cols-2]) + "…"
+	}
 	n := len([]rune(line))
 	pad := ""
 	if n < p.width {

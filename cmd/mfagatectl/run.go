@@ -255,7 +255,15 @@ func fail(stderr io.Writer, err error) int {
 // isTerminal reports whether stdin, stdout or stderr is a terminal.
 func isTerminal(f any) bool {
 	file, ok := f.(*os.File)
-	return ok && isTTY(file.Fd())
+	return ok && isTTY(file)
+}
+
+// terminalWidth returns the width of the terminal f, 0 when unknown.
+func terminalWidth(f any) int {
+	if file, ok := f.(*os.File); ok {
+		return ttyWidth(file)
+	}
+	return 0
 }
 
 func argCountProblem(cmd *command, pos []string) string {

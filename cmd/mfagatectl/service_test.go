@@ -726,3 +726,43 @@ func TestCompletionCoversCommands(t *testing.T) {
 		}
 	}
 }
+
+// TestProgressNarrowTerminal checks that the progress line is cut to the
+// terminal's width: a line that wraps cannot be rewritten in place.
+func TestProgressNarrowTerminal(t *testing.T) {
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	defer ptmx.Close()
+	if err := pty.Setsize(ptmx, &pty.Winsize{Rows: 24, Cols: 30}); err != nil {
+		t.Fatal(err)
+	}
+	var screen bytes.Buffer
+	copied := make(chan struct{})
+	go func() {
+		io.Copy(&screen, ptmx)
+		close(copied)
+	}()
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	// /dev/null is a character device but no terminal.
+	if !isTerminal(tty) || isTerminal(null) || isTerminal(&bytes.Buffer{}) {
+		t.Errorf("isTerminal: pty %v, %s %v, buffer %v", isTerminal(tty), os.DevNull, isTerminal(null), isTerminal(&bytes.Buffer{}))
+	}
+	p := (&env{stderr: tty, errTTY: true}).newProgress()
+	p.set("challenge c_abcdefghijklmnopqrstuvwxyz: answered (delivery sent)")
+	p.end()
+	tty.Close()
+	select {
+	case <-copied:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the terminal output did not end")
+	}
+	if want := "\rchallenge c_abcdefghijklmnop…\r\n"; screen.String() != want {
+		t.Errorf("terminal output %q, want %q", screen.String(), want)
+	}
+}
