@@ -37,8 +37,10 @@ var migrations embed.FS
 const migrationLock int64 = 0x6d6661676174650
 
 // MaxAttempts is how many times Update runs fn when its transaction keeps
-// losing to concurrent ones (serialization failure or deadlock).
-const MaxAttempts = 10
+// losing to concurrent ones (serialization failure or deadlock). Claims are
+// what conflict most: eight claimers on one outbox needed up to six runs in
+// tests. With the backoff below, twenty runs take at most about 1.5 s.
+const MaxAttempts = 20
 
 // DB is an open PostgreSQL store. It implements mfa.Store.
 type DB struct {
