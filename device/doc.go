@@ -11,16 +11,23 @@
 // libfido2 returns.
 //
 // A key handles one request at a time, so every operation on a device path
-// holds that path's lock, shared by all Authenticators opened on it. go-libfido2
-// has neither contexts nor timeouts: each blocking call runs in its own
-// goroutine, and when the caller's context ends (or the touch timeout
-// passes) the request is cancelled on the key with CTAPHID_CANCEL, resent
-// until libfido2 returns. A key that ignores cancels keeps its path locked
-// until it answers; Close waits for such calls.
+// holds that path's lock, shared by all Authenticators opened on it.
+// go-libfido2 has neither contexts nor timeouts: each blocking call runs in
+// its own goroutine, and when the caller's context ends or the timeout
+// passes (WithTimeout: the wait for a touch, and a bound on every other
+// call) the request is cancelled on the key with CTAPHID_CANCEL, resent
+// until libfido2 returns. go-libfido2 can only cancel once libfido2 has
+// opened the device, so a key that is slow to answer the handshake, or
+// ignores cancels, is given up on after a short grace period while its
+// call keeps the path locked until the key answers or goes away. Key.Close
+// waits for such calls.
 //
 // libfido2 only enumerates hidraw nodes. Software keys on a pseudo-terminal
 // (device/softkey) and nodes named in the configuration are reached as extra
-// paths, which the Watcher polls alongside libfido2's enumeration.
+// paths, which the Watcher polls alongside libfido2's enumeration. Extra
+// paths should be stable names (a udev symlink, softkey's Options.Link):
+// the kernel reuses a freed pty or hidraw number for the next device, which
+// may be anything.
 //
 // libfido2 opens device paths without O_NOCTTY. A process that is a session
 // leader without a controlling terminal (a systemd service) acquires a pty
