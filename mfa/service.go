@@ -238,6 +238,7 @@ func (s *Service) GetUser(ctx context.Context, id string) (UserView, error) {
 func (s *Service) update(ctx context.Context, fn func(tx Tx) (keep bool, err error)) error {
 	var refusal error
 	err := s.store.Update(ctx, func(tx Tx) error {
+		refusal = nil // a store may run fn again after a conflict
 		keep, err := fn(tx)
 		if err != nil && keep {
 			refusal = err

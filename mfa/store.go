@@ -13,7 +13,9 @@ var ErrNotFound = errors.New("not found")
 // store/postgres) hold no business rules.
 type Store interface {
 	// Update runs fn in one read-write transaction: all of fn's writes
-	// commit together or, when fn returns an error, not at all.
+	// commit together or, when fn returns an error, not at all. A store may
+	// run fn again when the transaction loses a race with another node, so fn
+	// must leave no trace outside the transaction but variables it resets.
 	Update(ctx context.Context, fn func(Tx) error) error
 	// View runs fn on a consistent read-only snapshot. Readers never wait
 	// for writers.
