@@ -2,6 +2,7 @@ package device
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"slices"
@@ -17,7 +18,8 @@ const probeTimeout = 5 * time.Second
 // Watcher discovers keys: libfido2's enumeration (hidraw nodes) plus extra
 // paths (ptys of software keys, or configured nodes), polled. A path whose
 // Info cannot be read is absent, not an error; it is tried again on the
-// next poll.
+// next poll. A U2F-only key is listed with Versions ["U2F_V2"] so that the
+// kiosk can tell the user it cannot be enrolled as a FIDO2 key.
 type Watcher struct {
 	log      *slog.Logger
 	opts     []Option
@@ -186,6 +188,20 @@ func (w *Watcher) probe(ctx context.Context, path string) (Info, bool) {
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	info, err := k.info(ctx, 1)
+	if errors.Is(err, ErrNotFIDO2) {
+		// A garbled GetInfo from a key just plugged in also looks like
+		// this: make sure before listing the key as U2F-only.
+		info, err = k.info(ctx, infoAttempts)
+		if errors.Is(err, ErrNotFIDO2) {
+			return Info{
+				Path:         path,
+				Product:      k.productName(),
+				Versions:     []string{"U2F_V2"},
+				MinPINLength: minPINLength,
+				PINRetries:   -1,
+			}, true
+		}
+	}
 	if err != nil {
 		w.log.Debug("not a usable key", "device", path, "err", err)
 		return Info{}, false

@@ -33,6 +33,25 @@ func waitDevices(t *testing.T, w *Watcher, paths ...string) []Info {
 	}
 }
 
+// runWatcher runs w until the test ends, then checks that Run returns.
+func runWatcher(t *testing.T, w *Watcher) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(testTimeout):
+			t.Error("Run did not return after its context ended")
+		}
+	})
+}
+
 func TestWatcher(t *testing.T) {
 	plain := filepath.Join(t.TempDir(), "not-a-key")
 	if err := os.WriteFile(plain, []byte("hello"), 0o600); err != nil {
@@ -41,20 +60,7 @@ func TestWatcher(t *testing.T) {
 	a, aPath := startLinkedKey(t, softkey.Options{})
 	w := NewWatcher([]string{"/dev/null", plain, filepath.Join(t.TempDir(), "missing"), aPath},
 		20*time.Millisecond, WithLogger(testLogger()))
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		w.Run(ctx)
-	}()
-	defer func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(testTimeout):
-			t.Error("Run did not return after its context ended")
-		}
-	}()
+	runWatcher(t, w)
 
 	select {
 	case <-w.Changes():
@@ -82,4 +88,14 @@ func TestWatcher(t *testing.T) {
 	waitDevices(t, w, bPath)
 	b.Close()
 	waitDevices(t, w)
+}
+
+func TestWatcherU2FOnly(t *testing.T) {
+	_, path := startLinkedKey(t, softkey.Options{U2F: softkey.U2FOnly})
+	w := NewWatcher([]string{path}, 20*time.Millisecond, WithLogger(testLogger()))
+	runWatcher(t, w)
+	devs := waitDevices(t, w, path)
+	if !slices.Equal(devs[0].Versions, []string{"U2F_V2"}) || devs[0].PINSet || devs[0].PINRetries != -1 {
+		t.Fatalf("U2F-only key listed as %+v", devs[0])
+	}
 }
