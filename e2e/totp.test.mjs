@@ -113,3 +113,20 @@ test('authenticator app, SMS alternative, test sign-in, apply', async () => {
   assert.equal(u.body.mfa.state, 'pending');
   assert.equal(u.body.methods.filter((m) => m.confirmed).length, 2);
 });
+
+test('staff status page', async () => {
+  const p = await b.ctx.newPage();
+  await p.goto(g.url + '/kiosk/status');
+  await p.fill('#token', 'not-a-token');
+  await p.press('#token', 'Enter');
+  await p.locator('#err', { hasText: 'not accepted' }).waitFor();
+  await p.fill('#token', g.token);
+  await p.click('button[type=submit]');
+  await p.locator('#modems li.ok', { hasText: 'sim-quectel: up' }).waitFor();
+  assert.equal(await p.locator('#modems li.ok').count(), 2);
+  await p.locator('#keys li', { hasText: 'FIDO2 key' }).waitFor();
+  assert.match(await p.locator('#outbox').innerText(), /\d+ queued, \d+ sending/);
+  assert.doesNotMatch(await p.locator('main').innerText(), /0123456789|\+81/, 'no user data on the status page');
+  await shot(p, '09-staff-status');
+  await p.close();
+});

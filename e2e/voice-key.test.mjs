@@ -43,6 +43,7 @@ test('voice call, security key, test sign-in with the key, apply', async () => {
   await page.locator('#msg.success', { hasText: 'is registered' }).waitFor();
   assert.match(await page.locator('#methods').innerText(), /Mobile phone \+81 90-\*\*\*\*-4444 \(Voice call\)\s*default/);
   assert.equal(await page.locator('#single-warning').count(), 1);
+  await shot(page, '11b-step2-single-method-landscape');
 
   // The security key: a PIN too short is refused with the minimum shown.
   await page.click('#add-more');

@@ -361,7 +361,7 @@
   }
   function wait(text, mode) { // mode: busy (spinner), touch (pulse), idle, good
     return h('div', { cls: 'wait ' + (mode || 'busy'), id: 'wait', 'aria-live': 'polite' },
-      h('div', { cls: mode === 'touch' ? 'touch' : 'spinner', 'aria-hidden': 'true' }), h('p', { text }));
+      h('div', { cls: mode === 'touch' ? 'pulse' : 'spinner', 'aria-hidden': 'true' }), h('p', { text }));
   }
   function codeForm(label, onsubmit, submitText) {
     const input = h('input', { id: 'code', type: 'text', inputmode: 'numeric', autocomplete: 'one-time-code', maxlength: '6', cls: 'code', value: S.code, oninput: (e) => { S.code = e.target.value.replace(/\D/g, '').slice(0, 6); if (e.target.value !== S.code) e.target.value = S.code; } });
