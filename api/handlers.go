@@ -254,6 +254,14 @@ func (s *Server) outbox(w http.ResponseWriter, r *http.Request, _ *Client) error
 	return writeJSON(w, http.StatusOK, out)
 }
 
+func (s *Server) outboxJob(w http.ResponseWriter, r *http.Request, _ *Client) error {
+	j, err := s.svc.Job(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, jobView(j))
+}
+
 func intParam(v, name string, lo, hi int) (int, error) {
 	if v == "" {
 		return 0, nil

@@ -69,6 +69,11 @@ func TestPhoneSMSRegistration(t *testing.T) {
 	if c.str("status") != "sent" || c.body["delivery"].(map[string]any)["modem"] != "sim0" {
 		t.Fatalf("after sent: %s", c.raw)
 	}
+	if j := h.do("GET", "/v1/outbox/"+o.Job, tokAdmin, ""); j.str("state") != "sent" || j.str("to") != "+81 90-****-5678" {
+		t.Fatalf("GET /v1/outbox/{id}: %s", j.raw)
+	}
+	h.want(h.do("GET", "/v1/outbox/j_nope", tokAdmin, ""), 404, "unknown_job")
+	h.want(h.do("GET", "/v1/outbox/"+o.Job, tokIDP, ""), 403, "forbidden")
 	h.report(o.Job, mfa.Outcome{Kind: mfa.OutcomeDelivered})
 	if st := h.do("GET", "/v1/challenges/"+o.Challenge, tokIDP, "").str("status"); st != "delivered" {
 		t.Fatalf("after the status report: %s", st)

@@ -84,6 +84,7 @@ var domainStatus = map[mfa.Code]int{
 	mfa.CodeChannelNotPossible:   http.StatusUnprocessableEntity,
 	mfa.CodeNoSender:             http.StatusServiceUnavailable,
 	mfa.CodeInvalidAssertion:     http.StatusUnprocessableEntity,
+	mfa.CodeUnknownJob:           http.StatusNotFound,
 	mfa.CodeCounterRegressed:     http.StatusForbidden,
 }
 

@@ -127,6 +127,7 @@ func New(o Options) *Server {
 	s.handle("POST /v1/challenges/{id}/verify", verify, s.verify)
 	s.handle("GET /v1/audit", admin, s.audit)
 	s.handle("GET /v1/outbox", admin, s.outbox)
+	s.handle("GET /v1/outbox/{id}", admin, s.outboxJob)
 	s.handle("GET /v1/modems", admin, s.listModems)
 	s.handle("POST /v1/modems/{id}/test-sms", admin, s.testSMS)
 	if s.kiosk != nil {

@@ -391,6 +391,20 @@ func (s *Service) Recover(ctx context.Context) (int, error) {
 	return n, err
 }
 
+// Job returns one outbox job.
+func (s *Service) Job(ctx context.Context, id string) (Job, error) {
+	var j Job
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		j, err = tx.Job(id)
+		if errors.Is(err, ErrNotFound) {
+			return refuse(CodeUnknownJob, "outbox job %s does not exist", truncate(id, 40))
+		}
+		return err
+	})
+	return j, err
+}
+
 // Jobs lists outbox jobs in a state ("" for every state).
 func (s *Service) Jobs(ctx context.Context, state JobState, limit int) ([]Job, error) {
 	switch state {

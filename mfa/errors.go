@@ -45,6 +45,7 @@ const (
 	CodeChannelNotPossible   Code = "channel_not_possible"
 	CodeNoSender             Code = "phone_delivery_unavailable"
 	CodeInvalidAssertion     Code = "invalid_assertion"
+	CodeUnknownJob           Code = "unknown_job"
 	CodeCounterRegressed     Code = "sign_counter_regressed"
 )
 
