@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -377,9 +378,9 @@ func setupTestSMS(fs *flag.FlagSet) action {
 	}
 }
 
-// followJob polls the outbox until job is sent or failed, showing its
-// progress, for at most -timeout. It returns the job and its JSON as the
-// gateway listed it.
+// followJob polls GET /v1/outbox/{id} until the job is sent or failed,
+// showing its progress, for at most -timeout. It returns the job and its
+// JSON as the gateway answered it.
 func (e *env) followJob(j jobView) (jobView, []byte, error) {
 	deadline := time.Now().Add(e.g.timeout)
 	p := e.newProgress()
@@ -395,30 +396,17 @@ func (e *env) followJob(j jobView) (jobView, []byte, error) {
 		p.set("job %s: %s", j.ID, s)
 	}
 	show(j)
-	missing := 0 // rounds in a row that found the job nowhere
 	for {
-		found, full := false, false
-		// In the order a job moves, so that a job moving during the
-		// look-up is found in its later state rather than missed.
-		for _, st := range []string{"queued", "sending", "failed", "sent"} {
-			got, raw, n, err := e.findJob(j.ID, st)
-			if err != nil {
-				return j, nil, err
-			}
-			full = full || n >= outboxLimit
-			if got != nil {
-				j, found = *got, true
-				show(j)
-				if st == "sent" || st == "failed" {
-					return j, raw, nil
-				}
-				break
-			}
+		raw, err := e.call("GET", "/v1/outbox/"+url.PathEscape(j.ID), nil, nil)
+		if err != nil {
+			return j, nil, err
 		}
-		if found {
-			missing = 0
-		} else if missing++; missing >= 2 && full {
-			return j, nil, fmt.Errorf("job %s has left the queue, but GET /v1/outbox lists only the oldest %d sent and failed jobs, so its outcome cannot be read", j.ID, outboxLimit)
+		if err := decodeAnswer(raw, &j); err != nil {
+			return j, nil, err
+		}
+		show(j)
+		if j.State == "sent" || j.State == "failed" {
+			return j, raw, nil
 		}
 		if time.Now().After(deadline) {
 			return j, nil, fmt.Errorf("job %s is still %s after -timeout %s; follow it with \"mfagatectl outbox\"", j.ID, j.State, e.g.timeout)
@@ -429,28 +417,4 @@ func (e *env) followJob(j jobView) (jobView, []byte, error) {
 		case <-time.After(followInterval):
 		}
 	}
-}
-
-// findJob looks for job id among the outbox jobs in state, and says how
-// many jobs the gateway listed. Jobs are listed oldest first, so a job
-// behind outboxLimit older ones in the same state is not found.
-func (e *env) findJob(id, state string) (*jobView, []byte, int, error) {
-	raw, err := e.call("GET", "/v1/outbox", map[string]string{"state": state, "limit": strconv.Itoa(outboxLimit)}, nil)
-	if err != nil {
-		return nil, nil, 0, err
-	}
-	var items []json.RawMessage
-	if err := decodeAnswer(raw, &items); err != nil {
-		return nil, nil, 0, err
-	}
-	for _, it := range items {
-		var j jobView
-		if err := decodeAnswer(it, &j); err != nil {
-			return nil, nil, 0, err
-		}
-		if j.ID == id {
-			return &j, it, len(items), nil
-		}
-	}
-	return nil, nil, len(items), nil
 }
