@@ -3,6 +3,7 @@ package device
 import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/x509"
 	"errors"
@@ -15,6 +16,8 @@ import (
 // COSE algorithm identifiers for the packed attStmt "alg".
 const (
 	coseES256 = -7
+	coseES384 = -35
+	coseES512 = -36
 	coseEdDSA = -8
 	coseRS256 = -257
 )
@@ -98,9 +101,17 @@ func certAlg(der []byte) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("attestation certificate: %w", err)
 	}
-	switch cert.PublicKey.(type) {
+	switch pub := cert.PublicKey.(type) {
 	case *ecdsa.PublicKey:
-		return coseES256, nil
+		switch pub.Curve {
+		case elliptic.P256():
+			return coseES256, nil
+		case elliptic.P384():
+			return coseES384, nil
+		case elliptic.P521():
+			return coseES512, nil
+		}
+		return 0, fmt.Errorf("attestation certificate curve %s unsupported", pub.Curve.Params().Name)
 	case ed25519.PublicKey:
 		return coseEdDSA, nil
 	case *rsa.PublicKey:

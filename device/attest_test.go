@@ -2,12 +2,20 @@ package device
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
+	"math/big"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fxamacker/cbor/v2"
 	libfido2 "github.com/keys-pub/go-libfido2"
@@ -117,5 +125,34 @@ func TestU2FOnlyRegistration(t *testing.T) {
 	if _, err := k.MakeCredential(ctxTimeout(t), MakeCredentialRequest{ClientDataHash: cdh, RPID: rpID,
 		UserID: []byte("u"), UserName: "u", ResidentKey: true}); !errors.Is(err, ErrUnsupported) {
 		t.Fatalf("resident key on a U2F-only key: %v, want ErrUnsupported", err)
+	}
+}
+
+// TestCertAlg: the packed "alg" follows the attestation key, which
+// go-libfido2 does not report.
+func TestCertAlg(t *testing.T) {
+	p256, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	_, ed, _ := ed25519.GenerateKey(rand.Reader)
+	for _, tc := range []struct {
+		name string
+		key  crypto.Signer
+		want int64
+	}{
+		{"P-256", p256, -7},
+		{"P-384", p384, -35},
+		{"Ed25519", ed, -8},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "attestation"},
+				NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+			der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, tc.key.Public(), tc.key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := certAlg(der); err != nil || got != tc.want {
+				t.Fatalf("certAlg = %d, %v; want %d", got, err, tc.want)
+			}
+		})
 	}
 }

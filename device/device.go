@@ -187,7 +187,8 @@ type Key struct {
 var _ Authenticator = (*Key)(nil)
 
 // Open returns an Authenticator for the key at path, through libfido2. It
-// does not talk to the key; the first operation does.
+// does not talk to the key; the first operation does. The result is a *Key,
+// whose Close waits for calls a key left running after a cancel.
 func Open(path string, opts ...Option) (Authenticator, error) {
 	return OpenKey(path, opts...)
 }
