@@ -5,6 +5,7 @@ package device
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -78,8 +79,8 @@ func TestTouchTimeout(t *testing.T) {
 // TestCancelWhileQueued: a request waiting behind another one for the
 // same key gives up when its context ends.
 func TestCancelWhileQueued(t *testing.T) {
-	sk := startKey(t, softkey.Options{Presence: softkey.PresenceManual})
-	first, second := openKey(t, sk), openKey(t, sk)
+	sk, link := startLinkedKey(t, softkey.Options{Presence: softkey.PresenceManual})
+	first, second := openKey(t, sk), openPath(t, link)
 	errc := make(chan error, 1)
 	go func() {
 		_, err := first.MakeCredential(ctxTimeout(t), registration(""))
@@ -95,8 +96,9 @@ func TestCancelWhileQueued(t *testing.T) {
 	}
 	short, cancelShort := context.WithTimeout(ctxTimeout(t), 50*time.Millisecond)
 	defer cancelShort()
-	if _, err := second.Info(short); !errors.Is(err, ErrCancelled) || !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Info queued behind a touch wait: %v, want ErrCancelled", err)
+	if _, err := second.Info(short); !errors.Is(err, ErrCancelled) || !errors.Is(err, context.DeadlineExceeded) ||
+		!strings.Contains(err.Error(), "waiting for the key") {
+		t.Fatalf("Info queued behind a touch wait: %v, want ErrCancelled while waiting for the key", err)
 	}
 	sk.Touch()
 	select {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -155,7 +156,13 @@ var pathLocks struct {
 	m map[string]chan struct{}
 }
 
+// pathLock returns the lock for the device behind path. Symlinks are
+// resolved at each call, so that a key reached both through a stable link
+// and through its node shares one lock, also after the link is re-pointed.
 func pathLock(path string) chan struct{} {
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	}
 	pathLocks.Lock()
 	defer pathLocks.Unlock()
 	if pathLocks.m == nil {
@@ -176,7 +183,6 @@ type Key struct {
 	log     *slog.Logger
 	timeout time.Duration
 	grace   time.Duration // cancelGrace; shorter in tests
-	lock    chan struct{} // shared by every Key on path
 	wg      sync.WaitGroup
 	running atomic.Int32 // libfido2 calls in flight
 
@@ -204,7 +210,6 @@ func OpenKey(path string, opts ...Option) (*Key, error) {
 		log:     o.log.With("device", path),
 		timeout: o.timeout,
 		grace:   cancelGrace,
-		lock:    pathLock(path),
 	}, nil
 }
 
@@ -229,14 +234,15 @@ func (k *Key) call(ctx context.Context, op string, touch bool, f func(dev *libfi
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%s on %s: %w (%w)", op, k.path, ErrCancelled, err)
 	}
+	lock := pathLock(k.path)
 	select {
-	case k.lock <- struct{}{}:
+	case lock <- struct{}{}:
 	case <-ctx.Done():
 		return fmt.Errorf("%s on %s: waiting for the key: %w (%w)", op, k.path, ErrCancelled, ctx.Err())
 	}
 	dev, err := libfido2.NewDevice(k.path)
 	if err != nil {
-		<-k.lock
+		<-lock
 		return fmt.Errorf("%s on %s: %w", op, k.path, err)
 	}
 	// Every call is bounded: by the touch timeout when the user must
@@ -250,7 +256,7 @@ func (k *Key) call(ctx context.Context, op string, touch bool, f func(dev *libfi
 	go func() {
 		defer k.wg.Done()
 		defer k.running.Add(-1)
-		defer func() { <-k.lock }()
+		defer func() { <-lock }()
 		done <- f(dev)
 	}()
 	select {

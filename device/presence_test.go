@@ -86,11 +86,12 @@ func TestGarbageReplyRecovers(t *testing.T) {
 	}
 }
 
-// TestSerializedPerPath: a second Authenticator on the same key waits for
-// the first one's operation instead of colliding with it on the device.
+// TestSerializedPerPath: a second Authenticator on the same key, here
+// reached through its stable link, waits for the first one's operation
+// and then succeeds, instead of colliding with it on the device.
 func TestSerializedPerPath(t *testing.T) {
-	sk := startKey(t, softkey.Options{Presence: softkey.PresenceManual})
-	first, second := openKey(t, sk), openKey(t, sk)
+	sk, link := startLinkedKey(t, softkey.Options{Presence: softkey.PresenceManual})
+	first, second := openKey(t, sk), openPath(t, link)
 	ctx := ctxTimeout(t)
 
 	regc := make(chan error, 1)
@@ -122,5 +123,16 @@ func TestSerializedPerPath(t *testing.T) {
 			sk.Remove()
 			t.Fatalf("%s did not finish", name)
 		}
+	}
+}
+
+func TestPathLockFollowsLinks(t *testing.T) {
+	sk, link := startLinkedKey(t, softkey.Options{})
+	if pathLock(link) != pathLock(sk.Path()) {
+		t.Fatal("a key's link and its node have different locks")
+	}
+	other := startKey(t, softkey.Options{})
+	if pathLock(link) == pathLock(other.Path()) {
+		t.Fatal("two keys share a lock")
 	}
 }
