@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -160,9 +159,7 @@ var pathLocks struct {
 // resolved at each call, so that a key reached both through a stable link
 // and through its node shares one lock, also after the link is re-pointed.
 func pathLock(path string) chan struct{} {
-	if real, err := filepath.EvalSymlinks(path); err == nil {
-		path = real
-	}
+	path = resolve(path)
 	pathLocks.Lock()
 	defer pathLocks.Unlock()
 	if pathLocks.m == nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -88,7 +89,7 @@ func (w *Watcher) Devices() []Info {
 }
 
 // Run polls until ctx ends. It returns once no libfido2 call it started
-// is running.
+// is running. Call it once per Watcher.
 func (w *Watcher) Run(ctx context.Context) {
 	t := time.NewTicker(w.interval)
 	defer t.Stop()
@@ -125,8 +126,15 @@ func (w *Watcher) poll(ctx context.Context) {
 		known[p] = true
 	}
 	w.mu.Unlock()
+	// An extra path that is a link to an enumerated node, or to another
+	// extra path's device, would list one key twice.
+	seen := make(map[string]bool, len(candidates)+len(extra))
+	for p := range candidates {
+		seen[resolve(p)] = true
+	}
 	for _, p := range extra {
-		if _, ok := candidates[p]; !ok && present(p) {
+		if r := resolve(p); !seen[r] && present(p) {
+			seen[r] = true
 			candidates[p] = ""
 		}
 	}
@@ -207,6 +215,14 @@ func (w *Watcher) probe(ctx context.Context, path string) (Info, bool) {
 		return Info{}, false
 	}
 	return info, true
+}
+
+// resolve returns path with symlinks resolved, or path itself.
+func resolve(path string) string {
+	if r, err := filepath.EvalSymlinks(path); err == nil {
+		return r
+	}
+	return path
 }
 
 // present reports whether an extra path is still a character device; a
