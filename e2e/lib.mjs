@@ -177,3 +177,14 @@ export async function browser(viewport) {
 export async function shot(page, name) {
   await page.screenshot({ path: join(artifacts, name + '.png'), fullPage: false });
 }
+
+// assertFits checks that the page needs no sideways scrolling and that every
+// button is a comfortable touch target.
+export async function assertFits(page) {
+  const r = await page.evaluate(() => ({
+    overflow: document.documentElement.scrollWidth - window.innerWidth,
+    small: [...document.querySelectorAll('button')].filter((b) => b.offsetParent && b.getBoundingClientRect().height < 44).map((b) => b.textContent),
+  }));
+  if (r.overflow > 0) throw new Error('the page scrolls sideways by ' + r.overflow + 'px');
+  if (r.small.length) throw new Error('buttons smaller than a touch target: ' + r.small.join(', '));
+}

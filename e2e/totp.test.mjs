@@ -4,7 +4,7 @@
 // wrong code first, and applying for MFA. Portrait kiosk screen.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Gateway, browser, shot, totp } from './lib.mjs';
+import { Gateway, browser, shot, totp, assertFits } from './lib.mjs';
 
 const user = '0123456789';
 let g, b, page;
@@ -26,6 +26,7 @@ test('authenticator app, SMS alternative, test sign-in, apply', async () => {
   await page.goto(g.url + sess.url);
   await page.locator('main h1', { hasText: 'ステップ 1' }).waitFor();
   assert.match(await main().innerText(), /既定のサインイン方法/);
+  await assertFits(page);
   await shot(page, '01-step1-choose-ja');
 
   // Keyboard only: the heading has focus, Tab reaches the first choice.
@@ -62,6 +63,7 @@ test('authenticator app, SMS alternative, test sign-in, apply', async () => {
   assert.match(await warning.innerText(), /only one verification method/);
   assert.match(await page.locator('#methods').innerText(), /Authenticator app\s*default/);
   assert.match(await main().innerText(), /App passwords and e-mail are not offered/);
+  await assertFits(page);
   await shot(page, '04-step2-single-method-warning');
 
   // An SMS phone as the alternative.
@@ -91,6 +93,7 @@ test('authenticator app, SMS alternative, test sign-in, apply', async () => {
   await page.press('#code', 'Enter');
   await page.locator('#msg.error', { hasText: '残り 4 回' }).waitFor();
   assert.equal(await page.locator('#to-step4').count(), 0, 'a failed try does not unlock step 4');
+  await assertFits(page);
   await shot(page, '06-step3-wrong-code-ja');
   // The next time step's code: the confirmation used the current one.
   await page.fill('#code', totp(secret, Date.now() + 30000));

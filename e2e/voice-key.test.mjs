@@ -5,7 +5,7 @@
 // Landscape kiosk screen.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Gateway, browser, shot } from './lib.mjs';
+import { Gateway, browser, shot, assertFits } from './lib.mjs';
 
 const user = '0123456788';
 const number = '090-3333-4444';
@@ -38,6 +38,7 @@ test('voice call, security key, test sign-in with the key, apply', async () => {
   await page.locator('#wait', { hasText: 'Answered' }).waitFor();
   const box2 = await page.locator('#wait').boundingBox();
   assert.equal(box2.height, box.height, 'the waiting area keeps its size');
+  await assertFits(page);
   await shot(page, '11-voice-number-match');
   await g.pressKeys(number, digits + '#');
   await page.locator('#msg.success', { hasText: 'is registered' }).waitFor();
@@ -73,6 +74,7 @@ test('voice call, security key, test sign-in with the key, apply', async () => {
   await page.click('#other-option');
   await page.locator('#others button', { hasText: 'Security key' }).click();
   await page.locator('#verify-with', { hasText: 'Security key' }).waitFor();
+  await assertFits(page);
   await shot(page, '14-step3-other-option');
   await page.click('#start-test');
   await page.locator('#pin').waitFor();
