@@ -288,3 +288,32 @@ func TestKioskStatus(t *testing.T) {
 		t.Fatalf("status: %s", r.raw)
 	}
 }
+
+// The page follows security-key progress as server-sent events of its own
+// session, the current state first.
+func TestKioskPageEvents(t *testing.T) {
+	k := newKioskHarness(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", k.srv.URL+k.sess+"/api/events", nil)
+	res, err := k.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("events: %d %q", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	buf := make([]byte, 4096)
+	var got string
+	for !strings.Contains(got, "\n\n") {
+		n, err := res.Body.Read(buf)
+		if err != nil {
+			t.Fatalf("read events: %v (so far %q)", err, got)
+		}
+		got += string(buf[:n])
+	}
+	if !strings.HasPrefix(got, "event: state\n") || !strings.Contains(got, `"state":"ready"`) || !strings.Contains(got, `"user":"`+user+`"`) {
+		t.Fatalf("first event: %q", got)
+	}
+}
