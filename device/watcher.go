@@ -126,6 +126,15 @@ func (w *Watcher) poll(ctx context.Context) {
 		known[p] = true
 	}
 	w.mu.Unlock()
+	if err != nil {
+		// Keep the keys listed rather than report them all removed
+		// because enumeration failed once.
+		for p := range known {
+			if _, ok := candidates[p]; !ok && present(p) {
+				candidates[p] = ""
+			}
+		}
+	}
 	// An extra path that is a link to an enumerated node, or to another
 	// extra path's device, would list one key twice.
 	seen := make(map[string]bool, len(candidates)+len(extra))
