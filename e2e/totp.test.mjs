@@ -133,3 +133,44 @@ test('staff status page', async () => {
   await shot(p, '09-staff-status');
   await p.close();
 });
+
+test('keyboard only: phone form, refused numbers explained', async () => {
+  const sess = await g.openSession('0123456786');
+  const p = await b.ctx.newPage();
+  await p.goto(g.url + sess.url + '?lang=en');
+  await p.locator('main h1', { hasText: 'Step 1' }).waitFor();
+  const focused = () => p.evaluate(() => document.activeElement.id || document.activeElement.name);
+  await p.keyboard.press('Tab');
+  await p.keyboard.press('Tab');
+  assert.equal(await focused(), 'choose-phone');
+  await p.keyboard.press('Space');
+  await p.locator('#number').waitFor();
+  assert.equal(await focused(), 'number');
+  await p.keyboard.type('12');
+  await p.keyboard.press('Enter');
+  await p.locator('#msg.error', { hasText: 'not a valid phone number' }).waitFor();
+
+  await p.keyboard.press('Control+A');
+  await p.keyboard.type('03-1234-5678');
+  await p.keyboard.press('Tab'); // the slot radios
+  assert.equal(await focused(), 'slot');
+  await p.keyboard.press('ArrowRight');
+  await p.keyboard.press('ArrowRight');
+  assert.equal(await p.locator('input[name=slot]:checked').getAttribute('value'), 'office');
+  await p.keyboard.press('Tab'); // the channel radios, SMS chosen
+  assert.equal(await focused(), 'channel');
+  await p.keyboard.press('Tab');
+  assert.equal(await focused(), 'phonesubmit');
+  await p.keyboard.press('Enter');
+  await p.locator('#msg.error', { hasText: 'cannot receive SMS. Choose a voice call' }).waitFor();
+  await shot(p, '10-phone-not-mobile');
+
+  await p.keyboard.press('Shift+Tab');
+  assert.equal(await focused(), 'channel');
+  await p.keyboard.press('ArrowRight');
+  await p.keyboard.press('Tab');
+  await p.keyboard.press('Enter');
+  await p.locator('#match').waitFor();
+  assert.match(await p.locator('main').innerText(), /We are calling \+81 3-\*\*\*\*-5678/);
+  await p.close();
+});

@@ -656,7 +656,7 @@
     main.replaceChildren(...views[S.view]());
     main.dataset.view = S.view;
     if (moveFocus) {
-      const first = main.querySelector('input:not([type=radio]), h1');
+      const first = main.querySelector('input:not([type=radio])') || main.querySelector('h1');
       if (first && first.tagName === 'H1') { first.tabIndex = -1; }
       if (first) first.focus();
     } else if (focusId) {
