@@ -66,8 +66,8 @@ func (w *Watcher) SetExtraPaths(paths []string) {
 // changes.
 func (w *Watcher) Changes() <-chan struct{} { return w.changes }
 
-// Devices returns the keys present now, sorted by path. Info is read once
-// when a key arrives.
+// Devices returns the keys present now, sorted by path. Info is read when a
+// key arrives, and replaced by Update.
 func (w *Watcher) Devices() []Info {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -86,6 +86,20 @@ func (w *Watcher) Devices() []Info {
 		return 0
 	})
 	return out
+}
+
+// Update records Info a caller read from a key that is listed (after it set
+// a PIN, say), so that Devices does not show what the key said on arrival.
+// Info for a path that is not listed is ignored.
+func (w *Watcher) Update(info Info) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if old, ok := w.devices[info.Path]; ok {
+		if info.Product == "" || info.Product == defaultProduct {
+			info.Product = old.Product
+		}
+		w.devices[info.Path] = info
+	}
 }
 
 // Run polls until ctx ends. It returns once no libfido2 call it started

@@ -424,6 +424,24 @@ func (k *Kiosk) fail(id string, state State, msg string, retries int) {
 	})
 }
 
+// infoUpdater is implemented by key lists that take fresher Info
+// (*device.Watcher).
+type infoUpdater interface{ Update(device.Info) }
+
+// refresh re-reads a key after an operation that may have changed its PIN
+// state, so that the device list shows it.
+func (k *Kiosk) refresh(a device.Authenticator) {
+	u, ok := k.keys.(infoUpdater)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if info, err := a.Info(ctx); err == nil {
+		u.Update(info)
+	}
+}
+
 func (k *Kiosk) enroll(actor mfa.Actor, s Session, r EnrollRequest) {
 	ctx, cancel := k.opContext()
 	defer cancel()
@@ -436,6 +454,7 @@ func (k *Kiosk) enroll(actor mfa.Actor, s Session, r EnrollRequest) {
 		k.fail(s.ID, state, msg, retries)
 		return
 	}
+	defer k.refresh(a)
 	pin := r.PIN
 	minLen := max(p.MinPINLength, info.MinPINLength)
 	switch {
@@ -577,6 +596,16 @@ func explain(err error, minLen int) (State, string, int) {
 		return StateFailed, "This device is not a FIDO2 security key.", -1
 	case errors.Is(err, device.ErrExcluded):
 		return StateFailed, "This key is already registered for this account.", -1
+	case errors.Is(err, device.ErrPINNotSet):
+		return StateNeedPIN, fmt.Sprintf("This key has no PIN yet. Choose one of at least %d characters.", minLen), -1
+	case errors.Is(err, device.ErrNoResponse):
+		return StateFailed, "The key does not answer. Remove it, insert it again and retry.", -1
+	case errors.Is(err, device.ErrKeyFull):
+		return StateFailed, "This key has no room for another sign-in credential. Remove an old one or use another key.", -1
+	case errors.Is(err, device.ErrUnsupported):
+		return StateFailed, "This key cannot do what enrollment needs (it may be an old U2F-only key). Use a FIDO2 key.", -1
+	case errors.Is(err, device.ErrNotAllowed):
+		return StateFailed, "The key refused the operation. Try again, or use another key.", -1
 	case errors.Is(err, device.ErrNoCredentials):
 		return StateFailed, "This key does not hold the credential of this account. Use the registered key.", -1
 	case errors.Is(err, device.ErrCancelled), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

@@ -163,6 +163,10 @@ func TestEnrollNewKeySetsPIN(t *testing.T) {
 	if strings.Join(v.Warnings, ",") != "single_method,no_default_method" {
 		t.Fatalf("warnings %v: a key alone must warn that another method is needed", v.Warnings)
 	}
+	// The key list shows the PIN the kiosk just set.
+	if ds := r.k.Devices(); len(ds) != 1 || !ds[0].PINSet || ds[0].PINRetries != 8 {
+		t.Fatalf("devices after enrollment: %+v", ds)
+	}
 	// Not a resident key unless the policy asks for one.
 	if creds, _ := r.key.Credentials(); len(creds) != 0 {
 		t.Fatalf("%d resident credentials on the key, want none", len(creds))
