@@ -10,6 +10,8 @@ CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 for tool in node npm; do
   command -v "$tool" >/dev/null 2>&1 || { echo "e2e: $tool is missing; run make deps" >&2; exit 1; }
 done
+major=$(node -p 'process.versions.node.split(".")[0]')
+[ "$major" -ge 20 ] || { echo "e2e: node $(node --version) is too old; the test runner needs Node.js 20 or newer" >&2; exit 1; }
 [ -x "$CHROMIUM" ] || { echo "e2e: $CHROMIUM is missing; run make deps (Debian package chromium)" >&2; exit 1; }
 
 "$GO" build -o bin/e2e/ ./cmd/mfagated
