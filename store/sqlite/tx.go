@@ -14,8 +14,24 @@ import (
 
 // tx implements mfa.Tx on one SQL transaction.
 type tx struct {
-	ctx context.Context
-	tx  *sql.Tx
+	ctx   context.Context
+	tx    *sql.Tx
+	stmts *stmtCache
+}
+
+// queryRow, query and exec run a statement, prepared when the cache has it.
+func (t *tx) queryRow(q string, args ...any) *sql.Row {
+	if s := t.stmts.lookup(q); s != nil {
+		return t.tx.StmtContext(t.ctx, s).QueryRowContext(t.ctx, args...)
+	}
+	return t.tx.QueryRowContext(t.ctx, q, args...)
+}
+
+func (t *tx) query(q string, args ...any) (*sql.Rows, error) {
+	if s := t.stmts.lookup(q); s != nil {
+		return t.tx.StmtContext(t.ctx, s).QueryContext(t.ctx, args...)
+	}
+	return t.tx.QueryContext(t.ctx, q, args...)
 }
 
 // Times are stored as Unix nanoseconds; 0 is the zero time.
@@ -48,8 +64,15 @@ func notFound(err error) error {
 }
 
 func (t *tx) exec(q string, args ...any) error {
-	_, err := t.tx.ExecContext(t.ctx, q, args...)
+	_, err := t.execResult(q, args...)
 	return err
+}
+
+func (t *tx) execResult(q string, args ...any) (sql.Result, error) {
+	if s := t.stmts.lookup(q); s != nil {
+		return t.tx.StmtContext(t.ctx, s).ExecContext(t.ctx, args...)
+	}
+	return t.tx.ExecContext(t.ctx, q, args...)
 }
 
 const userCols = `id, state, activates_at, last_test_signin_at, last_method_change_at, default_method, consecutive_failures, phone_blocked, created_at, updated_at`
@@ -64,7 +87,7 @@ func scanUser(row interface{ Scan(...any) error }) (mfa.User, error) {
 }
 
 func (t *tx) User(id string) (mfa.User, error) {
-	u, err := scanUser(t.tx.QueryRowContext(t.ctx, `SELECT `+userCols+` FROM users WHERE id = ?`, id))
+	u, err := scanUser(t.queryRow(`SELECT `+userCols+` FROM users WHERE id = ?`, id))
 	return u, notFound(err)
 }
 
@@ -98,7 +121,7 @@ func scanMethod(row interface{ Scan(...any) error }) (mfa.Method, error) {
 }
 
 func (t *tx) Methods(user string) ([]mfa.Method, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+methodCols+` FROM methods WHERE user_id = ? ORDER BY created_at, id`, user)
+	rows, err := t.query(`SELECT `+methodCols+` FROM methods WHERE user_id = ? ORDER BY created_at, id`, user)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +138,7 @@ func (t *tx) Methods(user string) ([]mfa.Method, error) {
 }
 
 func (t *tx) Method(id string) (mfa.Method, error) {
-	m, err := scanMethod(t.tx.QueryRowContext(t.ctx, `SELECT `+methodCols+` FROM methods WHERE id = ?`, id))
+	m, err := scanMethod(t.queryRow(`SELECT `+methodCols+` FROM methods WHERE id = ?`, id))
 	return m, notFound(err)
 }
 
@@ -151,7 +174,7 @@ func scanChallenge(row interface{ Scan(...any) error }) (mfa.Challenge, error) {
 }
 
 func (t *tx) Challenge(id string) (mfa.Challenge, error) {
-	c, err := scanChallenge(t.tx.QueryRowContext(t.ctx, `SELECT `+challengeCols+` FROM challenges WHERE id = ?`, id))
+	c, err := scanChallenge(t.queryRow(`SELECT `+challengeCols+` FROM challenges WHERE id = ?`, id))
 	return c, notFound(err)
 }
 
@@ -167,7 +190,7 @@ func (t *tx) PutChallenge(c mfa.Challenge) error {
 }
 
 func (t *tx) PhoneChallengeTimes(user string, since time.Time) ([]time.Time, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT created_at FROM challenges WHERE kind = 'phone' AND user_id = ? AND created_at > ? ORDER BY created_at`, user, t2i(since))
+	rows, err := t.query(`SELECT created_at FROM challenges WHERE kind = 'phone' AND user_id = ? AND created_at > ? ORDER BY created_at`, user, t2i(since))
 	if err != nil {
 		return nil, err
 	}
@@ -184,12 +207,12 @@ func (t *tx) PhoneChallengeTimes(user string, since time.Time) ([]time.Time, err
 }
 
 func (t *tx) LatestChallenge(method string, p mfa.Purpose) (mfa.Challenge, error) {
-	c, err := scanChallenge(t.tx.QueryRowContext(t.ctx, `SELECT `+challengeCols+` FROM challenges WHERE method_id = ? AND purpose = ? ORDER BY created_at DESC LIMIT 1`, method, string(p)))
+	c, err := scanChallenge(t.queryRow(`SELECT `+challengeCols+` FROM challenges WHERE method_id = ? AND purpose = ? ORDER BY created_at DESC LIMIT 1`, method, string(p)))
 	return c, notFound(err)
 }
 
 func (t *tx) ExpiredOpenChallenges(at time.Time, limit int) ([]mfa.Challenge, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+challengeCols+` FROM challenges WHERE open AND expires_at <= ? ORDER BY expires_at LIMIT ?`, t2i(at), limit)
+	rows, err := t.query(`SELECT `+challengeCols+` FROM challenges WHERE open AND expires_at <= ? ORDER BY expires_at LIMIT ?`, t2i(at), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -223,7 +246,7 @@ func (t *tx) Events(f mfa.EventFilter) ([]mfa.Event, error) {
 	}
 	q += ` ORDER BY id DESC LIMIT ?`
 	args = append(args, f.Limit)
-	rows, err := t.tx.QueryContext(t.ctx, q, args...)
+	rows, err := t.query(q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -279,12 +302,12 @@ func (t *tx) PutJob(j mfa.Job) error {
 }
 
 func (t *tx) Job(id string) (mfa.Job, error) {
-	j, err := scanJob(t.tx.QueryRowContext(t.ctx, `SELECT `+jobCols+` FROM outbox WHERE id = ?`, id))
+	j, err := scanJob(t.queryRow(`SELECT `+jobCols+` FROM outbox WHERE id = ?`, id))
 	return j, notFound(err)
 }
 
 func (t *tx) JobForChallenge(challenge string) (mfa.Job, error) {
-	j, err := scanJob(t.tx.QueryRowContext(t.ctx, `SELECT `+jobCols+` FROM outbox WHERE challenge_id = ?`, challenge))
+	j, err := scanJob(t.queryRow(`SELECT `+jobCols+` FROM outbox WHERE challenge_id = ?`, challenge))
 	return j, notFound(err)
 }
 
@@ -298,7 +321,7 @@ func (t *tx) ClaimJob(channels []mfa.Channel, modem string, now time.Time) (mfa.
 	for _, c := range channels {
 		args = append(args, string(c))
 	}
-	j, err := scanJob(t.tx.QueryRowContext(t.ctx, q, args...))
+	j, err := scanJob(t.queryRow(q, args...))
 	if err != nil {
 		return j, notFound(err)
 	}
@@ -315,7 +338,7 @@ func (t *tx) Jobs(state mfa.JobState, limit int) ([]mfa.Job, error) {
 	}
 	q += ` ORDER BY created_at LIMIT ?`
 	args = append(args, limit)
-	rows, err := t.tx.QueryContext(t.ctx, q, args...)
+	rows, err := t.query(q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -332,7 +355,7 @@ func (t *tx) Jobs(state mfa.JobState, limit int) ([]mfa.Job, error) {
 }
 
 func (t *tx) RequeueSending() (int, error) {
-	res, err := t.tx.ExecContext(t.ctx, `UPDATE outbox SET state = 'queued', modem = '' WHERE state = 'sending'`)
+	res, err := t.execResult(`UPDATE outbox SET state = 'queued', modem = '' WHERE state = 'sending'`)
 	if err != nil {
 		return 0, err
 	}
@@ -341,7 +364,7 @@ func (t *tx) RequeueSending() (int, error) {
 }
 
 func (t *tx) DueActivations(at time.Time, limit int) ([]mfa.User, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+userCols+` FROM users WHERE state = 'pending' AND activates_at <= ? ORDER BY activates_at LIMIT ?`, t2i(at), limit)
+	rows, err := t.query(`SELECT `+userCols+` FROM users WHERE state = 'pending' AND activates_at <= ? ORDER BY activates_at LIMIT ?`, t2i(at), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -358,7 +381,7 @@ func (t *tx) DueActivations(at time.Time, limit int) ([]mfa.User, error) {
 }
 
 func (t *tx) CountUsers() (map[mfa.State]int, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT state, COUNT(*) FROM users GROUP BY state`)
+	rows, err := t.query(`SELECT state, COUNT(*) FROM users GROUP BY state`)
 	if err != nil {
 		return nil, err
 	}
@@ -378,7 +401,7 @@ func (t *tx) CountUsers() (map[mfa.State]int, error) {
 func (t *tx) OutboxStats() (mfa.OutboxStats, error) {
 	var s mfa.OutboxStats
 	var oldest sql.NullInt64
-	err := t.tx.QueryRowContext(t.ctx, `SELECT
+	err := t.queryRow(`SELECT
 		COALESCE(SUM(state = 'queued'), 0), COALESCE(SUM(state = 'sending'), 0),
 		MIN(CASE WHEN state = 'queued' THEN created_at END)
 		FROM outbox WHERE state IN ('queued', 'sending')`).Scan(&s.Queued, &s.Sending, &oldest)
