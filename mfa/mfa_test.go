@@ -2,11 +2,16 @@ package mfa
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestKeys(t *testing.T) {
@@ -105,5 +110,34 @@ func TestRandomValues(t *testing.T) {
 	}
 	if a, b := newID("c_"), newID("c_"); a == b || len(a) != 28 || !strings.HasPrefix(a, "c_") {
 		t.Fatalf("ids %q %q", a, b)
+	}
+}
+
+// hotpCode is RFC 4226 written out for the tests, independent of the
+// library the service uses.
+func hotpCode(key []byte, counter int64) string {
+	var msg [8]byte
+	binary.BigEndian.PutUint64(msg[:], uint64(counter))
+	m := hmac.New(sha1.New, key)
+	m.Write(msg[:])
+	sum := m.Sum(nil)
+	off := sum[len(sum)-1] & 0x0f
+	v := binary.BigEndian.Uint32(sum[off:off+4]) & 0x7fffffff
+	return fmt.Sprintf("%06d", v%1000000)
+}
+
+func TestMatchTOTPAgainstRFC4226(t *testing.T) {
+	p := TOTPParams{Issuer: "x", Digits: 6, Period: 30 * time.Second, Skew: 1}
+	seed := []byte("12345678901234567890") // RFC 6238 test key
+	now := time.Unix(59, 0)                // step 1: RFC 6238 gives 94287082 (8 digits) → 287082
+	if got := hotpCode(seed, 1); got != "287082" {
+		t.Fatalf("reference HOTP = %s, want 287082 (RFC 6238 appendix B)", got)
+	}
+	step, ok := matchTOTP(p, seed, "287082", now)
+	if !ok || step != 1 {
+		t.Fatalf("matchTOTP = %d %v", step, ok)
+	}
+	if _, ok := matchTOTP(p, seed, hotpCode(seed, 3), now); ok {
+		t.Fatal("a code two steps ahead matched with skew 1")
 	}
 }
