@@ -140,6 +140,11 @@
         no_cred: 'This key is not the one registered for your account. Use the registered key.',
         cancelled: 'The request was cancelled. Try again.',
         not_accepted: 'The key\u2019s answer was not accepted. Try again or use another method.',
+        no_pin: 'This key has no PIN yet. Choose a PIN of at least {n} characters.',
+        no_answer: 'The key does not answer. Remove it, insert it again and try again.',
+        full: 'This key has no room for another account. Use another key.',
+        unsupported: 'This key cannot be registered here (it may be an old U2F-only key). Use a FIDO2 key.',
+        refused: 'The key refused the request. Try again, or use another key.',
       },
     },
     ja: {
@@ -276,6 +281,11 @@
         no_cred: 'このキーは登録済みのキーではありません。登録したキーを使ってください。',
         cancelled: '処理が取り消されました。もう一度お試しください。',
         not_accepted: 'キーの応答が受け付けられませんでした。もう一度試すか、別の方法を使ってください。',
+        no_pin: 'このキーには PIN がまだありません。{n} 文字以上の PIN を決めてください。',
+        no_answer: 'キーが応答しません。抜いて挿し直してから、もう一度お試しください。',
+        full: 'このキーにはこれ以上アカウントを登録できません。別のキーを使ってください。',
+        unsupported: 'このキーはここでは登録できません（古い U2F 専用キーの可能性があります）。FIDO2 キーを使ってください。',
+        refused: 'キーが処理を拒否しました。もう一度試すか、別のキーを使ってください。',
       },
     },
   };
@@ -326,10 +336,12 @@
   }
   const KEY_MESSAGES = [
     ['Wrong PIN', 'wrong_pin'], ["This key's PIN is blocked", 'pin_blocked'], ['Too many wrong PINs', 'pin_auth_blocked'],
-    ['This key has a PIN', 'has_pin'], ['This key has no PIN yet', 'pin_policy'], ['The new PIN is not accepted', 'pin_policy'],
+    ['This key has a PIN', 'has_pin'], ['This key has no PIN yet', 'no_pin'], ['The new PIN is not accepted', 'pin_policy'],
     ['The key does not accept this PIN', 'pin_policy'], ['The key was not touched', 'no_touch'], ['The key was removed', 'removed'],
     ['This device is not a FIDO2', 'not_fido2'], ['This key is already registered', 'excluded'],
     ['This key does not hold', 'no_cred'], ['The operation was cancelled', 'cancelled'], ['The sign-in was not accepted', 'not_accepted'],
+    ['The key does not answer', 'no_answer'], ['This key has no room', 'full'], ['This key cannot do what enrollment needs', 'unsupported'],
+    ['The key refused the operation', 'refused'],
   ];
   function keyText(sess) {
     const m = sess.message || '';
@@ -803,6 +815,7 @@
       if (sess.state === 'need_pin') {
         k.phase = 'pin';
         if (sess.message.startsWith('This key has a PIN')) k.device.pin_set = true;
+        if (sess.message.startsWith('This key has no PIN yet')) k.device.pin_set = false;
         render(true);
         setMsg('error', () => keyText(sess));
         return;
