@@ -141,10 +141,19 @@ func TestUserPresenceKeepalivesAndManualTouch(t *testing.T) {
 	if err := k.WaitForTouchRequest(ctxTimeout(t)); err != nil {
 		t.Fatal(err)
 	}
-	// The key keeps saying it needs a touch until it gets one.
-	for range 3 {
+	// The key keeps saying it needs a touch until it gets one. A PROCESSING
+	// keepalive sent before the wait began may still be in the pipe on a
+	// busy machine: skip those, but nothing else.
+	for seen, reads := 0, 0; seen < 3; reads++ {
+		if reads > 20 {
+			t.Fatal("no three UPNEEDED keepalives in 20 reports")
+		}
 		cmd, data := h.recv()
-		if cmd != hidKeepalive || data[0] != keepaliveUPNeeded {
+		switch {
+		case cmd == hidKeepalive && data[0] == keepaliveUPNeeded:
+			seen++
+		case cmd == hidKeepalive && data[0] == keepaliveProcessing && seen == 0:
+		default:
 			t.Fatalf("got %#x %x, want KEEPALIVE UPNEEDED", cmd, data)
 		}
 	}
