@@ -13,6 +13,9 @@ func TestMetricsPassPromtool(t *testing.T) {
 	h := newHarness(t)
 	_, secret := h.addTOTP()
 	h.signin("test", secret)
+	c := h.do("POST", "/v1/users/"+user+"/challenges", tokIDP, `{}`).str("id")
+	h.want(h.do("POST", "/v1/challenges/"+c+"/verify", tokIDP, `{"code":"000001"}`), 422, "invalid_code")
+	h.want(h.do("POST", "/v1/challenges/"+c+"/verify", tokIDP, `{"code":"12"}`), 422, "invalid_code_format")
 	h.do("POST", "/v1/users/"+user+"/methods", tokEnroll, `{"kind":"phone","slot":"mobile","phone":"090-1234-5678"}`)
 	r := h.do("GET", "/metrics", "", "")
 	h.want(r, 200, "")
@@ -24,6 +27,8 @@ func TestMetricsPassPromtool(t *testing.T) {
 		`mfagate_challenges_created_total{channel="sms",kind="phone"} 1`,
 		`mfagate_http_request_duration_seconds_bucket`,
 		`mfagate_users{state="off"}`,
+		// One wrong code; a malformed one is not a verification.
+		`mfagate_verification_failures_total{channel="none",kind="totp"} 1`,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("metrics lack %s", want)

@@ -221,11 +221,22 @@ func (s *Service) Verify(ctx context.Context, actor Actor, id, code string) (Cha
 	if changed {
 		s.finished(out)
 	}
+	s.observeFailure(out, err)
 	var e *Error
 	if errors.As(err, &e) && e.Challenge == nil && out.ID != "" {
 		e.Challenge = &out
 	}
 	return out, err
+}
+
+// observeFailure counts a wrong code or a security-key answer that did not
+// verify, once the refusal that records it has committed (a store may run
+// a transaction more than once).
+func (s *Service) observeFailure(c Challenge, err error) {
+	switch CodeOf(err) {
+	case CodeInvalidCode, CodeInvalidAssertion:
+		s.obs.VerificationFailed(c.Kind, c.Channel)
+	}
 }
 
 // checkCode applies one code attempt to c. keep reports whether the
@@ -295,7 +306,6 @@ func (s *Service) checkCode(tx Tx, actor Actor, c Challenge, code string, now ti
 		Detail: fmt.Sprintf("attempts_left=%d", c.AttemptsLeft)}); err != nil {
 		return c, false, err
 	}
-	s.obs.VerificationFailed(c.Kind, c.Channel)
 	if c.AttemptsLeft <= 0 {
 		c.AttemptsLeft = 0
 		c, err = s.end(tx, c, StatusLocked, "too_many_attempts", now)

@@ -178,8 +178,9 @@ type Outcome struct {
 func (s *Service) Report(ctx context.Context, jobID string, o Outcome) error {
 	now := s.now()
 	var c Challenge
-	var fraud bool
+	var fraud, wrong bool
 	err := s.store.Update(ctx, func(tx Tx) error {
+		fraud, wrong = false, false // a store may run this again
 		j, err := tx.Job(jobID)
 		if err != nil {
 			return fmt.Errorf("job %s: %w", jobID, err)
@@ -267,6 +268,7 @@ func (s *Service) Report(ctx context.Context, jobID string, o Outcome) error {
 			if err != nil {
 				return err
 			}
+			wrong = c.Status == StatusDenied && c.Reason == "wrong_number"
 		default:
 			return fmt.Errorf("unknown outcome %q", o.Kind)
 		}
@@ -280,6 +282,9 @@ func (s *Service) Report(ctx context.Context, jobID string, o Outcome) error {
 	}
 	if fraud {
 		s.obs.FraudReported()
+	}
+	if wrong {
+		s.obs.VerificationFailed(c.Kind, c.Channel)
 	}
 	s.finished(c)
 	return nil
@@ -370,7 +375,6 @@ func (s *Service) decideKeys(tx Tx, c Challenge, digits string, now time.Time) (
 		if err := s.putUser(tx, u); err != nil {
 			return c, false, err
 		}
-		s.obs.VerificationFailed(c.Kind, c.Channel)
 		c, err = s.end(tx, c, StatusDenied, "wrong_number", now)
 		return c, false, err
 	}

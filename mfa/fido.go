@@ -218,7 +218,6 @@ func (s *Service) VerifyFIDO(ctx context.Context, actor Actor, id string, a FIDO
 			if err := s.putUser(tx, u); err != nil {
 				return false, err
 			}
-			s.obs.VerificationFailed(c.Kind, c.Channel)
 			if err := s.event(tx, Event{User: c.User, Type: EventVerifyFailed, Actor: actor.Name, Method: c.Method, Challenge: c.ID,
 				Detail: truncate(verr.Error(), 200)}); err != nil {
 				return false, err
@@ -240,6 +239,7 @@ func (s *Service) VerifyFIDO(ctx context.Context, actor Actor, id string, a FIDO
 	if changed {
 		s.finished(out)
 	}
+	s.observeFailure(out, err)
 	return out, err
 }
 

@@ -319,6 +319,7 @@ func (s *Service) ConfirmMethod(ctx context.Context, actor Actor, user, methodID
 	})
 	if finished != nil {
 		s.finished(*finished)
+		s.observeFailure(*finished, err)
 	}
 	if err != nil {
 		return Method{}, err
