@@ -22,7 +22,7 @@ func TestMetricsPassPromtool(t *testing.T) {
 	text := string(r.raw)
 	for _, want := range []string{
 		`mfagate_http_requests_total{code="201",route="POST /v1/users/{user}/methods"}`,
-		`mfagate_challenges_created_total{channel="none",kind="totp"} 1`,
+		`mfagate_challenges_created_total{channel="none",kind="totp"} 2`,
 		`mfagate_challenges_finished_total{channel="none",kind="totp",result="approved"} 1`,
 		`mfagate_challenges_created_total{channel="sms",kind="phone"} 1`,
 		`mfagate_http_request_duration_seconds_bucket`,
