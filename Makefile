@@ -76,3 +76,12 @@ install:
 		echo "install -D -m 0640 systemd/mfagate.toml $(DESTDIR)$(CONFDIR)/mfagate.toml"; \
 		install -D -m 0640 systemd/mfagate.toml $(DESTDIR)$(CONFDIR)/mfagate.toml; \
 	fi
+
+# Performance figures against the alternatives, measured in one run on this machine
+# (docs/performance.md): a table on stdout and bench/results.json.
+.PHONY: bench bench-quick
+bench:
+	$(GO) run ./bench -o bench/results.json
+
+bench-quick:
+	$(GO) run ./bench -quick -o bench/results.json

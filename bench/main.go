@@ -1,0 +1,85 @@
+// Command bench compares mfagate with what its users would otherwise run,
+// on the same machine and in the same run, and reports ratios.
+//
+//	go run ./bench -quick        # under a minute (make bench-quick)
+//	go run ./bench               # the full set (make bench)
+//
+// It builds mfagated and modemsim, runs them as separate processes on
+// loopback, prints a table and writes bench/results.json. Ratios are only
+// ever computed between figures of the same run; docs/performance.md
+// describes each figure.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	bare := flag.String("serve-bare", "", "internal: serve the bare net/http baseline on this address")
+	quick := flag.Bool("quick", false, "small loads and short runs (under a minute)")
+	out := flag.String("o", "bench/results.json", "where to write the results")
+	only := flag.String("only", "", "comma-separated figures to run (totp, sms, footprint); default all")
+	flag.Parse()
+	if *bare != "" {
+		if err := serveBare(*bare); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	mode := "full"
+	if *quick {
+		mode = "quick"
+	}
+	run := newRun(mode, "go run ./bench "+strings.Join(os.Args[1:], " "))
+	if err := bench(ctx, run, *quick, *only); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		run.table(os.Stdout)
+		os.Exit(1)
+	}
+	run.table(os.Stdout)
+	if err := run.write(*out); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+	fmt.Printf("wrote %s\n", *out)
+}
+
+func bench(ctx context.Context, run *Run, quick bool, only string) error {
+	want := func(f string) bool { return only == "" || strings.Contains(","+only+",", ","+f+",") }
+	bin, err := os.MkdirTemp("", "mfagate-bench-bin-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(bin)
+	if err := build(bin); err != nil {
+		return fmt.Errorf("build: %w", err)
+	}
+	if want("totp") {
+		dur, users := 10*time.Second, 600
+		if quick {
+			dur, users = 2*time.Second, 150
+		}
+		if err := figureTOTP(ctx, run, bin, dur, users); err != nil {
+			return fmt.Errorf("figure 1: %w", err)
+		}
+	}
+	if want("sms") || want("footprint") {
+		if err := figureSMS(ctx, run, bin, quick); err != nil {
+			return fmt.Errorf("figure 2/3: %w", err)
+		}
+	}
+	run.NotDone = append(run.NotDone,
+		"submit-to-modem latency against gammu-smsd and smstools3 (figure 4)",
+		"voice-call overhead", "recovery figures (restart, modem loss)", "CPU profile")
+	return nil
+}

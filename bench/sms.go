@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// job is an outbox entry as GET /v1/outbox shows it.
+type job struct {
+	ID        string    `json:"id"`
+	State     string    `json:"state"`
+	Modem     string    `json:"modem"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// smsConfig is a daemon configuration with n simulated Quectel modems.
+func smsConfig(n int) string {
+	var b strings.Builder
+	b.WriteString("[policy]\nphone_challenges_per_user = 100\n")
+	for i := range n {
+		fmt.Fprintf(&b, "[[modem]]\nid = \"m%d\"\nport = \"sim:quectel\"\nprofile = \"quectel\"\n", i+1)
+	}
+	return b.String()
+}
+
+// waitModems waits until n modems report state "up".
+func waitModems(ctx context.Context, d *daemon, n int) error {
+	for end := time.Now().Add(60 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		var ms []struct{ State string }
+		if st, err := d.call(ctx, "GET", "/v1/modems", "", &ms); err == nil && st == 200 {
+			up := 0
+			for _, m := range ms {
+				if m.State == "up" {
+					up++
+				}
+			}
+			if up == n {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("%d simulated modems not up after 60 s:\n%s", n, d.logTail)
+}
+
+// burst registers a mobile phone for n new users (first user first),
+// 16 requests at a time: each registration queues one SMS with a code.
+func burst(ctx context.Context, d *daemon, first, n int) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	next := make(chan int, n)
+	for i := range n {
+		next <- first + i
+	}
+	close(next)
+	for range min(16, n) {
+		wg.Go(func() {
+			for i := range next {
+				body := fmt.Sprintf(`{"kind":"phone","slot":"mobile","phone":"090-%04d-%04d"}`, 1000+i/10000%9000, i%10000)
+				if st, err := d.call(ctx, "POST", fmt.Sprintf("/v1/users/%010d/methods", 1000000000+i), body, nil); err != nil || st != 201 {
+					errs <- fmt.Errorf("register phone for user %d: HTTP %d %v", i, st, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// drain waits until n jobs are sent, recording when each job was first
+// seen in state "sending" (its updated_at then is when a modem claimed it).
+func drain(ctx context.Context, d *daemon, n int, limit time.Duration, poll time.Duration) (sent []job, claimed map[string]time.Time, err error) {
+	claimed = map[string]time.Time{}
+	for end := time.Now().Add(limit); ; time.Sleep(poll) {
+		var sending []job
+		if _, err := d.call(ctx, "GET", "/v1/outbox?limit=1000&state=sending", "", &sending); err != nil {
+			return nil, nil, err
+		}
+		for _, j := range sending {
+			if _, ok := claimed[j.ID]; !ok {
+				claimed[j.ID] = j.UpdatedAt
+			}
+		}
+		sent = sent[:0]
+		if _, err := d.call(ctx, "GET", "/v1/outbox?limit=1000&state=sent", "", &sent); err != nil {
+			return nil, nil, err
+		}
+		if len(sent) >= n {
+			return sent, claimed, nil
+		}
+		if time.Now().After(end) {
+			return nil, nil, fmt.Errorf("%d of %d SMS sent after %s", len(sent), n, limit)
+		}
+	}
+}
+
+// figureSMS is figure 2 (SMS throughput with zero-latency modems, and
+// modem utilisation and queue wait with realistic latency) and figure 3
+// (footprint), measured on the same daemons.
+func figureSMS(ctx context.Context, run *Run, bin string, quick bool) error {
+	nZero, nReal := 400, 240
+	if quick {
+		nZero, nReal = 200, 40
+	}
+	// Figure 3: start-up and idle RSS with no modems, binary size.
+	if fi, err := os.Stat(filepath.Join(bin, "mfagated")); err == nil {
+		run.add(Entry{Name: "binary_size", Value: float64(fi.Size()) / (1 << 20), Unit: "MiB", Note: "go build ./cmd/mfagated (not stripped)"})
+	}
+	d, err := startDaemon(bin, "", 16)
+	if err != nil {
+		return err
+	}
+	time.Sleep(500 * time.Millisecond)
+	rss, _ := memory(d.cmd.Process.Pid)
+	d.stop()
+	run.add(Entry{Name: "startup_to_ready_no_modems", Value: ms(d.startup), Unit: "ms", Note: "exec to the first 200 from /readyz, fresh database"})
+	run.add(Entry{Name: "rss_idle_no_modems", Value: rss / 1024, Unit: "MiB", Note: "VmRSS 0.5 s after ready"})
+
+	for _, m := range []int{1, 4, 8} {
+		d, err := startDaemon(bin, smsConfig(m), 16, "-sim-sms-latency", "0s")
+		if err != nil {
+			return err
+		}
+		if err := waitModems(ctx, d, m); err != nil {
+			d.stop()
+			return err
+		}
+		if m == 8 {
+			run.add(Entry{Name: "startup_to_ready_8_sim_modems", Value: ms(d.startup), Unit: "ms", Note: "exec to the first 200 from /readyz (at least one modem up)"})
+			time.Sleep(500 * time.Millisecond)
+			rss, _ := memory(d.cmd.Process.Pid)
+			run.add(Entry{Name: "rss_idle_8_sim_modems", Value: rss / 1024, Unit: "MiB", Note: "VmRSS 0.5 s after all modems are up"})
+		}
+		t0 := time.Now()
+		if err := burst(ctx, d, 0, nZero); err != nil {
+			d.stop()
+			return err
+		}
+		accepted := time.Since(t0)
+		sent, _, err := drain(ctx, d, nZero, 120*time.Second, 20*time.Millisecond)
+		if err != nil {
+			d.stop()
+			return err
+		}
+		last := t0
+		for _, j := range sent {
+			if j.UpdatedAt.After(last) {
+				last = j.UpdatedAt
+			}
+		}
+		wall := last.Sub(t0)
+		run.add(Entry{Name: fmt.Sprintf("sms_throughput_zero_latency_%d_modems", m), Value: float64(nZero) / wall.Seconds(), Unit: "SMS/s",
+			Note: fmt.Sprintf("%d phone registrations (16 concurrent) accepted in %s, all sent %s after the first request; -sim-sms-latency 0s", nZero, accepted.Round(time.Millisecond), wall.Round(time.Millisecond))})
+		if m == 8 {
+			_, hwm := memory(d.cmd.Process.Pid)
+			run.add(Entry{Name: "rss_peak_8_sim_modems_zero_latency_load", Value: hwm / 1024, Unit: "MiB", Note: fmt.Sprintf("VmHWM after %d SMS", nZero)})
+		}
+		d.stop()
+		fmt.Fprintf(os.Stderr, "figure 2: %d modems, zero latency: %d SMS in %s\n", m, nZero, wall.Round(time.Millisecond))
+	}
+
+	// Realistic latency: 3 s ± 1 s per SMS on 8 modems, one burst.
+	d, err = startDaemon(bin, smsConfig(8), 16, "-sim-sms-latency", "3s")
+	if err != nil {
+		return err
+	}
+	defer d.stop()
+	if err := waitModems(ctx, d, 8); err != nil {
+		return err
+	}
+	t0 := time.Now()
+	if err := burst(ctx, d, 0, nReal); err != nil {
+		return err
+	}
+	sent, claimed, err := drain(ctx, d, nReal, time.Duration(nReal)*time.Second+60*time.Second, 100*time.Millisecond)
+	if err != nil {
+		return err
+	}
+	busy, err := d.metric(ctx, `mfagate_modem_job_duration_seconds_sum{channel="sms"}`)
+	if err != nil {
+		return err
+	}
+	last := t0
+	var waits []time.Duration
+	for _, j := range sent {
+		if j.UpdatedAt.After(last) {
+			last = j.UpdatedAt
+		}
+		if c, ok := claimed[j.ID]; ok {
+			waits = append(waits, c.Sub(j.CreatedAt))
+		}
+	}
+	wall := last.Sub(t0)
+	util := busy / (8 * wall.Seconds())
+	ue := run.add(Entry{Name: "modem_utilisation_8_modems_3s", Value: util * 100, Unit: "%", Target: ">= 95 %",
+		Note: fmt.Sprintf("burst of %d phone registrations; busy %.1f s (sum of mfagate_modem_job_duration_seconds) over 8 modems x %s (first request to last sent)", nReal, busy, wall.Round(time.Millisecond))})
+	met := util >= 0.95
+	ue.Met = &met
+	run.add(Entry{Name: "queue_wait_8_modems_3s_p50", Value: ms(percentile(waits, 50)), Unit: "ms",
+		Note: fmt.Sprintf("job created to claimed by a modem, %d of %d jobs seen in state sending (100 ms polls)", len(waits), nReal)})
+	run.add(Entry{Name: "queue_wait_8_modems_3s_p99", Value: ms(percentile(waits, 99)), Unit: "ms"})
+	_, hwm := memory(d.cmd.Process.Pid)
+	run.add(Entry{Name: "rss_peak_8_sim_modems_3s_load", Value: hwm / 1024, Unit: "MiB", Note: fmt.Sprintf("VmHWM after a burst of %d SMS", nReal)})
+	fmt.Fprintf(os.Stderr, "figure 2: 8 modems, 3 s latency: %d SMS in %s, utilisation %.1f %%\n", nReal, wall.Round(time.Millisecond), util*100)
+	return nil
+}

@@ -1,0 +1,351 @@
+package main
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base32"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// totpAt is RFC 6238 (HMAC-SHA1, 6 digits, 30 s steps) for time step n.
+func totpAt(key []byte, step int64) string {
+	var msg [8]byte
+	binary.BigEndian.PutUint64(msg[:], uint64(step))
+	m := hmac.New(sha1.New, key)
+	m.Write(msg[:])
+	sum := m.Sum(nil)
+	off := sum[len(sum)-1] & 0x0f
+	v := binary.BigEndian.Uint32(sum[off:off+4]) & 0x7fffffff
+	return fmt.Sprintf("%06d", v%1000000)
+}
+
+func stepNow() int64 { return time.Now().Unix() / 30 }
+
+// totpUser is one user with a confirmed TOTP method.
+type totpUser struct {
+	id       string
+	key      []byte
+	used     map[int64]bool // time steps already accepted for the method
+	failures int            // consecutive failed verifications
+}
+
+// registerTOTP gives user id a TOTP method and confirms it with the
+// current code (which uses up that time step).
+func registerTOTP(ctx context.Context, d *daemon, id string) (*totpUser, error) {
+	var r struct {
+		Method struct{ ID string }
+		TOTP   struct{ Secret string } `json:"totp"`
+	}
+	if st, err := d.call(ctx, "POST", "/v1/users/"+id+"/methods", `{"kind":"totp","label":"bench"}`, &r); err != nil || st != 201 {
+		return nil, fmt.Errorf("add totp for %s: HTTP %d %v", id, st, err)
+	}
+	key, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ToUpper(r.TOTP.Secret))
+	if err != nil {
+		return nil, err
+	}
+	u := &totpUser{id: id, key: key, used: map[int64]bool{}}
+	s := stepNow()
+	if st, err := d.call(ctx, "POST", "/v1/users/"+id+"/methods/"+r.Method.ID+"/confirm", `{"code":"`+totpAt(key, s)+`"}`, nil); err != nil || st != 200 {
+		return nil, fmt.Errorf("confirm totp for %s: HTTP %d %v", id, st, err)
+	}
+	u.used[s] = true
+	return u, nil
+}
+
+// wrongCode is a code that no accepted step (now-1 … now+1) produces.
+func (u *totpUser) wrongCode() string {
+	s := stepNow()
+	valid := map[string]bool{}
+	for i := s - 2; i <= s+2; i++ {
+		valid[totpAt(u.key, i)] = true
+	}
+	for c := 0; ; c++ {
+		code := fmt.Sprintf("%06d", (c*7919+13)%1000000)
+		if !valid[code] {
+			return code
+		}
+	}
+}
+
+// freshCode returns a code for a time step the server accepts and has not
+// seen yet for this method (current step first, then next, then previous).
+func (u *totpUser) freshCode() (string, int64, bool) {
+	s := stepNow()
+	for _, c := range []int64{s, s + 1, s - 1} {
+		if !u.used[c] {
+			return totpAt(u.key, c), c, true
+		}
+	}
+	return "", 0, false
+}
+
+// userPool hands out registered users; each worker owns the users it took.
+type userPool struct {
+	mu    sync.Mutex
+	users []*totpUser
+}
+
+func (p *userPool) take() *totpUser {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.users) == 0 {
+		return nil
+	}
+	u := p.users[len(p.users)-1]
+	p.users = p.users[:len(p.users)-1]
+	return u
+}
+
+// loadResult is one closed-loop measurement.
+type loadResult struct {
+	requests int
+	elapsed  time.Duration
+	lat      []time.Duration
+	status   map[int]int
+	stopped  string // why it ended before the planned duration, if it did
+}
+
+func (l *loadResult) rps() float64 { return float64(l.requests) / l.elapsed.Seconds() }
+
+// closedLoop runs conc workers for dur (at most maxOps operations each);
+// op performs one operation and returns the latency and status of each
+// HTTP request it made, or false to stop the worker.
+func closedLoop(conc int, dur time.Duration, maxOps int, op func(worker int, rec func(time.Duration, int)) bool) *loadResult {
+	var (
+		mu      sync.Mutex
+		res     = &loadResult{status: map[int]int{}}
+		wg      sync.WaitGroup
+		stopped atomic.Bool
+	)
+	deadline := time.Now().Add(dur)
+	t0 := time.Now()
+	for w := range conc {
+		wg.Go(func() {
+			lat := make([]time.Duration, 0, 4096)
+			st := map[int]int{}
+			rec := func(d time.Duration, code int) { lat = append(lat, d); st[code]++ }
+			for i := 0; i < maxOps && time.Now().Before(deadline); i++ {
+				if !op(w, rec) {
+					stopped.Store(true)
+					break
+				}
+			}
+			mu.Lock()
+			res.lat = append(res.lat, lat...)
+			for k, v := range st {
+				res.status[k] += v
+			}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	res.elapsed = time.Since(t0)
+	res.requests = len(res.lat)
+	if stopped.Load() {
+		res.stopped = "a worker ran out of users"
+	}
+	return res
+}
+
+// timed sends one request and records its latency and status.
+func timed(ctx context.Context, c *http.Client, url, body string, out any, rec func(time.Duration, int)) int {
+	t := time.Now()
+	st, err := doJSON(ctx, c, url, "POST", body, out)
+	if err != nil {
+		st = -1
+	}
+	rec(time.Since(t), st)
+	return st
+}
+
+// mfagateOp is one sign-in attempt against the daemon: create a TOTP
+// challenge (201), then verify it. A user gets wrong codes (422) until 99
+// consecutive failures, then one correct code for a fresh time step (200),
+// which resets the count; when no fresh step is left the user is retired
+// and the worker takes the next one. So about 1 verification in 100
+// succeeds, and no user reaches the lockout at 100 failures.
+func mfagateOp(ctx context.Context, d *daemon, pool *userPool) func(int, func(time.Duration, int)) bool {
+	var mu sync.Mutex
+	mine := map[int]*totpUser{}
+	base := "http://" + d.addr
+	return func(w int, rec func(time.Duration, int)) bool {
+		mu.Lock()
+		u := mine[w]
+		mu.Unlock()
+		var code string
+		var step int64 = -1
+		for {
+			if u == nil {
+				if u = pool.take(); u == nil {
+					return false
+				}
+				mu.Lock()
+				mine[w] = u
+				mu.Unlock()
+			}
+			if u.failures < 99 {
+				code = u.wrongCode()
+				break
+			}
+			c, s, ok := u.freshCode()
+			if ok {
+				code, step = c, s
+				break
+			}
+			u = nil
+		}
+		var ch struct{ ID string }
+		if st := timed(ctx, d.client, base+"/v1/users/"+u.id+"/challenges", `{}`, &ch, rec); st != 201 {
+			return st > 0
+		}
+		st := timed(ctx, d.client, base+"/v1/challenges/"+ch.ID+"/verify", `{"code":"`+code+`"}`, nil, rec)
+		switch {
+		case st == 200:
+			u.used[step] = true
+			u.failures = 0
+		case st == 422 && step >= 0:
+			u.used[step] = true // the step changed under us; do not retry it
+			u.failures++
+		case st == 422:
+			u.failures++
+		}
+		return true
+	}
+}
+
+// bareOp sends the same two requests to the bare net/http server.
+func bareOp(ctx context.Context, c *http.Client, addr string) func(int, func(time.Duration, int)) bool {
+	base := "http://" + addr
+	return func(w int, rec func(time.Duration, int)) bool {
+		var ch struct{ ID string }
+		user := fmt.Sprintf("%010d", 2000000000+w)
+		if st := timed(ctx, c, base+"/v1/users/"+user+"/challenges", `{}`, &ch, rec); st != 201 {
+			return st > 0
+		}
+		timed(ctx, c, base+"/v1/challenges/"+ch.ID+"/verify", `{"code":"000000"}`, nil, rec)
+		return true
+	}
+}
+
+// serveBare is the baseline: a bare net/http server on the same kind of
+// listener, with handlers that do the least an API must do (check the
+// bearer token, decode the JSON body, encode a JSON answer). It runs in
+// its own process, like the daemon (mfagate-bench -serve-bare ADDR).
+func serveBare(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	var n atomic.Int64
+	mux := http.NewServeMux()
+	auth := func(r *http.Request) bool { return r.Header.Get("Authorization") == "Bearer "+benchToken }
+	mux.HandleFunc("POST /v1/users/{user}/challenges", func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]any
+		if !auth(r) || json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&body) != nil {
+			http.Error(w, "bad request", 400)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(201)
+		json.NewEncoder(w).Encode(map[string]any{"id": fmt.Sprintf("c_%d", n.Add(1)), "user": r.PathValue("user"), "status": "created"})
+	})
+	mux.HandleFunc("POST /v1/challenges/{id}/verify", func(w http.ResponseWriter, r *http.Request) {
+		var body struct{ Code string }
+		if !auth(r) || json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&body) != nil {
+			http.Error(w, "bad request", 400)
+			return
+		}
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(422)
+		json.NewEncoder(w).Encode(map[string]any{"type": "invalid_code", "status": 422, "id": r.PathValue("id")})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	return (&http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}).Serve(ln)
+}
+
+// startBare runs this program with -serve-bare in a child process.
+func startBare() (*exec.Cmd, string, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, "", err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, "", err
+	}
+	cmd := exec.Command(self, "-serve-bare", addr)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, "", err
+	}
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		if res, err := http.Get("http://" + addr + "/readyz"); err == nil {
+			res.Body.Close()
+			return cmd, addr, nil
+		}
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	return nil, "", fmt.Errorf("bare server did not start on %s", addr)
+}
+
+// figureTOTP is figure 1: TOTP sign-in attempts through the API against
+// the bare net/http baseline at concurrency 1, 16 and 64.
+func figureTOTP(ctx context.Context, run *Run, bin string, dur time.Duration, users int) error {
+	d, err := startDaemon(bin, "[policy]\nmax_consecutive_failures = 100\n", 64)
+	if err != nil {
+		return err
+	}
+	defer d.stop()
+	pool := &userPool{}
+	t0 := time.Now()
+	for i := range users {
+		u, err := registerTOTP(ctx, d, fmt.Sprintf("%010d", 1000000000+i))
+		if err != nil {
+			return err
+		}
+		pool.users = append(pool.users, u)
+	}
+	fmt.Fprintf(os.Stderr, "figure 1: %d TOTP users registered in %s\n", users, time.Since(t0).Round(time.Millisecond))
+	bare, baddr, err := startBare()
+	if err != nil {
+		return err
+	}
+	defer func() { bare.Process.Kill(); bare.Wait() }()
+	bc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConns: 72, MaxIdleConnsPerHost: 72}}
+	for _, conc := range []int{1, 16, 64} {
+		b := closedLoop(conc, dur, 1<<20, bareOp(ctx, bc, baddr))
+		m := closedLoop(conc, dur, 1<<20, mfagateOp(ctx, d, pool))
+		note := fmt.Sprintf("%d requests in %s; statuses %v", m.requests, m.elapsed.Round(time.Millisecond), m.status)
+		if m.stopped != "" {
+			note += "; ended early: " + m.stopped
+		}
+		be := run.add(Entry{Name: fmt.Sprintf("bare_nethttp_c%d_rps", conc), Value: b.rps(), Unit: "req/s",
+			Note: fmt.Sprintf("%d requests in %s; statuses %v", b.requests, b.elapsed.Round(time.Millisecond), b.status)})
+		me := run.add(Entry{Name: fmt.Sprintf("totp_api_c%d_rps", conc), Value: m.rps(), Unit: "req/s", Target: "ratio >= 0.5", Note: note})
+		if err := run.compare(me, be, m.rps()/b.rps(), 0.5); err != nil {
+			return err
+		}
+		for _, p := range []float64{50, 99} {
+			bp := run.add(Entry{Name: fmt.Sprintf("bare_nethttp_c%d_p%g", conc, p), Value: ms(percentile(b.lat, p)), Unit: "ms"})
+			mp := run.add(Entry{Name: fmt.Sprintf("totp_api_c%d_p%g", conc, p), Value: ms(percentile(m.lat, p)), Unit: "ms"})
+			if mp.Value > 0 {
+				run.compare(mp, bp, bp.Value/mp.Value, 0)
+			}
+		}
+		fmt.Fprintf(os.Stderr, "figure 1: concurrency %d: mfagate %.0f req/s, bare %.0f req/s\n", conc, m.rps(), b.rps())
+	}
+	return nil
+}
