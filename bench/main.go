@@ -25,7 +25,7 @@ func main() {
 	bare := flag.String("serve-bare", "", "internal: serve the bare net/http baseline on this address")
 	quick := flag.Bool("quick", false, "small loads and short runs (under a minute)")
 	out := flag.String("o", "bench/results.json", "where to write the results")
-	only := flag.String("only", "", "comma-separated figures to run (totp, sms, footprint); default all")
+	only := flag.String("only", "", "comma-separated figures to run (totp, sms, latency); default all")
 	flag.Parse()
 	if *bare != "" {
 		if err := serveBare(*bare); err != nil {
@@ -67,7 +67,7 @@ func bench(ctx context.Context, run *Run, quick bool, only string) error {
 	if want("totp") {
 		dur, users := 10*time.Second, 600
 		if quick {
-			dur, users = 2*time.Second, 150
+			dur, users = 1500*time.Millisecond, 120
 		}
 		if err := figureTOTP(ctx, run, bin, dur, users); err != nil {
 			return fmt.Errorf("figure 1: %w", err)
@@ -78,8 +78,12 @@ func bench(ctx context.Context, run *Run, quick bool, only string) error {
 			return fmt.Errorf("figure 2/3: %w", err)
 		}
 	}
+	if want("latency") {
+		if err := figureLatency(ctx, run, bin, quick); err != nil {
+			return fmt.Errorf("figure 4: %w", err)
+		}
+	}
 	run.NotDone = append(run.NotDone,
-		"submit-to-modem latency against gammu-smsd and smstools3 (figure 4)",
 		"voice-call overhead", "recovery figures (restart, modem loss)", "CPU profile")
 	return nil
 }

@@ -107,7 +107,7 @@ func drain(ctx context.Context, d *daemon, n int, limit time.Duration, poll time
 func figureSMS(ctx context.Context, run *Run, bin string, quick bool) error {
 	nZero, nReal := 400, 240
 	if quick {
-		nZero, nReal = 200, 40
+		nZero, nReal = 200, 32
 	}
 	// Figure 3: start-up and idle RSS with no modems, binary size.
 	if fi, err := os.Stat(filepath.Join(bin, "mfagated")); err == nil {
