@@ -75,13 +75,15 @@ func burst(ctx context.Context, d *daemon, first, n int) error {
 }
 
 // drain waits until n jobs are sent, recording when each job was first
-// seen in state "sending" (its updated_at then is when a modem claimed it).
-func drain(ctx context.Context, d *daemon, n int, limit time.Duration, poll time.Duration) (sent []job, claimed map[string]time.Time, err error) {
-	claimed = map[string]time.Time{}
+// seen in state "sending" (its updated_at then is when a modem claimed it)
+// and when it was first seen in state "sent" (by this program's clock: a
+// sent job's updated_at moves again when its status report arrives).
+func drain(ctx context.Context, d *daemon, n int, limit time.Duration, poll time.Duration) (sent []job, claimed, seen map[string]time.Time, err error) {
+	claimed, seen = map[string]time.Time{}, map[string]time.Time{}
 	for end := time.Now().Add(limit); ; time.Sleep(poll) {
 		var sending []job
 		if _, err := d.call(ctx, "GET", "/v1/outbox?limit=1000&state=sending", "", &sending); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		for _, j := range sending {
 			if _, ok := claimed[j.ID]; !ok {
@@ -90,13 +92,19 @@ func drain(ctx context.Context, d *daemon, n int, limit time.Duration, poll time
 		}
 		sent = sent[:0]
 		if _, err := d.call(ctx, "GET", "/v1/outbox?limit=1000&state=sent", "", &sent); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
+		}
+		now := time.Now()
+		for _, j := range sent {
+			if _, ok := seen[j.ID]; !ok {
+				seen[j.ID] = now
+			}
 		}
 		if len(sent) >= n {
-			return sent, claimed, nil
+			return sent, claimed, seen, nil
 		}
 		if time.Now().After(end) {
-			return nil, nil, fmt.Errorf("%d of %d SMS sent after %s", len(sent), n, limit)
+			return nil, nil, nil, fmt.Errorf("%d of %d SMS sent after %s", len(sent), n, limit)
 		}
 	}
 }
@@ -144,20 +152,20 @@ func figureSMS(ctx context.Context, run *Run, bin string, quick bool) error {
 			return err
 		}
 		accepted := time.Since(t0)
-		sent, _, err := drain(ctx, d, nZero, 120*time.Second, 20*time.Millisecond)
+		_, _, seen, err := drain(ctx, d, nZero, 120*time.Second, 10*time.Millisecond)
 		if err != nil {
 			d.stop()
 			return err
 		}
 		last := t0
-		for _, j := range sent {
-			if j.UpdatedAt.After(last) {
-				last = j.UpdatedAt
+		for _, t := range seen {
+			if t.After(last) {
+				last = t
 			}
 		}
 		wall := last.Sub(t0)
 		run.add(Entry{Name: fmt.Sprintf("sms_throughput_zero_latency_%d_modems", m), Value: float64(nZero) / wall.Seconds(), Unit: "SMS/s",
-			Note: fmt.Sprintf("%d phone registrations (16 concurrent) accepted in %s, all sent %s after the first request; -sim-sms-latency 0s", nZero, accepted.Round(time.Millisecond), wall.Round(time.Millisecond))})
+			Note: fmt.Sprintf("%d phone registrations (16 concurrent) accepted in %s, all seen sent (10 ms outbox polls) %s after the first request; -sim-sms-latency 0s", nZero, accepted.Round(time.Millisecond), wall.Round(time.Millisecond))})
 		if m == 8 {
 			_, hwm := memory(d.cmd.Process.Pid)
 			run.add(Entry{Name: "rss_peak_8_sim_modems_zero_latency_load", Value: hwm / 1024, Unit: "MiB", Note: fmt.Sprintf("VmHWM after %d SMS", nZero)})
@@ -179,7 +187,7 @@ func figureSMS(ctx context.Context, run *Run, bin string, quick bool) error {
 	if err := burst(ctx, d, 0, nReal); err != nil {
 		return err
 	}
-	sent, claimed, err := drain(ctx, d, nReal, time.Duration(nReal)*time.Second+60*time.Second, 100*time.Millisecond)
+	sent, claimed, seen, err := drain(ctx, d, nReal, time.Duration(nReal)*time.Second+60*time.Second, 100*time.Millisecond)
 	if err != nil {
 		return err
 	}
@@ -190,8 +198,8 @@ func figureSMS(ctx context.Context, run *Run, bin string, quick bool) error {
 	last := t0
 	var waits []time.Duration
 	for _, j := range sent {
-		if j.UpdatedAt.After(last) {
-			last = j.UpdatedAt
+		if t := seen[j.ID]; t.After(last) {
+			last = t
 		}
 		if c, ok := claimed[j.ID]; ok {
 			waits = append(waits, c.Sub(j.CreatedAt))
@@ -199,10 +207,51 @@ func figureSMS(ctx context.Context, run *Run, bin string, quick bool) error {
 	}
 	wall := last.Sub(t0)
 	util := busy / (8 * wall.Seconds())
+	// While jobs are still waiting (first request to the last claim) every
+	// modem should be busy: the idle share there is the daemon's doing,
+	// not the burst's ragged end.
+	lastClaim := t0
+	for _, c := range claimed {
+		if c.After(lastClaim) {
+			lastClaim = c
+		}
+	}
+	// A job's busy interval: its claim to the next claim on the same modem
+	// (claims follow each other directly), or to when it was seen sent.
+	var satBusy time.Duration
+	for _, j := range sent {
+		if c, ok := claimed[j.ID]; ok {
+			from, to := c, seen[j.ID]
+			for _, k := range sent {
+				if n, ok := claimed[k.ID]; ok && k.Modem == j.Modem && n.After(c) && n.Before(to) {
+					to = n
+				}
+			}
+			if from.Before(t0) {
+				from = t0
+			}
+			if to.After(lastClaim) {
+				to = lastClaim
+			}
+			if to.After(from) {
+				satBusy += to.Sub(from)
+			}
+			if os.Getenv("BENCH_DEBUG") != "" { // per-job timeline, for checking the figures by eye
+				fmt.Fprintf(os.Stderr, "job %s modem %s created %s claimed %s sent %s\n", j.ID, j.Modem, j.CreatedAt.Sub(t0), c.Sub(t0), seen[j.ID].Sub(t0))
+			}
+		}
+	}
 	ue := run.add(Entry{Name: "modem_utilisation_8_modems_3s", Value: util * 100, Unit: "%", Target: ">= 95 %",
-		Note: fmt.Sprintf("burst of %d phone registrations; busy %.1f s (sum of mfagate_modem_job_duration_seconds) over 8 modems x %s (first request to last sent)", nReal, busy, wall.Round(time.Millisecond))})
+		Note: fmt.Sprintf("burst of %d phone registrations; busy %.1f s (sum of mfagate_modem_job_duration_seconds) over 8 modems x %s (first request to the last seen sent, 100 ms outbox polls)", nReal, busy, wall.Round(time.Millisecond))})
 	met := util >= 0.95
 	ue.Met = &met
+	if sat := lastClaim.Sub(t0); sat > 0 && len(claimed) == nReal {
+		su := satBusy.Seconds() / (8 * sat.Seconds())
+		se := run.add(Entry{Name: "modem_utilisation_8_modems_3s_while_queued", Value: su * 100, Unit: "%", Target: ">= 95 %",
+			Note: fmt.Sprintf("busy time of each job (its claim to the next claim on its modem, or to when it was seen sent) within the first request to the last claim (%s), over 8 modems", sat.Round(time.Millisecond))})
+		m := su >= 0.95
+		se.Met = &m
+	}
 	run.add(Entry{Name: "queue_wait_8_modems_3s_p50", Value: ms(percentile(waits, 50)), Unit: "ms",
 		Note: fmt.Sprintf("job created to claimed by a modem, %d of %d jobs seen in state sending (100 ms polls)", len(waits), nReal)})
 	run.add(Entry{Name: "queue_wait_8_modems_3s_p99", Value: ms(percentile(waits, 99)), Unit: "ms"})
