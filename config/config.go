@@ -57,8 +57,10 @@ func (s Server) IsUnix() (path string, ok bool) {
 
 // Store selects the database.
 type Store struct {
-	Driver string `toml:"driver"` // "sqlite"; "postgres" is not available yet
-	Path   string `toml:"path"`   // SQLite file
+	Driver       string `toml:"driver"`        // "sqlite" (default) or "postgres"
+	Path         string `toml:"path"`          // SQLite file
+	DSN          string `toml:"dsn"`           // PostgreSQL connection string, without a password
+	PasswordFile string `toml:"password_file"` // PostgreSQL password, read from this file
 }
 
 // Store drivers.
@@ -439,6 +441,7 @@ func (c *Config) resolvePaths(baseDir string) {
 		c.Store.Path = abs(c.Store.Path)
 	}
 	c.Secrets.KeyFile = abs(c.Secrets.KeyFile)
+	c.Store.PasswordFile = abs(c.Store.PasswordFile)
 	for i := range c.API.Clients {
 		c.API.Clients[i].TokenFile = abs(c.API.Clients[i].TokenFile)
 	}

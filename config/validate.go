@@ -121,10 +121,36 @@ func (s Store) check(ck *checker) {
 			ck.add("store.path", `""`, "must name the SQLite database file (default %q)", Default().Store.Path)
 		}
 	case DriverPostgres:
-		ck.add("store.driver", q(s.Driver), "the PostgreSQL store is not available yet; use \"sqlite\"")
+		if strings.TrimSpace(s.DSN) == "" {
+			ck.add("store.dsn", `""`, "must name the PostgreSQL database, like \"host=db.example.ac.jp dbname=mfagate user=mfagate\" (store.driver is \"postgres\")")
+		} else if dsnHasPassword(s.DSN) {
+			ck.add("store.dsn", "(not shown)", "must not contain a password: put it in the file store.password_file names")
+		}
+		if s.PasswordFile != "" {
+			if fi, err := os.Stat(s.PasswordFile); err != nil {
+				ck.add("store.password_file", q(s.PasswordFile), "cannot be read: %v", err)
+			} else if fi.Mode().Perm()&0o004 != 0 {
+				ck.add("store.password_file", q(s.PasswordFile), "is readable by every user: chmod o-r it")
+			}
+		}
 	default:
-		ck.add("store.driver", q(s.Driver), "must be \"sqlite\"")
+		ck.add("store.driver", q(s.Driver), "must be \"sqlite\" or \"postgres\"")
 	}
+}
+
+// dsnHasPassword reports whether a PostgreSQL connection string carries a
+// password (URL user:password@ or a password= key).
+func dsnHasPassword(dsn string) bool {
+	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		_, set := u.User.Password()
+		return set || u.Query().Has("password")
+	}
+	for _, f := range strings.Fields(dsn) {
+		if k, _, ok := strings.Cut(f, "="); ok && strings.TrimSpace(k) == "password" {
+			return true
+		}
+	}
+	return false
 }
 
 var clientNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)

@@ -14,7 +14,6 @@ import (
 	"mfagate/mfa"
 	"mfagate/modem"
 	"mfagate/modem/sim"
-	"mfagate/store/sqlite"
 )
 
 // simLatency models the radio path of simulated modems (sim: ports): about
@@ -26,7 +25,7 @@ type simLatency struct {
 // modems starts the simulated modems that sim: ports name and builds the
 // pool. It returns the pool, the virtual network (nil without sim ports)
 // and a cleanup function.
-func startModems(ctx context.Context, cfg *config.Config, svc *mfa.Service, db *sqlite.DB, m *metrics.Metrics,
+func startModems(ctx context.Context, cfg *config.Config, svc *mfa.Service, db modem.Usage, m *metrics.Metrics,
 	lat simLatency, log *slog.Logger) (*modem.Pool, *sim.Network, func(), error) {
 	var simNet *sim.Network
 	var sims []*sim.Modem

@@ -23,7 +23,6 @@ import (
 	"mfagate/kiosk"
 	"mfagate/metrics"
 	"mfagate/mfa"
-	"mfagate/store/sqlite"
 )
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -104,7 +103,7 @@ func serve(ctx context.Context, cfg *config.Config, d *demoState, reload func() 
 	if err != nil {
 		return err
 	}
-	db, err := sqlite.Open(ctx, cfg.Store.Path)
+	db, err := openStore(ctx, cfg.Store)
 	if err != nil {
 		return err
 	}
@@ -176,7 +175,7 @@ func serve(ctx context.Context, cfg *config.Config, d *demoState, reload func() 
 	svc.SetSender(pool)
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
-	log.Info("mfagated ready", "listen", cfg.Server.Listen, "store", cfg.Store.Path)
+	log.Info("mfagated ready", "listen", cfg.Server.Listen, "store", cfg.Store.Driver)
 	sd := notifier{log: log}
 	sd.send(daemon.SdNotifyReady + "\nSTATUS=" + statusLine(pool))
 	wg.Go(func() { watchdog(ctx, sd, hk, svc, pool) })

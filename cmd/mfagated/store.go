@@ -1,0 +1,31 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"mfagate/config"
+	"mfagate/mfa"
+	"mfagate/modem"
+	"mfagate/store/postgres"
+	"mfagate/store/sqlite"
+)
+
+// database is what the daemon needs from a store backend: the domain's
+// store, the modems' SIM usage counters, and Close.
+type database interface {
+	mfa.Store
+	modem.Usage
+	Close() error
+}
+
+// openStore opens the backend [store] selects.
+func openStore(ctx context.Context, s config.Store) (database, error) {
+	switch s.Driver {
+	case config.DriverPostgres:
+		return postgres.Open(ctx, s.DSN, s.PasswordFile)
+	case config.DriverSQLite, "":
+		return sqlite.Open(ctx, s.Path)
+	}
+	return nil, fmt.Errorf("store.driver %q is not a known store", s.Driver)
+}
