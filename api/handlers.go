@@ -28,11 +28,17 @@ type addMethodBody struct {
 }
 
 func (s *Server) addMethod(w http.ResponseWriter, r *http.Request, c *Client) error {
+	return s.registerMethod(w, r, actor(c), r.PathValue("user"))
+}
+
+// registerMethod decodes an add-method body and answers 201 with the new
+// method and what confirms it (the API's and the kiosk page's route).
+func (s *Server) registerMethod(w http.ResponseWriter, r *http.Request, a mfa.Actor, user string) error {
 	var b addMethodBody
 	if err := decode(w, r, &b, false); err != nil {
 		return err
 	}
-	res, err := s.svc.AddMethod(r.Context(), actor(c), r.PathValue("user"), mfa.AddMethodRequest{
+	res, err := s.svc.AddMethod(r.Context(), a, user, mfa.AddMethodRequest{
 		Kind: mfa.Kind(b.Kind), Label: b.Label, Slot: mfa.Slot(b.Slot), Phone: b.Phone,
 		Channel: mfa.Channel(b.Channel), Language: b.Language, Proof: b.Proof,
 	})
@@ -46,7 +52,6 @@ func (s *Server) addMethod(w http.ResponseWriter, r *http.Request, c *Client) er
 	if res.Challenge != nil {
 		out["challenge"] = challengeView(*res.Challenge)
 	}
-	w.Header().Set("Location", "/v1/users/"+res.Method.User)
 	return writeJSON(w, http.StatusCreated, out)
 }
 

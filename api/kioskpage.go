@@ -137,25 +137,7 @@ func (s *Server) pageState(w http.ResponseWriter, r *http.Request, sess kiosk.Se
 }
 
 func (s *Server) pageAddMethod(w http.ResponseWriter, r *http.Request, sess kiosk.Session, a mfa.Actor) error {
-	var b addMethodBody
-	if err := decode(w, r, &b, false); err != nil {
-		return err
-	}
-	res, err := s.svc.AddMethod(r.Context(), a, sess.User, mfa.AddMethodRequest{
-		Kind: mfa.Kind(b.Kind), Label: b.Label, Slot: mfa.Slot(b.Slot), Phone: b.Phone,
-		Channel: mfa.Channel(b.Channel), Language: b.Language, Proof: b.Proof,
-	})
-	if err != nil {
-		return err
-	}
-	out := map[string]any{"method": methodView(res.Method)}
-	if res.TOTP != nil {
-		out["totp"] = totpView(res.TOTP)
-	}
-	if res.Challenge != nil {
-		out["challenge"] = challengeView(*res.Challenge)
-	}
-	return writeJSON(w, http.StatusCreated, out)
+	return s.registerMethod(w, r, a, sess.User)
 }
 
 func (s *Server) pageConfirm(w http.ResponseWriter, r *http.Request, sess kiosk.Session, a mfa.Actor) error {
