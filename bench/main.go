@@ -26,7 +26,15 @@ func main() {
 	quick := flag.Bool("quick", false, "small loads and short runs (under a minute)")
 	out := flag.String("o", "bench/results.json", "where to write the results")
 	only := flag.String("only", "", "comma-separated figures to run (totp, sms, latency); default all")
+	md := flag.String("markdown", "", "print the results file as a Markdown table and exit")
 	flag.Parse()
+	if *md != "" {
+		if err := printMarkdown(*md, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *bare != "" {
 		if err := serveBare(*bare); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
