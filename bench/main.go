@@ -75,7 +75,7 @@ func bench(ctx context.Context, run *Run, quick bool, only string) error {
 	if want("totp") {
 		dur, users := 10*time.Second, 600
 		if quick {
-			dur, users = 1500*time.Millisecond, 120
+			dur, users = 1200*time.Millisecond, 120
 		}
 		if err := figureTOTP(ctx, run, bin, dur, users); err != nil {
 			return fmt.Errorf("figure 1: %w", err)

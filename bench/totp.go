@@ -159,6 +159,28 @@ func closedLoop(conc int, dur time.Duration, maxOps int, op func(worker int, rec
 	return res
 }
 
+// getOp reads a user record (GET /v1/users/{user}), cycling over ids: a
+// read-only request through the same listener, authentication and JSON
+// path, to separate the HTTP layer's cost from the writes of a sign-in.
+func getOp(ctx context.Context, c *http.Client, addr string, ids []string) func(int, func(time.Duration, int)) bool {
+	var n atomic.Int64
+	return func(w int, rec func(time.Duration, int)) bool {
+		id := ids[int(n.Add(1))%len(ids)]
+		req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+addr+"/v1/users/"+id, nil)
+		req.Header.Set("Authorization", "Bearer "+benchToken)
+		t := time.Now()
+		res, err := c.Do(req)
+		if err != nil {
+			rec(time.Since(t), -1)
+			return false
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		rec(time.Since(t), res.StatusCode)
+		return true
+	}
+}
+
 // timed sends one request and records its latency and status.
 func timed(ctx context.Context, c *http.Client, url, body string, out any, rec func(time.Duration, int)) int {
 	t := time.Now()
@@ -271,6 +293,14 @@ func serveBare(addr string) error {
 		w.WriteHeader(422)
 		json.NewEncoder(w).Encode(map[string]any{"type": "invalid_code", "status": 422, "id": r.PathValue("id")})
 	})
+	mux.HandleFunc("GET /v1/users/{user}", func(w http.ResponseWriter, r *http.Request) {
+		if !auth(r) {
+			http.Error(w, "unauthorized", 401)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"user": r.PathValue("user"), "mfa": map[string]any{"state": "off"}, "methods": []any{}})
+	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	return (&http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}).Serve(ln)
 }
@@ -310,6 +340,7 @@ func figureTOTP(ctx context.Context, run *Run, bin string, dur time.Duration, us
 	}
 	defer d.stop()
 	pool := &userPool{}
+	var ids []string
 	t0 := time.Now()
 	for i := range users {
 		u, err := registerTOTP(ctx, d, fmt.Sprintf("%010d", 1000000000+i))
@@ -317,6 +348,7 @@ func figureTOTP(ctx context.Context, run *Run, bin string, dur time.Duration, us
 			return err
 		}
 		pool.users = append(pool.users, u)
+		ids = append(ids, u.id)
 	}
 	fmt.Fprintf(os.Stderr, "figure 1: %d TOTP users registered in %s\n", users, time.Since(t0).Round(time.Millisecond))
 	bare, baddr, err := startBare()
@@ -347,5 +379,23 @@ func figureTOTP(ctx context.Context, run *Run, bin string, dur time.Duration, us
 		}
 		fmt.Fprintf(os.Stderr, "figure 1: concurrency %d: mfagate %.0f req/s, bare %.0f req/s\n", conc, m.rps(), b.rps())
 	}
+	// The read-only comparison at concurrency 16.
+	b := closedLoop(16, dur, 1<<20, getOp(ctx, bc, baddr, ids))
+	m := closedLoop(16, dur, 1<<20, getOp(ctx, d.client, d.addr, ids))
+	be := run.add(Entry{Name: "bare_nethttp_get_user_c16_rps", Value: b.rps(), Unit: "req/s",
+		Note: fmt.Sprintf("%d requests in %s; statuses %v", b.requests, b.elapsed.Round(time.Millisecond), b.status)})
+	me := run.add(Entry{Name: "api_get_user_c16_rps", Value: m.rps(), Unit: "req/s",
+		Note: fmt.Sprintf("GET /v1/users/{user}, read only; %d requests in %s; statuses %v", m.requests, m.elapsed.Round(time.Millisecond), m.status)})
+	if err := run.compare(me, be, m.rps()/b.rps(), 0); err != nil {
+		return err
+	}
+	for _, p := range []float64{50, 99} {
+		bp := run.add(Entry{Name: fmt.Sprintf("bare_nethttp_get_user_c16_p%g", p), Value: ms(percentile(b.lat, p)), Unit: "ms"})
+		mp := run.add(Entry{Name: fmt.Sprintf("api_get_user_c16_p%g", p), Value: ms(percentile(m.lat, p)), Unit: "ms"})
+		if mp.Value > 0 {
+			run.compare(mp, bp, bp.Value/mp.Value, 0)
+		}
+	}
+	fmt.Fprintf(os.Stderr, "figure 1: read only, concurrency 16: mfagate %.0f req/s, bare %.0f req/s\n", m.rps(), b.rps())
 	return nil
 }
