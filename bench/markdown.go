@@ -18,8 +18,8 @@ func printMarkdown(path string, w io.Writer) error {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "Run `%s` (`%s`), %s, %d CPUs (%s), %s, %s/%s.\n\n", r.RunID, r.Command, r.Started.Format("2006-01-02 15:04 MST"),
-		r.Machine.CPUs, r.Machine.CPUModel, r.Machine.GoVersion, r.Machine.OS, r.Machine.Arch)
+	fmt.Fprintf(w, "Run `%s` (`%s`) of commit `%s`, %s, %d CPUs (%s), %s, %s/%s.\n\n", r.RunID, r.Command, r.Commit,
+		r.Started.Format("2006-01-02 15:04 MST"), r.Machine.CPUs, r.Machine.CPUModel, r.Machine.GoVersion, r.Machine.OS, r.Machine.Arch)
 	fmt.Fprintln(w, "| figure | value | unit | baseline (same run) | ratio | target |")
 	fmt.Fprintln(w, "|---|---:|---|---|---:|---|")
 	for _, e := range r.Entries {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"os/exec"
 	"runtime"
 	"strings"
 	"text/tabwriter"
@@ -44,6 +45,7 @@ type Run struct {
 	RunID    string    `json:"run_id"`
 	Mode     string    `json:"mode"`
 	Command  string    `json:"command"`
+	Commit   string    `json:"commit,omitempty"` // git HEAD of the measured tree, "+dirty" if it had changes
 	Started  time.Time `json:"started"`
 	Finished time.Time `json:"finished"`
 	Machine  Machine   `json:"machine"`
@@ -66,7 +68,14 @@ func newRun(mode, command string) *Run {
 			}
 		}
 	}
-	return &Run{RunID: hex.EncodeToString(b[:]), Mode: mode, Command: command, Started: time.Now().UTC(), Machine: m}
+	commit := ""
+	if out, err := exec.Command("git", "rev-parse", "HEAD").Output(); err == nil {
+		commit = strings.TrimSpace(string(out))
+		if st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(st) > 0 {
+			commit += "+dirty"
+		}
+	}
+	return &Run{RunID: hex.EncodeToString(b[:]), Mode: mode, Command: command, Commit: commit, Started: time.Now().UTC(), Machine: m}
 }
 
 // add records a figure of this run.
