@@ -23,19 +23,7 @@ func printMarkdown(path string, w io.Writer) error {
 	fmt.Fprintln(w, "| figure | value | unit | baseline (same run) | ratio | target |")
 	fmt.Fprintln(w, "|---|---:|---|---|---:|---|")
 	for _, e := range r.Entries {
-		base, ratio := "", ""
-		if e.BaselineValue != nil {
-			base = fmt.Sprintf("%s = %g", e.Baseline, *e.BaselineValue)
-			ratio = fmt.Sprintf("%g", *e.Ratio)
-		}
-		target := e.Target
-		if e.Met != nil {
-			if *e.Met {
-				target += ": met"
-			} else {
-				target += ": **missed**"
-			}
-		}
+		base, ratio, target := e.cells(": met", ": **missed**")
 		fmt.Fprintf(w, "| `%s` | %g | %s | %s | %s | %s |\n", e.Name, e.Value, e.Unit, base, ratio, target)
 	}
 	if len(r.NotDone) > 0 {

@@ -127,25 +127,31 @@ func (r *Run) write(path string) error {
 	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
 
+// cells renders an entry's comparison for a table: the baseline, the ratio,
+// and the target marked with met or missed.
+func (e Entry) cells(met, missed string) (base, ratio, target string) {
+	if e.BaselineValue != nil {
+		base = fmt.Sprintf("%s = %g", e.Baseline, *e.BaselineValue)
+		ratio = fmt.Sprintf("%g", *e.Ratio)
+	}
+	target = e.Target
+	if e.Met != nil {
+		if *e.Met {
+			target += met
+		} else {
+			target += missed
+		}
+	}
+	return base, ratio, target
+}
+
 func (r *Run) table(w io.Writer) {
 	fmt.Fprintf(w, "run %s (%s) on %d CPUs, %s, %s/%s, %s\n", r.RunID, r.Mode, r.Machine.CPUs, r.Machine.GoVersion,
 		r.Machine.OS, r.Machine.Arch, r.Started.Format(time.RFC3339))
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "figure\tvalue\tunit\tbaseline\tratio\ttarget")
 	for _, e := range r.Entries {
-		base, ratio := "", ""
-		if e.BaselineValue != nil {
-			base = fmt.Sprintf("%s = %g", e.Baseline, *e.BaselineValue)
-			ratio = fmt.Sprintf("%g", *e.Ratio)
-		}
-		target := e.Target
-		if e.Met != nil {
-			if *e.Met {
-				target += " met"
-			} else {
-				target += " MISSED"
-			}
-		}
+		base, ratio, target := e.cells(" met", " MISSED")
 		fmt.Fprintf(tw, "%s\t%g\t%s\t%s\t%s\t%s\n", e.Name, e.Value, e.Unit, base, ratio, target)
 	}
 	tw.Flush()

@@ -3,3 +3,23 @@
 // lives in its own directory: store/sqlite (embedded, the default) and, for
 // several gateway nodes, store/postgres.
 package store
+
+import "time"
+
+// Both backends store times as Unix nanoseconds, 0 for the zero time.
+
+// Nanos is t as stored.
+func Nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// Time is a stored time read back, in UTC.
+func Time(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"mfagate/mfa"
+	"mfagate/store"
 )
 
 // tx implements mfa.Tx on one PostgreSQL transaction. Unlike SQLite, a
@@ -19,21 +20,6 @@ type tx struct {
 	ctx      context.Context
 	tx       pgx.Tx
 	conflict error
-}
-
-// Times are stored as Unix nanoseconds, as in store/sqlite; 0 is the zero time.
-func t2i(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-func i2t(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
 }
 
 // limitArg turns a Tx limit into a LIMIT argument: a negative limit means
@@ -100,8 +86,8 @@ func scanUser(row scanner) (mfa.User, error) {
 	var u mfa.User
 	var act, test, change, created, updated int64
 	err := row.Scan(&u.ID, &u.State, &act, &test, &change, &u.DefaultMethod, &u.ConsecutiveFailures, &u.PhoneBlocked, &created, &updated)
-	u.ActivatesAt, u.LastTestSigninAt, u.LastMethodChangeAt = i2t(act), i2t(test), i2t(change)
-	u.CreatedAt, u.UpdatedAt = i2t(created), i2t(updated)
+	u.ActivatesAt, u.LastTestSigninAt, u.LastMethodChangeAt = store.Time(act), store.Time(test), store.Time(change)
+	u.CreatedAt, u.UpdatedAt = store.Time(created), store.Time(updated)
 	return u, err
 }
 
@@ -115,8 +101,8 @@ func (t *tx) PutUser(u mfa.User) error {
 		last_test_signin_at = excluded.last_test_signin_at, last_method_change_at = excluded.last_method_change_at,
 		default_method = excluded.default_method, consecutive_failures = excluded.consecutive_failures,
 		phone_blocked = excluded.phone_blocked, updated_at = excluded.updated_at`,
-		u.ID, string(u.State), t2i(u.ActivatesAt), t2i(u.LastTestSigninAt), t2i(u.LastMethodChangeAt),
-		u.DefaultMethod, u.ConsecutiveFailures, u.PhoneBlocked, t2i(u.CreatedAt), t2i(u.UpdatedAt))
+		u.ID, string(u.State), store.Nanos(u.ActivatesAt), store.Nanos(u.LastTestSigninAt), store.Nanos(u.LastMethodChangeAt),
+		u.DefaultMethod, u.ConsecutiveFailures, u.PhoneBlocked, store.Nanos(u.CreatedAt), store.Nanos(u.UpdatedAt))
 	return err
 }
 
@@ -130,7 +116,7 @@ func scanMethod(row scanner) (mfa.Method, error) {
 	err := row.Scan(&m.ID, &m.User, &m.Kind, &m.Label, &m.Confirmed, &m.Slot, &m.Channel, &m.Phone, &m.Extension,
 		&m.Language, &m.Secret, &m.LastStep, &created, &confirmedAt,
 		&f.ID, &f.PublicKey, &f.AAGUID, &count, &f.AttestationObject, &f.ClientDataJSON, &f.AttestationFormat)
-	m.CreatedAt, m.ConfirmedAt = i2t(created), i2t(confirmedAt)
+	m.CreatedAt, m.ConfirmedAt = store.Time(created), store.Time(confirmedAt)
 	if f.ID != nil {
 		f.SignCount = uint32(count)
 		m.FIDO = &f
@@ -157,7 +143,7 @@ func (t *tx) PutMethod(m mfa.Method) error {
 		channel = excluded.channel, language = excluded.language, secret = excluded.secret,
 		last_step = excluded.last_step, confirmed_at = excluded.confirmed_at, sign_count = excluded.sign_count`,
 		m.ID, m.User, string(m.Kind), m.Label, m.Confirmed, string(m.Slot), string(m.Channel), m.Phone,
-		m.Extension, m.Language, m.Secret, m.LastStep, t2i(m.CreatedAt), t2i(m.ConfirmedAt),
+		m.Extension, m.Language, m.Secret, m.LastStep, store.Nanos(m.CreatedAt), store.Nanos(m.ConfirmedAt),
 		f.ID, f.PublicKey, f.AAGUID, int64(f.SignCount), f.AttestationObject, f.ClientDataJSON, f.AttestationFormat)
 	return err
 }
@@ -176,7 +162,7 @@ func scanChallenge(row scanner) (mfa.Challenge, error) {
 	err := row.Scan(&c.ID, &c.User, &c.Method, &c.Kind, &c.Channel, &c.Purpose, &c.Status, &c.Reason, &c.CodeHash,
 		&c.NumberMatch, &c.AttemptsLeft, &created, &expires, &finished, &c.Delivery.Modem, &c.Delivery.Attempts,
 		&c.Delivery.Status, &c.Delivery.Reason, &c.WebAuthn)
-	c.CreatedAt, c.ExpiresAt, c.FinishedAt = i2t(created), i2t(expires), i2t(finished)
+	c.CreatedAt, c.ExpiresAt, c.FinishedAt = store.Time(created), store.Time(expires), store.Time(finished)
 	return c, err
 }
 
@@ -192,7 +178,7 @@ func (t *tx) PutChallenge(c mfa.Challenge) error {
 		delivery_modem = excluded.delivery_modem, delivery_attempts = excluded.delivery_attempts,
 		delivery_status = excluded.delivery_status, delivery_reason = excluded.delivery_reason`,
 		c.ID, c.User, c.Method, string(c.Kind), string(c.Channel), string(c.Purpose), string(c.Status), c.Reason,
-		c.CodeHash, c.NumberMatch, c.AttemptsLeft, t2i(c.CreatedAt), t2i(c.ExpiresAt), t2i(c.FinishedAt),
+		c.CodeHash, c.NumberMatch, c.AttemptsLeft, store.Nanos(c.CreatedAt), store.Nanos(c.ExpiresAt), store.Nanos(c.FinishedAt),
 		c.Delivery.Modem, c.Delivery.Attempts, c.Delivery.Status, c.Delivery.Reason, c.WebAuthn)
 	return err
 }
@@ -200,12 +186,12 @@ func (t *tx) PutChallenge(c mfa.Challenge) error {
 func scanTime(row scanner) (time.Time, error) {
 	var n int64
 	err := row.Scan(&n)
-	return i2t(n), err
+	return store.Time(n), err
 }
 
 func (t *tx) PhoneChallengeTimes(user string, since time.Time) ([]time.Time, error) {
 	return list(t, "list phone challenge times", scanTime,
-		`SELECT created_at FROM challenges WHERE kind = 'phone' AND user_id = $1 AND created_at > $2 ORDER BY created_at`, user, t2i(since))
+		`SELECT created_at FROM challenges WHERE kind = 'phone' AND user_id = $1 AND created_at > $2 ORDER BY created_at`, user, store.Nanos(since))
 }
 
 func (t *tx) LatestChallenge(method string, p mfa.Purpose) (mfa.Challenge, error) {
@@ -215,12 +201,12 @@ func (t *tx) LatestChallenge(method string, p mfa.Purpose) (mfa.Challenge, error
 
 func (t *tx) ExpiredOpenChallenges(at time.Time, limit int) ([]mfa.Challenge, error) {
 	return list(t, "list expired challenges", scanChallenge,
-		`SELECT `+challengeCols+` FROM challenges WHERE open AND expires_at <= $1 ORDER BY expires_at, id LIMIT $2`, t2i(at), limitArg(limit))
+		`SELECT `+challengeCols+` FROM challenges WHERE open AND expires_at <= $1 ORDER BY expires_at, id LIMIT $2`, store.Nanos(at), limitArg(limit))
 }
 
 func (t *tx) AddEvent(e mfa.Event) error {
 	_, err := t.exec("record event", `INSERT INTO audit (at, user_id, type, actor, method_id, challenge_id, detail) VALUES ($1,$2,$3,$4,$5,$6,$7)`,
-		t2i(e.At), e.User, e.Type, e.Actor, e.Method, e.Challenge, e.Detail)
+		store.Nanos(e.At), e.User, e.Type, e.Actor, e.Method, e.Challenge, e.Detail)
 	return err
 }
 
@@ -228,7 +214,7 @@ func scanEvent(row scanner) (mfa.Event, error) {
 	var e mfa.Event
 	var at int64
 	err := row.Scan(&e.ID, &at, &e.User, &e.Type, &e.Actor, &e.Method, &e.Challenge, &e.Detail)
-	e.At = i2t(at)
+	e.At = store.Time(at)
 	return e, err
 }
 
@@ -257,7 +243,7 @@ func scanJob(row scanner) (mfa.Job, error) {
 	var created, updated, expires int64
 	err := row.Scan(&j.ID, &j.Challenge, &j.Channel, &j.To, &j.Extension, &j.Sealed, &j.Language, &j.State, &j.Modem,
 		&j.Attempts, &j.MR, &j.Reason, &j.Priority, &created, &updated, &expires, &j.Pinned)
-	j.CreatedAt, j.UpdatedAt, j.ExpiresAt = i2t(created), i2t(updated), i2t(expires)
+	j.CreatedAt, j.UpdatedAt, j.ExpiresAt = store.Time(created), store.Time(updated), store.Time(expires)
 	if len(j.MR) == 0 {
 		j.MR = nil // as SQLite returns a job without message references
 	}
@@ -274,7 +260,7 @@ func (t *tx) PutJob(j mfa.Job) error {
 		ON CONFLICT (id) DO UPDATE SET state = excluded.state, modem = excluded.modem, attempts = excluded.attempts,
 		mr = excluded.mr, reason = excluded.reason, updated_at = excluded.updated_at`,
 		j.ID, j.Challenge, string(j.Channel), j.To, j.Extension, j.Sealed, j.Language, string(j.State), j.Modem,
-		j.Attempts, mr, j.Reason, j.Priority, t2i(j.CreatedAt), t2i(j.UpdatedAt), t2i(j.ExpiresAt), j.Pinned)
+		j.Attempts, mr, j.Reason, j.Priority, store.Nanos(j.CreatedAt), store.Nanos(j.UpdatedAt), store.Nanos(j.ExpiresAt), j.Pinned)
 	return err
 }
 
@@ -300,7 +286,7 @@ func (t *tx) ClaimJob(channels []mfa.Channel, modem string, now time.Time) (mfa.
 	return one(t, "claim job", scanJob, `UPDATE outbox SET state = 'sending', modem = $1, updated_at = $2
 		WHERE id = (SELECT id FROM outbox WHERE state = 'queued' AND pinned IN ('', $1) AND channel = ANY($3)
 			ORDER BY priority, expires_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
-		RETURNING `+jobCols, modem, t2i(now), chans)
+		RETURNING `+jobCols, modem, store.Nanos(now), chans)
 }
 
 func (t *tx) Jobs(state mfa.JobState, limit int) ([]mfa.Job, error) {
@@ -318,7 +304,7 @@ func (t *tx) RequeueSending() (int, error) {
 
 func (t *tx) DueActivations(at time.Time, limit int) ([]mfa.User, error) {
 	return list(t, "list due activations", scanUser,
-		`SELECT `+userCols+` FROM users WHERE state = 'pending' AND activates_at <= $1 ORDER BY activates_at, id LIMIT $2`, t2i(at), limitArg(limit))
+		`SELECT `+userCols+` FROM users WHERE state = 'pending' AND activates_at <= $1 ORDER BY activates_at, id LIMIT $2`, store.Nanos(at), limitArg(limit))
 }
 
 type stateCount struct {
@@ -349,7 +335,7 @@ func (t *tx) OutboxStats() (mfa.OutboxStats, error) {
 		MIN(created_at) FILTER (WHERE state = 'queued')
 		FROM outbox WHERE state IN ('queued', 'sending')`).Scan(&s.Queued, &s.Sending, &oldest)
 	if oldest != nil {
-		s.Oldest = i2t(*oldest)
+		s.Oldest = store.Time(*oldest)
 	}
 	return s, t.fail("read outbox stats", err)
 }

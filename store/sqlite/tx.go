@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"mfagate/mfa"
+	"mfagate/store"
 )
 
 // tx implements mfa.Tx on one SQL transaction.
@@ -32,21 +33,6 @@ func (t *tx) query(q string, args ...any) (*sql.Rows, error) {
 		return t.tx.StmtContext(t.ctx, s).QueryContext(t.ctx, args...)
 	}
 	return t.tx.QueryContext(t.ctx, q, args...)
-}
-
-// Times are stored as Unix nanoseconds; 0 is the zero time.
-func t2i(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-func i2t(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
 }
 
 func b2i(b bool) int64 {
@@ -81,8 +67,8 @@ func scanUser(row interface{ Scan(...any) error }) (mfa.User, error) {
 	var u mfa.User
 	var act, test, change, created, updated, blocked int64
 	err := row.Scan(&u.ID, &u.State, &act, &test, &change, &u.DefaultMethod, &u.ConsecutiveFailures, &blocked, &created, &updated)
-	u.ActivatesAt, u.LastTestSigninAt, u.LastMethodChangeAt = i2t(act), i2t(test), i2t(change)
-	u.CreatedAt, u.UpdatedAt, u.PhoneBlocked = i2t(created), i2t(updated), blocked != 0
+	u.ActivatesAt, u.LastTestSigninAt, u.LastMethodChangeAt = store.Time(act), store.Time(test), store.Time(change)
+	u.CreatedAt, u.UpdatedAt, u.PhoneBlocked = store.Time(created), store.Time(updated), blocked != 0
 	return u, err
 }
 
@@ -97,8 +83,8 @@ func (t *tx) PutUser(u mfa.User) error {
 		last_test_signin_at = excluded.last_test_signin_at, last_method_change_at = excluded.last_method_change_at,
 		default_method = excluded.default_method, consecutive_failures = excluded.consecutive_failures,
 		phone_blocked = excluded.phone_blocked, updated_at = excluded.updated_at`,
-		u.ID, string(u.State), t2i(u.ActivatesAt), t2i(u.LastTestSigninAt), t2i(u.LastMethodChangeAt),
-		u.DefaultMethod, u.ConsecutiveFailures, b2i(u.PhoneBlocked), t2i(u.CreatedAt), t2i(u.UpdatedAt))
+		u.ID, string(u.State), store.Nanos(u.ActivatesAt), store.Nanos(u.LastTestSigninAt), store.Nanos(u.LastMethodChangeAt),
+		u.DefaultMethod, u.ConsecutiveFailures, b2i(u.PhoneBlocked), store.Nanos(u.CreatedAt), store.Nanos(u.UpdatedAt))
 }
 
 const methodCols = `id, user_id, kind, label, confirmed, slot, channel, phone, extension, language, secret, last_step, created_at, confirmed_at,
@@ -112,7 +98,7 @@ func scanMethod(row interface{ Scan(...any) error }) (mfa.Method, error) {
 	err := row.Scan(&m.ID, &m.User, &m.Kind, &m.Label, &confirmed, &m.Slot, &m.Channel, &m.Phone, &m.Extension,
 		&m.Language, &m.Secret, &m.LastStep, &created, &confirmedAt,
 		&f.ID, &f.PublicKey, &f.AAGUID, &count, &f.AttestationObject, &f.ClientDataJSON, &f.AttestationFormat)
-	m.Confirmed, m.CreatedAt, m.ConfirmedAt = confirmed != 0, i2t(created), i2t(confirmedAt)
+	m.Confirmed, m.CreatedAt, m.ConfirmedAt = confirmed != 0, store.Time(created), store.Time(confirmedAt)
 	if f.ID != nil {
 		f.SignCount = uint32(count)
 		m.FIDO = &f
@@ -152,7 +138,7 @@ func (t *tx) PutMethod(m mfa.Method) error {
 		channel = excluded.channel, language = excluded.language, secret = excluded.secret,
 		last_step = excluded.last_step, confirmed_at = excluded.confirmed_at, sign_count = excluded.sign_count`,
 		m.ID, m.User, string(m.Kind), m.Label, b2i(m.Confirmed), string(m.Slot), string(m.Channel), m.Phone,
-		m.Extension, m.Language, m.Secret, m.LastStep, t2i(m.CreatedAt), t2i(m.ConfirmedAt),
+		m.Extension, m.Language, m.Secret, m.LastStep, store.Nanos(m.CreatedAt), store.Nanos(m.ConfirmedAt),
 		f.ID, f.PublicKey, f.AAGUID, int64(f.SignCount), f.AttestationObject, f.ClientDataJSON, f.AttestationFormat)
 }
 
@@ -169,7 +155,7 @@ func scanChallenge(row interface{ Scan(...any) error }) (mfa.Challenge, error) {
 	err := row.Scan(&c.ID, &c.User, &c.Method, &c.Kind, &c.Channel, &c.Purpose, &c.Status, &c.Reason, &c.CodeHash,
 		&c.NumberMatch, &c.AttemptsLeft, &created, &expires, &finished, &c.Delivery.Modem, &c.Delivery.Attempts,
 		&c.Delivery.Status, &c.Delivery.Reason, &c.WebAuthn)
-	c.CreatedAt, c.ExpiresAt, c.FinishedAt = i2t(created), i2t(expires), i2t(finished)
+	c.CreatedAt, c.ExpiresAt, c.FinishedAt = store.Time(created), store.Time(expires), store.Time(finished)
 	return c, err
 }
 
@@ -185,12 +171,12 @@ func (t *tx) PutChallenge(c mfa.Challenge) error {
 		delivery_modem = excluded.delivery_modem, delivery_attempts = excluded.delivery_attempts,
 		delivery_status = excluded.delivery_status, delivery_reason = excluded.delivery_reason`,
 		c.ID, c.User, c.Method, string(c.Kind), string(c.Channel), string(c.Purpose), string(c.Status), c.Reason,
-		c.CodeHash, c.NumberMatch, c.AttemptsLeft, t2i(c.CreatedAt), t2i(c.ExpiresAt), t2i(c.FinishedAt),
+		c.CodeHash, c.NumberMatch, c.AttemptsLeft, store.Nanos(c.CreatedAt), store.Nanos(c.ExpiresAt), store.Nanos(c.FinishedAt),
 		c.Delivery.Modem, c.Delivery.Attempts, c.Delivery.Status, c.Delivery.Reason, c.WebAuthn)
 }
 
 func (t *tx) PhoneChallengeTimes(user string, since time.Time) ([]time.Time, error) {
-	rows, err := t.query(`SELECT created_at FROM challenges WHERE kind = 'phone' AND user_id = ? AND created_at > ? ORDER BY created_at`, user, t2i(since))
+	rows, err := t.query(`SELECT created_at FROM challenges WHERE kind = 'phone' AND user_id = ? AND created_at > ? ORDER BY created_at`, user, store.Nanos(since))
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +187,7 @@ func (t *tx) PhoneChallengeTimes(user string, since time.Time) ([]time.Time, err
 		if err := rows.Scan(&n); err != nil {
 			return nil, err
 		}
-		out = append(out, i2t(n))
+		out = append(out, store.Time(n))
 	}
 	return out, rows.Err()
 }
@@ -212,7 +198,7 @@ func (t *tx) LatestChallenge(method string, p mfa.Purpose) (mfa.Challenge, error
 }
 
 func (t *tx) ExpiredOpenChallenges(at time.Time, limit int) ([]mfa.Challenge, error) {
-	rows, err := t.query(`SELECT `+challengeCols+` FROM challenges WHERE open AND expires_at <= ? ORDER BY expires_at LIMIT ?`, t2i(at), limit)
+	rows, err := t.query(`SELECT `+challengeCols+` FROM challenges WHERE open AND expires_at <= ? ORDER BY expires_at LIMIT ?`, store.Nanos(at), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -230,7 +216,7 @@ func (t *tx) ExpiredOpenChallenges(at time.Time, limit int) ([]mfa.Challenge, er
 
 func (t *tx) AddEvent(e mfa.Event) error {
 	return t.exec(`INSERT INTO audit (at, user_id, type, actor, method_id, challenge_id, detail) VALUES (?,?,?,?,?,?,?)`,
-		t2i(e.At), e.User, e.Type, e.Actor, e.Method, e.Challenge, e.Detail)
+		store.Nanos(e.At), e.User, e.Type, e.Actor, e.Method, e.Challenge, e.Detail)
 }
 
 func (t *tx) Events(f mfa.EventFilter) ([]mfa.Event, error) {
@@ -258,7 +244,7 @@ func (t *tx) Events(f mfa.EventFilter) ([]mfa.Event, error) {
 		if err := rows.Scan(&e.ID, &at, &e.User, &e.Type, &e.Actor, &e.Method, &e.Challenge, &e.Detail); err != nil {
 			return nil, err
 		}
-		e.At = i2t(at)
+		e.At = store.Time(at)
 		out = append(out, e)
 	}
 	return out, rows.Err()
@@ -275,7 +261,7 @@ func scanJob(row interface{ Scan(...any) error }) (mfa.Job, error) {
 	if err != nil {
 		return j, err
 	}
-	j.CreatedAt, j.UpdatedAt, j.ExpiresAt = i2t(created), i2t(updated), i2t(expires)
+	j.CreatedAt, j.UpdatedAt, j.ExpiresAt = store.Time(created), store.Time(updated), store.Time(expires)
 	for _, f := range strings.Split(mr, ",") {
 		if f == "" {
 			continue
@@ -298,7 +284,7 @@ func (t *tx) PutJob(j mfa.Job) error {
 		ON CONFLICT (id) DO UPDATE SET state = excluded.state, modem = excluded.modem, attempts = excluded.attempts,
 		mr = excluded.mr, reason = excluded.reason, updated_at = excluded.updated_at`,
 		j.ID, j.Challenge, string(j.Channel), j.To, j.Extension, j.Sealed, j.Language, string(j.State), j.Modem,
-		j.Attempts, strings.Join(mr, ","), j.Reason, j.Priority, t2i(j.CreatedAt), t2i(j.UpdatedAt), t2i(j.ExpiresAt), j.Pinned)
+		j.Attempts, strings.Join(mr, ","), j.Reason, j.Priority, store.Nanos(j.CreatedAt), store.Nanos(j.UpdatedAt), store.Nanos(j.ExpiresAt), j.Pinned)
 }
 
 func (t *tx) Job(id string) (mfa.Job, error) {
@@ -364,7 +350,7 @@ func (t *tx) RequeueSending() (int, error) {
 }
 
 func (t *tx) DueActivations(at time.Time, limit int) ([]mfa.User, error) {
-	rows, err := t.query(`SELECT `+userCols+` FROM users WHERE state = 'pending' AND activates_at <= ? ORDER BY activates_at LIMIT ?`, t2i(at), limit)
+	rows, err := t.query(`SELECT `+userCols+` FROM users WHERE state = 'pending' AND activates_at <= ? ORDER BY activates_at LIMIT ?`, store.Nanos(at), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -406,7 +392,7 @@ func (t *tx) OutboxStats() (mfa.OutboxStats, error) {
 		MIN(CASE WHEN state = 'queued' THEN created_at END)
 		FROM outbox WHERE state IN ('queued', 'sending')`).Scan(&s.Queued, &s.Sending, &oldest)
 	if oldest.Valid {
-		s.Oldest = i2t(oldest.Int64)
+		s.Oldest = store.Time(oldest.Int64)
 	}
 	return s, err
 }
