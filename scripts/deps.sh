@@ -6,11 +6,12 @@ set -euo pipefail
 # libfido2-dev: go-libfido2 (cgo) for the FIDO key backend
 # fido2-tools:  fido2-token, an outside client of the software authenticator
 # gammu:        an outside client of the modem simulator
+# gammu-smsd:   Gammu's SMS daemon, a peer the benchmarks compare with (bench/)
 # smstools:     smsd, a second outside client of the modem simulator
 # oathtool:     TOTP codes computed independently of the server
 # prometheus:   promtool, which checks /metrics output and the alert rules
 # postgresql:   initdb and postgres for store/postgres's tests (a throw-away cluster each run)
-packages=(ca-certificates gcc pkg-config libfido2-dev fido2-tools gammu smstools oathtool prometheus postgresql)
+packages=(ca-certificates gcc pkg-config libfido2-dev fido2-tools gammu gammu-smsd smstools oathtool prometheus postgresql)
 # chromium:     the browser the kiosk page's end-to-end tests drive headless (e2e/)
 # fonts-ipafont-gothic: Japanese glyphs for the kiosk page in that browser
 packages+=(chromium fonts-ipafont-gothic)
@@ -38,3 +39,7 @@ apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # The prometheus package starts a server on install; the project only needs promtool.
 systemctl disable --now prometheus >/dev/null 2>&1 || true
 pkill -x prometheus >/dev/null 2>&1 || true
+# gammu-smsd's package enables and starts its unit with the unconfigured /etc/gammu-smsdrc;
+# the benchmarks run their own instances.
+systemctl disable --now gammu-smsd >/dev/null 2>&1 || true
+systemctl reset-failed gammu-smsd >/dev/null 2>&1 || true
