@@ -46,7 +46,7 @@ func (s *Service) Claim(ctx context.Context, modem string, channels []Channel) (
 		// Drop ended jobs on the way, but commit those drops even when
 		// nothing sendable remains.
 		for range 100 {
-			j, err := tx.ClaimJob(channels, modem, now)
+			j, err := tx.ClaimJob(JobClaim{Channels: channels, Modem: modem, Node: s.node, Now: now, LeaseUntil: now.Add(s.lease)})
 			if errors.Is(err, ErrNotFound) {
 				return nil
 			}
@@ -185,6 +185,10 @@ func (s *Service) Report(ctx context.Context, jobID string, o Outcome) error {
 		if err != nil {
 			return fmt.Errorf("job %s: %w", jobID, err)
 		}
+		if !s.mayReport(j, o) {
+			s.log.Warn("outcome ignored: another node took the job over", "job", j.ID, "outcome", o.Kind, "holder", j.Node)
+			return nil
+		}
 		if j.Challenge == "" {
 			return reportTest(tx, j, o, now)
 		}
@@ -217,7 +221,7 @@ func (s *Service) Report(ctx context.Context, jobID string, o Outcome) error {
 					}
 				}
 			} else {
-				j.State, j.Modem = JobQueued, ""
+				j.State, j.Modem, j.Node, j.LeaseUntil = JobQueued, "", "", time.Time{}
 				c.Delivery.Status = string(JobQueued)
 				if !c.Status.Final() {
 					c.Status = StatusQueued
@@ -288,6 +292,23 @@ func (s *Service) Report(ctx context.Context, jobID string, o Outcome) error {
 	}
 	s.finished(c)
 	return nil
+}
+
+// mayReport decides whether this node's outcome for j still counts. A node
+// whose lease ran out (it stalled, or lost the store for longer than the
+// lease) may find the job requeued or held by another node. What it reports
+// about a message that did go out (sent, answered, keys, status reports) is
+// a fact and is recorded wherever the job stands. A failure, a retry or an
+// unanswered call describes this node's attempt only, and counts only while
+// the attempt is still the job's: the new holder reports its own.
+func (s *Service) mayReport(j Job, o Outcome) bool {
+	switch o.Kind {
+	case OutcomeSent, OutcomeDelivered, OutcomeDeliveryFailed, OutcomeAnswered, OutcomeKeys:
+		return true
+	case OutcomeNoInput: // after answered, which marked the job sent
+		return j.Node == s.node && (j.State == JobSending || j.State == JobSent)
+	}
+	return j.Node == s.node && j.State == JobSending
 }
 
 // reportTest records the outcome of an operator's test SMS.
@@ -380,13 +401,15 @@ func (s *Service) decideKeys(tx Tx, c Challenge, digits string, now time.Time) (
 	}
 }
 
-// Recover requeues jobs a crash left in sending (at-least-once delivery with
-// the same code) and wakes the sender. Call it once at start-up.
+// Recover requeues the jobs this node held when it stopped (a crash
+// mid-send: at-least-once delivery with the same code) and those of nodes
+// whose leases ran out, and wakes the sender. Call it once at start-up.
 func (s *Service) Recover(ctx context.Context) (int, error) {
 	var n int
+	now := s.now()
 	err := s.store.Update(ctx, func(tx Tx) error {
 		var err error
-		n, err = tx.RequeueSending()
+		n, err = tx.RequeueSending(s.node, now)
 		return err
 	})
 	if err == nil {

@@ -67,7 +67,17 @@ type Options struct {
 	Observer Observer         // nil: no metrics
 	Logger   *slog.Logger     // nil: discard
 	Now      func() time.Time // nil: time.Now
+	// Node names this daemon among the nodes sharing the store; its claims
+	// on outbox jobs carry it ("": "local", for a store no other node uses).
+	Node string
+	// Lease is how long a claim on an outbox job stands without a
+	// heartbeat renewing it (0: DefaultLease).
+	Lease time.Duration
 }
+
+// DefaultLease is how long a node's claim on an outbox job outlives its
+// last heartbeat before another node may take the job over.
+const DefaultLease = 30 * time.Second
 
 // Service applies the domain rules on top of a Store.
 type Service struct {
@@ -80,6 +90,8 @@ type Service struct {
 	log      *slog.Logger
 	now      func() time.Time
 	watch    watcher
+	node     string
+	lease    time.Duration
 }
 
 type senderBox struct{ s Sender }
@@ -90,10 +102,19 @@ func New(o Options) (*Service, error) {
 	if o.Store == nil || o.Keys == nil {
 		return nil, errors.New("mfa: a store and keys are required")
 	}
+	if o.Node == "" {
+		o.Node = "local"
+	}
+	if o.Lease == 0 {
+		o.Lease = DefaultLease
+	}
+	if o.Lease < time.Second {
+		return nil, fmt.Errorf("mfa: a lease of %s is too short to renew; use at least 1s", o.Lease)
+	}
 	if err := o.Policy.check(); err != nil {
 		return nil, err
 	}
-	s := &Service{store: o.Store, keys: o.Keys, obs: o.Observer, log: o.Logger, now: o.Now}
+	s := &Service{store: o.Store, keys: o.Keys, obs: o.Observer, log: o.Logger, now: o.Now, node: o.Node, lease: o.Lease}
 	if s.obs == nil {
 		s.obs = nopObserver{}
 	}

@@ -51,17 +51,28 @@ type Tx interface {
 	PutJob(j Job) error
 	Job(id string) (Job, error)
 	JobForChallenge(challenge string) (Job, error)
-	// ClaimJob moves the most urgent queued job for one of the channels to
-	// sending, owned by modem, and returns it; ErrNotFound when none waits.
-	// The caller drops jobs whose challenge has ended.
-	ClaimJob(channels []Channel, modem string, now time.Time) (Job, error)
+	// ClaimJob moves the most urgent queued job for one of c.Channels that
+	// is not pinned to another modem to sending, held by c.Modem on c.Node
+	// until c.LeaseUntil, and returns it; ErrNotFound when none waits. Jobs
+	// other transactions are claiming are skipped, not waited for. The
+	// caller drops jobs whose challenge has ended.
+	ClaimJob(c JobClaim) (Job, error)
+	// RenewLeases extends to until the lease of each listed job that is
+	// still sending and held by node, and returns how many it extended.
+	RenewLeases(node string, jobs []string, until time.Time) (int, error)
 	// Jobs lists outbox jobs in a state ("" for all), oldest first.
 	Jobs(state JobState, limit int) ([]Job, error)
 	// OutboxStats counts queued and sending jobs and finds the oldest queued.
 	OutboxStats() (OutboxStats, error)
-	// RequeueSending moves every job left in sending (a crash mid-send) back
-	// to queued and returns how many moved.
-	RequeueSending() (int, error)
+	// RequeueSending moves back to queued every job in sending that node
+	// held (a node restarting after a crash mid-send; "" for none) or whose
+	// lease ended before now (a node that died), and returns how many moved.
+	RequeueSending(node string, now time.Time) (int, error)
+
+	// PutNode records a node's heartbeat.
+	PutNode(n Node) error
+	// Nodes lists the nodes by ID, each with the number of jobs it holds.
+	Nodes() ([]Node, error)
 
 	// DueActivations lists pending users whose activation time is not after t.
 	DueActivations(t time.Time, limit int) ([]User, error)

@@ -242,14 +242,46 @@ type Job struct {
 	Language  string
 	State     JobState
 	Modem     string
-	Attempts  int
-	MR        []int // message references of the submitted parts
-	Reason    string
-	Priority  int    // lower is sent first: sign-in before tests
-	Pinned    string // a test message names the modem it tests; "" for any
-	CreatedAt time.Time
-	UpdatedAt time.Time
-	ExpiresAt time.Time
+	// Node is the gateway node whose modem holds or last held the job, and
+	// LeaseUntil how long its claim stands without renewal: after that any
+	// node may take the job over (see Service.Heartbeat).
+	Node       string
+	LeaseUntil time.Time
+	Attempts   int
+	MR         []int // message references of the submitted parts
+	Reason     string
+	Priority   int    // lower is sent first: sign-in before tests
+	Pinned     string // a test message names the modem it tests; "" for any
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	ExpiresAt  time.Time
+}
+
+// JobClaim asks Tx.ClaimJob for a job.
+type JobClaim struct {
+	Channels   []Channel
+	Modem      string // the claiming modem; pinned jobs go only to it
+	Node       string
+	Now        time.Time
+	LeaseUntil time.Time
+}
+
+// Node is one gateway daemon sharing the store, as its last heartbeat
+// described it.
+type Node struct {
+	ID        string
+	Version   string
+	StartedAt time.Time
+	SeenAt    time.Time
+	Modems    []NodeModem
+	Sending   int // outbox jobs the node holds (read by Tx.Nodes, not stored)
+}
+
+// NodeModem is one modem of a node, as its heartbeat described it.
+type NodeModem struct {
+	Name     string    `json:"name"`
+	State    string    `json:"state"`
+	Channels []Channel `json:"channels"`
 }
 
 // OutboxStats summarises the outbox for metrics.

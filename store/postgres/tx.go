@@ -236,14 +236,15 @@ func (t *tx) Events(f mfa.EventFilter) ([]mfa.Event, error) {
 	return list(t, "list events", scanEvent, q, args...)
 }
 
-const jobCols = `id, challenge_id, channel, dest, extension, sealed, language, state, modem, attempts, mr, reason, priority, created_at, updated_at, expires_at, pinned`
+const jobCols = `id, challenge_id, channel, dest, extension, sealed, language, state, modem, attempts, mr, reason, priority, created_at, updated_at, expires_at, pinned, node, lease_until`
 
 func scanJob(row scanner) (mfa.Job, error) {
 	var j mfa.Job
-	var created, updated, expires int64
+	var created, updated, expires, lease int64
 	err := row.Scan(&j.ID, &j.Challenge, &j.Channel, &j.To, &j.Extension, &j.Sealed, &j.Language, &j.State, &j.Modem,
-		&j.Attempts, &j.MR, &j.Reason, &j.Priority, &created, &updated, &expires, &j.Pinned)
+		&j.Attempts, &j.MR, &j.Reason, &j.Priority, &created, &updated, &expires, &j.Pinned, &j.Node, &lease)
 	j.CreatedAt, j.UpdatedAt, j.ExpiresAt = store.Time(created), store.Time(updated), store.Time(expires)
+	j.LeaseUntil = store.Time(lease)
 	if len(j.MR) == 0 {
 		j.MR = nil // as SQLite returns a job without message references
 	}
@@ -256,11 +257,13 @@ func (t *tx) PutJob(j mfa.Job) error {
 		mr = []int{} // the column is NOT NULL
 	}
 	_, err := t.exec("store job", `INSERT INTO outbox (`+jobCols+`)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)
 		ON CONFLICT (id) DO UPDATE SET state = excluded.state, modem = excluded.modem, attempts = excluded.attempts,
-		mr = excluded.mr, reason = excluded.reason, updated_at = excluded.updated_at`,
+		mr = excluded.mr, reason = excluded.reason, updated_at = excluded.updated_at,
+		node = excluded.node, lease_until = excluded.lease_until`,
 		j.ID, j.Challenge, string(j.Channel), j.To, j.Extension, j.Sealed, j.Language, string(j.State), j.Modem,
-		j.Attempts, mr, j.Reason, j.Priority, store.Nanos(j.CreatedAt), store.Nanos(j.UpdatedAt), store.Nanos(j.ExpiresAt), j.Pinned)
+		j.Attempts, mr, j.Reason, j.Priority, store.Nanos(j.CreatedAt), store.Nanos(j.UpdatedAt), store.Nanos(j.ExpiresAt), j.Pinned,
+		j.Node, store.Nanos(j.LeaseUntil))
 	return err
 }
 
@@ -275,18 +278,27 @@ func (t *tx) JobForChallenge(challenge string) (mfa.Job, error) {
 // ClaimJob takes the most urgent queued job that no other transaction holds:
 // FOR UPDATE SKIP LOCKED lets nodes claim side by side instead of queueing
 // behind each other's row locks.
-func (t *tx) ClaimJob(channels []mfa.Channel, modem string, now time.Time) (mfa.Job, error) {
-	if len(channels) == 0 {
+func (t *tx) ClaimJob(c mfa.JobClaim) (mfa.Job, error) {
+	if len(c.Channels) == 0 {
 		return mfa.Job{}, mfa.ErrNotFound
 	}
-	chans := make([]string, len(channels))
-	for i, c := range channels {
-		chans[i] = string(c)
+	chans := make([]string, len(c.Channels))
+	for i, ch := range c.Channels {
+		chans[i] = string(ch)
 	}
-	return one(t, "claim job", scanJob, `UPDATE outbox SET state = 'sending', modem = $1, updated_at = $2
+	return one(t, "claim job", scanJob, `UPDATE outbox SET state = 'sending', modem = $1, updated_at = $2, node = $4, lease_until = $5
 		WHERE id = (SELECT id FROM outbox WHERE state = 'queued' AND pinned IN ('', $1) AND channel = ANY($3)
 			ORDER BY priority, expires_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
-		RETURNING `+jobCols, modem, store.Nanos(now), chans)
+		RETURNING `+jobCols, c.Modem, store.Nanos(c.Now), chans, c.Node, store.Nanos(c.LeaseUntil))
+}
+
+func (t *tx) RenewLeases(node string, jobs []string, until time.Time) (int, error) {
+	if len(jobs) == 0 {
+		return 0, nil
+	}
+	n, err := t.exec("renew leases", `UPDATE outbox SET lease_until = $1 WHERE state = 'sending' AND node = $2 AND id = ANY($3)`,
+		store.Nanos(until), node, jobs)
+	return int(n), err
 }
 
 func (t *tx) Jobs(state mfa.JobState, limit int) ([]mfa.Job, error) {
@@ -297,9 +309,37 @@ func (t *tx) Jobs(state mfa.JobState, limit int) ([]mfa.Job, error) {
 		string(state), limitArg(limit))
 }
 
-func (t *tx) RequeueSending() (int, error) {
-	n, err := t.exec("requeue jobs left in sending", `UPDATE outbox SET state = 'queued', modem = '' WHERE state = 'sending'`)
+func (t *tx) RequeueSending(node string, now time.Time) (int, error) {
+	n, err := t.exec("requeue jobs left in sending", `UPDATE outbox SET state = 'queued', modem = '', node = '', lease_until = 0
+		WHERE state = 'sending' AND (node = $1 AND node <> '' OR lease_until < $2)`, node, store.Nanos(now))
 	return int(n), err
+}
+
+func (t *tx) PutNode(n mfa.Node) error {
+	modems := n.Modems
+	if modems == nil {
+		modems = []mfa.NodeModem{} // the column is NOT NULL
+	}
+	_, err := t.exec("record node", `INSERT INTO nodes (id, version, started_at, seen_at, modems) VALUES ($1,$2,$3,$4,$5)
+		ON CONFLICT (id) DO UPDATE SET version = excluded.version, started_at = excluded.started_at,
+		seen_at = excluded.seen_at, modems = excluded.modems`,
+		n.ID, n.Version, store.Nanos(n.StartedAt), store.Nanos(n.SeenAt), modems)
+	return err
+}
+
+func (t *tx) Nodes() ([]mfa.Node, error) {
+	return list(t, "list nodes", func(row scanner) (mfa.Node, error) {
+		var n mfa.Node
+		var started, seen int64
+		err := row.Scan(&n.ID, &n.Version, &started, &seen, &n.Modems, &n.Sending)
+		n.StartedAt, n.SeenAt = store.Time(started), store.Time(seen)
+		if len(n.Modems) == 0 {
+			n.Modems = nil // as SQLite returns a node without modems
+		}
+		return n, err
+	}, `SELECT n.id, n.version, n.started_at, n.seen_at, n.modems,
+		(SELECT COUNT(*) FROM outbox o WHERE o.state = 'sending' AND o.node = n.id)
+		FROM nodes n ORDER BY n.id`)
 }
 
 func (t *tx) DueActivations(at time.Time, limit int) ([]mfa.User, error) {

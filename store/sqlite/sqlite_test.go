@@ -152,7 +152,7 @@ func TestClaimOrder(t *testing.T) {
 	var got []string
 	for range 4 {
 		db.Update(t.Context(), func(tx mfa.Tx) error {
-			j, err := tx.ClaimJob([]mfa.Channel{mfa.ChannelSMS}, "m1", t0)
+			j, err := tx.ClaimJob(mfa.JobClaim{Channels: []mfa.Channel{mfa.ChannelSMS}, Modem: "m1", Node: "n1", Now: t0, LeaseUntil: t0.Add(time.Minute)})
 			if err == nil {
 				got = append(got, j.ID)
 				if j.State != mfa.JobSending || j.Modem != "m1" {
@@ -166,7 +166,7 @@ func TestClaimOrder(t *testing.T) {
 		t.Fatalf("claim order = %v: want sign-ins first, earliest expiry first, voice left alone", got)
 	}
 	var n int
-	db.Update(t.Context(), func(tx mfa.Tx) (err error) { n, err = tx.RequeueSending(); return })
+	db.Update(t.Context(), func(tx mfa.Tx) (err error) { n, err = tx.RequeueSending("n1", t0); return })
 	if n != 3 {
 		t.Fatalf("requeued %d, want 3", n)
 	}

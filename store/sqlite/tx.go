@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -250,18 +251,19 @@ func (t *tx) Events(f mfa.EventFilter) ([]mfa.Event, error) {
 	return out, rows.Err()
 }
 
-const jobCols = `id, challenge_id, channel, dest, extension, sealed, language, state, modem, attempts, mr, reason, priority, created_at, updated_at, expires_at, pinned`
+const jobCols = `id, challenge_id, channel, dest, extension, sealed, language, state, modem, attempts, mr, reason, priority, created_at, updated_at, expires_at, pinned, node, lease_until`
 
 func scanJob(row interface{ Scan(...any) error }) (mfa.Job, error) {
 	var j mfa.Job
 	var mr string
-	var created, updated, expires int64
+	var created, updated, expires, lease int64
 	err := row.Scan(&j.ID, &j.Challenge, &j.Channel, &j.To, &j.Extension, &j.Sealed, &j.Language, &j.State, &j.Modem,
-		&j.Attempts, &mr, &j.Reason, &j.Priority, &created, &updated, &expires, &j.Pinned)
+		&j.Attempts, &mr, &j.Reason, &j.Priority, &created, &updated, &expires, &j.Pinned, &j.Node, &lease)
 	if err != nil {
 		return j, err
 	}
 	j.CreatedAt, j.UpdatedAt, j.ExpiresAt = store.Time(created), store.Time(updated), store.Time(expires)
+	j.LeaseUntil = store.Time(lease)
 	for _, f := range strings.Split(mr, ",") {
 		if f == "" {
 			continue
@@ -280,11 +282,13 @@ func (t *tx) PutJob(j mfa.Job) error {
 	for i, n := range j.MR {
 		mr[i] = strconv.Itoa(n)
 	}
-	return t.exec(`INSERT INTO outbox (`+jobCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+	return t.exec(`INSERT INTO outbox (`+jobCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT (id) DO UPDATE SET state = excluded.state, modem = excluded.modem, attempts = excluded.attempts,
-		mr = excluded.mr, reason = excluded.reason, updated_at = excluded.updated_at`,
+		mr = excluded.mr, reason = excluded.reason, updated_at = excluded.updated_at,
+		node = excluded.node, lease_until = excluded.lease_until`,
 		j.ID, j.Challenge, string(j.Channel), j.To, j.Extension, j.Sealed, j.Language, string(j.State), j.Modem,
-		j.Attempts, strings.Join(mr, ","), j.Reason, j.Priority, store.Nanos(j.CreatedAt), store.Nanos(j.UpdatedAt), store.Nanos(j.ExpiresAt), j.Pinned)
+		j.Attempts, strings.Join(mr, ","), j.Reason, j.Priority, store.Nanos(j.CreatedAt), store.Nanos(j.UpdatedAt), store.Nanos(j.ExpiresAt), j.Pinned,
+		j.Node, store.Nanos(j.LeaseUntil))
 }
 
 func (t *tx) Job(id string) (mfa.Job, error) {
@@ -297,22 +301,40 @@ func (t *tx) JobForChallenge(challenge string) (mfa.Job, error) {
 	return j, notFound(err)
 }
 
-func (t *tx) ClaimJob(channels []mfa.Channel, modem string, now time.Time) (mfa.Job, error) {
-	if len(channels) == 0 {
+// ClaimJob needs no SKIP LOCKED: the single writer serialises claims.
+func (t *tx) ClaimJob(c mfa.JobClaim) (mfa.Job, error) {
+	if len(c.Channels) == 0 {
 		return mfa.Job{}, mfa.ErrNotFound
 	}
-	q := `SELECT ` + jobCols + ` FROM outbox WHERE state = 'queued' AND pinned IN ('', ?) AND channel IN (?` + strings.Repeat(",?", len(channels)-1) + `)
+	q := `SELECT ` + jobCols + ` FROM outbox WHERE state = 'queued' AND pinned IN ('', ?) AND channel IN (?` + strings.Repeat(",?", len(c.Channels)-1) + `)
 		ORDER BY priority, expires_at LIMIT 1`
-	args := []any{modem}
-	for _, c := range channels {
-		args = append(args, string(c))
+	args := []any{c.Modem}
+	for _, ch := range c.Channels {
+		args = append(args, string(ch))
 	}
 	j, err := scanJob(t.queryRow(q, args...))
 	if err != nil {
 		return j, notFound(err)
 	}
-	j.State, j.Modem, j.UpdatedAt = mfa.JobSending, modem, now
+	j.State, j.Modem, j.Node, j.UpdatedAt, j.LeaseUntil = mfa.JobSending, c.Modem, c.Node, c.Now, c.LeaseUntil
 	return j, t.PutJob(j)
+}
+
+func (t *tx) RenewLeases(node string, jobs []string, until time.Time) (int, error) {
+	if len(jobs) == 0 {
+		return 0, nil
+	}
+	args := []any{store.Nanos(until), node}
+	for _, id := range jobs {
+		args = append(args, id)
+	}
+	res, err := t.execResult(`UPDATE outbox SET lease_until = ? WHERE state = 'sending' AND node = ? AND id IN (?`+
+		strings.Repeat(",?", len(jobs)-1)+`)`, args...)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
 }
 
 func (t *tx) Jobs(state mfa.JobState, limit int) ([]mfa.Job, error) {
@@ -340,8 +362,9 @@ func (t *tx) Jobs(state mfa.JobState, limit int) ([]mfa.Job, error) {
 	return out, rows.Err()
 }
 
-func (t *tx) RequeueSending() (int, error) {
-	res, err := t.execResult(`UPDATE outbox SET state = 'queued', modem = '' WHERE state = 'sending'`)
+func (t *tx) RequeueSending(node string, now time.Time) (int, error) {
+	res, err := t.execResult(`UPDATE outbox SET state = 'queued', modem = '', node = '', lease_until = 0
+		WHERE state = 'sending' AND (node = ? AND node != '' OR lease_until < ?)`, node, store.Nanos(now))
 	if err != nil {
 		return 0, err
 	}
@@ -395,4 +418,43 @@ func (t *tx) OutboxStats() (mfa.OutboxStats, error) {
 		s.Oldest = store.Time(oldest.Int64)
 	}
 	return s, err
+}
+
+func (t *tx) PutNode(n mfa.Node) error {
+	modems, err := json.Marshal(n.Modems)
+	if err != nil {
+		return err
+	}
+	return t.exec(`INSERT INTO nodes (id, version, started_at, seen_at, modems) VALUES (?,?,?,?,?)
+		ON CONFLICT (id) DO UPDATE SET version = excluded.version, started_at = excluded.started_at,
+		seen_at = excluded.seen_at, modems = excluded.modems`,
+		n.ID, n.Version, store.Nanos(n.StartedAt), store.Nanos(n.SeenAt), string(modems))
+}
+
+func (t *tx) Nodes() ([]mfa.Node, error) {
+	rows, err := t.query(`SELECT n.id, n.version, n.started_at, n.seen_at, n.modems,
+		(SELECT COUNT(*) FROM outbox o WHERE o.state = 'sending' AND o.node = n.id)
+		FROM nodes n ORDER BY n.id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []mfa.Node
+	for rows.Next() {
+		var n mfa.Node
+		var started, seen int64
+		var modems string
+		if err := rows.Scan(&n.ID, &n.Version, &started, &seen, &modems, &n.Sending); err != nil {
+			return nil, err
+		}
+		n.StartedAt, n.SeenAt = store.Time(started), store.Time(seen)
+		if err := json.Unmarshal([]byte(modems), &n.Modems); err != nil {
+			return nil, fmt.Errorf("node %s: modems: %w", n.ID, err)
+		}
+		if len(n.Modems) == 0 {
+			n.Modems = nil
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
 }

@@ -32,7 +32,7 @@ func testConcurrentClaims(t *testing.T, s mfa.Store) {
 				var j mfa.Job
 				err := s.Update(t.Context(), func(tx mfa.Tx) error {
 					var err error
-					j, err = tx.ClaimJob(sms, modem, t0)
+					j, err = tx.ClaimJob(mfa.JobClaim{Channels: sms, Modem: modem, Node: "n1", Now: t0, LeaseUntil: t0.Add(lease)})
 					return err
 				})
 				if errors.Is(err, mfa.ErrNotFound) {

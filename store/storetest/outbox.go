@@ -8,13 +8,23 @@ import (
 	"mfagate/mfa"
 )
 
-// claim runs one ClaimJob in its own transaction; "" when none waits.
+// lease is the claim lease the suite's claims ask for.
+const lease = 30 * time.Second
+
+// claim runs one ClaimJob for a modem of node "n1" in its own transaction;
+// "" when none waits.
 func claim(t *testing.T, s mfa.Store, channels []mfa.Channel, modem string, now time.Time) mfa.Job {
+	t.Helper()
+	return claimOn(t, s, channels, modem, "n1", now)
+}
+
+// claimOn is claim for a modem of the given node.
+func claimOn(t *testing.T, s mfa.Store, channels []mfa.Channel, modem, node string, now time.Time) mfa.Job {
 	t.Helper()
 	var j mfa.Job
 	update(t, s, func(tx mfa.Tx) error {
 		var err error
-		j, err = tx.ClaimJob(channels, modem, now)
+		j, err = tx.ClaimJob(mfa.JobClaim{Channels: channels, Modem: modem, Node: node, Now: now, LeaseUntil: now.Add(lease)})
 		if errors.Is(err, mfa.ErrNotFound) {
 			j = mfa.Job{}
 			return nil
@@ -74,8 +84,9 @@ func testClaimJobOrder(t *testing.T, s mfa.Store) {
 	}
 }
 
-// A claimed job is sending, owned by the modem, stamped with now, and
-// otherwise unchanged, in what ClaimJob returns and in the store.
+// A claimed job is sending, owned by the modem and its node with the
+// lease asked for, stamped with now, and otherwise unchanged, in what
+// ClaimJob returns and in the store.
 func testClaimJobFields(t *testing.T, s mfa.Store) {
 	j := mfa.Job{ID: "j", Challenge: "c", Channel: mfa.ChannelVoice, To: "+81312345678", Extension: "99",
 		Sealed: []byte{0, 1, 2}, Language: "ja", State: mfa.JobQueued, Attempts: 1, MR: []int{5}, Reason: "retry",
@@ -84,7 +95,7 @@ func testClaimJobFields(t *testing.T, s mfa.Store) {
 	now := t0.Add(7 * time.Second)
 	got := claim(t, s, voice, "modem-7", now)
 	want := j
-	want.State, want.Modem, want.UpdatedAt = mfa.JobSending, "modem-7", now
+	want.State, want.Modem, want.Node, want.UpdatedAt, want.LeaseUntil = mfa.JobSending, "modem-7", "n1", now, now.Add(lease)
 	same(t, "claimed job", got, want)
 	view(t, s, func(tx mfa.Tx) error {
 		stored, err := tx.Job("j")
@@ -96,25 +107,42 @@ func testClaimJobFields(t *testing.T, s mfa.Store) {
 	}
 }
 
-// RequeueSending puts jobs left in sending back in the queue, ownerless.
+// RequeueSending puts back in the queue, ownerless, the jobs the named
+// node held and those whose lease ran out; RenewLeases extends only the
+// listed jobs the node still sends.
 func testRequeueSending(t *testing.T, s mfa.Store) {
-	for _, id := range []string{"a", "b", "c"} {
+	for _, id := range []string{"a", "b", "c", "d"} {
 		put(t, s, job(id, mfa.ChannelSMS, 0, time.Minute))
 	}
 	sent := job("sent", mfa.ChannelSMS, 0, time.Minute)
-	sent.State, sent.Modem = mfa.JobSent, "m0"
+	sent.State, sent.Modem, sent.Node = mfa.JobSent, "m0", "n1"
 	put(t, s, sent)
-	claim(t, s, sms, "m1", t0)
-	claim(t, s, sms, "m2", t0)
-	count := func() int {
+	a := claimOn(t, s, sms, "m1", "n1", t0)                     // lease to t0+30s
+	b := claimOn(t, s, sms, "m2", "n2", t0)                     // lease to t0+30s, renewed below
+	c := claimOn(t, s, sms, "m3", "n2", t0.Add(20*time.Second)) // lease to t0+50s
+	if a.ID == "" || b.ID == "" || c.ID == "" {
+		t.Fatalf("claims: %q %q %q", a.ID, b.ID, c.ID)
+	}
+	requeue := func(node string, now time.Time) int {
 		var n int
-		update(t, s, func(tx mfa.Tx) (err error) { n, err = tx.RequeueSending(); return err })
+		update(t, s, func(tx mfa.Tx) (err error) { n, err = tx.RequeueSending(node, now); return err })
 		return n
 	}
-	if n := count(); n != 2 {
-		t.Fatalf("requeued %d jobs, want 2", n)
+	if n := requeue("n1", t0.Add(10*time.Second)); n != 1 {
+		t.Fatalf("node n1 restarting requeued %d jobs, want its 1", n)
 	}
-	if n := count(); n != 0 {
+	var renewed int
+	update(t, s, func(tx mfa.Tx) (err error) {
+		renewed, err = tx.RenewLeases("n2", []string{a.ID, b.ID, "missing"}, t0.Add(60*time.Second))
+		return err
+	})
+	if renewed != 1 {
+		t.Fatalf("renewed %d leases, want 1 (%s: the other listed jobs are not n2's)", renewed, b.ID)
+	}
+	if n := requeue("", t0.Add(55*time.Second)); n != 1 {
+		t.Fatalf("at t0+55s requeued %d jobs, want 1 (%s, whose lease ended at t0+50s)", n, c.ID)
+	}
+	if n := requeue("", t0.Add(55*time.Second)); n != 0 {
 		t.Fatalf("requeued %d jobs the second time, want 0", n)
 	}
 	view(t, s, func(tx mfa.Tx) error {
@@ -123,15 +151,45 @@ func testRequeueSending(t *testing.T, s mfa.Store) {
 			t.Errorf("queued after requeue: %v", ids(js))
 		}
 		for _, j := range js {
-			if j.Modem != "" {
-				t.Errorf("requeued job %s still owned by %q", j.ID, j.Modem)
+			if j.Modem != "" || j.Node != "" || !j.LeaseUntil.IsZero() {
+				t.Errorf("requeued job %s still held: modem %q node %q lease %v", j.ID, j.Modem, j.Node, j.LeaseUntil)
 			}
 		}
-		j, err2 := tx.Job("sent")
+		held, err2 := tx.Job(b.ID)
+		if held.State != mfa.JobSending || held.Node != "n2" || !held.LeaseUntil.Equal(t0.Add(60*time.Second)) {
+			t.Errorf("the renewed job: %+v", held)
+		}
+		j, err3 := tx.Job("sent")
 		if j.State != mfa.JobSent || j.Modem != "m0" {
 			t.Errorf("a sent job was requeued: %+v", j)
 		}
-		return errors.Join(err, err2)
+		return errors.Join(err, err2, err3)
+	})
+}
+
+// PutNode records heartbeats; Nodes lists them by ID with the jobs each
+// holds.
+func testNodes(t *testing.T, s mfa.Store) {
+	view(t, s, func(tx mfa.Tx) error {
+		ns, err := tx.Nodes()
+		if len(ns) != 0 {
+			t.Errorf("nodes of an empty store: %+v", ns)
+		}
+		return err
+	})
+	put(t, s, job("a", mfa.ChannelSMS, 0, time.Minute), job("b", mfa.ChannelSMS, 0, time.Minute))
+	claimOn(t, s, sms, "m1", "node-b", t0)
+	modems := []mfa.NodeModem{{Name: "m1", State: "ready", Channels: []mfa.Channel{mfa.ChannelSMS, mfa.ChannelVoice}}}
+	b := mfa.Node{ID: "node-b", Version: "1.0", StartedAt: t0, SeenAt: t0.Add(time.Second), Modems: modems}
+	a := mfa.Node{ID: "node-a", Version: "1.0", StartedAt: t0, SeenAt: t0}
+	update(t, s, func(tx mfa.Tx) error { return errors.Join(tx.PutNode(b), tx.PutNode(a)) })
+	a.SeenAt, a.Version = t0.Add(10*time.Second), "1.1"
+	update(t, s, func(tx mfa.Tx) error { return tx.PutNode(a) })
+	view(t, s, func(tx mfa.Tx) error {
+		ns, err := tx.Nodes()
+		b.Sending = 1
+		same(t, "nodes", ns, []mfa.Node{a, b})
+		return err
 	})
 }
 

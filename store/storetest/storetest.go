@@ -40,6 +40,7 @@ func Run(t *testing.T, open Open) {
 		{"ClaimJobOrder", testClaimJobOrder},
 		{"ClaimJobFields", testClaimJobFields},
 		{"RequeueSending", testRequeueSending},
+		{"Nodes", testNodes},
 		{"Jobs", testJobs},
 		{"OneJobPerChallenge", testOneJobPerChallenge},
 		{"OutboxStats", testOutboxStats},
