@@ -34,6 +34,7 @@ type DemoSMS struct {
 
 type modemJSON struct {
 	ID           string   `json:"id"`
+	Node         string   `json:"node"`
 	Profile      string   `json:"profile"`
 	Port         string   `json:"port"`
 	State        string   `json:"state"`
@@ -80,9 +81,79 @@ func (s *Server) modemList() []modem.Status {
 func (s *Server) listModems(w http.ResponseWriter, r *http.Request, _ *Client) error {
 	out := []modemJSON{}
 	for _, st := range s.modemList() {
-		out = append(out, modemView(st))
+		v := modemView(st)
+		v.Node = s.svc.NodeID()
+		out = append(out, v)
 	}
 	return writeJSON(w, http.StatusOK, out)
+}
+
+type nodeJSON struct {
+	ID          string          `json:"id"`
+	Self        bool            `json:"self"`
+	Alive       bool            `json:"alive"`
+	Version     string          `json:"version"`
+	StartedAt   string          `json:"started_at"`
+	SeenAt      string          `json:"seen_at"`
+	JobsSending int             `json:"jobs_sending"`
+	Modems      []nodeModemJSON `json:"modems"`
+}
+
+type nodeModemJSON struct {
+	ID       string   `json:"id"`
+	State    string   `json:"state"`
+	Channels []string `json:"channels"`
+}
+
+// listNodes shows every node sharing the store, as its last heartbeat
+// described it: a node is alive while its heartbeat is younger than the
+// lease, that is, while its claims on outbox jobs stand.
+func (s *Server) listNodes(w http.ResponseWriter, r *http.Request, _ *Client) error {
+	nodes, err := s.svc.Nodes(r.Context())
+	if err != nil {
+		return err
+	}
+	out := []nodeJSON{}
+	for _, n := range nodes {
+		if n.ID == s.svc.NodeID() && s.modems != nil {
+			n.Modems = modem.Describe(s.modemList()) // live, not as of the last heartbeat
+		}
+		v := nodeJSON{ID: n.ID, Self: n.ID == s.svc.NodeID(), Alive: s.svc.Alive(n), Version: n.Version,
+			StartedAt: n.StartedAt.UTC().Format(time.RFC3339), SeenAt: n.SeenAt.UTC().Format(time.RFC3339Nano),
+			JobsSending: n.Sending, Modems: []nodeModemJSON{}}
+		for _, m := range n.Modems {
+			mv := nodeModemJSON{ID: m.Name, State: m.State, Channels: []string{}}
+			for _, c := range m.Channels {
+				mv.Channels = append(mv.Channels, string(c))
+			}
+			v.Modems = append(v.Modems, mv)
+		}
+		out = append(out, v)
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// knownModem reports whether a modem of this node, or of another live node
+// sharing the store, has the ID: a test SMS pinned to it is sent by the
+// node that drives it.
+func (s *Server) knownModem(ctx context.Context, id string) (bool, error) {
+	for _, st := range s.modemList() {
+		if st.ID == id {
+			return true, nil
+		}
+	}
+	nodes, err := s.svc.Nodes(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, n := range nodes {
+		for _, m := range n.Modems {
+			if m.Name == id && s.svc.Alive(n) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }
 
 type testSMSBody struct {
@@ -92,12 +163,12 @@ type testSMSBody struct {
 
 func (s *Server) testSMS(w http.ResponseWriter, r *http.Request, c *Client) error {
 	id := r.PathValue("id")
-	known := false
-	for _, st := range s.modemList() {
-		known = known || st.ID == id
+	known, err := s.knownModem(r.Context(), id)
+	if err != nil {
+		return err
 	}
 	if !known {
-		return newProblem(http.StatusNotFound, codeUnknownModem, "no modem %q is configured; GET /v1/modems lists them", truncateID(id))
+		return newProblem(http.StatusNotFound, codeUnknownModem, "no modem %q is configured on a live node; GET /v1/nodes lists them", truncateID(id))
 	}
 	var b testSMSBody
 	if err := decode(w, r, &b, false); err != nil {

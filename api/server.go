@@ -129,6 +129,7 @@ func New(o Options) *Server {
 	s.handle("GET /v1/outbox", admin, s.outbox)
 	s.handle("GET /v1/outbox/{id}", admin, s.outboxJob)
 	s.handle("GET /v1/modems", admin, s.listModems)
+	s.handle("GET /v1/nodes", admin, s.listNodes)
 	s.handle("POST /v1/modems/{id}/test-sms", admin, s.testSMS)
 	if s.kiosk != nil {
 		s.handle("POST /v1/kiosk/sessions", enroll, s.openSession)

@@ -40,6 +40,10 @@ type Server struct {
 	WriteTimeout    Duration `toml:"write_timeout"`    // must exceed LongPollMax
 	IdleTimeout     Duration `toml:"idle_timeout"`     // keep-alive connections
 	ShutdownTimeout Duration `toml:"shutdown_timeout"` // graceful stop
+	// Node names this daemon among the nodes sharing a PostgreSQL store:
+	// its claims on outbox jobs, metrics and status carry it. "" means the
+	// host name.
+	Node string `toml:"node"`
 }
 
 // LongPollMax is the longest time the API holds a long-poll request open;
@@ -61,6 +65,9 @@ type Store struct {
 	Path         string `toml:"path"`          // SQLite file
 	DSN          string `toml:"dsn"`           // PostgreSQL connection string, without a password
 	PasswordFile string `toml:"password_file"` // PostgreSQL password, read from this file
+	// Lease is how long a node's claim on an outbox job stands without its
+	// heartbeat (every third of it) before another node may take the job over.
+	Lease Duration `toml:"lease"`
 }
 
 // Store drivers.
@@ -291,7 +298,7 @@ func Default() *Config {
 			IdleTimeout:     D(120 * time.Second),
 			ShutdownTimeout: D(15 * time.Second),
 		},
-		Store:   Store{Driver: DriverSQLite, Path: "/var/lib/mfagate/mfagate.db"},
+		Store:   Store{Driver: DriverSQLite, Path: "/var/lib/mfagate/mfagate.db", Lease: D(30 * time.Second)},
 		Secrets: Secrets{KeyFile: "/etc/mfagate/secret.key"},
 		Policy: Policy{
 			CodeLength:             6,

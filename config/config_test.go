@@ -28,6 +28,8 @@ func TestDefaults(t *testing.T) {
 		{"server.shutdown_timeout", c.Server.ShutdownTimeout.Duration, 15 * time.Second},
 		{"store.driver", c.Store.Driver, "sqlite"},
 		{"store.path", c.Store.Path, "/var/lib/mfagate/mfagate.db"},
+		{"store.lease", c.Store.Lease.Duration, 30 * time.Second},
+		{"server.node", c.Server.Node, ""},
 		{"secrets.key_file", c.Secrets.KeyFile, "/etc/mfagate/secret.key"},
 		{"api.client", len(c.API.Clients), 0},
 		{"policy.code_length", c.Policy.CodeLength, 6},

@@ -34,7 +34,7 @@ func TestUnknownKeys(t *testing.T) {
 		{"table typo", "[sever]\nlisten = \"127.0.0.1:1\"\n",
 			[]string{"line 1: sever: unknown table (did you mean server?)"}},
 		{"dotted key", "server.listen = \"127.0.0.1:1\"\nserver.port = 1\n",
-			[]string{"line 2: server.port: unknown key; valid in [server]: idle_timeout, listen, metrics_public, read_timeout, shutdown_timeout, write_timeout"}},
+			[]string{"line 2: server.port: unknown key; valid in [server]: idle_timeout, listen, metrics_public, node, read_timeout, shutdown_timeout, write_timeout"}},
 		{"in the second client", "[[api.client]]\nname = \"a\"\ntoken_sha256 = \"" + strings.Repeat("aa", 32) + "\"\nroles = [\"idp\"]\n" +
 			"[[api.client]]\nname = \"b\"\ntoken_sha256 = \"" + strings.Repeat("bb", 32) + "\"\nrole = [\"idp\"]\nroles = [\"admin\"]\n",
 			[]string{"line 8: api.client[1].role: unknown key (did you mean api.client[1].roles?)"}},

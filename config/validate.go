@@ -112,9 +112,18 @@ func (s Server) check(ck *checker) {
 	}
 	ck.durRange("server.idle_timeout", s.IdleTimeout, time.Second, time.Hour, "")
 	ck.durRange("server.shutdown_timeout", s.ShutdownTimeout, time.Second, 10*time.Minute, "")
+	if s.Node != "" && !nodeRE.MatchString(s.Node) {
+		ck.add("server.node", q(s.Node), "must be 1 to 63 letters, digits, '.', '_' or '-' (default: the host name)")
+	}
 }
 
+// nodeRE is what a node name may look like: it shows in metrics labels,
+// logs and status pages.
+var nodeRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+
 func (s Store) check(ck *checker) {
+	ck.durRange("store.lease", s.Lease, 3*time.Second, 10*time.Minute,
+		"a job held by a node that died waits this long before another node sends it")
 	switch s.Driver {
 	case DriverSQLite:
 		if s.Path == "" {

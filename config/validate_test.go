@@ -39,6 +39,8 @@ func TestBadValues(t *testing.T) {
 		{"write_timeout too long", "[server]\nwrite_timeout = \"11m\"", "server.write_timeout", 2, "must be at most 10m"},
 		{"idle_timeout too long", "[server]\nidle_timeout = \"2h\"", "server.idle_timeout", 2, "must be at most 1h"},
 		{"shutdown_timeout negative", "[server]\nshutdown_timeout = \"-1s\"", "server.shutdown_timeout", 2, "must be at least 1s"},
+		{"node with a space", "[server]\nnode = \"lab 1\"", "server.node", 2, "letters, digits"},
+		{"lease too short", "[store]\nlease = \"1s\"", "store.lease", 2, "must be at least 3s"},
 		{"driver postgres without dsn", "[store]\ndriver = \"postgres\"", "store.dsn", 1, "must name the PostgreSQL database"},
 		{"dsn with password", "[store]\ndriver = \"postgres\"\ndsn = \"host=db user=m password=secret\"", "store.dsn", 3, "must not contain a password"},
 		{"dsn url with password", "[store]\ndriver = \"postgres\"\ndsn = \"postgres://m:secret@db/mfagate\"", "store.dsn", 3, "must not contain a password"},

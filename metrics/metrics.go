@@ -34,6 +34,7 @@ type Metrics struct {
 	fidoEnrollments    *prometheus.CounterVec
 	reloadOK           prometheus.Gauge
 	reloadTime         prometheus.Gauge
+	nodes              *nodeCollector // nil until WatchNodes
 }
 
 var _ mfa.Observer = (*Metrics)(nil)

@@ -63,3 +63,12 @@ func (s *Service) Nodes(ctx context.Context) ([]Node, error) {
 // Alive reports whether a node's last heartbeat is younger than the lease,
 // that is, whether its claims still stand.
 func (s *Service) Alive(n Node) bool { return s.now().Sub(n.SeenAt) < s.lease }
+
+// ChallengeChanged tells the long polls on this node that another node
+// changed challenge id (a store notification). They re-read it at once
+// instead of at their next poll.
+func (s *Service) ChallengeChanged(id string) { s.watch.notify(id) }
+
+// WakeSender tells this node's modems that jobs may wait in the outbox, for
+// example when another node queued one.
+func (s *Service) WakeSender() { s.wake() }

@@ -163,6 +163,32 @@ func (p *Pool) Status() []Status {
 	return out
 }
 
+// Holding lists the outbox jobs the modems have in flight: the claims
+// this node's heartbeat keeps alive.
+func (p *Pool) Holding() []string {
+	var out []string
+	for _, w := range p.workers {
+		if j := w.snapshot().Job; j != "" {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+// Describe summarises modems for the other nodes' status pages: the
+// state, "busy" for a modem that is up with a job in flight.
+func Describe(st []Status) []mfa.NodeModem {
+	out := make([]mfa.NodeModem, 0, len(st))
+	for _, s := range st {
+		state := s.State
+		if s.State == StateUp && s.Busy {
+			state = "busy"
+		}
+		out = append(out, mfa.NodeModem{Name: s.ID, State: state, Channels: s.Channels})
+	}
+	return out
+}
+
 // CanSend reports how many modems are up and able to take a job of channel.
 func (p *Pool) CanSend(channel mfa.Channel) int {
 	n := 0

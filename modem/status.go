@@ -20,7 +20,8 @@ type Status struct {
 	Profile      string
 	Port         string
 	State        string
-	Busy         bool // a job is in flight
+	Busy         bool   // a job is in flight
+	Job          string // the outbox job in flight, "" when idle
 	Channels     []mfa.Channel
 	IMEI         string
 	ICCID        string

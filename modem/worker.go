@@ -231,7 +231,7 @@ func (w *worker) work(ctx context.Context, drv *driver.Modem) jobEnd {
 			w.log.Error("claim from the outbox failed", "err", err)
 			return jobIdle
 		}
-		w.update(func(s *Status) { s.Busy = true })
+		w.update(func(s *Status) { s.Busy, s.Job = true, o.Job })
 		start := time.Now()
 		// A job in flight finishes even while the daemon stops: the
 		// modem owns the exchange until it answers.
@@ -243,7 +243,7 @@ func (w *worker) work(ctx context.Context, drv *driver.Modem) jobEnd {
 		} else {
 			result, err2 = w.sms(jctx, drv, o)
 		}
-		w.update(func(s *Status) { s.Busy = false })
+		w.update(func(s *Status) { s.Busy, s.Job = false, "" })
 		w.pool.opts.Observer.JobDone(w.cfg.ID, o.Channel, result, time.Since(start))
 		if result == "retry" {
 			w.coolUntil = time.Now().Add(w.pool.opts.Cooldown)
@@ -260,11 +260,36 @@ func (w *worker) work(ctx context.Context, drv *driver.Modem) jobEnd {
 	return jobIdle
 }
 
+// report records an outcome, retrying while the store is unreachable (a
+// database restart): an outcome lost would leave the job to be sent again.
+// It gives up after reportPatience; the job's lease then runs out and
+// another attempt follows, so the message may arrive twice but not never.
 func (w *worker) report(ctx context.Context, job string, o mfa.Outcome) {
-	if err := w.pool.opts.Service.Report(ctx, job, o); err != nil {
-		w.log.Error("report to the outbox failed", "job", job, "outcome", o.Kind, "err", err)
+	deadline := time.Now().Add(reportPatience)
+	wait := 100 * time.Millisecond
+	for try := 1; ; try++ {
+		err := w.pool.opts.Service.Report(ctx, job, o)
+		if err == nil {
+			if try > 1 {
+				w.log.Info("report to the outbox recorded after retries", "job", job, "outcome", o.Kind, "tries", try)
+			}
+			return
+		}
+		if ctx.Err() != nil || time.Now().Add(wait).After(deadline) {
+			w.log.Error("report to the outbox failed; the job will be sent again when its lease ends",
+				"job", job, "outcome", o.Kind, "tries", try, "err", err)
+			return
+		}
+		if try == 1 {
+			w.log.Warn("report to the outbox failed; retrying", "job", job, "outcome", o.Kind, "err", err)
+		}
+		time.Sleep(wait)
+		wait = min(2*wait, 5*time.Second)
 	}
 }
+
+// reportPatience bounds how long a worker keeps retrying one report.
+const reportPatience = time.Minute
 
 // reason renders a driver error for the outbox without anything the user
 // sent: driver errors name commands and codes, never numbers or texts.

@@ -71,16 +71,19 @@ verification (SMS and calls) is then blocked for the user until an
 operator clears it. This uses the same route as "mfagatectl user unlock",
 so it also clears the lock after too many failed verifications in a row.`},
 	{name: "status", minArgs: 0, maxArgs: 0,
-		summary: "one screen for the sysadmin: readiness, modems, security keys, outbox (admin)", setup: setupStatus,
+		summary: "one screen for the sysadmin: readiness, modems, security keys, outbox, nodes (admin)", setup: setupStatus,
 		details: `Shows the gateway's readiness (GET /readyz) and its components, the modems
 (state, signal, registration, SMS sent today against the SIM's daily cap,
-last error), the security keys present at the kiosk, and how many jobs are
-queued and sending in the outbox.
+last error), the security keys present at the kiosk, how many jobs are
+queued and sending in the outbox, and every gateway node sharing the store
+(GET /v1/nodes): alive while its heartbeat is younger than store.lease, or
+SILENT, with its modems up and the jobs it holds. Modems and keys are the
+answering node's own.
 
 Exit status: 0 when the gateway is ready, 1 when it is not or a part could
 not be read (everything that could be read is printed first).
 
-With -json it prints one object: "readiness", "modems" and
+With -json it prints one object: "readiness", "modems", "nodes" and
 "kiosk_devices" hold the gateway's answers unchanged (kiosk_devices is null
 when the kiosk is not enabled), "outbox" the counts, and "errors" the parts
 that could not be read.`},

@@ -77,6 +77,32 @@ func (e *env) fetchModems() ([]byte, []modemView, error) {
 	return raw, ms, nil
 }
 
+// nodeView is one entry of GET /v1/nodes.
+type nodeView struct {
+	ID          string    `json:"id"`
+	Self        bool      `json:"self"`
+	Alive       bool      `json:"alive"`
+	Version     string    `json:"version"`
+	SeenAt      time.Time `json:"seen_at"`
+	JobsSending int       `json:"jobs_sending"`
+	Modems      []struct {
+		ID    string `json:"id"`
+		State string `json:"state"`
+	} `json:"modems"`
+}
+
+func (e *env) fetchNodes() ([]byte, []nodeView, error) {
+	raw, err := e.call("GET", "/v1/nodes", nil, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	var ns []nodeView
+	if err := decodeAnswer(raw, &ns); err != nil {
+		return nil, nil, err
+	}
+	return raw, ns, nil
+}
+
 func setupModems(fs *flag.FlagSet) action {
 	return func(e *env, args []string) error {
 		raw, ms, err := e.fetchModems()
@@ -186,6 +212,7 @@ func countText(n int) string {
 type statusJSON struct {
 	Readiness json.RawMessage `json:"readiness"`
 	Modems    json.RawMessage `json:"modems"`
+	Nodes     json.RawMessage `json:"nodes"`
 	Devices   json.RawMessage `json:"kiosk_devices"` // null: kiosk not enabled
 	Outbox    map[string]int  `json:"outbox"`
 	Errors    []string        `json:"errors,omitempty"`
@@ -213,6 +240,7 @@ func setupStatus(fs *flag.FlagSet) action {
 		// shows all that can be known.
 		var problems []string
 		rawModems, modems, errModems := e.fetchModems()
+		rawNodes, nodes, errNodes := e.fetchNodes()
 		rawDevices, devices, errDevices := e.fetchDevices()
 		counts := map[string]int{}
 		var errOutbox error
@@ -227,14 +255,14 @@ func setupStatus(fs *flag.FlagSet) action {
 		for _, p := range []struct {
 			what string
 			err  error
-		}{{"modems", errModems}, {"security keys", errDevices}, {"outbox", errOutbox}} {
+		}{{"modems", errModems}, {"nodes", errNodes}, {"security keys", errDevices}, {"outbox", errOutbox}} {
 			if p.err != nil && !errors.Is(p.err, errNoKiosk) {
 				problems = append(problems, p.what+": "+p.err.Error())
 			}
 		}
 
 		if e.g.json {
-			out := statusJSON{Readiness: rawReady, Modems: rawModems, Devices: rawDevices, Errors: problems}
+			out := statusJSON{Readiness: rawReady, Modems: rawModems, Nodes: rawNodes, Devices: rawDevices, Errors: problems}
 			if errOutbox == nil {
 				out.Outbox = counts
 			}
@@ -245,6 +273,7 @@ func setupStatus(fs *flag.FlagSet) action {
 			e.printJSON(b)
 		} else {
 			e.printStatus(ready, modems, errModems, devices, errDevices, counts, errOutbox)
+			e.printNodes(nodes, errNodes)
 		}
 		switch {
 		case len(problems) > 0:
@@ -317,6 +346,40 @@ func (e *env) printStatus(ready readinessView, modems []modemView, errModems err
 	} else {
 		fmt.Fprintf(w, "  %s queued, %s sending\n", countText(counts["queued"]), countText(counts["sending"]))
 	}
+}
+
+// printNodes ends the status screen with every node sharing the store.
+func (e *env) printNodes(nodes []nodeView, err error) {
+	w := e.stdout
+	fmt.Fprintln(w, "\nNodes:")
+	if err != nil {
+		fmt.Fprintf(w, "  cannot read: %s\n", oneLine(err))
+		return
+	}
+	if len(nodes) == 0 {
+		fmt.Fprintln(w, "  none has sent a heartbeat yet")
+		return
+	}
+	tw := e.table()
+	fmt.Fprintln(tw, "  NODE\tSTATE\tLAST HEARTBEAT\tMODEMS UP\tJOBS SENDING\tVERSION")
+	for _, n := range nodes {
+		id, st := n.ID, "alive"
+		if n.Self {
+			id += " (this)"
+		}
+		if !n.Alive {
+			st = "SILENT"
+		}
+		up := 0
+		for _, m := range n.Modems {
+			if m.State == "up" || m.State == "busy" {
+				up++
+			}
+		}
+		ago := time.Since(n.SeenAt).Round(time.Second)
+		fmt.Fprintf(tw, "  %s\t%s\t%s ago\t%d/%d\t%d\t%s\n", id, st, max(ago, 0), up, len(n.Modems), n.JobsSending, dash(n.Version))
+	}
+	tw.Flush()
 }
 
 // oneLine flattens an error for a line of a report.

@@ -173,6 +173,9 @@ func TestStatus(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^Outbox:\n  \d+\+? queued, \d+\+? sending$`).MatchString(r.stdout) {
 		t.Errorf("no outbox depth:\n%s", r.stdout)
 	}
+	if !regexp.MustCompile(`(?m)^Nodes:\n\s+NODE\s.*\n  \S+ \(this\)\s+alive\s+\d+s ago\s+2/2\s+\d+\s`).MatchString(r.stdout) {
+		t.Errorf("the demo's node is not listed alive with its two modems:\n%s", r.stdout)
+	}
 	if strings.Contains(r.stdout, adminToken(t)) {
 		t.Error("status shows the token")
 	}

@@ -108,12 +108,19 @@ func serve(ctx context.Context, cfg *config.Config, d *demoState, reload func() 
 		return err
 	}
 	defer db.Close()
-	m := metrics.New()
-	m.ConfigLoaded(true, time.Now())
-	svc, err := mfa.New(mfa.Options{Store: db, Keys: keys, Policy: policyFrom(cfg), Observer: m, Logger: log})
+	node, err := nodeName(cfg)
 	if err != nil {
 		return err
 	}
+	log = log.With("node", node)
+	m := metrics.New()
+	m.ConfigLoaded(true, time.Now())
+	svc, err := mfa.New(mfa.Options{Store: db, Keys: keys, Policy: policyFrom(cfg), Observer: m, Logger: log,
+		Node: node, Lease: cfg.Store.Lease.Duration})
+	if err != nil {
+		return err
+	}
+	m.WatchNodes(node, version(), svc.Lease())
 	if n, err := svc.Recover(ctx); err != nil {
 		return fmt.Errorf("recover outbox: %w", err)
 	} else if n > 0 {
@@ -168,6 +175,9 @@ func serve(ctx context.Context, cfg *config.Config, d *demoState, reload func() 
 	var wg sync.WaitGroup
 	hk := &heartbeat{}
 	wg.Go(func() { housekeeping(ctx, svc, m, hk, log) })
+	cl := &cluster{svc: svc, pool: pool, m: m, log: log, started: time.Now(), version: version()}
+	wg.Go(func() { cl.run(ctx) })
+	wg.Go(func() { listen(ctx, db, svc, pool, log) })
 	// The pool drains its exchanges in flight once ctx ends.
 	wg.Go(func() { pool.Run(ctx) })
 	wg.Go(func() { watcher.Run(ctx) })
@@ -175,7 +185,7 @@ func serve(ctx context.Context, cfg *config.Config, d *demoState, reload func() 
 	svc.SetSender(pool)
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
-	log.Info("mfagated ready", "listen", cfg.Server.Listen, "store", cfg.Store.Driver)
+	log.Info("mfagated ready", "listen", cfg.Server.Listen, "store", cfg.Store.Driver, "lease", svc.Lease())
 	sd := notifier{log: log}
 	sd.send(daemon.SdNotifyReady + "\nSTATUS=" + statusLine(pool))
 	wg.Go(func() { watchdog(ctx, sd, hk, svc, pool) })
