@@ -5,8 +5,11 @@
 // (package fido) and the key stored as the user's method (package mfa). It
 // also takes kiosk sign-in assertions for security-key challenges.
 //
-// Sessions live in memory: a restart ends them, and the kiosk page then
-// says so.
+// Sessions live in memory, and, given a SessionStore, also in the database
+// the gateway nodes share: a session opened through one node is then served
+// by any other (the kiosk's own node runs the key operations, the others
+// follow its progress), and survives a restart. Without a store a restart
+// ends the sessions, and the kiosk page then says so.
 package kiosk
 
 import (
@@ -16,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -63,6 +67,12 @@ type Options struct {
 	Observer Observer
 	Logger   *slog.Logger
 	Now      func() time.Time
+	// Store shares the sessions between the nodes of one database; nil
+	// keeps them in this process only.
+	Store SessionStore
+	// Node names this gateway node in the session records; default the
+	// host name.
+	Node string
 }
 
 // Kiosk holds the open sessions.
@@ -74,6 +84,8 @@ type Kiosk struct {
 	log    *slog.Logger
 	now    func() time.Time
 	policy atomic.Pointer[Policy]
+	store  SessionStore // nil: sessions live in this process only
+	node   string
 
 	mu       sync.Mutex
 	sessions map[string]*entry
@@ -81,9 +93,15 @@ type Kiosk struct {
 	ctx      context.Context // ends operations when the kiosk stops
 }
 
+// entry is this node's copy of a session. With a store, the copy of a
+// session whose operation runs elsewhere is re-read before it is served
+// (Get, Subscribe, begin) and, while someone subscribes, on every tick.
 type entry struct {
-	s    Session
-	subs []chan Session
+	s       Session
+	subs    []chan Session
+	op      string    // the operation this node runs in the session; "" when none
+	fence   time.Time // op's changes are not shared after this (see set)
+	updated time.Time // when the session last changed, on whichever node
 }
 
 // State is where a session's current operation stands.
@@ -130,7 +148,10 @@ var (
 // New returns a kiosk; Run starts its housekeeping.
 func New(o Options) *Kiosk {
 	k := &Kiosk{svc: o.Service, keys: o.Keys, open: o.Open, obs: o.Observer, log: o.Logger, now: o.Now,
-		sessions: map[string]*entry{}, ctx: context.Background()}
+		store: o.Store, node: o.Node, sessions: map[string]*entry{}, ctx: context.Background()}
+	if k.node == "" {
+		k.node, _ = os.Hostname()
+	}
 	if k.open == nil {
 		k.open = func(p string) (device.Authenticator, error) { return device.Open(p) }
 	}
@@ -167,38 +188,62 @@ func (k *Kiosk) SetPolicy(p Policy) {
 
 func (k *Kiosk) pol() *Policy { return k.policy.Load() }
 
-// Run expires sessions until ctx ends, then waits for running operations.
+// tick is the housekeeping period: sessions expire, and subscribers see
+// the progress other nodes make, within a tick.
+const tick = 250 * time.Millisecond
+
+// purgeEvery is how often, in ticks, the records of long-ended sessions are
+// deleted.
+const purgeEvery = int(time.Minute / tick)
+
+// Run expires sessions, follows the progress of sessions other nodes run
+// and deletes old records until ctx ends, then waits for running
+// operations.
 func (k *Kiosk) Run(ctx context.Context) {
 	k.mu.Lock()
 	k.ctx = ctx
 	k.mu.Unlock()
-	t := time.NewTicker(time.Second)
+	t := time.NewTicker(tick)
 	defer t.Stop()
-	for {
+	for n := 0; ; n++ {
 		select {
 		case <-ctx.Done():
 			k.ops.Wait()
 			return
 		case <-t.C:
 			k.expire()
+			k.follow(ctx)
+			if n%purgeEvery == 0 {
+				k.purge(ctx)
+			}
 		}
 	}
 }
 
 func (k *Kiosk) expire() {
 	now := k.now()
+	var ended []Session
 	k.mu.Lock()
-	defer k.mu.Unlock()
 	for id, e := range k.sessions {
 		if now.After(e.s.ExpiresAt) {
-			e.s.State, e.s.Message = StateExpired, "This session has ended. Ask for a new one to continue."
-			e.s.Seq++
+			if e.s.State != StateExpired {
+				e.s.State, e.s.Message = StateExpired, "This session has ended. Ask for a new one to continue."
+				e.s.Seq++
+				ended = append(ended, e.s)
+			}
 			k.publishLocked(e)
 			for _, c := range e.subs {
 				close(c)
 			}
 			delete(k.sessions, id)
 		}
+	}
+	k.mu.Unlock()
+	// Every node holding a copy says so; the first write wins, the others
+	// find it there. A node without a copy still answers "expired" from
+	// the record's expiry time.
+	for _, s := range ended {
+		k.save(s, now)
 	}
 }
 
@@ -221,14 +266,26 @@ func (k *Kiosk) Open(ctx context.Context, actor mfa.Actor, user, proof string) (
 	p := k.pol()
 	s := Session{ID: newID("e_"), User: user, Actor: actor.Name, Proof: proof, CreatedAt: now, ExpiresAt: now.Add(p.SessionTTL),
 		State: StateReady, Message: "Insert your security key.", PINRetries: -1, MinPINLength: p.MinPINLength}
+	if k.store != nil {
+		// The kiosk page may reach another node: no session unless it can
+		// find it there.
+		if _, err := k.put(ctx, s, now); err != nil {
+			return Session{}, err
+		}
+	}
 	k.mu.Lock()
-	k.sessions[s.ID] = &entry{s: s}
+	k.sessions[s.ID] = &entry{s: s, updated: now}
 	k.mu.Unlock()
 	return s, nil
 }
 
 // Get returns a session.
 func (k *Kiosk) Get(id string) (Session, error) {
+	ctx, cancel := storeContext(context.Background())
+	defer cancel()
+	if err := k.sync(ctx, id); err != nil {
+		return Session{}, err
+	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	e, ok := k.sessions[id]
@@ -244,6 +301,12 @@ func (k *Kiosk) Get(id string) (Session, error) {
 // Subscribe returns a channel that receives the session after every change
 // (the current state first) and is closed when the session ends or ctx does.
 func (k *Kiosk) Subscribe(ctx context.Context, id string) (<-chan Session, error) {
+	sctx, cancel := storeContext(ctx)
+	err := k.sync(sctx, id)
+	cancel()
+	if err != nil {
+		return nil, err
+	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	e, ok := k.sessions[id]
@@ -289,16 +352,29 @@ func (k *Kiosk) publishLocked(e *entry) {
 	}
 }
 
+// set changes a session this node runs an operation in, and shares the
+// change. An operation that outlived its bound (this process was stopped
+// for a while) no longer shares its changes: another node may have taken
+// the session over (busyLocked), and they must not overwrite its own.
 func (k *Kiosk) set(id string, f func(s *Session)) {
+	now := k.now()
 	k.mu.Lock()
-	defer k.mu.Unlock()
 	e, ok := k.sessions[id]
 	if !ok {
+		k.mu.Unlock()
 		return
 	}
 	f(&e.s)
 	e.s.Seq++
+	e.updated = now
+	s, overdue := e.s, !e.fence.IsZero() && now.After(e.fence)
 	k.publishLocked(e)
+	k.mu.Unlock()
+	if overdue {
+		k.log.Warn("kiosk operation outlived its bound; its result is not shared with the other nodes", "user", s.User, "state", s.State)
+		return
+	}
+	k.save(s, now)
 }
 
 // Devices lists the keys present.
@@ -324,28 +400,73 @@ type AssertRequest struct {
 	Challenge string
 }
 
-// begin marks a session busy with a new operation.
+// begin marks a session busy with a new operation run by this node. With a
+// store, the session is first brought up to date, and the operation starts
+// only if this node's write of the change wins: of two nodes starting one
+// at the same time, the other answers ErrBusy.
 func (k *Kiosk) begin(id, kind string) (Session, string, error) {
+	ctx, cancel := storeContext(context.Background())
+	defer cancel()
+	if err := k.sync(ctx, id); err != nil {
+		return Session{}, "", err
+	}
+	now := k.now()
 	k.mu.Lock()
-	defer k.mu.Unlock()
 	e, ok := k.sessions[id]
 	if !ok {
+		k.mu.Unlock()
 		return Session{}, "", ErrUnknownSession
 	}
-	if k.now().After(e.s.ExpiresAt) {
+	if now.After(e.s.ExpiresAt) {
+		k.mu.Unlock()
 		return Session{}, "", ErrExpired
 	}
-	switch e.s.State {
-	case StateWaitingKey, StateTouchKey:
+	if k.busyLocked(e, now) {
+		k.mu.Unlock()
 		return Session{}, "", ErrBusy
 	}
 	op := newID("o_")
-	e.s.Operation, e.s.Kind, e.s.State, e.s.Message = op, kind, StateWaitingKey, "Insert your security key."
-	e.s.Method, e.s.Challenge = nil, nil
-	e.s.Seq++
-	k.publishLocked(e)
+	s := e.s
+	s.Operation, s.Kind, s.State, s.Message = op, kind, StateWaitingKey, "Insert your security key."
+	s.Method, s.Challenge = nil, nil
+	s.Seq++
+	e.op = op // holds the session on this node while the store decides
+	e.fence = now.Add(k.opLimit() - 15*time.Second)
+	k.mu.Unlock()
+	if k.store != nil {
+		won, err := k.put(ctx, s, now)
+		if err != nil {
+			// The database is away: the kiosk still works on this node.
+			k.log.Warn("kiosk session not shared with the other nodes", "err", err)
+		} else if !won {
+			// Another node began an operation or expired the session.
+			k.finish(id, op)
+			if err := k.sync(ctx, id); err != nil {
+				return Session{}, "", err
+			}
+			if k.now().After(s.ExpiresAt) {
+				return Session{}, "", ErrExpired
+			}
+			return Session{}, "", ErrBusy
+		}
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if s.Seq > e.s.Seq {
+		e.s, e.updated = s, now
+		k.publishLocked(e)
+	}
 	k.ops.Add(1)
-	return e.s, op, nil
+	return s, op, nil
+}
+
+// finish ends this node's hold on a session after operation op.
+func (k *Kiosk) finish(id, op string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if e, ok := k.sessions[id]; ok && e.op == op {
+		e.op, e.fence = "", time.Time{}
+	}
 }
 
 // Enroll starts registering a key; progress shows in the session.
@@ -362,6 +483,7 @@ func (k *Kiosk) Enroll(actor mfa.Actor, id string, r EnrollRequest) (string, err
 	}
 	go func() {
 		defer k.ops.Done()
+		defer k.finish(id, op)
 		k.enroll(actor, s, r)
 	}()
 	return op, nil
@@ -378,6 +500,7 @@ func (k *Kiosk) Assert(actor mfa.Actor, id string, r AssertRequest) (string, err
 	}
 	go func() {
 		defer k.ops.Done()
+		defer k.finish(id, op)
 		k.assert(actor, s, r)
 	}()
 	return op, nil

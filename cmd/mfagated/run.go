@@ -146,6 +146,7 @@ func serve(ctx context.Context, cfg *config.Config, d *demoState, reload func() 
 		return err
 	}
 	k := kiosk.New(kiosk.Options{Service: svc, Keys: watcher, Policy: kp, Observer: m, Logger: log.With("component", "kiosk"),
+		Store: kioskStore(db), Node: node,
 		Open: func(path string) (device.Authenticator, error) {
 			return device.Open(path, device.WithTimeout(cfg.FIDO.TouchTimeout.Duration), device.WithLogger(log))
 		}})
