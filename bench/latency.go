@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// figureLatency is figure 4: time from submitting one message on an idle
+// figureLatency is figure 2: time from submitting one message on an idle
 // system to the virtual handset receiving it, through mfagate (the API
 // request that registers a phone) and through gammu-smsd and smstools3's
 // smsd (a file renamed into their spool directory), each driving its own
@@ -48,7 +48,7 @@ func figureLatency(ctx context.Context, run *Run, bin string, quick bool) error 
 	for _, p := range []float64{50, 99} {
 		base[p] = run.add(Entry{Name: fmt.Sprintf("submit_to_handset_mfagate_p%g", p), Value: ms(percentile(ours, p)), Unit: "ms", Note: note})
 	}
-	fmt.Fprintf(os.Stderr, "figure 4: mfagate p50 %s\n", percentile(ours, 50))
+	fmt.Fprintf(os.Stderr, "figure 2: mfagate p50 %s\n", percentile(ours, 50))
 
 	type peerRun struct {
 		key   string
@@ -63,13 +63,13 @@ func figureLatency(ctx context.Context, run *Run, bin string, quick bool) error 
 	}
 	for _, pr := range peers {
 		if pr.n == 0 {
-			run.NotDone = append(run.NotDone, "figure 4, "+pr.key+" (full run only)")
+			run.NotDone = append(run.NotDone, "figure 2, "+pr.key+" (full run only)")
 			continue
 		}
 		lat, name, err := measurePeer(ctx, bin, pr.n, pr.start)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "figure 4: %s: %v\n", pr.key, err)
-			run.NotDone = append(run.NotDone, fmt.Sprintf("figure 4, %s: %v", pr.key, err))
+			fmt.Fprintf(os.Stderr, "figure 2: %s: %v\n", pr.key, err)
+			run.NotDone = append(run.NotDone, fmt.Sprintf("figure 2, %s: %v", pr.key, err))
 			continue
 		}
 		for _, p := range []float64{50, 99} {
@@ -81,7 +81,7 @@ func figureLatency(ctx context.Context, run *Run, bin string, quick bool) error 
 				}
 			}
 		}
-		fmt.Fprintf(os.Stderr, "figure 4: %s p50 %s\n", name, percentile(lat, 50))
+		fmt.Fprintf(os.Stderr, "figure 2: %s p50 %s\n", name, percentile(lat, 50))
 	}
 	return nil
 }

@@ -23,8 +23,8 @@ func printMarkdown(path string, w io.Writer) error {
 	fmt.Fprintln(w, "| figure | value | unit | baseline (same run) | ratio | target |")
 	fmt.Fprintln(w, "|---|---:|---|---|---:|---|")
 	for _, e := range r.Entries {
-		base, ratio, target := e.cells(": met", ": **missed**")
-		fmt.Fprintf(w, "| `%s` | %g | %s | %s | %s | %s |\n", e.Name, e.Value, e.Unit, base, ratio, target)
+		value, base, ratio, target := e.cells(": met", ": **missed**")
+		fmt.Fprintf(w, "| `%s` | %s | %s | %s | %s | %s |\n", e.Name, value, e.Unit, base, ratio, target)
 	}
 	if len(r.NotDone) > 0 {
 		fmt.Fprintf(w, "\nNot measured in this run: %s.\n", strings.Join(r.NotDone, "; "))

@@ -1,111 +1,14 @@
 package main
 
 import (
-	"bufio"
-	"context"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"time"
 )
-
-// modemsim is cmd/modemsim in its own process; every "sms delivered" line
-// it logs sends the time the line was read on delivered.
-type modemsim struct {
-	cmd       *exec.Cmd
-	dir       string
-	port      string
-	delivered chan time.Time
-}
-
-func startModemsim(bin string) (*modemsim, error) {
-	dir, err := os.MkdirTemp("", "mfagate-bench-sim-")
-	if err != nil {
-		return nil, err
-	}
-	m := &modemsim{dir: dir, delivered: make(chan time.Time, 1024)}
-	m.cmd = exec.Command(filepath.Join(bin, "modemsim"), "-dir", dir, "-profile", "quectel", "-latency", "0s")
-	stdout, _ := m.cmd.StdoutPipe()
-	stderr, _ := m.cmd.StderrPipe()
-	if err := m.cmd.Start(); err != nil {
-		return nil, err
-	}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "sms delivered") {
-				select {
-				case m.delivered <- time.Now():
-				default:
-				}
-			}
-		}
-	}()
-	ports := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if p := regexp.MustCompile(`port=(\S+)`).FindStringSubmatch(sc.Text()); p != nil {
-				ports <- p[1]
-			}
-		}
-	}()
-	select {
-	case m.port = <-ports:
-		return m, nil
-	case <-time.After(10 * time.Second):
-		m.stop()
-		return nil, fmt.Errorf("modemsim printed no port")
-	}
-}
-
-func (m *modemsim) stop() {
-	m.cmd.Process.Signal(syscall.SIGTERM)
-	m.cmd.Wait()
-	os.RemoveAll(m.dir)
-}
-
-// drainEvents forgets deliveries seen so far.
-func (m *modemsim) drainEvents() {
-	for {
-		select {
-		case <-m.delivered:
-		default:
-			return
-		}
-	}
-}
-
-// latencies submits n messages one at a time through submit and returns
-// the time from submit's start to the handset receiving each. Between
-// messages it waits a random time up to gap so that submissions do not
-// fall in step with a peer's polling.
-func (m *modemsim) latencies(ctx context.Context, n int, limit, gap time.Duration, submit func(i int) error) ([]time.Duration, error) {
-	var out []time.Duration
-	for i := range n {
-		if ctx.Err() != nil {
-			return out, ctx.Err()
-		}
-		m.drainEvents()
-		t0 := time.Now()
-		if err := submit(i); err != nil {
-			return out, err
-		}
-		select {
-		case t := <-m.delivered:
-			out = append(out, t.Sub(t0))
-		case <-time.After(limit):
-			return out, fmt.Errorf("message %d not delivered within %s", i, limit)
-		}
-		time.Sleep(time.Duration(rand.Int64N(int64(gap))))
-	}
-	return out, nil
-}
 
 // peer is an outside SMS daemon driving a modemsim port, fed through its
 // spool directory.
@@ -192,6 +95,12 @@ debuglevel = 0
 
 // startSmstools runs smstools3's smsd on port; delay > 0 sets delaytime.
 func startSmstools(port string, delay int) (*peer, error) {
+	return startSmstoolsOn([]string{port}, delay, 5)
+}
+
+// startSmstoolsOn runs smstools3's smsd with one modem (GSM1, GSM2, …)
+// on each port, logging at loglevel (7 logs every AT command).
+func startSmstoolsOn(ports []string, delay, loglevel int) (*peer, error) {
 	bin, err := exec.LookPath("smsd")
 	if err != nil {
 		return nil, fmt.Errorf("smsd is not installed (Debian package smstools)")
@@ -203,7 +112,11 @@ func startSmstools(port string, delay int) (*peer, error) {
 	for _, d := range []string{"outgoing", "checked", "failed", "sent", "incoming"} {
 		os.Mkdir(filepath.Join(dir, d), 0o755)
 	}
-	conf := strings.NewReplacer("DIR", dir, "PORT", port).Replace(`devices = GSM1
+	var devices []string
+	for i := range ports {
+		devices = append(devices, fmt.Sprintf("GSM%d", i+1))
+	}
+	conf := strings.NewReplacer("DIR", dir, "DEVICES", strings.Join(devices, ","), "LEVEL", fmt.Sprint(loglevel)).Replace(`devices = DEVICES
 outgoing = DIR/outgoing
 checked = DIR/checked
 failed = DIR/failed
@@ -212,14 +125,16 @@ incoming = DIR/incoming
 logfile = DIR/smsd.log
 infofile = DIR/smsd.working
 pidfile = DIR/smsd.pid
-loglevel = 5
+loglevel = LEVEL
 `)
 	name := "smstools3 smsd (defaults)"
 	if delay > 0 {
 		name = fmt.Sprintf("smstools3 smsd (delaytime = %d)", delay)
 		conf += fmt.Sprintf("delaytime = %d\n", delay)
 	}
-	conf += "\n[GSM1]\ndevice = " + port + "\nincoming = no\nbaudrate = 115200\n"
+	for i, port := range ports {
+		conf += "\n[" + devices[i] + "]\ndevice = " + port + "\nincoming = no\nbaudrate = 115200\n"
+	}
 	os.WriteFile(filepath.Join(dir, "smsd.conf"), []byte(conf), 0o644)
 	p := &peer{name: name, dir: dir, spool: filepath.Join(dir, "outgoing"),
 		file: func(i int) (string, string) {

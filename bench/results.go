@@ -27,7 +27,10 @@ type Entry struct {
 	Target        string   `json:"target,omitempty"`
 	Met           *bool    `json:"met,omitempty"`
 	Note          string   `json:"note,omitempty"`
-	run           string
+	// Above says that Value is a bound the measured event did not happen
+	// within: the true value (and ratio) is larger.
+	Above bool `json:"above,omitempty"`
+	run   string
 }
 
 // Machine describes where a run took place.
@@ -127,12 +130,17 @@ func (r *Run) write(path string) error {
 	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
 
-// cells renders an entry's comparison for a table: the baseline, the ratio,
+// cells renders an entry for a table: its value, the baseline, the ratio,
 // and the target marked with met or missed.
-func (e Entry) cells(met, missed string) (base, ratio, target string) {
+func (e Entry) cells(met, missed string) (value, base, ratio, target string) {
+	above := ""
+	if e.Above {
+		above = "> "
+	}
+	value = fmt.Sprintf("%s%g", above, e.Value)
 	if e.BaselineValue != nil {
 		base = fmt.Sprintf("%s = %g", e.Baseline, *e.BaselineValue)
-		ratio = fmt.Sprintf("%g", *e.Ratio)
+		ratio = fmt.Sprintf("%s%g", above, *e.Ratio)
 	}
 	target = e.Target
 	if e.Met != nil {
@@ -142,7 +150,7 @@ func (e Entry) cells(met, missed string) (base, ratio, target string) {
 			target += missed
 		}
 	}
-	return base, ratio, target
+	return value, base, ratio, target
 }
 
 func (r *Run) table(w io.Writer) {
@@ -151,8 +159,8 @@ func (r *Run) table(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "figure\tvalue\tunit\tbaseline\tratio\ttarget")
 	for _, e := range r.Entries {
-		base, ratio, target := e.cells(" met", " MISSED")
-		fmt.Fprintf(tw, "%s\t%g\t%s\t%s\t%s\t%s\n", e.Name, e.Value, e.Unit, base, ratio, target)
+		value, base, ratio, target := e.cells(" met", " MISSED")
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, value, e.Unit, base, ratio, target)
 	}
 	tw.Flush()
 	for _, n := range r.NotDone {

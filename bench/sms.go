@@ -109,15 +109,15 @@ func drain(ctx context.Context, d *daemon, n int, limit time.Duration, poll time
 	}
 }
 
-// figureSMS is figure 2 (SMS throughput with zero-latency modems, and
-// modem utilisation and queue wait with realistic latency) and figure 3
+// figureSMS is figure 3 (SMS throughput with zero-latency modems, and
+// modem utilisation and queue wait with realistic latency) and figure 5
 // (footprint), measured on the same daemons.
 func figureSMS(ctx context.Context, run *Run, bin string, quick bool) error {
 	nZero, nReal := 400, 240
 	if quick {
-		nZero, nReal = 200, 32
+		nZero, nReal = 200, 16
 	}
-	// Figure 3: start-up and idle RSS with no modems, binary size.
+	// Figure 5: start-up and idle RSS with no modems, binary size.
 	if fi, err := os.Stat(filepath.Join(bin, "mfagated")); err == nil {
 		run.add(Entry{Name: "binary_size", Value: float64(fi.Size()) / (1 << 20), Unit: "MiB", Note: "go build ./cmd/mfagated (not stripped)"})
 	}
@@ -171,7 +171,7 @@ func figureSMS(ctx context.Context, run *Run, bin string, quick bool) error {
 			run.add(Entry{Name: "rss_peak_8_sim_modems_zero_latency_load", Value: hwm / 1024, Unit: "MiB", Note: fmt.Sprintf("VmHWM after %d SMS", nZero)})
 		}
 		d.stop()
-		fmt.Fprintf(os.Stderr, "figure 2: %d modems, zero latency: %d SMS in %s\n", m, nZero, wall.Round(time.Millisecond))
+		fmt.Fprintf(os.Stderr, "figure 3: %d modems, zero latency: %d SMS in %s\n", m, nZero, wall.Round(time.Millisecond))
 	}
 
 	// Realistic latency: 3 s ± 1 s per SMS on 8 modems, one burst.
@@ -257,6 +257,6 @@ func figureSMS(ctx context.Context, run *Run, bin string, quick bool) error {
 	run.add(Entry{Name: "queue_wait_8_modems_3s_p99", Value: ms(percentile(waits, 99)), Unit: "ms"})
 	_, hwm := memory(d.cmd.Process.Pid)
 	run.add(Entry{Name: "rss_peak_8_sim_modems_3s_load", Value: hwm / 1024, Unit: "MiB", Note: fmt.Sprintf("VmHWM after a burst of %d SMS", nReal)})
-	fmt.Fprintf(os.Stderr, "figure 2: 8 modems, 3 s latency: %d SMS in %s, utilisation %.1f %%\n", nReal, wall.Round(time.Millisecond), util*100)
+	fmt.Fprintf(os.Stderr, "figure 3: 8 modems, 3 s latency: %d SMS in %s, utilisation %.1f %%\n", nReal, wall.Round(time.Millisecond), util*100)
 	return nil
 }
