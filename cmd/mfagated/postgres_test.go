@@ -16,10 +16,13 @@ import (
 )
 
 // totpNow is RFC 6238 (SHA-1, 6 digits, 30 s) written out for the test.
-func totpNow(secret string) string {
+func totpNow(secret string) string { return totpFor(secret, time.Now()) }
+
+// totpFor is the code of the time step holding at.
+func totpFor(secret string, at time.Time) string {
 	key, _ := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ToUpper(secret))
 	var msg [8]byte
-	binary.BigEndian.PutUint64(msg[:], uint64(time.Now().Unix()/30))
+	binary.BigEndian.PutUint64(msg[:], uint64(at.Unix()/30))
 	m := hmac.New(sha1.New, key)
 	m.Write(msg[:])
 	sum := m.Sum(nil)

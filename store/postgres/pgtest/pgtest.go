@@ -43,6 +43,8 @@ type Server struct {
 	password string
 	cmd      *exec.Cmd
 	exited   chan struct{} // closed when the server process has exited
+	bin      string
+	cred     *syscall.Credential
 	n        atomic.Int64
 }
 
@@ -83,7 +85,7 @@ func Start(ctx context.Context) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{dir: dir, exited: make(chan struct{})}
+	s := &Server{dir: dir}
 	defer func() {
 		if err != nil {
 			s.Stop()
@@ -112,25 +114,8 @@ func Start(ctx context.Context) (_ *Server, err error) {
 	if err := writeAs(filepath.Join(data, "pg_hba.conf"), hba, 0o600, cred); err != nil {
 		return nil, err
 	}
-	logf, err := os.OpenFile(filepath.Join(dir, "server.log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	defer logf.Close()
-	s.cmd = exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-k", dir, "-p", "5432",
-		"-c", "listen_addresses=", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-		"-c", "max_connections=200")
-	s.cmd.Stdout, s.cmd.Stderr = logf, logf
-	// Pdeathsig: a test binary that dies does not leave a server behind.
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT}
-	if err := s.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start postgres: %w", err)
-	}
-	go func() {
-		s.cmd.Wait()
-		close(s.exited)
-	}()
-	if err := s.waitReady(ctx); err != nil {
+	s.bin, s.cred = bin, cred
+	if err := s.run(ctx); err != nil {
 		return nil, err
 	}
 	var pw [16]byte
@@ -143,6 +128,63 @@ func Start(ctx context.Context) (_ *Server, err error) {
 		return nil, fmt.Errorf("create role %s: %w", Role, err)
 	}
 	return s, nil
+}
+
+// run starts the server process on the cluster and waits until it
+// accepts connections.
+func (s *Server) run(ctx context.Context) error {
+	logf, err := os.OpenFile(filepath.Join(s.dir, "server.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	s.cmd = exec.Command(filepath.Join(s.bin, "postgres"), "-D", filepath.Join(s.dir, "data"), "-k", s.dir, "-p", "5432",
+		"-c", "listen_addresses=", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+		"-c", "max_connections=200")
+	s.cmd.Stdout, s.cmd.Stderr = logf, logf
+	// Pdeathsig: a test binary that dies does not leave a server behind.
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Pdeathsig: syscall.SIGQUIT}
+	if err := s.cmd.Start(); err != nil {
+		return fmt.Errorf("start postgres: %w", err)
+	}
+	exited, cmd := make(chan struct{}), s.cmd
+	s.exited = exited
+	go func() {
+		cmd.Wait()
+		close(exited)
+	}()
+	return s.waitReady(ctx)
+}
+
+// Restart stops the server (fast shutdown: every session is ended, as in a
+// database restart or failover) and starts it again on the same cluster,
+// after down has passed.
+func (s *Server) Restart(ctx context.Context, down time.Duration) error {
+	if err := s.halt(); err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(down):
+	}
+	return s.run(ctx)
+}
+
+// halt stops the server process, killing it after 30 s.
+func (s *Server) halt() error {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return nil
+	}
+	s.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-s.exited:
+		return nil
+	case <-time.After(30 * time.Second):
+		s.cmd.Process.Kill()
+		<-s.exited
+		return errors.New("postgres did not shut down within 30s: killed")
+	}
 }
 
 // serverUser is who the server runs as: nil for the current user, the
@@ -252,16 +294,5 @@ func (s *Server) NewDatabase(ctx context.Context) (string, error) {
 // Stop shuts the server down (fast shutdown: open sessions are ended) and
 // removes its directory.
 func (s *Server) Stop() error {
-	var err error
-	if s.cmd != nil && s.cmd.Process != nil {
-		s.cmd.Process.Signal(syscall.SIGINT)
-		select {
-		case <-s.exited:
-		case <-time.After(30 * time.Second):
-			s.cmd.Process.Kill()
-			<-s.exited
-			err = errors.New("postgres did not shut down within 30s: killed")
-		}
-	}
-	return errors.Join(err, os.RemoveAll(s.dir))
+	return errors.Join(s.halt(), os.RemoveAll(s.dir))
 }
