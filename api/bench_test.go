@@ -1,6 +1,12 @@
 package api_test
 
 import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -23,4 +29,74 @@ func BenchmarkTOTPSignin(b *testing.B) {
 			b.Fatalf("verify: %d %s", r.status, r.raw)
 		}
 	}
+}
+
+// BenchmarkTOTPSigninParallel is the load of the harness's figure 1 in one
+// process: many clients at once, each creating a TOTP challenge and
+// verifying a wrong code (two write transactions), over real HTTP on
+// loopback. Each client owns a user and has it unlocked before the
+// consecutive-failure lock. Run with -cpu to change the client count per
+// CPU: go test -run '^$' -bench TOTPSigninParallel -benchmem ./api
+func BenchmarkTOTPSigninParallel(b *testing.B) {
+	h := newHarness(b)
+	const users = 64
+	ids := make([]string, users)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%010d", 1000000000+i)
+		r := h.do("POST", "/v1/users/"+ids[i]+"/methods", tokEnroll, `{"kind":"totp","label":"app"}`)
+		h.want(r, 201, "")
+		id := r.body["method"].(map[string]any)["id"].(string)
+		secret := r.body["totp"].(map[string]any)["secret"].(string)
+		r = h.do("POST", "/v1/users/"+ids[i]+"/methods/"+id+"/confirm", tokEnroll, `{"code":"`+totpCode(secret, h.clock.Now())+`"}`)
+		h.want(r, 200, "")
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: users}}
+	defer client.CloseIdleConnections()
+	post := func(path, token, body string) (int, []byte, error) {
+		req, err := http.NewRequest("POST", h.srv.URL+path, strings.NewReader(body))
+		if err != nil {
+			return 0, nil, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+token)
+		res, err := client.Do(req)
+		if err != nil {
+			return 0, nil, err
+		}
+		defer res.Body.Close()
+		raw, err := io.ReadAll(res.Body)
+		return res.StatusCode, raw, err
+	}
+	var next atomic.Int32
+	b.SetParallelism(8) // 16 clients on 2 CPUs, as figure 1's middle row
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		u := ids[int(next.Add(1)-1)%users]
+		failures := 0
+		for pb.Next() {
+			status, raw, err := post("/v1/users/"+u+"/challenges", tokIDP, `{}`)
+			if err != nil || status != 201 {
+				b.Errorf("create: %d %v %s", status, err, raw)
+				return
+			}
+			var c struct{ ID string }
+			if err := json.Unmarshal(raw, &c); err != nil {
+				b.Error(err)
+				return
+			}
+			status, raw, err = post("/v1/challenges/"+c.ID+"/verify", tokIDP, `{"code":"000000"}`)
+			if err != nil || (status != 422 && status != 200) {
+				b.Errorf("verify: %d %v %s", status, err, raw)
+				return
+			}
+			if failures++; failures == 99 {
+				if status, raw, err := post("/v1/users/"+u+"/unlock", tokAdmin, ``); err != nil || status != 200 {
+					b.Errorf("unlock: %d %v %s", status, err, raw)
+					return
+				}
+				failures = 0
+			}
+		}
+	})
 }

@@ -36,6 +36,11 @@ type DB struct {
 	// Prepared statements per pool: SQLite would otherwise parse every
 	// statement on every call (a third of a sign-in's CPU time).
 	wStmts, rStmts stmtCache
+
+	// Group commit (see Update). mu guards queue and leading.
+	mu      sync.Mutex
+	queue   []*write // writes waiting for a batch, oldest first
+	leading bool     // a writer is running a batch
 }
 
 // stmtCache holds statements prepared on a pool. A statement is prepared
@@ -206,25 +211,214 @@ func (db *DB) migrate(ctx context.Context) error {
 	return nil
 }
 
-// Update runs fn in a write transaction (BEGIN IMMEDIATE).
+// Update runs fn in a write transaction. Concurrent calls are committed
+// together (group commit): the goroutine that finds the writer idle leads a
+// batch of the writes queued so far, runs each fn in its own savepoint of
+// one BEGIN IMMEDIATE transaction, and commits once. A fn that fails (or
+// panics) rolls back to its savepoint only, so the others' writes stay; no
+// caller returns before the COMMIT that holds its writes has succeeded, and
+// when that COMMIT fails every caller in the batch gets its error. The next
+// waiting writer then leads the next batch.
 func (db *DB) Update(ctx context.Context, fn func(mfa.Tx) error) error {
-	return db.run(ctx, db.w, &db.wStmts, false, fn)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	w := &write{ctx: ctx, fn: fn, done: make(chan struct{})}
+	db.mu.Lock()
+	db.queue = append(db.queue, w)
+	lead := !db.leading
+	db.leading = true
+	db.mu.Unlock()
+	if !lead && !db.wait(w) {
+		return ctx.Err()
+	}
+	if w.lead || lead {
+		db.lead()
+	}
+	if w.panicked {
+		panic(w.panicValue)
+	}
+	return w.err
 }
 
-// View runs fn in a read transaction on a snapshot.
+// maxBatch bounds the writes one COMMIT serves, and so the wait of the
+// first of them.
+const maxBatch = 64
+
+// write is one Update waiting for, or running in, a batch.
+type write struct {
+	ctx context.Context
+	fn  func(mfa.Tx) error
+	// Set by the leader of the write's batch before done is closed.
+	err        error
+	panicked   bool
+	panicValue any
+	// lead is set under DB.mu when the write is handed the next batch
+	// (done is closed then too, before the write's own result exists).
+	lead bool
+	done chan struct{}
+}
+
+// wait blocks until w has its result or must lead the next batch. It
+// returns false when ctx ended while w was still queued: w is then
+// withdrawn and nothing of it ran.
+func (db *DB) wait(w *write) bool {
+	select {
+	case <-w.done:
+		return true
+	case <-w.ctx.Done():
+	}
+	db.mu.Lock()
+	if !w.lead {
+		for i, q := range db.queue {
+			if q == w {
+				db.queue = append(db.queue[:i], db.queue[i+1:]...)
+				db.mu.Unlock()
+				return false
+			}
+		}
+	}
+	db.mu.Unlock()
+	<-w.done // in a batch already, or leading the next: its fn sees the ended ctx
+	return true
+}
+
+// lead runs one batch from the head of the queue (which holds the calling
+// writer), then hands the writer to the next queued write, if any, and
+// wakes the batch's callers.
+func (db *DB) lead() {
+	db.mu.Lock()
+	n := min(len(db.queue), maxBatch)
+	batch := make([]*write, n)
+	copy(batch, db.queue)
+	db.queue = append(db.queue[:0], db.queue[n:]...)
+	db.mu.Unlock()
+	defer func() {
+		db.mu.Lock()
+		var next *write
+		if len(db.queue) > 0 {
+			next = db.queue[0]
+			next.lead = true
+		} else {
+			db.leading = false
+		}
+		db.mu.Unlock()
+		if next != nil {
+			close(next.done)
+		}
+		for _, w := range batch {
+			if !w.lead { // a leader's done is closed already
+				close(w.done)
+			}
+		}
+	}()
+	db.commit(batch)
+}
+
+var errBatchAborted = errors.New("sqlite: the write transaction ended before this write ran (another write in its batch did not return)")
+
+// commit runs the batch's fns in one transaction and sets each write's
+// result.
+func (db *DB) commit(batch []*write) {
+	for _, w := range batch {
+		w.err = errBatchAborted
+	}
+	bg := context.Background()
+	db.wStmts.prepareWanted(bg, db.w)
+	sqlTx, err := db.w.BeginTx(bg, nil)
+	if err != nil {
+		for _, w := range batch {
+			w.err = fmt.Errorf("sqlite: begin: %w", err)
+		}
+		return
+	}
+	defer sqlTx.Rollback() // a no-op after Commit; frees the writer if a fn never returns (runtime.Goexit)
+	// With one write, the transaction is its savepoint.
+	savepoints := len(batch) > 1
+	sp := &tx{ctx: bg, tx: sqlTx, stmts: &db.wStmts}
+	ok := 0
+	for _, w := range batch {
+		if err := w.ctx.Err(); err != nil {
+			w.err = err
+			continue
+		}
+		if savepoints {
+			if err := sp.exec(`SAVEPOINT w`); err != nil {
+				abort(batch, fmt.Errorf("sqlite: savepoint: %w", err))
+				return
+			}
+		}
+		// Statements run without the caller's cancellation: an interrupted
+		// write statement would roll back the whole batch, not just fn's
+		// part. ctx is checked before fn runs.
+		w.run(&tx{ctx: context.WithoutCancel(w.ctx), tx: sqlTx, stmts: &db.wStmts})
+		if w.err == nil && !w.panicked {
+			ok++
+			if savepoints {
+				if err := sp.exec(`RELEASE w`); err != nil {
+					abort(batch, fmt.Errorf("sqlite: release savepoint: %w", err))
+					return
+				}
+			}
+			continue
+		}
+		if !savepoints {
+			return // the deferred Rollback undoes fn's writes
+		}
+		// A failed statement can end the whole transaction (SQLite does so
+		// for some I/O errors); then the rollback to the savepoint fails
+		// and nothing of the batch can commit.
+		if err := errors.Join(sp.exec(`ROLLBACK TO w`), sp.exec(`RELEASE w`)); err != nil {
+			abort(batch, fmt.Errorf("sqlite: roll back to savepoint after a failed write: %w", err))
+			return
+		}
+	}
+	if ok == 0 {
+		return
+	}
+	if err := sqlTx.Commit(); err != nil {
+		abort(batch, fmt.Errorf("sqlite: commit: %w", err))
+	}
+}
+
+// abort gives err to every write of a batch that did not panic: none of the
+// batch's writes is stored.
+func abort(batch []*write, err error) {
+	for _, w := range batch {
+		if !w.panicked {
+			w.err = err
+		}
+	}
+}
+
+// run calls fn, turning a panic into a result the caller re-raises in its
+// own goroutine.
+func (w *write) run(t *tx) {
+	w.err = errBatchAborted
+	defer func() {
+		if v := recover(); v != nil {
+			w.panicked, w.panicValue = true, v
+		}
+	}()
+	w.err = w.fn(t)
+}
+
+// View runs fn in a read transaction on a snapshot. Like Update's, its
+// statements do not watch ctx (a statement with a cancellable context costs
+// the driver a goroutine); ctx is checked when the read starts, and reads
+// are short.
 func (db *DB) View(ctx context.Context, fn func(mfa.Tx) error) error {
-	return db.run(ctx, db.r, &db.rStmts, true, fn)
-}
-
-func (db *DB) run(ctx context.Context, pool *sql.DB, stmts *stmtCache, readOnly bool, fn func(mfa.Tx) error) error {
-	stmts.prepareWanted(ctx, pool)
-	sqlTx, err := pool.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly})
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ctx = context.WithoutCancel(ctx)
+	db.rStmts.prepareWanted(ctx, db.r)
+	sqlTx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
-	defer sqlTx.Rollback() // a no-op after Commit; frees the single writer if fn panics
-	if err := fn(&tx{ctx: ctx, tx: sqlTx, stmts: stmts}); err != nil {
-		sqlTx.Rollback()
+	defer sqlTx.Rollback()
+	if err := fn(&tx{ctx: ctx, tx: sqlTx, stmts: &db.rStmts}); err != nil {
 		return err
 	}
 	if err := sqlTx.Commit(); err != nil {
