@@ -379,3 +379,37 @@ func TestOverdueOperationNotShared(t *testing.T) {
 		t.Fatalf("the other node after the overdue result: %s %v, want the last shared state %s", g.State, err, kiosk.StateTouchKey)
 	}
 }
+
+// Two nodes asked to start an operation in one session at the same moment:
+// exactly one starts it, the other answers busy.
+func TestConcurrentBeginsAcrossNodes(t *testing.T) {
+	c := newCluster(t, 15*time.Minute, "a", "b")
+	for round := range 20 {
+		s, err := c.k("a").Open(t.Context(), mfa.Actor{Name: "idp"}, user, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.k("b").Get(s.ID) // both nodes hold a copy
+		errs := make(chan error, 2)
+		for _, name := range []string{"a", "b"} {
+			go func() {
+				_, err := c.k(name).Enroll(mfa.Actor{}, s.ID, kiosk.EnrollRequest{Device: "/dev/absent", PIN: "135790"})
+				errs <- err
+			}()
+		}
+		started, busy := 0, 0
+		for range 2 {
+			switch err := <-errs; {
+			case err == nil:
+				started++
+			case errors.Is(err, kiosk.ErrBusy):
+				busy++
+			default:
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		if started != 1 || busy != 1 {
+			t.Fatalf("round %d: %d started, %d busy; want one of each", round, started, busy)
+		}
+	}
+}
