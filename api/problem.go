@@ -36,6 +36,7 @@ const (
 	codeUnsupportedMedia = "unsupported_media_type"
 	codeNotFound         = "not_found"
 	codeInternal         = "internal_error"
+	codeStoreUnavailable = "store_unavailable"
 	codeNotReady         = "not_ready"
 	codeUnknownModem     = "unknown_modem"
 	codeUnknownPhone     = "unknown_phone"
@@ -111,6 +112,11 @@ func toProblem(err error) (*problem, bool) {
 		}
 		return p, true
 	}
+	if errors.Is(err, mfa.ErrUnavailable) {
+		p := newProblem(http.StatusServiceUnavailable, codeStoreUnavailable, "the gateway cannot reach its database right now; nothing was changed: retry shortly")
+		p.retryAfter = 1
+		return p, false
+	}
 	return newProblem(http.StatusInternalServerError, codeInternal, "the gateway failed to handle the request; the error is in its log"), false
 }
 
@@ -125,7 +131,7 @@ func writeProblem(w http.ResponseWriter, p *problem) {
 	if p.Status == http.StatusUnauthorized {
 		h.Set("WWW-Authenticate", `Bearer realm="mfagate"`)
 	}
-	if p.Status == http.StatusTooManyRequests {
+	if p.Status == http.StatusTooManyRequests || p.retryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(max(p.retryAfter, 1)))
 	}
 	w.WriteHeader(p.Status)

@@ -9,6 +9,11 @@ import (
 // ErrNotFound is returned by Tx getters for a missing row.
 var ErrNotFound = errors.New("not found")
 
+// ErrUnavailable is wrapped by a store's errors when it cannot reach its
+// database (a restart or failover of a database server): nothing was
+// changed, and the same request can succeed shortly.
+var ErrUnavailable = errors.New("the database is unreachable")
+
 // Store persists the domain. Implementations (store/sqlite, later
 // store/postgres) hold no business rules.
 type Store interface {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -291,11 +292,29 @@ func TestClusterKillNodeAndRestartDatabase(t *testing.T) {
 	})
 	t.Logf("node-a's claims lapsed and were taken over %s after the kill", time.Since(killedAt).Round(100*time.Millisecond))
 
-	// Restart PostgreSQL while B sends.
+	// Restart PostgreSQL while B sends. While it is down, the API says
+	// so: 503, retry shortly.
 	before := simB.delivered.Load()
+	if err := pg.srv.Halt(); err != nil {
+		t.Fatal(err)
+	}
+	var p struct{ Code string }
+	req, _ := http.NewRequest("GET", "http://mfagate/v1/users/2000000001", nil)
+	req.Header.Set("Authorization", "Bearer "+b.token)
+	if res, err := b.client.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		json.NewDecoder(res.Body).Decode(&p)
+		res.Body.Close()
+		if res.StatusCode != 503 || p.Code != "store_unavailable" || res.Header.Get("Retry-After") == "" {
+			t.Errorf("with the database down: %d %q Retry-After %q, want 503 store_unavailable with Retry-After",
+				res.StatusCode, p.Code, res.Header.Get("Retry-After"))
+		}
+	}
+	time.Sleep(time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := pg.srv.Restart(ctx, 2*time.Second); err != nil {
+	if err := pg.srv.Resume(ctx); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("PostgreSQL restarted; node-b had delivered %d", before)

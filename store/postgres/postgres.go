@@ -240,7 +240,7 @@ func (db *DB) run(ctx context.Context, opts pgx.TxOptions, fn func(mfa.Tx) error
 func (db *DB) once(ctx context.Context, opts pgx.TxOptions, fn func(mfa.Tx) error) error {
 	pgTx, err := db.pool.BeginTx(ctx, opts)
 	if err != nil {
-		return fmt.Errorf("postgres: begin: %w", err)
+		return fmt.Errorf("postgres: begin: %w", unreachable(ctx, err))
 	}
 	// Also releases the connection when fn panics; a no-op after Commit.
 	defer pgTx.Rollback(context.WithoutCancel(ctx))
@@ -257,9 +257,19 @@ func (db *DB) once(ctx context.Context, opts pgx.TxOptions, fn func(mfa.Tx) erro
 		return t.conflict
 	}
 	if err := pgTx.Commit(ctx); err != nil {
-		return fmt.Errorf("postgres: commit: %w", err)
+		return fmt.Errorf("postgres: commit: %w", unreachable(ctx, err))
 	}
 	return nil
+}
+
+// unreachable marks an error that is not the server's answer to a
+// statement (a refused or broken connection) as mfa.ErrUnavailable.
+func unreachable(ctx context.Context, err error) error {
+	var pe *pgconn.PgError
+	if err == nil || errors.As(err, &pe) || errors.Is(err, pgx.ErrNoRows) || ctx.Err() != nil {
+		return err
+	}
+	return fmt.Errorf("%w: %w", mfa.ErrUnavailable, err)
 }
 
 // retryable reports whether err is PostgreSQL telling a transaction it lost

@@ -42,7 +42,7 @@ func (t *tx) fail(what string, err error) error {
 	if retryable(err) && t.conflict == nil {
 		t.conflict = err
 	}
-	return fmt.Errorf("postgres: %s: %w", what, err)
+	return fmt.Errorf("postgres: %s: %w", what, unreachable(t.ctx, err))
 }
 
 func (t *tx) exec(what, q string, args ...any) (int64, error) {

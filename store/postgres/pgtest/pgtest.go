@@ -156,20 +156,13 @@ func (s *Server) run(ctx context.Context) error {
 	return s.waitReady(ctx)
 }
 
-// Restart stops the server (fast shutdown: every session is ended, as in a
-// database restart or failover) and starts it again on the same cluster,
-// after down has passed.
-func (s *Server) Restart(ctx context.Context, down time.Duration) error {
-	if err := s.halt(); err != nil {
-		return err
-	}
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(down):
-	}
-	return s.run(ctx)
-}
+// Halt stops the server (fast shutdown: every session is ended, as in a
+// database restart or failover) and keeps the cluster; Resume starts it
+// again.
+func (s *Server) Halt() error { return s.halt() }
+
+// Resume starts the server again on the cluster Halt stopped.
+func (s *Server) Resume(ctx context.Context) error { return s.run(ctx) }
 
 // halt stops the server process, killing it after 30 s.
 func (s *Server) halt() error {
