@@ -44,6 +44,9 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Unlock()
 	for _, n := range nodes {
 		age := at.Sub(n.SeenAt)
+		if age > Retired {
+			continue
+		}
 		ch <- prometheus.MustNewConstMetric(descNodeUp, prometheus.GaugeValue, b2f(age < c.lease), n.ID)
 		ch <- prometheus.MustNewConstMetric(descNodeAge, prometheus.GaugeValue, max(age.Seconds(), 0), n.ID)
 		ch <- prometheus.MustNewConstMetric(descNodeJobs, prometheus.GaugeValue, float64(n.Sending), n.ID)
@@ -59,6 +62,10 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descNodeModems, prometheus.GaugeValue, float64(up), n.ID)
 	}
 }
+
+// Retired is how long after its last heartbeat a node is no longer
+// exported: a node taken out of service stops alerting a day later.
+const Retired = 24 * time.Hour
 
 // WatchNodes starts exporting node metrics for this node (self) and lease.
 func (m *Metrics) WatchNodes(self, version string, lease time.Duration) {

@@ -52,6 +52,12 @@ var knownMetrics = map[string]bool{
 	"mfagate_fido_enrollments_total":                       false,
 	"mfagate_config_last_reload_successful":                false,
 	"mfagate_config_last_reload_success_timestamp_seconds": false,
+	"mfagate_node_info":                                    false,
+	"mfagate_modem_node":                                   false,
+	"mfagate_cluster_node_up":                              false,
+	"mfagate_cluster_node_heartbeat_age_seconds":           false,
+	"mfagate_cluster_node_jobs_sending":                    false,
+	"mfagate_cluster_node_modems_up":                       false,
 }
 
 var metricToken = regexp.MustCompile(`mfagate_[a-z_]+`)
