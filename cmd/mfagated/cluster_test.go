@@ -81,9 +81,13 @@ func startModemsims(t *testing.T, bin string, n int, args ...string) *modemsims 
 }
 
 // newNode configures mfagated as node name of the cluster, driving the
-// modems at ports, with a short lease so that a takeover is quick to see.
-func newNode(t *testing.T, bin string, pg *pgCluster, name string, ports []string) *gateway {
+// modems at ports, with a short lease so that a takeover is quick to see,
+// and the given [policy] lines.
+func newNode(t *testing.T, bin string, pg *pgCluster, name string, ports []string, policy ...string) *gateway {
 	t.Helper()
+	if len(policy) == 0 {
+		policy = []string{"phone_challenges_per_user = 20"} // the burst registers each user once
+	}
 	dir := t.TempDir()
 	g := &gateway{t: t, bin: bin, dir: dir, sock: filepath.Join(dir, "api.sock"), token: "cluster-token-0123456789abcdef"}
 	os.WriteFile(filepath.Join(dir, "secret.key"), []byte(strings.Repeat("cd", 32)), 0o600) // one key for all nodes
@@ -103,12 +107,12 @@ lease = "3s"
 [secrets]
 key_file = "secret.key"
 [policy]
-phone_challenges_per_user = 20
+%s
 [[api.client]]
 name = "idp"
 token_file = "api.token"
 roles = ["idp", "enroll", "admin"]
-%s`, g.sock, name, pg.srv.DSN(pg.db), pg.srv.PasswordFile(), modems.String())
+%s`, g.sock, name, pg.srv.DSN(pg.db), pg.srv.PasswordFile(), strings.Join(policy, "\n"), modems.String())
 	os.WriteFile(filepath.Join(dir, "mfagate.toml"), []byte(conf), 0o600)
 	g.client = &http.Client{Timeout: 30 * time.Second, Transport: unixTransport(g.sock)}
 	return g
@@ -338,5 +342,67 @@ func TestClusterKillNodeAndRestartDatabase(t *testing.T) {
 	t.Logf("%d jobs, %d messages received (%d duplicates)", burst, total, total-burst)
 	if q := b.jobs("queued"); len(q) != 0 {
 		t.Errorf("%d jobs still queued", len(q))
+	}
+}
+
+// The per-user phone-challenge limit holds across nodes: requests racing
+// through two nodes never get more challenges than the limit allows.
+func TestClusterRateLimit(t *testing.T) {
+	bin, err := binaries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg := startPostgres(t)
+	// Handsets answer at once and press # (plain-# confirmation).
+	sims := startModemsims(t, bin, 2, "-dial-delay", "50ms", "-ring", "100ms", "-keys", "#", "-keys-after", "100ms", "-wait-prompt=false")
+	pol := []string{"phone_challenges_per_user = 5", `voice_confirmation = "pound"`}
+	a := newNode(t, bin, pg, "node-a", sims.ports[:1], pol...)
+	b := newNode(t, bin, pg, "node-b", sims.ports[1:], pol...)
+	a.start()
+	b.start()
+	const user = "0123456789"
+	var added struct {
+		Method struct{ ID, Status string }
+	}
+	if c := a.call("POST", "/v1/users/"+user+"/methods", `{"kind":"phone","slot":"office","phone":"03-1234-5678","channel":"voice"}`, &added); c != 201 {
+		t.Fatalf("register an office phone: %d", c)
+	}
+	waitFor(t, "the call to confirm the office phone", 30*time.Second, func() bool {
+		var u struct {
+			Methods []struct {
+				ID        string
+				Confirmed bool
+			}
+		}
+		b.call("GET", "/v1/users/"+user, "", &u)
+		return len(u.Methods) == 1 && u.Methods[0].Confirmed
+	})
+
+	// The confirmation call was the first of 5 phone challenges in the
+	// window: 4 remain, whichever node is asked.
+	var created, limited, other atomic.Int64
+	var wg sync.WaitGroup
+	for i := range 20 {
+		g := a
+		if i%2 == 1 {
+			g = b
+		}
+		wg.Go(func() {
+			var p struct{ Code string }
+			switch c := g.call("POST", "/v1/users/"+user+"/challenges", `{"method":"`+added.Method.ID+`","channel":"voice"}`, &p); {
+			case c == 201:
+				created.Add(1)
+			case c == 429 && p.Code == "rate_limited":
+				limited.Add(1)
+			default:
+				other.Add(1)
+				t.Errorf("challenge: %d %q", c, p.Code)
+			}
+		})
+	}
+	wg.Wait()
+	if created.Load() != 4 || limited.Load() != 16 {
+		t.Fatalf("20 racing challenge requests through two nodes: %d created, %d rate-limited, %d other; want 4 and 16",
+			created.Load(), limited.Load(), other.Load())
 	}
 }
