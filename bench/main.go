@@ -25,7 +25,7 @@ func main() {
 	bare := flag.String("serve-bare", "", "internal: serve the bare net/http baseline on this address")
 	quick := flag.Bool("quick", false, "small loads and short runs (under a minute)")
 	out := flag.String("o", "bench/results.json", "where to write the results")
-	only := flag.String("only", "", "comma-separated figures to run (totp, sms, latency, voice, recovery); default all")
+	only := flag.String("only", "", "comma-separated figures to run (totp, sms, latency, voice, recovery, profile); default all")
 	md := flag.String("markdown", "", "print the results file as a Markdown table and exit")
 	flag.Parse()
 	if *md != "" {
@@ -88,6 +88,19 @@ func bench(ctx context.Context, run *Run, quick bool, only string) error {
 		{"latency", "figure 2", func() error { return figureLatency(ctx, run, bin, quick) }},
 		{"voice", "figure 4", func() error { return figureVoice(ctx, run, bin, quick) }},
 		{"recovery", "figure 6", func() error { return figureRecovery(ctx, run, bin, quick) }},
+		{"profile", "profile", func() error {
+			if quick {
+				run.NotDone = append(run.NotDone, "CPU profile of figure 1's API path (full run only)")
+				return nil
+			}
+			// The profile explains figure 1 but is not a figure: a
+			// failure (a package being edited) is reported, not fatal.
+			if err := figureProfile(ctx, run); err != nil {
+				fmt.Fprintln(os.Stderr, "profile:", err)
+				run.NotDone = append(run.NotDone, "CPU profile of figure 1's API path: "+strings.SplitN(err.Error(), "\n", 2)[0])
+			}
+			return nil
+		}},
 	}
 	for _, f := range figures {
 		if !want(f.key) && !(f.key == "sms" && want("footprint")) {

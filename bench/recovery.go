@@ -281,7 +281,7 @@ func hungOnce(ctx context.Context, bin string, r int, latency time.Duration) (ti
 // deliver again after a modem's port vanished and came back, and after a
 // modem hung in the middle of a job.
 func figureRecovery(ctx context.Context, run *Run, bin string, quick bool) error {
-	repsPort, repsHung, peerLimit := 5, 2, 120*time.Second
+	repsPort, repsHung, peerLimit := 5, 2, 150*time.Second
 	if quick {
 		repsPort, repsHung, peerLimit = 1, 0, 0
 	}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// profileShares are the functions whose share of the CPU profile (the
+// function and what it calls) explains figure 1: where a sign-in's time goes.
+var profileShares = []struct{ key, fn, what string }{
+	{"http_server", "net/http.(*conn).serve", "the server side of each request: net/http, the API handlers and what they call"},
+	{"sqlite_write_transactions", "mfagate/store/sqlite.(*DB).Update", "the write transactions (begin, statements, commit)"},
+	{"sqlite_commit", "database/sql.(*Tx).Commit", "committing them (WAL frames written with pwrite)"},
+	{"challenge_row_writes", "mfagate/store/sqlite.(*tx).PutChallenge", "writing the challenge row (at creation and again when it is decided)"},
+	{"totp_match", "mfagate/mfa.matchTOTP", "computing and comparing the TOTP codes"},
+	{"benchmark_client", "mfagate/api_test.(*harness).do", "the benchmark's own HTTP client"},
+}
+
+var (
+	benchLine   = regexp.MustCompile(`^BenchmarkTOTPSignin\S*\s+(\d+)\s+([\d.]+) ns/op\s+(\d+) B/op\s+(\d+) allocs/op`)
+	totalLine   = regexp.MustCompile(`Total samples = ([\d.]+)(ms|s)`)
+	profileLine = regexp.MustCompile(`^\s*\S+\s+\S+%\s+\S+%\s+\S+\s+([\d.]+)%\s+(.+)$`)
+)
+
+// figureProfile profiles figure 1's API path once: api's
+// BenchmarkTOTPSignin (create a challenge, verify a TOTP code, through the
+// real handlers and SQLite, in one process) under the CPU profiler, and
+// records the share of the samples in the functions above.
+func figureProfile(ctx context.Context, run *Run) error {
+	dir, err := os.MkdirTemp("", "mfagate-bench-prof-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	prof, testBin := filepath.Join(dir, "cpu.out"), filepath.Join(dir, "api.test")
+	out, err := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", "^BenchmarkTOTPSignin$", "-benchtime", "5s", "-count", "1",
+		"-cpuprofile", prof, "-o", testBin, "./api").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("go test -bench BenchmarkTOTPSignin: %v\n%s", err, tail(string(out), 2000))
+	}
+	cmd := "go test -run '^$' -bench BenchmarkTOTPSignin -benchtime 5s -cpuprofile cpu.out ./api"
+	for _, l := range strings.Split(string(out), "\n") {
+		if m := benchLine.FindStringSubmatch(l); m != nil {
+			ns, _ := strconv.ParseFloat(m[2], 64)
+			bytes, _ := strconv.ParseFloat(m[3], 64)
+			allocs, _ := strconv.ParseFloat(m[4], 64)
+			run.add(Entry{Name: "profile_signin_per_op", Value: ns / 1000, Unit: "µs",
+				Note: cmd + ": one op is POST /v1/users/{user}/challenges and POST /v1/challenges/{id}/verify with the right code, server and client in one process (" + m[1] + " ops)"})
+			run.add(Entry{Name: "profile_signin_alloc_per_op", Value: bytes / 1024, Unit: "KiB"})
+			run.add(Entry{Name: "profile_signin_allocs_per_op", Value: allocs, Unit: "allocs"})
+		}
+	}
+	top, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-cum", "-nodecount=100000", testBin, prof).Output()
+	if err != nil {
+		return fmt.Errorf("go tool pprof: %w", err)
+	}
+	cum := map[string]float64{}
+	for _, l := range strings.Split(string(top), "\n") {
+		if m := profileLine.FindStringSubmatch(l); m != nil {
+			v, _ := strconv.ParseFloat(m[1], 64)
+			cum[strings.TrimSpace(m[2])] = v
+		}
+	}
+	if m := totalLine.FindSubmatch(top); m != nil {
+		v, _ := strconv.ParseFloat(string(m[1]), 64)
+		if string(m[2]) == "ms" {
+			v /= 1000
+		}
+		run.add(Entry{Name: "profile_signin_samples", Value: v, Unit: "s CPU", Note: "CPU time sampled in the profile (go tool pprof -top -cum)"})
+	}
+	for _, s := range profileShares {
+		v, ok := cum[s.fn]
+		if !ok {
+			run.NotDone = append(run.NotDone, "profile: "+s.fn+" not in the profile")
+			continue
+		}
+		run.add(Entry{Name: "profile_signin_" + s.key, Value: v, Unit: "% CPU", Note: s.fn + ": " + s.what})
+	}
+	fmt.Fprintf(os.Stderr, "profile: SQLite write transactions %.1f %% of the CPU samples\n", cum["mfagate/store/sqlite.(*DB).Update"])
+	return nil
+}
