@@ -118,6 +118,19 @@ roles = ["idp", "enroll", "admin"]
 	return g
 }
 
+// race runs fn n times at once, alternately through node a and node b.
+func race(n int, a, b *gateway, fn func(g *gateway)) {
+	var wg sync.WaitGroup
+	for i := range n {
+		g := a
+		if i%2 == 1 {
+			g = b
+		}
+		wg.Go(func() { fn(g) })
+	}
+	wg.Wait()
+}
+
 // A challenge made on one node is verified on the other, and a long poll
 // on the second node sees the first node's decision at once; wrong codes
 // sent through both nodes at the same time never get more tries than the
@@ -181,26 +194,18 @@ func TestClusterVerifyAnywhere(t *testing.T) {
 		t.Fatalf("challenge: %d", c)
 	}
 	var wrong, other atomic.Int64
-	var wg sync.WaitGroup
-	for i := range 40 {
-		g := a
-		if i%2 == 1 {
-			g = b
+	race(40, a, b, func(g *gateway) {
+		var p struct{ Code string }
+		c := g.call("POST", "/v1/challenges/"+ch.ID+"/verify", `{"code":"000000"}`, &p)
+		switch {
+		case c == 422 && p.Code == "invalid_code":
+			wrong.Add(1)
+		case c >= 400:
+			other.Add(1)
+		default:
+			t.Errorf("a wrong code was accepted: %d", c)
 		}
-		wg.Go(func() {
-			var p struct{ Code string }
-			c := g.call("POST", "/v1/challenges/"+ch.ID+"/verify", `{"code":"000000"}`, &p)
-			switch {
-			case c == 422 && p.Code == "invalid_code":
-				wrong.Add(1)
-			case c >= 400:
-				other.Add(1)
-			default:
-				t.Errorf("a wrong code was accepted: %d", c)
-			}
-		})
-	}
-	wg.Wait()
+	})
 	if wrong.Load() != 5 {
 		t.Errorf("%d wrong codes were counted as attempts through two nodes, want exactly policy.max_attempts = 5 (%d refused otherwise)", wrong.Load(), other.Load())
 	}
@@ -381,26 +386,18 @@ func TestClusterRateLimit(t *testing.T) {
 	// The confirmation call was the first of 5 phone challenges in the
 	// window: 4 remain, whichever node is asked.
 	var created, limited, other atomic.Int64
-	var wg sync.WaitGroup
-	for i := range 20 {
-		g := a
-		if i%2 == 1 {
-			g = b
+	race(20, a, b, func(g *gateway) {
+		var p struct{ Code string }
+		switch c := g.call("POST", "/v1/users/"+user+"/challenges", `{"method":"`+added.Method.ID+`","channel":"voice"}`, &p); {
+		case c == 201:
+			created.Add(1)
+		case c == 429 && p.Code == "rate_limited":
+			limited.Add(1)
+		default:
+			other.Add(1)
+			t.Errorf("challenge: %d %q", c, p.Code)
 		}
-		wg.Go(func() {
-			var p struct{ Code string }
-			switch c := g.call("POST", "/v1/users/"+user+"/challenges", `{"method":"`+added.Method.ID+`","channel":"voice"}`, &p); {
-			case c == 201:
-				created.Add(1)
-			case c == 429 && p.Code == "rate_limited":
-				limited.Add(1)
-			default:
-				other.Add(1)
-				t.Errorf("challenge: %d %q", c, p.Code)
-			}
-		})
-	}
-	wg.Wait()
+	})
 	if created.Load() != 4 || limited.Load() != 16 {
 		t.Fatalf("20 racing challenge requests through two nodes: %d created, %d rate-limited, %d other; want 4 and 16",
 			created.Load(), limited.Load(), other.Load())

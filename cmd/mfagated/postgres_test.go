@@ -1,18 +1,14 @@
 package main
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/sha1"
 	"encoding/base32"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
-
-	"mfagate/store/postgres/pgtest"
 )
 
 // totpNow is RFC 6238 (SHA-1, 6 digits, 30 s) written out for the test.
@@ -37,21 +33,8 @@ func TestPostgresBackend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	srv, err := pgtest.Start(ctx)
-	if errors.Is(err, pgtest.ErrNoServer) {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Stop() })
-	db, err := srv.NewDatabase(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := newGateway(t, bin, fmt.Sprintf("[store]\ndriver = \"postgres\"\ndsn = %q\npassword_file = %q\n", srv.DSN(db), srv.PasswordFile()))
+	pg := startPostgres(t)
+	g := newGateway(t, bin, fmt.Sprintf("[store]\ndriver = \"postgres\"\ndsn = %q\npassword_file = %q\n", pg.srv.DSN(pg.db), pg.srv.PasswordFile()))
 	g.start()
 	var added struct {
 		Method struct{ ID string }
