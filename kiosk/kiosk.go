@@ -569,15 +569,23 @@ func (k *Kiosk) enroll(actor mfa.Actor, s Session, r EnrollRequest) {
 	ctx, cancel := k.opContext()
 	defer cancel()
 	p := k.pol()
-	result := "failed"
-	defer func() { k.obs.Enrollment(result) }()
+	// The key list is refreshed and the result counted before the result
+	// shows: whoever sees it finds both up to date.
+	var key device.Authenticator
+	fail := func(state State, msg string, retries int) {
+		if key != nil {
+			k.refresh(key)
+		}
+		k.obs.Enrollment("failed")
+		k.fail(s.ID, state, msg, retries)
+	}
 	a, info, err := k.waitForKey(ctx, r.Device)
 	if err != nil {
 		state, msg, retries := explain(err, p.MinPINLength)
-		k.fail(s.ID, state, msg, retries)
+		fail(state, msg, retries)
 		return
 	}
-	defer k.refresh(a)
+	key = a
 	pin := r.PIN
 	minLen := max(p.MinPINLength, info.MinPINLength)
 	switch {
@@ -587,23 +595,23 @@ func (k *Kiosk) enroll(actor mfa.Actor, s Session, r EnrollRequest) {
 			newPIN = r.PIN
 		}
 		if msg := pinProblem(newPIN, minLen); msg != "" {
-			k.fail(s.ID, StateNeedPIN, "This key has no PIN yet. "+msg, -1)
+			fail(StateNeedPIN, "This key has no PIN yet. "+msg, -1)
 			return
 		}
 		if err := a.SetPIN(ctx, newPIN); err != nil {
 			state, msg, retries := explain(err, minLen)
-			k.fail(s.ID, state, msg, retries)
+			fail(state, msg, retries)
 			return
 		}
 		pin = newPIN
 	case r.NewPIN != "":
 		if msg := pinProblem(r.NewPIN, minLen); msg != "" {
-			k.fail(s.ID, StateNeedPIN, "The new PIN is not accepted. "+msg, -1)
+			fail(StateNeedPIN, "The new PIN is not accepted. "+msg, -1)
 			return
 		}
 		if err := a.ChangePIN(ctx, r.PIN, r.NewPIN); err != nil {
 			state, msg, retries := explain(err, minLen)
-			k.fail(s.ID, state, msg, retries)
+			fail(state, msg, retries)
 			return
 		}
 		pin = r.NewPIN
@@ -618,13 +626,13 @@ func (k *Kiosk) enroll(actor mfa.Actor, s Session, r EnrollRequest) {
 	})
 	if err != nil {
 		state, msg, retries := explain(err, minLen)
-		k.fail(s.ID, state, msg, retries)
+		fail(state, msg, retries)
 		return
 	}
 	cred, err := fido.VerifyRegistration(p.WebAuthn, challenge, cdj, reg.AttestationObject)
 	if err != nil {
 		k.log.Warn("security key registration refused", "user", s.User, "err", err)
-		k.fail(s.ID, StateFailed, "This security key cannot be registered here: "+err.Error(), -1)
+		fail(StateFailed, "This security key cannot be registered here: "+err.Error(), -1)
 		return
 	}
 	m, err := k.svc.RegisterFIDO(ctx, actor, s.User, mfa.FIDORegistration{Label: r.Label, Proof: s.Proof, Credential: mfa.FIDOCredential{
@@ -632,10 +640,11 @@ func (k *Kiosk) enroll(actor mfa.Actor, s Session, r EnrollRequest) {
 		AttestationFormat: cred.AttestationFormat, AttestationObject: reg.AttestationObject, ClientDataJSON: cdj,
 	}})
 	if err != nil {
-		k.fail(s.ID, StateFailed, "The key could not be saved: "+err.Error(), -1)
+		fail(StateFailed, "The key could not be saved: "+err.Error(), -1)
 		return
 	}
-	result = "done"
+	k.refresh(a)
+	k.obs.Enrollment("done")
 	k.log.Info("security key enrolled", "user", s.User, "method", m.ID, "aaguid", fido.FormatAAGUID(cred.AAGUID))
 	k.set(s.ID, func(x *Session) {
 		x.State, x.Message, x.Method = StateDone, "Your security key is registered.", &m
