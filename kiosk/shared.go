@@ -152,7 +152,9 @@ func (k *Kiosk) sync(ctx context.Context, id string) error {
 		return fmt.Errorf("kiosk: read session: %w", err)
 	case err != nil:
 		if !errors.Is(err, mfa.ErrNotFound) {
-			k.log.Warn("kiosk session not re-read; serving this node's copy", "err", err)
+			// Debug: subscribed sessions are re-read every tick, and a
+			// database that is away shows in /readyz and the other logs.
+			k.log.Debug("kiosk session not re-read; serving this node's copy", "err", err)
 		}
 		return nil
 	case int(r.Seq) <= seq:

@@ -25,7 +25,7 @@ func (db *DB) PutKioskSession(ctx context.Context, r store.KioskSession) (bool, 
 		WHERE kiosk_sessions.seq < excluded.seq`,
 		r.IDHash, r.User, r.Node, string(r.Data), r.Seq, store.Nanos(r.ExpiresAt), store.Nanos(r.UpdatedAt))
 	if err != nil {
-		return false, fmt.Errorf("postgres: store kiosk session: %w", err)
+		return false, fmt.Errorf("postgres: store kiosk session: %w", unreachable(ctx, err))
 	}
 	return tag.RowsAffected() == 1, nil
 }
@@ -43,7 +43,7 @@ func (db *DB) KioskSession(ctx context.Context, idHash string) (store.KioskSessi
 		return store.KioskSession{}, mfa.ErrNotFound
 	}
 	if err != nil {
-		return store.KioskSession{}, fmt.Errorf("postgres: read kiosk session: %w", err)
+		return store.KioskSession{}, fmt.Errorf("postgres: read kiosk session: %w", unreachable(ctx, err))
 	}
 	r.Data, r.ExpiresAt, r.UpdatedAt = []byte(data), store.Time(expires), store.Time(updatedAt)
 	return r, nil
@@ -54,7 +54,7 @@ func (db *DB) KioskSession(ctx context.Context, idHash string) (store.KioskSessi
 func (db *DB) DeleteKioskSessionsBefore(ctx context.Context, t time.Time) (int, error) {
 	tag, err := db.pool.Exec(ctx, `DELETE FROM kiosk_sessions WHERE expires_at < $1`, store.Nanos(t))
 	if err != nil {
-		return 0, fmt.Errorf("postgres: delete expired kiosk sessions: %w", err)
+		return 0, fmt.Errorf("postgres: delete expired kiosk sessions: %w", unreachable(ctx, err))
 	}
 	return int(tag.RowsAffected()), nil
 }
