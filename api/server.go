@@ -278,6 +278,7 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (s *Server) instrument(route string, h http.Handler) http.Handler {
+	m := s.metrics.HTTPRoute(route)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
@@ -285,7 +286,7 @@ func (s *Server) instrument(route string, h http.Handler) http.Handler {
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
-		s.metrics.ObserveHTTP(route, sw.status, time.Since(start))
+		m.Observe(sw.status, time.Since(start))
 	})
 }
 

@@ -6,6 +6,7 @@ package metrics
 import (
 	"runtime/debug"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -162,6 +163,52 @@ func (m *Metrics) ConfigLoaded(ok bool, t time.Time) {
 func (m *Metrics) ObserveHTTP(route string, code int, d time.Duration) {
 	m.httpRequests.WithLabelValues(route, strconv.Itoa(code)).Inc()
 	m.httpDuration.WithLabelValues(route).Observe(d.Seconds())
+}
+
+// HTTPRoute returns the request metrics of one route with the route label
+// resolved once, for the route's handler to keep: observing a request then
+// looks up no label values (for a status code seen before).
+func (m *Metrics) HTTPRoute(route string) *HTTPRoute {
+	r := &HTTPRoute{requests: m.httpRequests.MustCurryWith(prometheus.Labels{"route": route}),
+		duration: m.httpDuration.WithLabelValues(route)}
+	r.codes.Store(&[]codeCounter{})
+	return r
+}
+
+// HTTPRoute records the requests of one route; see Metrics.HTTPRoute.
+type HTTPRoute struct {
+	requests *prometheus.CounterVec // curried with the route
+	duration prometheus.Observer
+	// codes holds a counter per status code seen so far, copied on write:
+	// a route answers with a handful of codes.
+	codes atomic.Pointer[[]codeCounter]
+}
+
+type codeCounter struct {
+	code int
+	c    prometheus.Counter
+}
+
+// Observe records one request that answered code after d.
+func (r *HTTPRoute) Observe(code int, d time.Duration) {
+	r.counter(code).Inc()
+	r.duration.Observe(d.Seconds())
+}
+
+func (r *HTTPRoute) counter(code int) prometheus.Counter {
+	for {
+		cur := r.codes.Load()
+		for _, cc := range *cur {
+			if cc.code == code {
+				return cc.c
+			}
+		}
+		c := r.requests.WithLabelValues(strconv.Itoa(code))
+		next := append(append(make([]codeCounter, 0, len(*cur)+1), *cur...), codeCounter{code, c})
+		if r.codes.CompareAndSwap(cur, &next) {
+			return c
+		}
+	}
 }
 
 // ChallengeCreated implements mfa.Observer.
