@@ -15,7 +15,7 @@ import (
 func figureLatency(ctx context.Context, run *Run, bin string, quick bool) error {
 	nOurs, nFast, nDefault := 200, 30, 10
 	if quick {
-		nOurs, nFast, nDefault = 30, 3, 0
+		nOurs, nFast, nDefault = 30, 2, 0
 	}
 	ms1, err := startModemsim(bin)
 	if err != nil {

@@ -22,14 +22,23 @@ type peer struct {
 
 func (p *peer) stop() {
 	if p.cmd != nil && p.cmd.Process != nil {
-		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+		pg := -p.cmd.Process.Pid
+		syscall.Kill(pg, syscall.SIGTERM)
 		done := make(chan struct{})
 		go func() { p.cmd.Wait(); close(done) }()
 		select {
 		case <-done:
 		case <-time.After(10 * time.Second):
-			syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+			syscall.Kill(pg, syscall.SIGKILL)
 			<-done
+		}
+		// A child (smsd's modem handler) blocked on a hung port can
+		// outlive the main process: give the group a moment, then kill it.
+		for end := time.Now().Add(2 * time.Second); syscall.Kill(pg, 0) == nil; time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(end) {
+				syscall.Kill(pg, syscall.SIGKILL)
+				break
+			}
 		}
 	}
 	os.RemoveAll(p.dir)
