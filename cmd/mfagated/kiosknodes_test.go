@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	"mfagate/device/softkey"
-	"mfagate/store/postgres/pgtest"
 )
 
 // kioskNode configures mfagated as one node of a PostgreSQL cluster, with
@@ -89,27 +87,14 @@ func TestKioskSessionAcrossNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	srv, err := pgtest.Start(ctx)
-	if errors.Is(err, pgtest.ErrNoServer) {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Stop() })
-	db, err := srv.NewDatabase(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pg := startPostgres(t)
 	key, err := softkey.Start(t.Context(), softkey.Options{TouchDelay: 500 * time.Millisecond})
 	if err != nil {
 		t.Skipf("software key unavailable: %v", err)
 	}
 	t.Cleanup(func() { key.Close() })
-	idp := kioskNode(t, bin, srv.DSN(db), srv.PasswordFile(), "idp")
-	kk := kioskNode(t, bin, srv.DSN(db), srv.PasswordFile(), "kiosk", key.Path())
+	idp := kioskNode(t, bin, pg.srv.DSN(pg.db), pg.srv.PasswordFile(), "idp")
+	kk := kioskNode(t, bin, pg.srv.DSN(pg.db), pg.srv.PasswordFile(), "kiosk", key.Path())
 	idp.start()
 	kk.start()
 

@@ -165,9 +165,14 @@ func (db *DB) migrate(ctx context.Context) error {
 		version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
 		return fmt.Errorf("postgres: create schema_migrations: %w", err)
 	}
-	var current int
-	if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+	rows, _ := tx.Query(ctx, `SELECT version FROM schema_migrations`)
+	versions, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
 		return fmt.Errorf("postgres: read schema version: %w", err)
+	}
+	applied, current := map[int]bool{}, 0
+	for _, v := range versions {
+		applied[v], current = true, max(current, v)
 	}
 	latest := 0
 	for _, f := range files {
@@ -177,7 +182,9 @@ func (db *DB) migrate(ctx context.Context) error {
 			return fmt.Errorf("postgres: migration %s has no numeric prefix", name)
 		}
 		latest = max(latest, v)
-		if v <= current {
+		// Every migration not yet applied runs, in order, even one numbered
+		// below the newest applied (written alongside it on another branch).
+		if applied[v] {
 			continue
 		}
 		body, err := migrations.ReadFile(f)

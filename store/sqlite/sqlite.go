@@ -166,10 +166,20 @@ func (db *DB) migrate(ctx context.Context) error {
 	if _, err := db.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT (datetime('now'))) STRICT`); err != nil {
 		return fmt.Errorf("sqlite: create schema_migrations in %s (is it an SQLite database?): %w", db.path, err)
 	}
-	var current int
-	if err := db.w.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+	applied, current := map[int]bool{}, 0
+	rows, err := db.w.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
 		return fmt.Errorf("sqlite: read schema version: %w", err)
 	}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return fmt.Errorf("sqlite: read schema version: %w", err)
+		}
+		applied[v], current = true, max(current, v)
+	}
+	rows.Close()
 	files, err := fs.Glob(migrations, "migrations/*.sql")
 	if err != nil {
 		return err
@@ -182,7 +192,9 @@ func (db *DB) migrate(ctx context.Context) error {
 			return fmt.Errorf("sqlite: migration %s has no numeric prefix", f)
 		}
 		latest = max(latest, v)
-		if v <= current {
+		// Every migration not yet applied runs, in order, even one numbered
+		// below the newest applied (written alongside it on another branch).
+		if applied[v] {
 			continue
 		}
 		body, err := migrations.ReadFile(f)

@@ -220,3 +220,30 @@ func TestReopenKeepsData(t *testing.T) {
 		return nil
 	})
 }
+
+// A migration numbered below the newest applied one (written alongside it)
+// still runs on the next start.
+func TestMigrationAppliedOutOfOrder(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.db")
+	db, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As if 0004 had not existed when 0005 was applied.
+	for _, q := range []string{`DROP TABLE nodes`, `DROP INDEX outbox_lease`, `ALTER TABLE outbox DROP COLUMN lease_until`,
+		`ALTER TABLE outbox DROP COLUMN node`, `DELETE FROM schema_migrations WHERE version = 4`} {
+		if _, err := db.w.ExecContext(t.Context(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+	db, err = Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Update(t.Context(), func(tx mfa.Tx) error { return tx.PutNode(mfa.Node{ID: "n1", StartedAt: t0, SeenAt: t0}) })
+	if err != nil {
+		t.Fatalf("migration 0004 was not applied on reopen: %v", err)
+	}
+}
