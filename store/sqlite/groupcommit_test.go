@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -240,6 +241,55 @@ func TestLeaderGoexitHandsOn(t *testing.T) {
 	}
 }
 
+// A fn that ends its goroutine in the middle of a batch (runtime.Goexit)
+// takes the batch's transaction with it: the writes before it in the batch
+// are not stored and their callers hear so; the writer is usable after.
+func TestGoexitInBatchFailsBatch(t *testing.T) {
+	db := open(t)
+	release := holdWriter(t, db)
+	fns := []func(mfa.Tx) error{
+		putUser("a"),
+		putUser("b"),
+		func(tx mfa.Tx) error {
+			putUser("x")(tx)
+			runtime.Goexit()
+			return nil
+		},
+		putUser("d"),
+	}
+	errs := make([]error, len(fns))
+	returned := make([]bool, len(fns))
+	var wg sync.WaitGroup
+	for i, fn := range fns {
+		if i > 0 {
+			waitQueued(t, db, i)
+		}
+		wg.Go(func() {
+			errs[i] = db.Update(t.Context(), fn)
+			returned[i] = true
+		})
+	}
+	waitQueued(t, db, len(fns))
+	release()
+	wg.Wait()
+	// The batch ran on the goroutine of the first write, which the third
+	// write's fn ended.
+	for i, err := range errs {
+		if returned[i] && err == nil {
+			t.Errorf("write %d of a batch that never committed returned no error", i)
+		}
+	}
+	if !returned[1] || !returned[3] {
+		t.Error("the writes of the other callers did not return")
+	}
+	if got := users(t, db, "a", "b", "x", "d"); len(got) != 0 {
+		t.Errorf("users of a batch that never committed are stored: %v", got)
+	}
+	if err := db.Update(t.Context(), putUser("after")); err != nil {
+		t.Fatalf("write after the batch: %v", err)
+	}
+}
+
 // Many writers at once: every write that succeeded is stored exactly once,
 // none that failed is, and read-modify-write updates lose nothing.
 func TestManyConcurrentWriters(t *testing.T) {
@@ -307,4 +357,25 @@ func TestManyConcurrentWriters(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// The WAL is checkpointed while writes go on, so it is reused instead of
+// growing by every write: 5000 writes of at least one 4 KiB page each
+// would make a WAL of 20 MiB or more without checkpoints; SQLite's
+// automatic checkpoint keeps it near 1000 pages (4 MiB).
+func TestWALIsCheckpointed(t *testing.T) {
+	db := open(t)
+	const writes = 5000
+	for i := range writes {
+		if err := db.Update(t.Context(), putUser(fmt.Sprintf("u%05d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fi, err := os.Stat(db.Path() + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if limit := int64(8 << 20); fi.Size() > limit {
+		t.Errorf("WAL is %d bytes after %d writes, want under %d: not checkpointed", fi.Size(), writes, limit)
+	}
 }

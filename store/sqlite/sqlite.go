@@ -337,8 +337,19 @@ var errBatchAborted = errors.New("sqlite: the write transaction ended before thi
 // commit runs the batch's fns in one transaction and sets each write's
 // result.
 func (db *DB) commit(batch []*write) {
+	finished := false
+	defer func() {
+		if !finished { // a fn ended the goroutine (runtime.Goexit): the batch is rolled back
+			abort(batch, errBatchAborted)
+		}
+	}()
+	db.runBatch(batch)
+	finished = true
+}
+
+func (db *DB) runBatch(batch []*write) {
 	for _, w := range batch {
-		w.err = errBatchAborted
+		w.err = errBatchAborted // until it has run
 	}
 	bg := context.Background()
 	db.wStmts.prepareWanted(bg, db.w)
