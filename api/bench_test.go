@@ -119,3 +119,38 @@ func cpuTime() time.Duration {
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkGetUserParallel is figure 1's read-only comparison in one
+// process: 16 clients reading a user (GET /v1/users/{user}: a read
+// transaction of two queries) over real HTTP on loopback.
+func BenchmarkGetUserParallel(b *testing.B) {
+	h := newHarness(b)
+	h.addTOTP()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	defer client.CloseIdleConnections()
+	b.SetParallelism(8)
+	b.ReportAllocs()
+	defer reportCPU(b)()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req, err := http.NewRequest("GET", h.srv.URL+"/v1/users/"+user, nil)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			req.Header.Set("Authorization", "Bearer "+tokIDP)
+			res, err := client.Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			_, err = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if err != nil || res.StatusCode != 200 {
+				b.Errorf("get user: %d %v", res.StatusCode, err)
+				return
+			}
+		}
+	})
+}
