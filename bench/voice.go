@@ -182,7 +182,7 @@ func figureVoice(ctx context.Context, run *Run, bin string, quick bool) error {
 		toDial = append(toDial, ct.dialing.Sub(ct.request))
 		toPrompt = append(toPrompt, ct.prompt.Sub(ct.active))
 		keysToApproved = append(keysToApproved, ct.approved.Sub(ct.prompt.Add(voicePrompt+voiceKeysAfter)))
-		hangup = append(hangup, ct.ended.Sub(ct.approved))
+		hangup = append(hangup, ct.ended.Sub(ct.prompt.Add(voicePrompt+voiceKeysAfter)))
 		hold = append(hold, jobTime)
 		holdOver = append(holdOver, jobTime-voiceSimulated)
 	}
@@ -201,7 +201,7 @@ func figureVoice(ctx context.Context, run *Run, bin string, quick bool) error {
 	add("voice_request_to_dial", toDial, []float64{50, 99}, "challenge request sent to ATD reaching the simulated modem (its call state dialing)")
 	add("voice_answer_to_prompt", toPrompt, []float64{50, 99}, "the handset answering to the modem starting the prompt (AT+QWTTS)")
 	add("voice_keys_to_approved", keysToApproved, []float64{50, 99}, fmt.Sprintf("the handset pressing # (first prompt start + %s + %s) to the long poll answering approved", voicePrompt, voiceKeysAfter))
-	add("voice_approved_to_hangup", hangup, []float64{50, 99}, "approved to the simulator's call state ended (the modem hangs up after #)")
+	add("voice_keys_to_hangup", hangup, []float64{50, 99}, "the handset pressing # to the simulator's call state ended (the modem hangs up once it has the decision)")
 	add("voice_modem_hold", hold, []float64{50, 99}, "the modem's time per call: claim to the job's end (mfagate_modem_job_duration_seconds, channel voice)")
 	add("voice_modem_hold_overhead", holdOver, []float64{50, 99}, "the modem's time per call minus the simulated network's timing ("+voiceSimulated.String()+")")
 	fmt.Fprintf(os.Stderr, "figure 4: %d voice sign-ins, overhead p50 %s\n", n, percentile(overhead, 50).Round(time.Microsecond))
