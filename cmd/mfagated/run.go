@@ -244,15 +244,28 @@ func housekeeping(ctx context.Context, svc *mfa.Service, m *metrics.Metrics, hk 
 	}
 	refresh()
 	hk.beat()
+	unreachable := false
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-sweep.C:
-			if err := svc.Sweep(ctx); err != nil && ctx.Err() == nil {
-				log.Warn("housekeeping failed", "err", err)
-			} else {
+			switch err := svc.Sweep(ctx); {
+			case err == nil:
 				hk.beat()
+				if unreachable {
+					log.Info("the database answers again")
+					unreachable = false
+				}
+			case errors.Is(err, mfa.ErrUnavailable):
+				// The loop runs; the database does not answer. Said once.
+				hk.beat()
+				if !unreachable {
+					log.Warn("the database is unreachable: requests get 503, modems finish what they hold and wait", "err", err)
+					unreachable = true
+				}
+			case ctx.Err() == nil:
+				log.Warn("housekeeping failed", "err", err)
 			}
 			if o, err := svc.OutboxStats(ctx); err == nil {
 				m.SetOutbox(o, time.Now())

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -65,11 +66,18 @@ func watchdog(ctx context.Context, n notifier, hk *heartbeat, svc *mfa.Service, 
 		err := svc.Ping(pctx)
 		cancel()
 		switch {
-		case err != nil:
+		case err != nil && !errors.Is(err, mfa.ErrUnavailable):
 			n.log.Error("watchdog: the store does not answer; not pinging systemd", "err", err)
 		case !hk.fresh(interval):
 			n.log.Error("watchdog: the housekeeping loop is stuck; not pinging systemd", "last_beat", hk.age())
 		default:
+			// A database server that is away (PostgreSQL restarting or
+			// failing over) is not this daemon being stuck: restarting it
+			// would not bring the database back, and would cut the modems'
+			// exchanges in flight. /readyz reports it instead.
+			if err != nil {
+				n.send("STATUS=database unreachable; " + statusLine(pool))
+			}
 			n.send(daemon.SdNotifyWatchdog)
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -218,3 +220,59 @@ func mustDefault(t *testing.T) *config.Config {
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// pingStore is a store whose Ping fails with err.
+type pingStore struct {
+	*sqlite.DB
+	err error
+}
+
+func (p pingStore) Ping(context.Context) error { return p.err }
+
+// A database server that is away is not the daemon being stuck: the
+// watchdog goes on (systemd restarting every node would not bring the
+// database back) and the status says why; a store that fails otherwise
+// still stops it.
+func TestWatchdogSurvivesUnreachableDatabase(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		err   error
+		pings bool
+	}{
+		{"unreachable", fmt.Errorf("postgres: ping: %w: connection refused", mfa.ErrUnavailable), true},
+		{"broken", errors.New("sqlite: disk I/O error"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ns := newNotifySocket(t)
+			t.Setenv("NOTIFY_SOCKET", ns.path)
+			t.Setenv("WATCHDOG_USEC", "400000")
+			db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "m.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			keys, _ := mfa.NewKeys(bytes.Repeat([]byte{1}, 32))
+			svc, err := mfa.New(mfa.Options{Store: pingStore{db, tc.err}, Keys: keys, Policy: policyFrom(mustDefault(t))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pool, _ := modem.New(modem.Options{Service: svc})
+			hk := &heartbeat{}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go func() { // housekeeping keeps beating
+				for ctx.Err() == nil {
+					hk.beat()
+					time.Sleep(50 * time.Millisecond)
+				}
+			}()
+			go watchdog(ctx, notifier{log: discard()}, hk, svc, pool)
+			if !tc.pings {
+				ns.none(t, "WATCHDOG=1", 1500*time.Millisecond)
+				return
+			}
+			ns.expect(t, "STATUS=database unreachable", 2*time.Second)
+			ns.expect(t, "WATCHDOG=1", 2*time.Second)
+		})
+	}
+}

@@ -69,6 +69,11 @@ func Open(ctx context.Context, dsn, passwordFile string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: parse store.dsn: %w", err)
 	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		// Without one, a server that vanished from the network (no reset)
+		// holds every request for the operating system's TCP timeout.
+		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	}
 	if passwordFile != "" {
 		pw, err := readPassword(passwordFile)
 		if err != nil {
@@ -137,7 +142,9 @@ func (db *DB) Close() error {
 // Ping reports whether the server answers.
 func (db *DB) Ping(ctx context.Context) error {
 	if err := db.pool.Ping(ctx); err != nil {
-		return fmt.Errorf("postgres: ping: %w", err)
+		// A ping that fails or times out means the server cannot be
+		// reached: the daemon itself is not stuck.
+		return fmt.Errorf("postgres: ping: %w: %w", mfa.ErrUnavailable, err)
 	}
 	return nil
 }

@@ -247,3 +247,16 @@ func TestMigrationAppliedOutOfOrder(t *testing.T) {
 		t.Fatalf("migration 0004 was not applied on reopen: %v", err)
 	}
 }
+
+// Commits reach the disk before Update returns (synchronous=FULL): an
+// accepted job survives a power cut, not only a crash of the process.
+func TestCommitsAreSynced(t *testing.T) {
+	db := open(t)
+	var level int
+	if err := db.w.QueryRowContext(t.Context(), `PRAGMA synchronous`).Scan(&level); err != nil {
+		t.Fatal(err)
+	}
+	if level != 2 {
+		t.Fatalf("PRAGMA synchronous = %d on the writer, want 2 (FULL)", level)
+	}
+}
