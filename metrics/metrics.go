@@ -29,6 +29,7 @@ type Metrics struct {
 	modemJobs          *prometheus.CounterVec
 	modemJobSeconds    *prometheus.HistogramVec
 	dtmf               *prometheus.CounterVec
+	smsFailures        *prometheus.CounterVec
 	outboxQueued       prometheus.Gauge
 	outboxSending      prometheus.Gauge
 	outboxOldest       prometheus.Gauge
@@ -83,6 +84,10 @@ func New() *Metrics {
 			Help:    "Time from a modem claiming a job to its result (SMS accepted by the network, or the call's end).",
 			Buckets: []float64{0.1, 0.25, 0.5, 1, 2, 3, 5, 8, 13, 21, 34, 55, 90},
 		}, []string{"channel"}),
+		smsFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mfagate_modem_sms_failures_total",
+			Help: "SMS a modem failed to submit, by cause: cms_<code> (the +CMS ERROR code, 3GPP TS 27.005), cme_<code>, timeout, port_lost, bad_number, other.",
+		}, []string{"modem", "cause"}),
 		dtmf: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mfagate_modem_dtmf_total",
 			Help: "Keypad digits received in calls.",
@@ -128,7 +133,7 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		info, m.httpRequests, m.httpDuration, m.challengesCreated, m.challengesFinished,
-		m.verifyFailures, m.fraudReports, m.users, m.modemJobs, m.modemJobSeconds, m.dtmf,
+		m.verifyFailures, m.fraudReports, m.users, m.modemJobs, m.modemJobSeconds, m.dtmf, m.smsFailures,
 		m.outboxQueued, m.outboxSending, m.outboxOldest, m.reloadOK, m.reloadTime, m.fidoEnrollments,
 	)
 	m.fidoEnrollments.WithLabelValues("done")

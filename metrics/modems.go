@@ -75,6 +75,9 @@ func (m *Metrics) JobDone(id string, ch mfa.Channel, result string, took time.Du
 	m.modemJobSeconds.WithLabelValues(channel(ch)).Observe(took.Seconds())
 }
 
+// SMSFailed implements modem.Observer.
+func (m *Metrics) SMSFailed(id, cause string) { m.smsFailures.WithLabelValues(id, cause).Inc() }
+
 // Digit implements modem.Observer.
 func (m *Metrics) Digit(id string) { m.dtmf.WithLabelValues(id).Inc() }
 

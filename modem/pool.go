@@ -33,6 +33,9 @@ type Observer interface {
 	JobDone(modem string, channel mfa.Channel, result string, took time.Duration)
 	// Digit counts keypad digits received in calls.
 	Digit(modem string)
+	// SMSFailed counts an SMS the modem could not submit, by cause (see
+	// FailureCause): which network or SIM errors a modem meets.
+	SMSFailed(modem, cause string)
 }
 
 // Config describes one modem.
@@ -204,3 +207,4 @@ type nopObserver struct{}
 
 func (nopObserver) JobDone(string, mfa.Channel, string, time.Duration) {}
 func (nopObserver) Digit(string)                                       {}
+func (nopObserver) SMSFailed(string, string)                           {}

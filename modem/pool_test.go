@@ -3,15 +3,18 @@ package modem_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"mfagate/mfa"
 	"mfagate/modem"
+	"mfagate/modem/driver"
 	"mfagate/modem/sim"
 	"mfagate/store/sqlite"
 )
@@ -44,6 +47,27 @@ type rig struct {
 	modems map[string]*sim.Modem
 	cancel context.CancelFunc
 	done   chan struct{}
+	seen   *seen
+}
+
+// seen records what the pool tells its observer.
+type seen struct {
+	mu       sync.Mutex
+	failures map[string]int // "modem cause" → count
+}
+
+func (s *seen) JobDone(string, mfa.Channel, string, time.Duration) {}
+func (s *seen) Digit(string)                                       {}
+func (s *seen) SMSFailed(modem, cause string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failures[modem+" "+cause]++
+}
+
+func (s *seen) failed(modem, cause string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failures[modem+" "+cause]
 }
 
 type modemSpec struct {
@@ -64,7 +88,8 @@ func newRigFull(t *testing.T, numberMatch bool, promptFiles map[string]string, n
 	t.Helper()
 	netOpts.CountryCode = "81"
 	netOpts.OpenNumbering = true
-	r := &rig{t: t, net: sim.NewNetwork(netOpts), modems: map[string]*sim.Modem{}, done: make(chan struct{})}
+	r := &rig{t: t, net: sim.NewNetwork(netOpts), modems: map[string]*sim.Modem{}, done: make(chan struct{}),
+		seen: &seen{failures: map[string]int{}}}
 	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "m.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -91,6 +116,7 @@ func newRigFull(t *testing.T, numberMatch bool, promptFiles map[string]string, n
 		cfgs = append(cfgs, modem.Config{ID: s.id, Port: m.Path(), Profile: s.profile, DailyCap: s.cap, Channels: s.channels})
 	}
 	r.pool, err = modem.New(modem.Options{Service: r.svc, Modems: cfgs, Usage: db, SMSTimeout: 2 * time.Second, Cooldown: 300 * time.Millisecond,
+		Observer:       r.seen,
 		PromptFiles:    promptFiles,
 		HealthInterval: 500 * time.Millisecond, RingTimeout: 5 * time.Second, InputTimeout: 5 * time.Second})
 	if err != nil {
@@ -299,6 +325,30 @@ func TestFailoverOnCMSError(t *testing.T) {
 	got := r.waitStatus(c.ID, mfa.StatusFailed)
 	if got.Delivery.Attempts != mfa.MaxDeliveryAttempts {
 		t.Fatalf("attempts = %d, want %d", got.Delivery.Attempts, mfa.MaxDeliveryAttempts)
+	}
+	if n := r.seen.failed("a", "cms_500"); n != mfa.MaxDeliveryAttempts {
+		t.Fatalf("the observer counted %d failures of modem a with cms_500, want %d", n, mfa.MaxDeliveryAttempts)
+	}
+}
+
+func TestFailureCause(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{&driver.CMSError{Code: 38, Text: "38"}, "cms_38"},
+		{fmt.Errorf("send: %w", &driver.CMSError{Code: 500, Text: "500"}), "cms_500"},
+		{&driver.CMSError{Code: -1, Text: "unknown error"}, "cms_text"},
+		{&driver.CMEError{Code: 10, Text: "10"}, "cme_10"},
+		{&driver.CMSError{Code: 123456, Text: "123456"}, "cms_text"},
+		{fmt.Errorf("AT+CMGS: %w", driver.ErrTimeout), "timeout"},
+		{driver.ErrPortLost, "port_lost"},
+		{driver.ErrBadNumber, "bad_number"},
+		{errors.New("something else"), "other"},
+	} {
+		if got := modem.FailureCause(tc.err); got != tc.want {
+			t.Errorf("FailureCause(%v) = %q, want %q", tc.err, got, tc.want)
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -301,6 +302,34 @@ func reason(err error) string {
 	return s
 }
 
+// FailureCause names why an SMS submission failed, for a metric label of
+// bounded cardinality: cms_<code> or cme_<code> for the modem's error
+// codes (0-999; cms_text when it answered in words), timeout, port_lost,
+// bad_number, or other.
+func FailureCause(err error) string {
+	var cms *driver.CMSError
+	var cme *driver.CMEError
+	code := func(prefix string, n int) string {
+		if n < 0 || n > 999 {
+			return prefix + "_text" // the modem answered in words
+		}
+		return prefix + "_" + strconv.Itoa(n)
+	}
+	switch {
+	case errors.As(err, &cms):
+		return code("cms", cms.Code)
+	case errors.As(err, &cme):
+		return code("cme", cme.Code)
+	case errors.Is(err, driver.ErrTimeout):
+		return "timeout"
+	case portGone(err):
+		return "port_lost"
+	case errors.Is(err, driver.ErrBadNumber):
+		return "bad_number"
+	}
+	return "other"
+}
+
 func portGone(err error) bool {
 	return errors.Is(err, driver.ErrClosed) || errors.Is(err, driver.ErrPortLost)
 }
@@ -322,11 +351,13 @@ func (w *worker) sms(ctx context.Context, drv *driver.Modem, o mfa.Outgoing) (st
 		w.log.Info("sms sent", "job", o.Job, "to", mfa.MaskE164(o.To), "parts", len(mrs))
 		return "sent", nil
 	case driver.Transient(err):
+		w.pool.opts.Observer.SMSFailed(w.cfg.ID, FailureCause(err))
 		w.log.Warn("sms failed, another modem will retry", "job", o.Job, "err", err)
 		w.report(ctx, o.Job, mfa.Outcome{Kind: mfa.OutcomeRetry, Reason: w.cfg.ID + ": " + reason(err)})
 		w.update(func(s *Status) { s.SMSFailed++; s.LastError = reason(err) })
 		return "retry", err
 	default:
+		w.pool.opts.Observer.SMSFailed(w.cfg.ID, FailureCause(err))
 		w.log.Warn("sms refused", "job", o.Job, "err", err)
 		w.report(ctx, o.Job, mfa.Outcome{Kind: mfa.OutcomeFailed, Reason: reason(err)})
 		w.update(func(s *Status) { s.SMSFailed++; s.LastError = reason(err) })

@@ -46,6 +46,7 @@ var knownMetrics = map[string]bool{
 	"mfagate_modem_jobs_total":                             false,
 	"mfagate_modem_job_duration_seconds":                   true, // histogram
 	"mfagate_modem_dtmf_total":                             false,
+	"mfagate_modem_sms_failures_total":                     false,
 	"mfagate_outbox_queued":                                false,
 	"mfagate_outbox_sending":                               false,
 	"mfagate_outbox_oldest_queued_age_seconds":             false,
