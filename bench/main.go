@@ -86,7 +86,15 @@ func bench(ctx context.Context, run *Run, quick bool, only string) error {
 		}},
 		{"sms", "figures 3 and 5", func() error { return figureSMS(ctx, run, bin, quick) }},
 		{"latency", "figure 2", func() error { return figureLatency(ctx, run, bin, quick) }},
-		{"voice", "figure 4", func() error { return figureVoice(ctx, run, bin, quick) }},
+		{"voice", "figure 4", func() error {
+			// Figures 4 and 6 came last: a failure there is reported as
+			// not measured and does not lose the figures before it.
+			if err := figureVoice(ctx, run, bin, quick); err != nil {
+				fmt.Fprintln(os.Stderr, "figure 4:", err)
+				run.NotDone = append(run.NotDone, "figure 4 (voice): "+strings.SplitN(err.Error(), "\n", 2)[0])
+			}
+			return nil
+		}},
 		{"recovery", "figure 6", func() error { return figureRecovery(ctx, run, bin, quick) }},
 		{"profile", "profile", func() error {
 			if quick {

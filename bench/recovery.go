@@ -279,21 +279,39 @@ func hungOnce(ctx context.Context, bin string, r int, latency time.Duration) (ti
 
 // figureRecovery is figure 6: how fast mfagate, gammu-smsd and smstools3
 // deliver again after a modem's port vanished and came back, and after a
-// modem hung in the middle of a job.
+// modem hung in the middle of a job. A part that fails is reported as not
+// measured; the others still run.
 func figureRecovery(ctx context.Context, run *Run, bin string, quick bool) error {
 	repsPort, repsHung, peerLimit := 5, 2, 150*time.Second
 	if quick {
 		repsPort, repsHung, peerLimit = 1, 0, 0
 	}
-	back, err := portBackMfagate(ctx, bin, repsPort)
-	if err != nil {
-		return err
+	failed := func(what string, err error) {
+		fmt.Fprintf(os.Stderr, "figure 6: %s: %v\n", what, err)
+		run.NotDone = append(run.NotDone, fmt.Sprintf("figure 6, %s: %s", what, strings.SplitN(err.Error(), "\n", 2)[0]))
 	}
-	note := fmt.Sprintf("%d times: modemsim (-link, zero radio latency) stopped, the daemon sees the modem down, one phone registration queues an SMS, the same symlink is back %s + 0-250 ms after it vanished; from the new modemsim printing its port (the symlink exists) to its \"sms delivered\" line", len(back), portAway)
-	base := run.add(Entry{Name: "port_back_to_sms_mfagate_p50", Value: ms(percentile(back, 50)), Unit: "ms", Note: note})
-	run.add(Entry{Name: "port_back_to_sms_mfagate_max", Value: ms(percentile(back, 100)), Unit: "ms"})
-	fmt.Fprintf(os.Stderr, "figure 6: mfagate, port back to SMS p50 %s\n", percentile(back, 50).Round(time.Millisecond))
+	// peerEntry records a peer's figure and its ratio to mfagate's.
+	peerEntry := func(name string, dt time.Duration, ok bool, note string, base *Entry) error {
+		e := run.add(Entry{Name: name, Value: ms(dt), Unit: "ms", Note: note})
+		if !ok {
+			e.Above = true
+			e.Note += fmt.Sprintf("; not delivered within %s (the value is that bound)", peerLimit)
+		}
+		if base != nil && base.Value > 0 {
+			return run.compare(e, base, e.Value/base.Value, 0)
+		}
+		return nil
+	}
 
+	var base *Entry
+	if back, err := portBackMfagate(ctx, bin, repsPort); err != nil {
+		failed("port back, mfagate", err)
+	} else {
+		note := fmt.Sprintf("%d times: modemsim (-link, zero radio latency) stopped, the daemon sees the modem down, one phone registration queues an SMS, the same symlink is back %s + 0-250 ms after it vanished; from the new modemsim printing its port (the symlink exists) to its \"sms delivered\" line", len(back), portAway)
+		base = run.add(Entry{Name: "port_back_to_sms_mfagate_p50", Value: ms(percentile(back, 50)), Unit: "ms", Note: note})
+		run.add(Entry{Name: "port_back_to_sms_mfagate_max", Value: ms(percentile(back, 100)), Unit: "ms"})
+		fmt.Fprintf(os.Stderr, "figure 6: mfagate, port back to SMS p50 %s\n", percentile(back, 50).Round(time.Millisecond))
+	}
 	if peerLimit > 0 {
 		peers := []struct {
 			key   string
@@ -305,20 +323,11 @@ func figureRecovery(ctx context.Context, run *Run, bin string, quick bool) error
 		for _, pr := range peers {
 			dt, ok, err := portBackPeer(ctx, bin, peerLimit, pr.start)
 			if err != nil {
-				fmt.Fprintf(os.Stderr, "figure 6: %s: %v\n", pr.key, err)
-				run.NotDone = append(run.NotDone, fmt.Sprintf("figure 6, port back, %s: %v", pr.key, err))
+				failed("port back, "+pr.key, err)
 				continue
 			}
-			e := run.add(Entry{Name: "port_back_to_sms_" + pr.key, Value: ms(dt), Unit: "ms",
-				Note: "the same procedure once, the message written into the spool while the port was away"})
-			if !ok {
-				e.Above = true
-				e.Note += fmt.Sprintf("; not delivered within %s of the port coming back (the value is that bound)", peerLimit)
-			}
-			if base.Value > 0 {
-				if err := run.compare(e, base, e.Value/base.Value, 0); err != nil {
-					return err
-				}
+			if err := peerEntry("port_back_to_sms_"+pr.key, dt, ok, "the same procedure once, the message written into the spool while the port was away; to the handset", base); err != nil {
+				return err
 			}
 			fmt.Fprintf(os.Stderr, "figure 6: %s, port back to SMS %s (delivered: %v)\n", pr.key, dt.Round(time.Millisecond), ok)
 		}
@@ -331,31 +340,24 @@ func figureRecovery(ctx context.Context, run *Run, bin string, quick bool) error
 		return nil
 	}
 	const latency = 2 * time.Second
-	hung, err := hungMfagate(ctx, bin, repsHung, latency)
-	if err != nil {
-		return err
+	var hb *Entry
+	if hung, err := hungMfagate(ctx, bin, repsHung, latency); err != nil {
+		failed("hung modem, mfagate", err)
+	} else {
+		hb = run.add(Entry{Name: "hung_modem_to_sms_elsewhere_mfagate_p50", Value: ms(percentile(hung, 50)), Unit: "ms",
+			Note: fmt.Sprintf("%d times: two modems (two modemsim processes, %s radio latency), one phone registration; the modem that claimed the job (seen in state sending, 2 ms polls) is stopped with SIGSTOP; to the other modem's \"sms delivered\" line. Includes the daemon's AT+CMGS timeout (25 s, modem.Options.SMSTimeout) and the second modem's %s", len(hung), latency, latency)})
+		run.add(Entry{Name: "hung_modem_to_sms_elsewhere_mfagate_max", Value: ms(percentile(hung, 100)), Unit: "ms"})
+		fmt.Fprintf(os.Stderr, "figure 6: mfagate, hung modem to SMS elsewhere p50 %s\n", percentile(hung, 50).Round(time.Millisecond))
 	}
-	hb := run.add(Entry{Name: "hung_modem_to_sms_elsewhere_mfagate_p50", Value: ms(percentile(hung, 50)), Unit: "ms",
-		Note: fmt.Sprintf("%d times: two modems (two modemsim processes, %s radio latency), one phone registration; the modem that claimed the job (seen in state sending, 2 ms polls) is stopped with SIGSTOP; to the other modem's \"sms delivered\" line. Includes the daemon's AT+CMGS timeout (25 s, modem.Options.SMSTimeout) and the second modem's %s", len(hung), latency, latency)})
-	run.add(Entry{Name: "hung_modem_to_sms_elsewhere_mfagate_max", Value: ms(percentile(hung, 100)), Unit: "ms"})
-	fmt.Fprintf(os.Stderr, "figure 6: mfagate, hung modem to SMS elsewhere p50 %s\n", percentile(hung, 50).Round(time.Millisecond))
-
-	dt, ok, err := hungSmstools(ctx, bin, latency, peerLimit)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "figure 6: smstools, hung modem: %v\n", err)
-		run.NotDone = append(run.NotDone, fmt.Sprintf("figure 6, hung modem, smstools3: %v", err))
-		return nil
+	if dt, ok, err := hungSmstools(ctx, bin, latency, peerLimit); err != nil {
+		failed("hung modem, smstools3", err)
+	} else {
+		note := fmt.Sprintf("once: smsd (delaytime = 1) with two modems (GSM1, GSM2; two modemsim processes, %s radio latency); the modem whose log shows AT+CMGS is stopped with SIGSTOP; to the other modem's \"sms delivered\" line", latency)
+		if err := peerEntry("hung_modem_to_sms_elsewhere_smstools_delaytime1", dt, ok, note, hb); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "figure 6: smstools, hung modem to SMS elsewhere %s (delivered: %v)\n", dt.Round(time.Millisecond), ok)
 	}
-	e := run.add(Entry{Name: "hung_modem_to_sms_elsewhere_smstools_delaytime1", Value: ms(dt), Unit: "ms",
-		Note: fmt.Sprintf("once: smsd (delaytime = 1) with two modems (GSM1, GSM2; two modemsim processes, %s radio latency); the modem whose log shows AT+CMGS is stopped with SIGSTOP; to the other modem's \"sms delivered\" line", latency)})
-	if !ok {
-		e.Above = true
-		e.Note += fmt.Sprintf("; not delivered within %s of the hang (the value is that bound)", peerLimit)
-	}
-	if err := run.compare(e, hb, e.Value/hb.Value, 0); err != nil {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "figure 6: smstools, hung modem to SMS elsewhere %s (delivered: %v)\n", dt.Round(time.Millisecond), ok)
 	run.NotDone = append(run.NotDone, "figure 6, hung modem, gammu-smsd: one modem per gammu-smsd process (files backend), so no other modem can take its job")
 	return nil
 }
