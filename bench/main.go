@@ -80,7 +80,7 @@ func bench(ctx context.Context, run *Run, quick bool, only string) error {
 		{"totp", "figure 1", func() error {
 			dur, users := 10*time.Second, 600
 			if quick {
-				dur, users = time.Second, 120
+				dur, users = 800*time.Millisecond, 120
 			}
 			return figureTOTP(ctx, run, bin, dur, users)
 		}},
