@@ -23,7 +23,7 @@ var profileShares = []struct{ key, fn, what string }{
 }
 
 var (
-	benchLine   = regexp.MustCompile(`^BenchmarkTOTPSignin\S*\s+(\d+)\s+([\d.]+) ns/op\s+(\d+) B/op\s+(\d+) allocs/op`)
+	benchLine   = regexp.MustCompile(`^BenchmarkTOTPSignin-\d+\s+(\d+)\s+(.*)$`)
 	totalLine   = regexp.MustCompile(`Total samples = ([\d.]+)(ms|s)`)
 	profileLine = regexp.MustCompile(`^\s*\S+\s+\S+%\s+\S+%\s+\S+\s+([\d.]+)%\s+(.+)$`)
 )
@@ -46,14 +46,26 @@ func figureProfile(ctx context.Context, run *Run) error {
 	}
 	cmd := "go test -run '^$' -bench BenchmarkTOTPSignin -benchtime 5s -cpuprofile cpu.out ./api"
 	for _, l := range strings.Split(string(out), "\n") {
-		if m := benchLine.FindStringSubmatch(l); m != nil {
-			ns, _ := strconv.ParseFloat(m[2], 64)
-			bytes, _ := strconv.ParseFloat(m[3], 64)
-			allocs, _ := strconv.ParseFloat(m[4], 64)
+		m := benchLine.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		// "<value> <unit>" pairs: ns/op, any custom metric, B/op, allocs/op.
+		vals := map[string]float64{}
+		f := strings.Fields(m[2])
+		for k := 0; k+1 < len(f); k += 2 {
+			v, _ := strconv.ParseFloat(f[k], 64)
+			vals[f[k+1]] = v
+		}
+		if ns, ok := vals["ns/op"]; ok {
 			run.add(Entry{Name: "profile_signin_per_op", Value: ns / 1000, Unit: "µs",
 				Note: cmd + ": one op is POST /v1/users/{user}/challenges and POST /v1/challenges/{id}/verify with the right code, server and client in one process (" + m[1] + " ops)"})
-			run.add(Entry{Name: "profile_signin_alloc_per_op", Value: bytes / 1024, Unit: "KiB"})
-			run.add(Entry{Name: "profile_signin_allocs_per_op", Value: allocs, Unit: "allocs"})
+		}
+		if b, ok := vals["B/op"]; ok {
+			run.add(Entry{Name: "profile_signin_alloc_per_op", Value: b / 1024, Unit: "KiB"})
+		}
+		if a, ok := vals["allocs/op"]; ok {
+			run.add(Entry{Name: "profile_signin_allocs_per_op", Value: a, Unit: "allocs"})
 		}
 	}
 	top, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-cum", "-nodecount=100000", testBin, prof).Output()
