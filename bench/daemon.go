@@ -51,6 +51,12 @@ type daemon struct {
 // startDaemon writes a configuration (extra is appended to it) and runs
 // bin/mfagated with args until /readyz answers 200.
 func startDaemon(bin, extra string, conc int, args ...string) (*daemon, error) {
+	return startDaemonWith(bin, extra, conc, nil, args...)
+}
+
+// startDaemonWith is startDaemon with prepare run on the state directory
+// before the daemon starts (to fill its database).
+func startDaemonWith(bin, extra string, conc int, prepare func(dir string) error, args ...string) (*daemon, error) {
 	dir, err := os.MkdirTemp("", "mfagate-bench-")
 	if err != nil {
 		return nil, err
@@ -75,6 +81,11 @@ roles = ["idp", "enroll", "admin"]
 %s`, addr, extra)
 	if err := os.WriteFile(filepath.Join(dir, "mfagate.toml"), []byte(conf), 0o600); err != nil {
 		return nil, err
+	}
+	if prepare != nil {
+		if err := prepare(dir); err != nil {
+			return nil, err
+		}
 	}
 	d.client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 		MaxIdleConns: conc + 8, MaxIdleConnsPerHost: conc + 8, IdleConnTimeout: time.Minute}}
