@@ -166,9 +166,10 @@ func scrape(t *testing.T, g *gateway, metric string) string {
 	return m[1]
 }
 
-// The watchdog is fed only while the housekeeping loop beats: a stuck loop
-// stops the pings so that systemd restarts the daemon.
-func TestWatchdogNeedsProgress(t *testing.T) {
+// watchdogRig is a notify socket with a 400 ms watchdog, and a service
+// on the store wrap makes of a new SQLite database.
+func watchdogRig(t *testing.T, wrap func(*sqlite.DB) mfa.Store) (*notifySocket, *mfa.Service, *modem.Pool) {
+	t.Helper()
 	ns := newNotifySocket(t)
 	t.Setenv("NOTIFY_SOCKET", ns.path)
 	t.Setenv("WATCHDOG_USEC", "400000")
@@ -176,14 +177,20 @@ func TestWatchdogNeedsProgress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
 	keys, _ := mfa.NewKeys(bytes.Repeat([]byte{1}, 32))
-	cfgPolicy := policyFrom(mustDefault(t))
-	svc, err := mfa.New(mfa.Options{Store: db, Keys: keys, Policy: cfgPolicy})
+	svc, err := mfa.New(mfa.Options{Store: wrap(db), Keys: keys, Policy: policyFrom(mustDefault(t))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	pool, _ := modem.New(modem.Options{Service: svc})
+	return ns, svc, pool
+}
+
+// The watchdog is fed only while the housekeeping loop beats: a stuck loop
+// stops the pings so that systemd restarts the daemon.
+func TestWatchdogNeedsProgress(t *testing.T) {
+	ns, svc, pool := watchdogRig(t, func(db *sqlite.DB) mfa.Store { return db })
 	hk := &heartbeat{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -243,20 +250,7 @@ func TestWatchdogSurvivesUnreachableDatabase(t *testing.T) {
 		{"broken", errors.New("sqlite: disk I/O error"), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ns := newNotifySocket(t)
-			t.Setenv("NOTIFY_SOCKET", ns.path)
-			t.Setenv("WATCHDOG_USEC", "400000")
-			db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "m.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			keys, _ := mfa.NewKeys(bytes.Repeat([]byte{1}, 32))
-			svc, err := mfa.New(mfa.Options{Store: pingStore{db, tc.err}, Keys: keys, Policy: policyFrom(mustDefault(t))})
-			if err != nil {
-				t.Fatal(err)
-			}
-			pool, _ := modem.New(modem.Options{Service: svc})
+			ns, svc, pool := watchdogRig(t, func(db *sqlite.DB) mfa.Store { return pingStore{db, tc.err} })
 			hk := &heartbeat{}
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
