@@ -283,36 +283,47 @@ func (k *Kiosk) Open(ctx context.Context, actor mfa.Actor, user, proof string) (
 func (k *Kiosk) Get(id string) (Session, error) {
 	ctx, cancel := storeContext(context.Background())
 	defer cancel()
-	if err := k.sync(ctx, id); err != nil {
+	e, err := k.hold(ctx, id)
+	if err != nil {
 		return Session{}, err
 	}
-	k.mu.Lock()
 	defer k.mu.Unlock()
-	e, ok := k.sessions[id]
-	if !ok {
-		return Session{}, ErrUnknownSession
-	}
 	if k.now().After(e.s.ExpiresAt) {
 		return Session{}, ErrExpired
 	}
 	return e.s, nil
 }
 
+// hold brings this node's copy of a session up to date and returns its
+// entry with k.mu locked. A session that expired here between the two (the
+// housekeeping tick dropped it) is looked up once more: its record says it
+// expired.
+func (k *Kiosk) hold(ctx context.Context, id string) (*entry, error) {
+	for try := 0; ; try++ {
+		if err := k.sync(ctx, id); err != nil {
+			return nil, err
+		}
+		k.mu.Lock()
+		if e, ok := k.sessions[id]; ok {
+			return e, nil
+		}
+		k.mu.Unlock()
+		if try == 1 || k.store == nil {
+			return nil, ErrUnknownSession
+		}
+	}
+}
+
 // Subscribe returns a channel that receives the session after every change
 // (the current state first) and is closed when the session ends or ctx does.
 func (k *Kiosk) Subscribe(ctx context.Context, id string) (<-chan Session, error) {
 	sctx, cancel := storeContext(ctx)
-	err := k.sync(sctx, id)
+	e, err := k.hold(sctx, id)
 	cancel()
 	if err != nil {
 		return nil, err
 	}
-	k.mu.Lock()
 	defer k.mu.Unlock()
-	e, ok := k.sessions[id]
-	if !ok {
-		return nil, ErrUnknownSession
-	}
 	ch := make(chan Session, 16)
 	ch <- e.s
 	e.subs = append(e.subs, ch)
@@ -407,16 +418,11 @@ type AssertRequest struct {
 func (k *Kiosk) begin(id, kind string) (Session, string, error) {
 	ctx, cancel := storeContext(context.Background())
 	defer cancel()
-	if err := k.sync(ctx, id); err != nil {
+	e, err := k.hold(ctx, id)
+	if err != nil {
 		return Session{}, "", err
 	}
 	now := k.now()
-	k.mu.Lock()
-	e, ok := k.sessions[id]
-	if !ok {
-		k.mu.Unlock()
-		return Session{}, "", ErrUnknownSession
-	}
 	if now.After(e.s.ExpiresAt) {
 		k.mu.Unlock()
 		return Session{}, "", ErrExpired
