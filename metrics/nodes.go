@@ -44,7 +44,7 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Unlock()
 	for _, n := range nodes {
 		age := at.Sub(n.SeenAt)
-		if age > Retired {
+		if age > retired {
 			continue
 		}
 		ch <- prometheus.MustNewConstMetric(descNodeUp, prometheus.GaugeValue, b2f(age < c.lease), n.ID)
@@ -63,9 +63,9 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// Retired is how long after its last heartbeat a node is no longer
+// retired is how long after its last heartbeat a node is no longer
 // exported: a node taken out of service stops alerting a day later.
-const Retired = 24 * time.Hour
+const retired = 24 * time.Hour
 
 // WatchNodes starts exporting node metrics for this node (self) and lease.
 func (m *Metrics) WatchNodes(self, version string, lease time.Duration) {

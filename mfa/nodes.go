@@ -68,7 +68,3 @@ func (s *Service) Alive(n Node) bool { return s.now().Sub(n.SeenAt) < s.lease }
 // changed challenge id (a store notification). They re-read it at once
 // instead of at their next poll.
 func (s *Service) ChallengeChanged(id string) { s.watch.notify(id) }
-
-// WakeSender tells this node's modems that jobs may wait in the outbox, for
-// example when another node queued one.
-func (s *Service) WakeSender() { s.wake() }
