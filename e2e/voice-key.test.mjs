@@ -21,6 +21,18 @@ after(async () => {
   if (g) await g.stop();
 });
 
+// boxOf is the element's box once it is laid out: the page re-renders the
+// waiting area on every status change, and between two renders there may
+// be no box to measure (bounded: 50 tries, 20 ms apart).
+async function boxOf(locator) {
+  for (let i = 0; i < 50; i++) {
+    const box = await locator.boundingBox();
+    if (box) return box;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error('the element never got a box');
+}
+
 test('voice call, security key, test sign-in with the key, apply', async () => {
   const sess = await g.openSession(user);
   await page.goto(g.url + sess.url + '?lang=en');
@@ -34,9 +46,9 @@ test('voice call, security key, test sign-in with the key, apply', async () => {
   await match.waitFor();
   const digits = (await match.innerText()).replace(/\D/g, '');
   assert.match(digits, /^\d{2}$/);
-  const box = await page.locator('#wait').boundingBox();
+  const box = await boxOf(page.locator('#wait'));
   await page.locator('#wait', { hasText: 'Answered' }).waitFor();
-  const box2 = await page.locator('#wait').boundingBox();
+  const box2 = await boxOf(page.locator('#wait'));
   assert.equal(box2.height, box.height, 'the waiting area keeps its size');
   await assertFits(page);
   await shot(page, '11-voice-number-match');
