@@ -305,22 +305,30 @@ func TestExpiryAcrossNodes(t *testing.T) {
 	}
 }
 
-// A node that stopped during an operation leaves the session busy; another
-// node can start one once the operation would have ended anyway.
-func TestTakeOverFromAStoppedNode(t *testing.T) {
-	c := newCluster(t, 15*time.Minute, "idp", "kiosk")
-	idp, kk := c.k("idp"), c.k("kiosk")
-	s, err := idp.Open(t.Context(), mfa.Actor{Name: "idp"}, user, "")
+// awaitingTouch opens a session through node "idp" and starts an
+// enrollment on node "kiosk", which waits for the key to be touched.
+func (c *cluster) awaitingTouch(t *testing.T) kiosk.Session {
+	t.Helper()
+	s, err := c.k("idp").Open(t.Context(), mfa.Actor{Name: "idp"}, user, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The kiosk's node asks for a touch that never comes (its node "died").
-	if _, err := kk.Enroll(mfa.Actor{}, s.ID, kiosk.EnrollRequest{Device: c.key.Path(), NewPIN: "135790"}); err != nil {
+	if _, err := c.k("kiosk").Enroll(mfa.Actor{}, s.ID, kiosk.EnrollRequest{Device: c.key.Path(), NewPIN: "135790"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.key.WaitForTouchRequest(t.Context()); err != nil {
 		t.Fatal(err)
 	}
+	return s
+}
+
+// A node that stopped during an operation leaves the session busy; another
+// node can start one once the operation would have ended anyway.
+func TestTakeOverFromAStoppedNode(t *testing.T) {
+	c := newCluster(t, 15*time.Minute, "idp", "kiosk")
+	idp := c.k("idp")
+	// The kiosk's node asks for a touch that never comes (its node "died").
+	s := c.awaitingTouch(t)
 	req := kiosk.EnrollRequest{Device: "/dev/absent", PIN: "135790"}
 	c.nodes["idp"].skew.Store(int64(time.Minute))
 	if _, err := idp.Enroll(mfa.Actor{}, s.ID, req); !errors.Is(err, kiosk.ErrBusy) {
@@ -349,16 +357,7 @@ func TestTakeOverFromAStoppedNode(t *testing.T) {
 func TestOverdueOperationNotShared(t *testing.T) {
 	c := newCluster(t, 15*time.Minute, "idp", "kiosk")
 	idp, kk := c.k("idp"), c.k("kiosk")
-	s, err := idp.Open(t.Context(), mfa.Actor{Name: "idp"}, user, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := kk.Enroll(mfa.Actor{}, s.ID, kiosk.EnrollRequest{Device: c.key.Path(), NewPIN: "135790"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.key.WaitForTouchRequest(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	s := c.awaitingTouch(t)
 	c.nodes["kiosk"].skew.Store(int64(3 * time.Minute))
 	c.key.Touch()
 	deadline := time.Now().Add(30 * time.Second)

@@ -64,17 +64,23 @@ func (m modemView) channels() string {
 	return strings.Join(m.Channels, ",")
 }
 
-// fetchModems reads GET /v1/modems.
-func (e *env) fetchModems() ([]byte, []modemView, error) {
-	raw, err := e.call("GET", "/v1/modems", nil, nil)
+// fetchList reads a GET route answering a JSON array: the raw answer (for
+// -json) and its entries.
+func fetchList[T any](e *env, path string) ([]byte, []T, error) {
+	raw, err := e.call("GET", path, nil, nil)
 	if err != nil {
 		return nil, nil, err
 	}
-	var ms []modemView
-	if err := decodeAnswer(raw, &ms); err != nil {
+	var out []T
+	if err := decodeAnswer(raw, &out); err != nil {
 		return nil, nil, err
 	}
-	return raw, ms, nil
+	return raw, out, nil
+}
+
+// fetchModems reads GET /v1/modems.
+func (e *env) fetchModems() ([]byte, []modemView, error) {
+	return fetchList[modemView](e, "/v1/modems")
 }
 
 // nodeView is one entry of GET /v1/nodes.
@@ -91,17 +97,8 @@ type nodeView struct {
 	} `json:"modems"`
 }
 
-func (e *env) fetchNodes() ([]byte, []nodeView, error) {
-	raw, err := e.call("GET", "/v1/nodes", nil, nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	var ns []nodeView
-	if err := decodeAnswer(raw, &ns); err != nil {
-		return nil, nil, err
-	}
-	return raw, ns, nil
-}
+// fetchNodes reads GET /v1/nodes.
+func (e *env) fetchNodes() ([]byte, []nodeView, error) { return fetchList[nodeView](e, "/v1/nodes") }
 
 func setupModems(fs *flag.FlagSet) action {
 	return func(e *env, args []string) error {
@@ -154,19 +151,12 @@ var errNoKiosk = errors.New("kiosk not enabled: this gateway has no security-key
 // fetchDevices reads GET /v1/kiosk/devices; errNoKiosk when the gateway
 // does not serve the route.
 func (e *env) fetchDevices() ([]byte, []deviceView, error) {
-	raw, err := e.call("GET", "/v1/kiosk/devices", nil, nil)
+	raw, ds, err := fetchList[deviceView](e, "/v1/kiosk/devices")
 	var ae *apiError
 	if errors.As(err, &ae) && ae.Status == http.StatusNotFound && ae.Code == "not_found" {
 		return nil, nil, errNoKiosk
 	}
-	if err != nil {
-		return nil, nil, err
-	}
-	var ds []deviceView
-	if err := decodeAnswer(raw, &ds); err != nil {
-		return nil, nil, err
-	}
-	return raw, ds, nil
+	return raw, ds, err
 }
 
 // printDevices shows the security keys present at the kiosk.

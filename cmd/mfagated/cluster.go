@@ -61,6 +61,7 @@ type cluster struct {
 	log     *slog.Logger
 	started time.Time
 	version string
+	failing bool // the last heartbeat failed (logged once per outage)
 }
 
 // run sends a heartbeat every third of the lease until ctx ends. Each one
@@ -72,9 +73,8 @@ func (c *cluster) run(ctx context.Context) {
 	every := c.svc.Lease() / 3
 	t := time.NewTicker(every)
 	defer t.Stop()
-	failing := false
 	for {
-		c.beat(ctx, &failing)
+		c.beat(ctx)
 		select {
 		case <-ctx.Done():
 			return
@@ -83,19 +83,19 @@ func (c *cluster) run(ctx context.Context) {
 	}
 }
 
-func (c *cluster) beat(ctx context.Context, failing *bool) {
+func (c *cluster) beat(ctx context.Context) {
 	n := mfa.Node{Version: c.version, StartedAt: c.started, Modems: modem.Describe(c.pool.Status())}
 	if _, err := c.svc.Heartbeat(ctx, n, c.pool.Holding()); err != nil {
-		if ctx.Err() == nil && !*failing {
+		if ctx.Err() == nil && !c.failing {
 			c.log.Error("heartbeat failed: this node's claims lapse unless the store answers again within the lease",
 				"err", err, "lease", c.svc.Lease())
 		}
-		*failing = true
+		c.failing = true
 		return
 	}
-	if *failing {
+	if c.failing {
 		c.log.Info("heartbeat recorded again")
-		*failing = false
+		c.failing = false
 	}
 	c.pool.Wake()
 	if nodes, err := c.svc.Nodes(ctx); err == nil {
