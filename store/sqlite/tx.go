@@ -194,12 +194,12 @@ func (t *tx) PhoneChallengeTimes(user string, since time.Time) ([]time.Time, err
 }
 
 func (t *tx) LatestChallenge(method string, p mfa.Purpose) (mfa.Challenge, error) {
-	c, err := scanChallenge(t.queryRow(`SELECT `+challengeCols+` FROM challenges WHERE method_id = ? AND purpose = ? ORDER BY created_at DESC LIMIT 1`, method, string(p)))
+	c, err := scanChallenge(t.queryRow(`SELECT `+challengeCols+` FROM challenges WHERE method_id = ? AND purpose = ? ORDER BY created_at DESC, id DESC LIMIT 1`, method, string(p)))
 	return c, notFound(err)
 }
 
 func (t *tx) ExpiredOpenChallenges(at time.Time, limit int) ([]mfa.Challenge, error) {
-	rows, err := t.query(`SELECT `+challengeCols+` FROM challenges WHERE open AND expires_at <= ? ORDER BY expires_at LIMIT ?`, store.Nanos(at), limit)
+	rows, err := t.query(`SELECT `+challengeCols+` FROM challenges WHERE open AND expires_at <= ? ORDER BY expires_at, id LIMIT ?`, store.Nanos(at), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -307,7 +307,7 @@ func (t *tx) ClaimJob(c mfa.JobClaim) (mfa.Job, error) {
 		return mfa.Job{}, mfa.ErrNotFound
 	}
 	q := `SELECT ` + jobCols + ` FROM outbox WHERE state = 'queued' AND pinned IN ('', ?) AND channel IN (?` + strings.Repeat(",?", len(c.Channels)-1) + `)
-		ORDER BY priority, expires_at LIMIT 1`
+		ORDER BY priority, expires_at, id LIMIT 1`
 	args := []any{c.Modem}
 	for _, ch := range c.Channels {
 		args = append(args, string(ch))
@@ -344,7 +344,7 @@ func (t *tx) Jobs(state mfa.JobState, limit int) ([]mfa.Job, error) {
 		q += ` WHERE state = ?`
 		args = append(args, string(state))
 	}
-	q += ` ORDER BY created_at LIMIT ?`
+	q += ` ORDER BY created_at, id LIMIT ?`
 	args = append(args, limit)
 	rows, err := t.query(q, args...)
 	if err != nil {
@@ -373,7 +373,7 @@ func (t *tx) RequeueSending(node string, now time.Time) (int, error) {
 }
 
 func (t *tx) DueActivations(at time.Time, limit int) ([]mfa.User, error) {
-	rows, err := t.query(`SELECT `+userCols+` FROM users WHERE state = 'pending' AND activates_at <= ? ORDER BY activates_at LIMIT ?`, store.Nanos(at), limit)
+	rows, err := t.query(`SELECT `+userCols+` FROM users WHERE state = 'pending' AND activates_at <= ? ORDER BY activates_at, id LIMIT ?`, store.Nanos(at), limit)
 	if err != nil {
 		return nil, err
 	}

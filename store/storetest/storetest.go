@@ -50,6 +50,7 @@ func Run(t *testing.T, open Open) {
 		{"Events", testEvents},
 		{"PhoneChallengeTimes", testPhoneChallengeTimes},
 		{"LatestChallenge", testLatestChallenge},
+		{"Ties", testTies},
 		{"ConcurrentClaims", testConcurrentClaims},
 		{"ConcurrentIncrements", testConcurrentIncrements},
 		{"ReaderNotBlockedByWriter", testReaderNotBlocked},
