@@ -2,6 +2,11 @@
 // they implement are declared by their consumers (mfa.Store); each backend
 // lives in its own directory: store/sqlite (embedded, the default) and, for
 // several gateway nodes, store/postgres.
+//
+// The SQL is written once, here: Tx implements mfa.Tx, and the kiosk,
+// usage and migration functions run on a backend's Conn, with a Dialect
+// for what the two spell differently. A backend keeps its connections,
+// transactions, schema files and the statements only it has.
 package store
 
 import "time"

@@ -11,14 +11,10 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math/rand/v2"
 	"net/url"
 	"os"
-	"path"
 	"regexp"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -27,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"mfagate/mfa"
+	"mfagate/store"
 )
 
 //go:embed migrations/*.sql
@@ -155,11 +152,6 @@ func (db *DB) Ping(ctx context.Context) error {
 // COMMITTED on purpose: each statement after the lock sees what the node
 // that held it committed (a snapshot taken before the lock would not).
 func (db *DB) migrate(ctx context.Context) error {
-	files, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return err
-	}
-	sort.Strings(files)
 	tx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 	if err != nil {
 		return fmt.Errorf("postgres: begin migration: %w", err)
@@ -168,51 +160,21 @@ func (db *DB) migrate(ctx context.Context) error {
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLock); err != nil {
 		return fmt.Errorf("postgres: wait for the migration lock: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
-		return fmt.Errorf("postgres: create schema_migrations: %w", err)
-	}
-	rows, _ := tx.Query(ctx, `SELECT version FROM schema_migrations`)
-	versions, err := pgx.CollectRows(rows, pgx.RowTo[int])
-	if err != nil {
-		return fmt.Errorf("postgres: read schema version: %w", err)
-	}
-	applied, current := map[int]bool{}, 0
-	for _, v := range versions {
-		applied[v], current = true, max(current, v)
-	}
-	latest := 0
-	for _, f := range files {
-		name := path.Base(f)
-		v, err := strconv.Atoi(strings.SplitN(name, "_", 2)[0])
-		if err != nil {
-			return fmt.Errorf("postgres: migration %s has no numeric prefix", name)
-		}
-		latest = max(latest, v)
-		// Every migration not yet applied runs, in order, even one numbered
-		// below the newest applied (written alongside it on another branch).
-		if applied[v] {
-			continue
-		}
-		body, err := migrations.ReadFile(f)
-		if err != nil {
+	c := &conn{ctx: ctx, q: tx}
+	err = store.Migrate(c, migrations, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
+		func(script string) error {
+			// No arguments: the simple protocol runs a file of several statements.
+			_, err := tx.Exec(ctx, script, pgx.QueryExecModeSimpleProtocol)
 			return err
-		}
-		// No arguments: the simple protocol runs a file of several statements.
-		if _, err := tx.Exec(ctx, string(body), pgx.QueryExecModeSimpleProtocol); err != nil {
-			return fmt.Errorf("postgres: apply migration %s: %w", name, err)
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, v); err != nil {
-			return fmt.Errorf("postgres: record migration %d: %w", v, err)
-		}
+		})
+	if errors.Is(err, store.ErrSchemaNewer) {
+		return fmt.Errorf("%w: upgrade every node", err)
 	}
-	if current > latest {
-		return fmt.Errorf("postgres: the database has schema version %d but this mfagated knows only up to %d: upgrade every node", current, latest)
+	if err != nil {
+		return err
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("postgres: commit migrations: %w", err)
-	}
-	return nil
+	return c.Err("commit migrations", tx.Commit(ctx))
 }
 
 // Update runs fn in a SERIALIZABLE read-write transaction. When PostgreSQL
@@ -258,8 +220,8 @@ func (db *DB) once(ctx context.Context, opts pgx.TxOptions, fn func(mfa.Tx) erro
 	}
 	// Also releases the connection when fn panics; a no-op after Commit.
 	defer pgTx.Rollback(context.WithoutCancel(ctx))
-	t := &tx{ctx: ctx, tx: pgTx}
-	if err := fn(t); err != nil {
+	t := &conn{ctx: ctx, q: pgTx}
+	if err := fn(store.NewTx(t, &dialect)); err != nil {
 		if t.conflict != nil && !retryable(err) {
 			// fn hid the conflict (or went on in the aborted
 			// transaction and failed otherwise): still a conflict.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"mfagate/mfa"
+	"mfagate/store"
 )
 
 func putUser(id string) func(mfa.Tx) error {
@@ -153,7 +154,7 @@ func TestBatchCommitFailureFailsEveryWrite(t *testing.T) {
 		func(t mfa.Tx) error {
 			// A foreign key checked only at COMMIT: the method's user does
 			// not exist, so the COMMIT fails.
-			if err := t.(*tx).exec(`PRAGMA defer_foreign_keys = ON`); err != nil {
+			if _, err := t.(*store.Tx).Conn().Exec(`PRAGMA defer_foreign_keys = ON`); err != nil {
 				return err
 			}
 			return t.PutMethod(mfa.Method{ID: "orphan", User: "nobody", Kind: mfa.KindTOTP, Label: "x", CreatedAt: t0})

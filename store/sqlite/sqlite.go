@@ -10,17 +10,14 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
-	"strconv"
-	"strings"
 	"sync"
 
 	"mfagate/mfa"
+	"mfagate/store"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver (pure Go, no cgo)
 )
@@ -166,65 +163,24 @@ func (db *DB) Close() error {
 // Path is the database file.
 func (db *DB) Path() string { return db.path }
 
+// migrate applies the pending migrations in one transaction.
 func (db *DB) migrate(ctx context.Context) error {
-	if _, err := db.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT (datetime('now'))) STRICT`); err != nil {
-		return fmt.Errorf("sqlite: create schema_migrations in %s (is it an SQLite database?): %w", db.path, err)
-	}
-	applied, current := map[int]bool{}, 0
-	rows, err := db.w.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	sqlTx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("sqlite: read schema version: %w", err)
+		return fmt.Errorf("sqlite: begin migration of %s: %w", db.path, err)
 	}
-	for rows.Next() {
-		var v int
-		if err := rows.Scan(&v); err != nil {
-			rows.Close()
-			return fmt.Errorf("sqlite: read schema version: %w", err)
-		}
-		applied[v], current = true, max(current, v)
+	defer sqlTx.Rollback()
+	c := newConn(ctx, sqlTx, nil)
+	err = store.Migrate(c, migrations, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT (datetime('now'))) STRICT`,
+		func(script string) error { _, err := sqlTx.ExecContext(ctx, script); return err })
+	if errors.Is(err, store.ErrSchemaNewer) {
+		return fmt.Errorf("%w in %s: run the newer mfagated or restore a backup", err, db.path)
 	}
-	rows.Close()
-	files, err := fs.Glob(migrations, "migrations/*.sql")
 	if err != nil {
-		return err
+		return fmt.Errorf("%w (in %s)", err, db.path)
 	}
-	sort.Strings(files)
-	latest := 0
-	for _, f := range files {
-		v, err := strconv.Atoi(strings.SplitN(filepath.Base(f), "_", 2)[0])
-		if err != nil {
-			return fmt.Errorf("sqlite: migration %s has no numeric prefix", f)
-		}
-		latest = max(latest, v)
-		// Every migration not yet applied runs, in order, even one numbered
-		// below the newest applied (written alongside it on another branch).
-		if applied[v] {
-			continue
-		}
-		body, err := migrations.ReadFile(f)
-		if err != nil {
-			return err
-		}
-		tx, err := db.w.BeginTx(ctx, nil)
-		if err != nil {
-			return fmt.Errorf("sqlite: begin migration %d: %w", v, err)
-		}
-		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("sqlite: apply migration %s: %w", filepath.Base(f), err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version) VALUES (?)`, v); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("sqlite: record migration %d: %w", v, err)
-		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("sqlite: commit migration %d: %w", v, err)
-		}
-	}
-	if current > latest {
-		return fmt.Errorf("sqlite: %s has schema version %d but this mfagated knows only up to %d: run the newer mfagated or restore a backup", db.path, current, latest)
-	}
-	return nil
+	return c.Err("commit migrations", sqlTx.Commit())
 }
 
 // Update runs fn in a write transaction. Concurrent calls are committed
@@ -367,7 +323,8 @@ func (db *DB) runBatch(batch []*write) {
 	defer sqlTx.Rollback() // a no-op after Commit; frees the writer if a fn never returns (runtime.Goexit)
 	// With one write, the transaction is its savepoint.
 	savepoints := len(batch) > 1
-	sp := &tx{ctx: bg, tx: sqlTx, stmts: &db.wStmts}
+	sp := newConn(bg, sqlTx, &db.wStmts)
+	savepoint := func(q string) error { _, err := sp.Exec(q); return err }
 	ok := 0
 	for _, w := range batch {
 		if err := w.ctx.Err(); err != nil {
@@ -375,7 +332,7 @@ func (db *DB) runBatch(batch []*write) {
 			continue
 		}
 		if savepoints {
-			if err := sp.exec(`SAVEPOINT w`); err != nil {
+			if err := savepoint(`SAVEPOINT w`); err != nil {
 				abort(batch, fmt.Errorf("sqlite: savepoint: %w", err))
 				return
 			}
@@ -383,11 +340,11 @@ func (db *DB) runBatch(batch []*write) {
 		// Statements run without the caller's cancellation: an interrupted
 		// write statement would roll back the whole batch, not just fn's
 		// part. ctx is checked before fn runs.
-		w.run(&tx{ctx: context.WithoutCancel(w.ctx), tx: sqlTx, stmts: &db.wStmts})
+		w.run(store.NewTx(newConn(context.WithoutCancel(w.ctx), sqlTx, &db.wStmts), &dialect))
 		if w.err == nil && !w.panicked {
 			ok++
 			if savepoints {
-				if err := sp.exec(`RELEASE w`); err != nil {
+				if err := savepoint(`RELEASE w`); err != nil {
 					abort(batch, fmt.Errorf("sqlite: release savepoint: %w", err))
 					return
 				}
@@ -400,7 +357,7 @@ func (db *DB) runBatch(batch []*write) {
 		// A failed statement can end the whole transaction (SQLite does so
 		// for some I/O errors); then the rollback to the savepoint fails
 		// and nothing of the batch can commit.
-		if err := errors.Join(sp.exec(`ROLLBACK TO w`), sp.exec(`RELEASE w`)); err != nil {
+		if err := errors.Join(savepoint(`ROLLBACK TO w`), savepoint(`RELEASE w`)); err != nil {
 			abort(batch, fmt.Errorf("sqlite: roll back to savepoint after a failed write: %w", err))
 			return
 		}
@@ -425,7 +382,7 @@ func abort(batch []*write, err error) {
 
 // run calls fn, turning a panic into a result the caller re-raises in its
 // own goroutine.
-func (w *write) run(t *tx) {
+func (w *write) run(t mfa.Tx) {
 	w.err = errBatchAborted
 	defer func() {
 		if v := recover(); v != nil {
@@ -450,7 +407,7 @@ func (db *DB) View(ctx context.Context, fn func(mfa.Tx) error) error {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
 	defer sqlTx.Rollback()
-	if err := fn(&tx{ctx: ctx, tx: sqlTx, stmts: &db.rStmts}); err != nil {
+	if err := fn(store.NewTx(newConn(ctx, sqlTx, &db.rStmts), &dialect)); err != nil {
 		return err
 	}
 	if err := sqlTx.Commit(); err != nil {

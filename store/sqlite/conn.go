@@ -1,0 +1,133 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"mfagate/store"
+)
+
+// dialect is SQLite's part of the SQL both backends share: lists of
+// values are spelled out, and no claim needs to skip locked jobs, as the
+// single writer serialises claims.
+var dialect = store.Dialect{
+	AnyOf: func(column string, values []string) (string, []any) {
+		args := make([]any, len(values))
+		for i, v := range values {
+			args[i] = v
+		}
+		return column + ` IN (?` + strings.Repeat(",?", len(values)-1) + `)`, args
+	},
+	Ints: func(ns []int) any {
+		s := make([]string, len(ns))
+		for i, n := range ns {
+			s[i] = strconv.Itoa(n)
+		}
+		return strings.Join(s, ",")
+	},
+	ScanInts: func(ns *[]int) any { return (*intList)(ns) },
+}
+
+// intList scans a comma-separated list of integers.
+type intList []int
+
+func (l *intList) Scan(src any) error {
+	var s string
+	switch v := src.(type) {
+	case string:
+		s = v
+	case []byte:
+		s = string(v)
+	default:
+		return fmt.Errorf("list of integers stored as %T", src)
+	}
+	*l = (*l)[:0]
+	for _, f := range strings.Split(s, ",") {
+		if f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil {
+			return fmt.Errorf("bad message reference %q", f)
+		}
+		*l = append(*l, n)
+	}
+	return nil
+}
+
+// conn runs statements for store.Tx on a transaction, prepared when the
+// cache has them, or on a pool.
+type conn struct {
+	ctx context.Context
+	q   interface {
+		QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+		QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+		ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+	}
+	tx    *sql.Tx    // q when it is a transaction
+	stmts *stmtCache // of the pool of tx; nil: statements run unprepared
+}
+
+func newConn(ctx context.Context, tx *sql.Tx, stmts *stmtCache) *conn {
+	return &conn{ctx: ctx, q: tx, tx: tx, stmts: stmts}
+}
+
+func (c *conn) prepared(q string) *sql.Stmt {
+	if c.stmts == nil {
+		return nil
+	}
+	if s := c.stmts.lookup(q); s != nil {
+		return c.tx.StmtContext(c.ctx, s)
+	}
+	return nil
+}
+
+func (c *conn) QueryRow(q string, args ...any) store.Row {
+	if s := c.prepared(q); s != nil {
+		return s.QueryRowContext(c.ctx, args...)
+	}
+	return c.q.QueryRowContext(c.ctx, q, args...)
+}
+
+// rows gives *sql.Rows the Close of store.Rows.
+type rows struct{ *sql.Rows }
+
+func (r rows) Close() { r.Rows.Close() }
+
+func (c *conn) Query(q string, args ...any) (store.Rows, error) {
+	var rs *sql.Rows
+	var err error
+	if s := c.prepared(q); s != nil {
+		rs, err = s.QueryContext(c.ctx, args...)
+	} else {
+		rs, err = c.q.QueryContext(c.ctx, q, args...)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return rows{rs}, nil
+}
+
+func (c *conn) Exec(q string, args ...any) (int64, error) {
+	var res sql.Result
+	var err error
+	if s := c.prepared(q); s != nil {
+		res, err = s.ExecContext(c.ctx, args...)
+	} else {
+		res, err = c.q.ExecContext(c.ctx, q, args...)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (c *conn) Err(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("sqlite: %s: %w", what, err)
+}
