@@ -45,7 +45,7 @@ func NewWatcher(extraPaths []string, interval time.Duration, opts ...Option) *Wa
 	}
 	o := buildOptions(opts)
 	return &Watcher{
-		log:      o.log.With("component", "device-watcher"),
+		log:      o.log,
 		opts:     opts,
 		interval: interval,
 		changes:  make(chan struct{}, 1),

@@ -64,13 +64,12 @@ func startKeys(ctx context.Context, cfg *config.Config, demoDir string, log *slo
 	if demoDir != "" {
 		k, err := softkey.Start(ctx, softkey.Options{StateFile: filepath.Join(demoDir, "softkey.json"),
 			Link: filepath.Join(demoDir, "softkey"), TouchDelay: 800 * time.Millisecond, ResetWindow: -1,
-			Logger: log.With("component", "software key")})
+			Logger: log.With("component", "softkey")})
 		if err != nil {
 			return nil, nil, fmt.Errorf("start the demo's software key: %w", err)
 		}
 		stop = func() { k.Close() }
 		paths = append(paths, filepath.Join(demoDir, "softkey"))
-		log.Info("software security key started", "path", filepath.Join(demoDir, "softkey"))
 	}
 	w := device.NewWatcher(paths, cfg.FIDO.PollInterval.Duration, device.WithLogger(log.With("component", "keys")))
 	return w, stop, nil

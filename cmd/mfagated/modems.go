@@ -44,19 +44,18 @@ func startModems(ctx context.Context, cfg *config.Config, svc *mfa.Service, db m
 					DialDelay: 500 * time.Millisecond, NoAnswerTimeout: 45 * time.Second,
 					CountryCode: "81", OpenNumbering: true,
 					Default: sim.Behavior{Answer: sim.AnswerAfterRing, RingFor: lat.answer},
-					Logger:  log.With("component", "simulated network"),
+					Logger:  log.With("component", "modemsim"),
 				})
 			}
 			s, err := sim.Start(ctx, sim.Options{Profile: profile, Network: simNet, LinkName: mc.ID,
 				IMEI: fmt.Sprintf("3599990000%05d", i+1), ICCID: fmt.Sprintf("89811000000000%05d", i+1),
-				Number: fmt.Sprintf("+817000%06d", i+1), Logger: log.With("component", "simulated modem", "modem", mc.ID)})
+				Number: fmt.Sprintf("+817000%06d", i+1), Logger: log.With("component", "modemsim", "modem", mc.ID)})
 			if err != nil {
 				cleanup()
 				return nil, nil, nil, fmt.Errorf("start simulated modem %s: %w", mc.ID, err)
 			}
 			sims = append(sims, s)
 			port = s.Path()
-			log.Info("simulated modem started", "modem", mc.ID, "profile", profile, "port", port)
 		}
 		channels := make([]mfa.Channel, len(mc.Channels))
 		for j, c := range mc.Channels {

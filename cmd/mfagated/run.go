@@ -34,7 +34,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	stateDir := fs.String("state-dir", "", "demo: directory for the database, key and admin token (default: a new temporary directory)")
 	listen := fs.String("listen", "", "override server.listen (\"host:port\" or \"unix:/path\")")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	simSMS := fs.Duration("sim-sms-latency", 3*time.Second, "simulated modems (sim: ports, -demo): time the network takes to accept an SMS")
+	simSubmit := fs.Duration("sim-sms-latency", 3*time.Second, "simulated modems (sim: ports, -demo): time the network takes to accept an SMS")
 	simAnswer := fs.Duration("sim-answer-after", 4*time.Second, "simulated modems: how long a virtual handset rings before it answers")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -90,15 +90,44 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return c, err
 		}
 	}
-	if err := serve(ctx, cfg, d, reload, simLatency{sms: *simSMS, answer: *simAnswer}, log, stdout); err != nil {
-		log.Error("mfagated stopped", "err", err)
+	ln, err := listenOn(cfg.Server.Listen)
+	if err != nil {
+		fmt.Fprintf(stderr, "mfagated: %v\n", err)
+		return 1
+	}
+	defer ln.Close()
+	if err := serve(ctx, ln, cfg, d, reload, simLatency{sms: *simSubmit, answer: *simAnswer}, log, stdout); err != nil {
 		return 1
 	}
 	return 0
 }
 
-// serve runs the daemon until ctx ends.
-func serve(ctx context.Context, cfg *config.Config, d *demoState, reload func() (*config.Config, error), lat simLatency, log *slog.Logger, stdout io.Writer) error {
+// serve runs the daemon on ln until ctx ends or the HTTP server dies; the
+// latter is an error, so that systemd restarts the daemon.
+//
+// The components run on a context of their own that ends only after the
+// HTTP server has drained: a request in flight at SIGTERM still finds the
+// kiosk, the keys, the modems and the store. Teardown is in order: stop
+// accepting, drain HTTP (server.shutdown_timeout), stop the kiosk, then
+// keys, modems and loops, then the software key and the simulated modems,
+// and close the store last.
+func serve(ctx context.Context, ln net.Listener, cfg *config.Config, d *demoState, reload func() (*config.Config, error), lat simLatency, log *slog.Logger, stdout io.Writer) (err error) {
+	node, err := nodeName(cfg)
+	if err != nil {
+		log.Error("mfagated stopped", "err", err)
+		return err
+	}
+	log = log.With("node", node)
+	// The last line, once everything (the store too) has been closed.
+	defer func() {
+		if err != nil {
+			log.Error("mfagated stopped", "err", err)
+		} else {
+			log.Info("mfagated stopped")
+		}
+	}()
+	life, endLife := context.WithCancel(context.WithoutCancel(ctx))
+	defer endLife()
 	keys, err := mfa.LoadKeys(cfg.Secrets.KeyFile)
 	if err != nil {
 		return err
@@ -108,14 +137,9 @@ func serve(ctx context.Context, cfg *config.Config, d *demoState, reload func() 
 		return err
 	}
 	defer db.Close()
-	node, err := nodeName(cfg)
-	if err != nil {
-		return err
-	}
-	log = log.With("node", node)
 	m := metrics.New()
 	m.ConfigLoaded(true, time.Now())
-	svc, err := mfa.New(mfa.Options{Store: db, Keys: keys, Policy: policyFrom(cfg), Observer: m, Logger: log,
+	svc, err := mfa.New(mfa.Options{Store: db, Keys: keys, Policy: policyFrom(cfg), Observer: m, Logger: log.With("component", "mfa"),
 		Node: node, Lease: cfg.Store.Lease.Duration})
 	if err != nil {
 		return err
@@ -126,7 +150,10 @@ func serve(ctx context.Context, cfg *config.Config, d *demoState, reload func() 
 	} else if n > 0 {
 		log.Info("requeued deliveries interrupted by the last stop", "jobs", n)
 	}
-	pool, simNet, stopSims, err := startModems(ctx, cfg, svc, db, m, lat, log)
+	// Simulated hardware stays plugged in until its cleanup runs, after
+	// everything that uses it has stopped.
+	hw := context.WithoutCancel(ctx)
+	pool, simNet, stopSims, err := startModems(hw, cfg, svc, db, m, lat, log)
 	if err != nil {
 		return err
 	}
@@ -136,7 +163,7 @@ func serve(ctx context.Context, cfg *config.Config, d *demoState, reload func() 
 	if d != nil {
 		demoDir = d.dir
 	}
-	watcher, stopKeys, err := startKeys(ctx, cfg, demoDir, log)
+	watcher, stopKeys, err := startKeys(hw, cfg, demoDir, log)
 	if err != nil {
 		return err
 	}
@@ -148,48 +175,53 @@ func serve(ctx context.Context, cfg *config.Config, d *demoState, reload func() 
 	k := kiosk.New(kiosk.Options{Service: svc, Keys: watcher, Policy: kp, Observer: m, Logger: log.With("component", "kiosk"),
 		Store: kioskStore(db), Node: node,
 		Open: func(path string) (device.Authenticator, error) {
-			return device.Open(path, device.WithTimeout(cfg.FIDO.TouchTimeout.Duration), device.WithLogger(log))
+			return device.Open(path, device.WithTimeout(cfg.FIDO.TouchTimeout.Duration), device.WithLogger(log.With("component", "keys")))
 		}})
 	svc.SetWebAuthn(k.Verifier())
+	apiLog := log.With("component", "api")
 	opts := api.Options{Service: svc, Clients: clientsFrom(cfg), Metrics: m, MetricsPublic: cfg.Server.MetricsPublic,
-		Modems: pool, Kiosk: k, Readiness: modemReadiness(cfg, pool), Logger: log}
+		Modems: pool, Kiosk: k, Readiness: modemReadiness(cfg, pool), Logger: apiLog}
 	if d != nil && simNet != nil {
 		opts.Demo = demoPhones{net: simNet, region: cfg.Policy.DefaultRegion}
 	}
 	srv := api.New(opts)
 
-	ln, err := listenOn(cfg.Server.Listen)
-	if err != nil {
-		return err
-	}
+	// stopping ends on SIGTERM or when the server dies: it cuts reads
+	// short (long polls, event streams), while writes in flight finish.
+	stopping, stop := context.WithCancel(ctx)
+	defer stop()
 	hs := &http.Server{
-		Handler:           srv.Handler(),
+		Handler:           cutReadsShort(stopping, srv.Handler()),
 		ReadHeaderTimeout: min(5*time.Second, cfg.Server.ReadTimeout.Duration),
 		ReadTimeout:       cfg.Server.ReadTimeout.Duration,
 		WriteTimeout:      cfg.Server.WriteTimeout.Duration,
 		IdleTimeout:       cfg.Server.IdleTimeout.Duration,
 		MaxHeaderBytes:    16 << 10,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return life },
+		ErrorLog:          slog.NewLogLogger(apiLog.Handler(), slog.LevelWarn),
 	}
 
 	var wg sync.WaitGroup
 	hk := &heartbeat{}
-	wg.Go(func() { housekeeping(ctx, svc, m, hk, log) })
-	cl := &cluster{svc: svc, pool: pool, m: m, log: log, started: time.Now(), version: version()}
-	wg.Go(func() { cl.run(ctx) })
-	wg.Go(func() { listen(ctx, db, svc, pool, log) })
-	// The pool drains its exchanges in flight once ctx ends.
-	wg.Go(func() { pool.Run(ctx) })
-	wg.Go(func() { watcher.Run(ctx) })
-	wg.Go(func() { k.Run(ctx) })
+	wg.Go(func() { housekeeping(life, svc, m, hk, log.With("component", "housekeeping")) })
+	cl := &cluster{svc: svc, pool: pool, m: m, log: log.With("component", "cluster"), started: time.Now(), version: version()}
+	wg.Go(func() { cl.run(life) })
+	wg.Go(func() { listen(life, db, svc, pool, log.With("component", "cluster")) })
+	// The pool drains its exchanges in flight once life ends.
+	wg.Go(func() { pool.Run(life) })
+	wg.Go(func() { watcher.Run(life) })
+	// The kiosk stops first: its operations use the keys.
+	kctx, stopKiosk := context.WithCancel(life)
+	defer stopKiosk()
+	kioskDone := make(chan struct{})
+	go func() { defer close(kioskDone); k.Run(kctx) }()
 	svc.SetSender(pool)
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	log.Info("mfagated ready", "listen", cfg.Server.Listen, "store", cfg.Store.Driver, "lease", svc.Lease())
 	sd := notifier{log: log}
 	sd.send(daemon.SdNotifyReady + "\nSTATUS=" + statusLine(pool))
-	wg.Go(func() { watchdog(ctx, sd, hk, svc, pool) })
+	wg.Go(func() { watchdog(life, sd, hk, svc, pool) })
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -197,7 +229,7 @@ func serve(ctx context.Context, cfg *config.Config, d *demoState, reload func() 
 		running := cfg // owned by this goroutine from here on
 		for {
 			select {
-			case <-ctx.Done():
+			case <-life.Done():
 				return
 			case <-hup:
 				sd.send(daemon.SdNotifyReloading + "\n" + daemon.SdNotifyMonotonicUsec())
@@ -212,19 +244,47 @@ func serve(ctx context.Context, cfg *config.Config, d *demoState, reload func() 
 
 	select {
 	case err = <-served:
+		// Nothing answers the API any more; a daemon that lingers would
+		// keep feeding the watchdog while every request fails.
+		err = fmt.Errorf("the HTTP server stopped: %w", err)
+		log.Error("the HTTP server stopped; stopping so that systemd restarts the daemon", "err", err)
+		sd.send(daemon.SdNotifyStopping + "\nSTATUS=HTTP server stopped")
 	case <-ctx.Done():
 		log.Info("stopping: draining requests", "timeout", cfg.Server.ShutdownTimeout.Duration)
 		sd.send(daemon.SdNotifyStopping)
-		sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout.Duration)
-		defer cancel()
-		err = hs.Shutdown(sctx)
-		<-served
 	}
+	stop()
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout.Duration)
+	defer cancel()
+	if serr := hs.Shutdown(sctx); serr != nil {
+		log.Warn("requests still running at the shutdown timeout are cut off", "err", serr)
+		hs.Close()
+	}
+	if err == nil {
+		<-served // http.ErrServerClosed
+	}
+	stopKiosk()
+	<-kioskDone
+	endLife()
 	wg.Wait()
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
-	}
 	return err
+}
+
+// cutReadsShort ends the context of GET and HEAD requests when stopping
+// ends: a long poll or an event stream would otherwise hold the drain until
+// its timeout, and its client simply asks again. Other requests change
+// state and run to their end (or the shutdown timeout).
+func cutReadsShort(stopping context.Context, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			h.ServeHTTP(w, r)
+			return
+		}
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		defer context.AfterFunc(stopping, cancel)()
+		h.ServeHTTP(w, r.WithContext(ctx))
+	})
 }
 
 // housekeeping expires challenges, activates users and refreshes the

@@ -232,7 +232,12 @@ func Start(ctx context.Context, opts Options) (*Key, error) {
 	if err := opts.normalize(); err != nil {
 		return nil, err
 	}
-	log := opts.Logger.With("component", "softkey")
+	// The key's identity is the path the host opens: the link when there
+	// is one, else the pty (known once it is open).
+	log := opts.Logger
+	if opts.Link != "" {
+		log = log.With("device", opts.Link)
+	}
 	protocols := make([]uint64, len(opts.PINProtocols))
 	for i, p := range opts.PINProtocols {
 		protocols[i] = uint64(p)
@@ -286,7 +291,7 @@ func Start(ctx context.Context, opts Options) (*Key, error) {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	k := &Key{
-		log:      log.With("path", dev.path),
+		log:      keyLog(log, opts.Link, dev.path),
 		path:     dev.path,
 		opts:     opts,
 		att:      att,
@@ -313,8 +318,15 @@ func Start(ctx context.Context, opts Options) (*Key, error) {
 		defer close(readerStop)
 		k.run(ctx)
 	}()
-	k.log.Info("software key started", "aaguid", fmt.Sprintf("%x", opts.AAGUID[:]), "attestation", opts.Attestation.String())
+	k.log.Info("software key started", "pty", dev.path, "aaguid", fmt.Sprintf("%x", opts.AAGUID[:]), "attestation", opts.Attestation.String())
 	return k, nil
+}
+
+func keyLog(log *slog.Logger, link, pty string) *slog.Logger {
+	if link != "" {
+		return log
+	}
+	return log.With("device", pty)
 }
 
 // Path is the pty device path to give libfido2 (e.g. /dev/pts/7).

@@ -111,6 +111,7 @@ type Modem struct {
 	readMem   string
 	active    *callSession // the call in progress, if any
 	unsettled bool         // a command timed out; its late reply may still come
+	bootSeq   uint64       // line count when the first initialisation ended
 }
 
 type request struct {
@@ -184,7 +185,12 @@ func New(ctx context.Context, rw io.ReadWriter, profile Profile, opts ...Option)
 		m.closer = c
 	}
 	go m.loop()
-	if err := m.do(ctx, m.initialize); err != nil {
+	first := func(ctx context.Context) error {
+		err := m.initialize(ctx)
+		m.bootSeq = m.tap.lineSeq()
+		return err
+	}
+	if err := m.do(ctx, first); err != nil {
 		m.Close()
 		return nil, fmt.Errorf("initialise %s modem: %w", profile.Name, err)
 	}
@@ -588,6 +594,13 @@ func (m *Modem) idleURC(u urc) {
 	case urcStatusStored:
 		m.onCDSI(u)
 	case urcBoot:
+		if u.seq <= m.bootSeq {
+			// The power-on RDY, read before or while the first
+			// initialisation ran: the modem answered it, so nothing was
+			// lost. A freshly plugged modem is not a restart.
+			m.log.Debug("boot URC read during initialisation", "urc", "RDY")
+			return
+		}
 		m.log.Warn("modem restarted (RDY); re-initialising")
 		ctx, cancel := context.WithTimeout(context.Background(), 4*m.cfg.timeouts.Init)
 		defer cancel()

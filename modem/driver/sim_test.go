@@ -2,7 +2,10 @@ package driver
 
 import (
 	"context"
+	"log/slog"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -184,4 +187,77 @@ func TestSimulatorDirectStatusReports(t *testing.T) {
 		// Outlast the modem's acknowledgement window before the next one.
 		time.Sleep(150 * time.Millisecond)
 	}
+}
+
+// A freshly opened modem's power-on RDY is not a restart: only the RDY of a
+// real restart later (a firmware crash) logs the WARN an operator acts on.
+func TestSimulatorBootRDYIsNotARestart(t *testing.T) {
+	ctx := testCtx(t)
+	sm, err := sim.Start(ctx, sim.Options{Profile: "quectel", Network: sim.NewNetwork(sim.NetworkOptions{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sm.Close() })
+	rec := &rdyRecorder{restartAfterReboot: make(chan struct{})}
+	prof, _ := ProfileByName("quectel")
+	m, err := Open(ctx, sm.Path(), prof, WithLogger(slog.New(rec)), WithTrace())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	if _, err := m.Health(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := sm.Reboot(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// URCs are handled in wire order, so once the second RDY's WARN is in,
+	// whatever the first RDY logged is in too.
+	select {
+	case <-rec.restartAfterReboot:
+	case <-ctx.Done():
+		t.Fatal("the restart after Reboot was not reported")
+	}
+	if n := rec.restarts(); n != 1 {
+		t.Fatalf("%d WARN %q lines for one boot and one restart, want 1", n, "modem restarted")
+	}
+}
+
+// rdyRecorder counts "modem restarted" warnings and the RDY lines read.
+type rdyRecorder struct {
+	mu                 sync.Mutex
+	rdyRead, warned    int
+	reported           bool
+	restartAfterReboot chan struct{}
+}
+
+func (r *rdyRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (r *rdyRecorder) WithAttrs([]slog.Attr) slog.Handler       { return r }
+func (r *rdyRecorder) WithGroup(string) slog.Handler            { return r }
+
+func (r *rdyRecorder) Handle(_ context.Context, rec slog.Record) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if rec.Message == "at rx" {
+		rec.Attrs(func(a slog.Attr) bool {
+			if a.Key == "line" && a.Value.String() == "RDY" {
+				r.rdyRead++
+			}
+			return true
+		})
+	}
+	if rec.Level >= slog.LevelWarn && strings.Contains(rec.Message, "modem restarted") {
+		r.warned++
+		if r.rdyRead == 2 && !r.reported {
+			r.reported = true
+			close(r.restartAfterReboot)
+		}
+	}
+	return nil
+}
+
+func (r *rdyRecorder) restarts() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.warned
 }

@@ -117,7 +117,7 @@ func Start(ctx context.Context, opts Options) (*Modem, error) {
 	}
 	m := &Modem{
 		opts: opts, prof: prof, net: opts.Network,
-		log:  log.With("modem", opts.IMEI, "profile", prof.name),
+		log:  log.With("imei", opts.IMEI, "profile", prof.name),
 		reqs: make(chan request), done: make(chan struct{}),
 	}
 	dir := opts.LinkDir
