@@ -17,10 +17,12 @@ import (
 // Kiosk is the security-key enrollment service (*kiosk.Kiosk).
 type Kiosk interface {
 	Open(ctx context.Context, actor mfa.Actor, user, proof string) (kiosk.Session, error)
-	Get(id string) (kiosk.Session, error)
+	Get(ctx context.Context, id string) (kiosk.Session, error)
 	Subscribe(ctx context.Context, id string) (<-chan kiosk.Session, error)
-	Enroll(actor mfa.Actor, id string, r kiosk.EnrollRequest) (string, error)
-	Assert(actor mfa.Actor, id string, r kiosk.AssertRequest) (string, error)
+	Enroll(ctx context.Context, actor mfa.Actor, id string, r kiosk.EnrollRequest) (string, error)
+	Assert(ctx context.Context, actor mfa.Actor, id string, r kiosk.AssertRequest) (string, error)
+	Cancel(ctx context.Context, id string) (kiosk.Session, error)
+	End(ctx context.Context, id string) error
 	Devices() []device.Info
 }
 
@@ -35,23 +37,28 @@ type sessionJSON struct {
 	ExpiresAt    time.Time      `json:"expires_at"`
 	PINRetries   *int           `json:"pin_retries,omitempty"`
 	MinPINLength int            `json:"min_pin_length"`
+	CodeLength   int            `json:"code_length"` // digits of a code sent by SMS or voice
+	TOTPDigits   int            `json:"totp_digits"` // digits of an authenticator app's code
 	Method       *methodJSON    `json:"method,omitempty"`
 	Challenge    *challengeJSON `json:"challenge,omitempty"`
 }
 
-func sessionView(s kiosk.Session) sessionJSON {
-	j := sessionJSON{ID: s.ID, User: s.User, URL: "/kiosk/" + s.ID, State: string(s.State), Message: s.Message,
-		Operation: s.Operation, Kind: s.Kind, ExpiresAt: s.ExpiresAt.UTC(), MinPINLength: s.MinPINLength}
-	if s.PINRetries >= 0 {
-		n := s.PINRetries
+// sessionView carries the policy's code lengths too, so that the kiosk
+// page sizes its code inputs to them.
+func (s *Server) sessionView(sess kiosk.Session) sessionJSON {
+	j := sessionJSON{ID: sess.ID, User: sess.User, URL: "/kiosk/" + sess.ID, State: string(sess.State), Message: sess.Message,
+		Operation: sess.Operation, Kind: sess.Kind, ExpiresAt: sess.ExpiresAt.UTC(), MinPINLength: sess.MinPINLength}
+	j.CodeLength, j.TOTPDigits = s.svc.CodeLengths()
+	if sess.PINRetries >= 0 {
+		n := sess.PINRetries
 		j.PINRetries = &n
 	}
-	if s.Method != nil {
-		m := methodView(*s.Method)
+	if sess.Method != nil {
+		m := methodView(*sess.Method)
 		j.Method = &m
 	}
-	if s.Challenge != nil {
-		c := challengeView(*s.Challenge)
+	if sess.Challenge != nil {
+		c := challengeView(*sess.Challenge)
 		j.Challenge = &c
 	}
 	return j
@@ -67,6 +74,16 @@ func kioskProblem(err error) error {
 		return newProblem(http.StatusConflict, codeSessionBusy, "%v", err)
 	case errors.Is(err, kiosk.ErrBadRequest):
 		return newProblem(http.StatusBadRequest, string(mfa.CodeInvalidRequest), "%v", err)
+	case errors.Is(err, kiosk.ErrUnknownDevice):
+		return newProblem(http.StatusUnprocessableEntity, codeUnknownDevice, "%v", err)
+	case errors.Is(err, kiosk.ErrElsewhere):
+		return newProblem(http.StatusConflict, codeSessionBusy, "%v", err)
+	}
+	var short *kiosk.PINTooShortError
+	if errors.As(err, &short) {
+		p := newProblem(http.StatusUnprocessableEntity, codePINTooShort, "%v", err)
+		p.MinLength = short.MinLength
+		return p
 	}
 	return err
 }
@@ -89,15 +106,34 @@ func (s *Server) openSession(w http.ResponseWriter, r *http.Request, c *Client) 
 		return kioskProblem(err)
 	}
 	w.Header().Set("Location", "/v1/kiosk/sessions/"+sess.ID)
-	return writeJSON(w, http.StatusCreated, sessionView(sess))
+	return writeJSON(w, http.StatusCreated, s.sessionView(sess))
 }
 
 func (s *Server) getSession(w http.ResponseWriter, r *http.Request, _ *Client) error {
-	sess, err := s.kiosk.Get(r.PathValue("id"))
+	sess, err := s.kiosk.Get(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return kioskProblem(err)
 	}
-	return writeJSON(w, http.StatusOK, sessionView(sess))
+	return writeJSON(w, http.StatusOK, s.sessionView(sess))
+}
+
+// cancelOperation abandons the session's running operation: the key's
+// pending call is cancelled and the session is ready again.
+func (s *Server) cancelOperation(w http.ResponseWriter, r *http.Request, _ *Client) error {
+	sess, err := s.kiosk.Cancel(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return kioskProblem(err)
+	}
+	return writeJSON(w, http.StatusOK, s.sessionView(sess))
+}
+
+// endSession ends a session before its TTL; it then answers 410.
+func (s *Server) endSession(w http.ResponseWriter, r *http.Request, _ *Client) error {
+	if err := s.kiosk.End(r.Context(), r.PathValue("id")); err != nil {
+		return kioskProblem(err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 type deviceJSON struct {
@@ -136,7 +172,7 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request, c *Client) error
 	if err := decode(w, r, &b, false); err != nil {
 		return err
 	}
-	op, err := s.kiosk.Enroll(actor(c), r.PathValue("id"), kiosk.EnrollRequest{Device: b.Device, PIN: b.PIN, NewPIN: b.NewPIN, Label: b.Label})
+	op, err := s.kiosk.Enroll(r.Context(), actor(c), r.PathValue("id"), kiosk.EnrollRequest{Device: b.Device, PIN: b.PIN, NewPIN: b.NewPIN, Label: b.Label})
 	if err != nil {
 		return kioskProblem(err)
 	}
@@ -154,7 +190,7 @@ func (s *Server) kioskAssert(w http.ResponseWriter, r *http.Request, c *Client) 
 	if err := decode(w, r, &b, false); err != nil {
 		return err
 	}
-	op, err := s.kiosk.Assert(actor(c), r.PathValue("id"), kiosk.AssertRequest{Device: b.Device, PIN: b.PIN, Challenge: b.Challenge})
+	op, err := s.kiosk.Assert(r.Context(), actor(c), r.PathValue("id"), kiosk.AssertRequest{Device: b.Device, PIN: b.PIN, Challenge: b.Challenge})
 	if err != nil {
 		return kioskProblem(err)
 	}
@@ -193,7 +229,7 @@ func (s *Server) sessionEvents(w http.ResponseWriter, r *http.Request, _ *Client
 			if !ok {
 				return nil
 			}
-			data, _ := json.Marshal(sessionView(sess))
+			data, _ := json.Marshal(s.sessionView(sess))
 			if _, err := fmt.Fprintf(w, "event: state\nid: %d\ndata: %s\n\n", sess.Seq, data); err != nil {
 				return nil
 			}

@@ -48,6 +48,8 @@ func (s *Server) kioskPage() {
 	s.handle("GET /kiosk/{id}/api/devices", nil, s.inSession(s.pageDevices))
 	s.handle("POST /kiosk/{id}/api/enroll", nil, s.inSession(s.pageEnroll))
 	s.handle("POST /kiosk/{id}/api/assert", nil, s.inSession(s.pageAssert))
+	s.handle("POST /kiosk/{id}/api/cancel", nil, s.inSession(s.pageCancel))
+	s.handle("POST /kiosk/{id}/api/end", nil, s.inSession(s.pageEnd))
 	s.handle("GET /kiosk/{id}/api/events", nil, s.inSession(s.pageEvents))
 	s.handle("PUT /kiosk/{id}/api/mfa", nil, s.inSession(s.pageApply))
 }
@@ -66,7 +68,7 @@ func pageHeaders(h http.Header) {
 // (the page reads the same from its state call and says so in words).
 func (s *Server) servePage(w http.ResponseWriter, r *http.Request, _ *Client) error {
 	status := http.StatusOK
-	if _, err := s.kiosk.Get(r.PathValue("id")); err != nil {
+	if _, err := s.kiosk.Get(r.Context(), r.PathValue("id")); err != nil {
 		p, _ := toProblem(kioskProblem(err))
 		status = p.Status
 	}
@@ -114,7 +116,7 @@ type sessionFunc func(w http.ResponseWriter, r *http.Request, sess kiosk.Session
 // not have expired. The handler acts for the session's user only.
 func (s *Server) inSession(h sessionFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, _ *Client) error {
-		sess, err := s.kiosk.Get(r.PathValue("id"))
+		sess, err := s.kiosk.Get(r.Context(), r.PathValue("id"))
 		if err != nil {
 			return kioskProblem(err)
 		}
@@ -133,7 +135,7 @@ func (s *Server) pageState(w http.ResponseWriter, r *http.Request, sess kiosk.Se
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, pageStateJSON{Session: sessionView(sess), User: userView(v)})
+	return writeJSON(w, http.StatusOK, pageStateJSON{Session: s.sessionView(sess), User: userView(v)})
 }
 
 func (s *Server) pageAddMethod(w http.ResponseWriter, r *http.Request, sess kiosk.Session, a mfa.Actor) error {
@@ -266,7 +268,7 @@ func (s *Server) pageEnroll(w http.ResponseWriter, r *http.Request, sess kiosk.S
 	if err := decode(w, r, &b, false); err != nil {
 		return err
 	}
-	op, err := s.kiosk.Enroll(a, sess.ID, kiosk.EnrollRequest{Device: b.Device, PIN: b.PIN, NewPIN: b.NewPIN, Label: b.Label})
+	op, err := s.kiosk.Enroll(r.Context(), a, sess.ID, kiosk.EnrollRequest{Device: b.Device, PIN: b.PIN, NewPIN: b.NewPIN, Label: b.Label})
 	if err != nil {
 		return kioskProblem(err)
 	}
@@ -289,11 +291,21 @@ func (s *Server) pageAssert(w http.ResponseWriter, r *http.Request, sess kiosk.S
 	if c.Kind != mfa.KindFIDO {
 		return newProblem(http.StatusUnprocessableEntity, string(mfa.CodeWrongVerification), "challenge %s is for a %s method, not a security key", c.ID, c.Kind)
 	}
-	op, err := s.kiosk.Assert(a, sess.ID, kiosk.AssertRequest{Device: b.Device, PIN: b.PIN, Challenge: c.ID})
+	op, err := s.kiosk.Assert(r.Context(), a, sess.ID, kiosk.AssertRequest{Device: b.Device, PIN: b.PIN, Challenge: c.ID})
 	if err != nil {
 		return kioskProblem(err)
 	}
 	return writeJSON(w, http.StatusAccepted, map[string]string{"operation": op})
+}
+
+func (s *Server) pageCancel(w http.ResponseWriter, r *http.Request, _ kiosk.Session, _ mfa.Actor) error {
+	return s.cancelOperation(w, r, nil)
+}
+
+// pageEnd is the page's "End session": the next person at the kiosk finds
+// nothing of this one's.
+func (s *Server) pageEnd(w http.ResponseWriter, r *http.Request, _ kiosk.Session, _ mfa.Actor) error {
+	return s.endSession(w, r, nil)
 }
 
 func (s *Server) pageEvents(w http.ResponseWriter, r *http.Request, _ kiosk.Session, _ mfa.Actor) error {

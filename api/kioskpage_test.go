@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -19,21 +20,51 @@ import (
 
 const otherUser = "9876543210"
 
-type noKeys struct{}
+// testKeys lists one key, at testKeyPath, that is never touched: an
+// operation on it waits until it is cancelled.
+type testKeys struct{}
 
-func (noKeys) Devices() []device.Info { return nil }
+const testKeyPath = "/dev/test-key"
 
-// kioskHarness is the harness with a real kiosk (no keys plugged in) and
-// one session opened by the enroll client "kiosk" for user.
+func (testKeys) Devices() []device.Info {
+	return []device.Info{{Path: testKeyPath, Product: "Test key", Versions: []string{"FIDO_2_0"}, MinPINLength: 4, PINRetries: -1}}
+}
+
+func (testKeys) Key(path string) (kiosk.Key, bool) {
+	if path != testKeyPath {
+		return nil, false
+	}
+	return untouchedKey{}, true
+}
+
+type untouchedKey struct{}
+
+func (untouchedKey) Info(context.Context) (device.Info, error) { return testKeys{}.Devices()[0], nil }
+func (untouchedKey) SetPIN(context.Context, string) error      { return nil }
+func (untouchedKey) ChangePIN(context.Context, string, string) error {
+	return nil
+}
+func (untouchedKey) MakeCredential(ctx context.Context, _ device.MakeCredentialRequest) (device.Registration, error) {
+	<-ctx.Done()
+	return device.Registration{}, fmt.Errorf("%w (%w)", device.ErrCancelled, ctx.Err())
+}
+func (untouchedKey) GetAssertion(ctx context.Context, _ device.AssertionRequest) (device.Assertion, error) {
+	<-ctx.Done()
+	return device.Assertion{}, fmt.Errorf("%w (%w)", device.ErrCancelled, ctx.Err())
+}
+func (untouchedKey) Close() error { return nil }
+
+// kioskHarness is the harness with a real kiosk (one untouched key plugged
+// in) and one session opened by the enroll client "kiosk" for user.
 type kioskHarness struct {
 	*harness
 	sess string
 }
 
-func newKioskHarness(t *testing.T) *kioskHarness {
+func newKioskHarness(t *testing.T, tweak ...func(*mfa.Policy)) *kioskHarness {
 	t.Helper()
-	h := newHarness(t)
-	k := kiosk.New(kiosk.Options{Service: h.svc, Keys: noKeys{}, Now: h.clock.Now,
+	h := newHarness(t, tweak...)
+	k := kiosk.New(kiosk.Options{Service: h.svc, Keys: testKeys{}, Now: h.clock.Now,
 		Policy: kiosk.Policy{SessionTTL: 15 * time.Minute, MinPINLength: 6}})
 	client := func(name, tok string, roles ...api.Role) api.Client {
 		return api.Client{Name: name, TokenHash: sha256.Sum256([]byte(tok)), Roles: roles}
@@ -284,7 +315,7 @@ func TestKioskStatus(t *testing.T) {
 	k.want(k.do("GET", "/v1/kiosk/status", tokIDP, ""), 403, "forbidden")
 	r := k.do("GET", "/v1/kiosk/status", tokEnroll, "")
 	k.want(r, 200, "")
-	if r.string() != `{"modems":[],"keys":[],"outbox":{"queued":0,"sending":0,"oldest_queued_age_seconds":0}}`+"\n" {
+	if r.string() != `{"modems":[],"keys":[{"product":"Test key","pin_set":false}],"outbox":{"queued":0,"sending":0,"oldest_queued_age_seconds":0}}`+"\n" {
 		t.Fatalf("status: %s", r.raw)
 	}
 }

@@ -19,6 +19,7 @@ type problem struct {
 	Detail       string         `json:"detail"`
 	Code         string         `json:"code"`
 	AttemptsLeft *int           `json:"attempts_left,omitempty"`
+	MinLength    int            `json:"min_length,omitempty"` // pin_too_short: the shortest PIN accepted
 	Challenge    *challengeJSON `json:"challenge,omitempty"`
 	retryAfter   int
 }
@@ -44,6 +45,8 @@ const (
 	codeUnknownSession   = "unknown_session"
 	codeSessionExpired   = "session_expired"
 	codeSessionBusy      = "session_busy"
+	codeUnknownDevice    = "unknown_device"
+	codePINTooShort      = "pin_too_short"
 )
 
 func newProblem(status int, code, format string, args ...any) *problem {

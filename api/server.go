@@ -138,6 +138,8 @@ func New(o Options) *Server {
 		s.handle("POST /v1/kiosk/sessions/{id}/enroll", enroll, s.enroll)
 		s.handle("POST /v1/kiosk/sessions/{id}/assert", enroll, s.kioskAssert)
 		s.handle("GET /v1/kiosk/sessions/{id}/events", enroll, s.sessionEvents)
+		s.handle("POST /v1/kiosk/sessions/{id}/cancel", enroll, s.cancelOperation)
+		s.handle("DELETE /v1/kiosk/sessions/{id}", enroll, s.endSession)
 		s.kioskPage()
 	}
 	s.handle("GET /v1/users/{user}/methods/{id}/credential", admin, s.exportCredential)

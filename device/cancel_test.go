@@ -175,3 +175,56 @@ func TestSilentDevice(t *testing.T) {
 		t.Fatal("Close did not return after the device went away")
 	}
 }
+
+// TestWatcherCloseWaitsForLentKey: the watcher owns the keys it lends out.
+// When Run ends it cancels a call in flight on one (here a credential
+// waiting for a touch that never comes) and returns only once libfido2 has
+// returned; the key then refuses new calls.
+func TestWatcherCloseWaitsForLentKey(t *testing.T) {
+	sk := startKey(t, softkey.Options{Presence: softkey.PresenceManual})
+	w := NewWatcher([]string{sk.Path()}, 50*time.Millisecond)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	ran := make(chan struct{})
+	go func() {
+		defer close(ran)
+		w.Run(ctx)
+	}()
+	waitDevices(t, w, sk.Path())
+	k, ok := w.Key(sk.Path())
+	if !ok {
+		t.Fatal("the watcher lists the key but does not lend it")
+	}
+	errc := make(chan error, 1)
+	go func() {
+		_, err := k.MakeCredential(context.Background(), registration(""))
+		errc <- err
+	}()
+	if err := sk.WaitForTouchRequest(ctxTimeout(t)); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	select {
+	case <-ran:
+	case <-time.After(testTimeout):
+		sk.Remove()
+		t.Fatal("Run did not return after its context ended")
+	}
+	if !k.idle() {
+		t.Fatal("Run returned while a libfido2 call on a key it lent out was still running")
+	}
+	select {
+	case err := <-errc:
+		if !errors.Is(err, ErrRemoved) {
+			t.Fatalf("call in flight when the watcher stopped: %v, want ErrRemoved", err)
+		}
+	case <-time.After(testTimeout):
+		t.Fatal("the call in flight did not return")
+	}
+	if _, err := k.Info(ctxTimeout(t)); !errors.Is(err, ErrRemoved) {
+		t.Fatalf("Info on a key the watcher closed: %v, want ErrRemoved", err)
+	}
+	if _, ok := w.Key(sk.Path()); ok {
+		t.Fatal("the watcher lends a key after Run ended")
+	}
+}

@@ -182,9 +182,12 @@ type Key struct {
 	grace   time.Duration // cancelGrace; shorter in tests
 	wg      sync.WaitGroup
 	running atomic.Int32 // libfido2 calls in flight
+	life    context.Context
+	end     context.CancelFunc // cancels the calls in flight; Close calls it
 
 	mu      sync.Mutex
 	product string // cached manufacturer + product, "" until looked up
+	closed  bool   // no new calls; set under mu, before wg.Wait
 }
 
 var _ Authenticator = (*Key)(nil)
@@ -202,22 +205,50 @@ func OpenKey(path string, opts ...Option) (*Key, error) {
 		return nil, fmt.Errorf("open key: %w: empty device path", ErrInvalidInput)
 	}
 	o := buildOptions(opts)
+	life, end := context.WithCancel(context.Background())
 	return &Key{
 		path:    path,
 		log:     o.log.With("device", path),
 		timeout: o.timeout,
 		grace:   cancelGrace,
+		life:    life,
+		end:     end,
 	}, nil
 }
 
 // Path is the device path the key was opened on.
 func (k *Key) Path() string { return k.path }
 
-// Close waits for libfido2 calls still running after their operation
-// returned (a key that ignored a cancel). It does not affect other Keys.
+// Close cancels the calls in flight (they return ErrRemoved), refuses new
+// ones, and returns once every libfido2 call it started has returned,
+// including calls a key left running after a cancel. It does not affect
+// other Keys on the same path.
 func (k *Key) Close() error {
+	k.shut()
 	k.wg.Wait()
 	return nil
+}
+
+// shut is Close without the wait: the watcher retires a removed key
+// without blocking its poll, and reaps it once idle.
+func (k *Key) shut() {
+	k.mu.Lock()
+	k.closed = true
+	k.mu.Unlock()
+	k.end()
+}
+
+// start registers a libfido2 call, unless the key is closed: Close's
+// wg.Wait must not race a wg.Add.
+func (k *Key) start() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.closed {
+		return false
+	}
+	k.wg.Add(1)
+	k.running.Add(1)
+	return true
 }
 
 // idle reports whether no libfido2 call of k is running.
@@ -231,25 +262,34 @@ func (k *Key) call(ctx context.Context, op string, touch bool, f func(dev *libfi
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%s on %s: %w (%w)", op, k.path, ErrCancelled, err)
 	}
+	if k.life.Err() != nil {
+		return fmt.Errorf("%s on %s: %w: the key was closed", op, k.path, ErrRemoved)
+	}
 	lock := pathLock(k.path)
 	select {
 	case lock <- struct{}{}:
 	case <-ctx.Done():
 		return fmt.Errorf("%s on %s: waiting for the key: %w (%w)", op, k.path, ErrCancelled, ctx.Err())
+	case <-k.life.Done():
+		return fmt.Errorf("%s on %s: waiting for the key: %w: the key was closed", op, k.path, ErrRemoved)
 	}
 	dev, err := libfido2.NewDevice(k.path)
 	if err != nil {
 		<-lock
 		return fmt.Errorf("%s on %s: %w", op, k.path, err)
 	}
+	if !k.start() {
+		<-lock
+		return fmt.Errorf("%s on %s: %w: the key was closed", op, k.path, ErrRemoved)
+	}
 	// Every call is bounded: by the touch timeout when the user must
 	// touch the key, and by the same span otherwise, so that a node that
 	// never answers (not a key, or a wedged one) cannot hang the caller.
+	// Closing the key cancels it too.
 	opCtx, cancel := context.WithTimeout(ctx, k.timeout)
 	defer cancel()
+	defer context.AfterFunc(k.life, cancel)()
 	done := make(chan error, 1)
-	k.wg.Add(1)
-	k.running.Add(1)
 	go func() {
 		defer k.wg.Done()
 		defer k.running.Add(-1)
@@ -292,6 +332,9 @@ func (k *Key) call(ctx context.Context, op string, touch bool, f func(dev *libfi
 	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("%s on %s: %w (%w)", op, k.path, ErrCancelled, ctx.Err())
+	}
+	if k.life.Err() != nil {
+		return fmt.Errorf("%s on %s: %w: the key was closed", op, k.path, ErrRemoved)
 	}
 	if !touch {
 		return fmt.Errorf("%s on %s: %w within %v", op, k.path, ErrNoResponse, k.timeout)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -27,14 +28,20 @@ type Watcher struct {
 	interval time.Duration
 	changes  chan struct{}
 
-	// probes holds the Keys used to read Info, by path, so that a path
-	// whose key ignored a cancel is not probed again while it is busy, and
-	// Run can wait for such calls. Touched only by Run's goroutine.
-	probes map[string]*Key
+	// retired holds the Keys of paths that went away, closed but with
+	// libfido2 calls still running: the path is not probed again while its
+	// old Key is busy, and Run waits for them. Touched only by Run's
+	// goroutine.
+	retired []*Key
 
 	mu      sync.Mutex
 	extra   []string
 	devices map[string]Info // keys present, by path
+	// keys holds one Key per candidate path, listed or still being
+	// probed. The watcher owns them: it reads Info through them, lends the
+	// listed ones out (Key), and closes them when their path goes away or
+	// Run ends. Added and removed by Run's goroutine.
+	keys map[string]*Key
 }
 
 // NewWatcher returns a Watcher polling every interval (1 s if not
@@ -51,8 +58,21 @@ func NewWatcher(extraPaths []string, interval time.Duration, opts ...Option) *Wa
 		changes:  make(chan struct{}, 1),
 		extra:    slices.Clone(extraPaths),
 		devices:  make(map[string]Info),
-		probes:   make(map[string]*Key),
+		keys:     make(map[string]*Key),
 	}
+}
+
+// Key returns the key listed at path, for the caller to use until it is
+// removed; the watcher closes it then, or when Run ends, cancelling the
+// calls in flight and waiting for them. Callers never close it.
+func (w *Watcher) Key(path string) (*Key, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, ok := w.devices[path]; !ok {
+		return nil, false
+	}
+	k, ok := w.keys[path]
+	return k, ok
 }
 
 // SetExtraPaths replaces the extra paths; the next poll applies it.
@@ -102,17 +122,13 @@ func (w *Watcher) Update(info Info) {
 	}
 }
 
-// Run polls until ctx ends. It returns once no libfido2 call it started
-// is running. Call it once per Watcher.
+// Run polls until ctx ends. It then closes every Key, its own and those
+// lent out by Key, and returns once no libfido2 call on them is running.
+// Call it once per Watcher.
 func (w *Watcher) Run(ctx context.Context) {
 	t := time.NewTicker(w.interval)
 	defer t.Stop()
-	defer func() {
-		for p, k := range w.probes {
-			k.Close()
-			delete(w.probes, p)
-		}
-	}()
+	defer w.closeAll()
 	for {
 		w.poll(ctx)
 		select {
@@ -162,19 +178,30 @@ func (w *Watcher) poll(ctx context.Context) {
 		}
 	}
 
-	for p, k := range w.probes {
-		if _, ok := candidates[p]; !ok && k.idle() {
-			delete(w.probes, p)
+	w.retired = slices.DeleteFunc(w.retired, (*Key).idle)
+	changed := false
+	w.mu.Lock()
+	var gone []*Key
+	for p, k := range w.keys {
+		if _, ok := candidates[p]; !ok {
+			delete(w.keys, p)
+			gone = append(gone, k)
 		}
 	}
-	changed := false
 	for p := range known {
 		if _, ok := candidates[p]; !ok {
-			w.mu.Lock()
 			delete(w.devices, p)
-			w.mu.Unlock()
 			w.log.Info("key removed", "device", p)
 			changed = true
+		}
+	}
+	w.mu.Unlock()
+	// A removed key's calls in flight end now (ErrRemoved); it is kept
+	// until they have returned.
+	for _, k := range gone {
+		k.shut()
+		if !k.idle() {
+			w.retired = append(w.retired, k)
 		}
 	}
 	for p, product := range candidates {
@@ -205,13 +232,22 @@ func (w *Watcher) poll(ctx context.Context) {
 // probe reads the Info of a newly seen path, once: a key that is not ready
 // yet is tried again on the next poll.
 func (w *Watcher) probe(ctx context.Context, path string) (Info, bool) {
-	k := w.probes[path]
+	for _, old := range w.retired {
+		if old.path == path {
+			return Info{}, false // the key that was here is still busy
+		}
+	}
+	w.mu.Lock()
+	k := w.keys[path]
+	w.mu.Unlock()
 	if k == nil {
 		var err error
 		if k, err = OpenKey(path, w.opts...); err != nil {
 			return Info{}, false
 		}
-		w.probes[path] = k
+		w.mu.Lock()
+		w.keys[path] = k
+		w.mu.Unlock()
 	}
 	if !k.idle() {
 		return Info{}, false // still busy from an earlier probe
@@ -238,6 +274,21 @@ func (w *Watcher) probe(ctx context.Context, path string) (Info, bool) {
 		return Info{}, false
 	}
 	return info, true
+}
+
+// closeAll closes every Key and waits for their calls.
+func (w *Watcher) closeAll() {
+	w.mu.Lock()
+	keys := slices.Collect(maps.Values(w.keys))
+	clear(w.keys)
+	w.mu.Unlock()
+	for _, k := range keys {
+		k.shut() // cancel them all first, then wait
+	}
+	for _, k := range append(keys, w.retired...) {
+		k.Close()
+	}
+	w.retired = nil
 }
 
 // resolve returns path with symlinks resolved, or path itself.

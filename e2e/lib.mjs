@@ -55,8 +55,9 @@ export class Gateway {
   }
 
   // withConfig runs the daemon from a configuration file whose [fido]
-  // section is extra (for example a short session_ttl). No modems.
-  static async withConfig(fido) {
+  // section is extra (for example a short session_ttl), after the other
+  // sections in sections (for example '[totp]\ndigits = 8'). No modems.
+  static async withConfig(fido, sections = '') {
     const dir = mkdtempSync(join(tmpdir(), 'mfagate-e2e-'));
     const port = await freePort();
     const g = new Gateway(dir, port);
@@ -68,6 +69,7 @@ export class Gateway {
       '[store]', `path = "${join(dir, 'mfagate.db')}"`,
       '[secrets]', `key_file = "${join(dir, 'secret.key')}"`,
       '[[api.client]]', 'name = "staff"', `token_sha256 = "${sum}"`, 'roles = ["enroll"]',
+      sections,
       '[fido]', 'rp_id = "localhost"', 'origin = "http://localhost"', fido, '',
     ].join('\n'));
     await g.start(['-config', join(dir, 'mfagate.toml'), '-log-level', 'warn'], null);
@@ -137,8 +139,9 @@ export class Gateway {
   }
 }
 
-// RFC 6238 TOTP (SHA-1, 6 digits, 30 s), written here from the RFC.
-export function totp(secretBase32, atMs = Date.now()) {
+// RFC 6238 TOTP (SHA-1, 30 s, 6 digits unless told), written here from
+// the RFC.
+export function totp(secretBase32, atMs = Date.now(), digits = 6) {
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
   let bits = '';
   for (const ch of secretBase32.replace(/[\s=]/g, '').toUpperCase()) {
@@ -152,8 +155,8 @@ export function totp(secretBase32, atMs = Date.now()) {
   counter.writeBigUInt64BE(BigInt(Math.floor(atMs / 1000 / 30)));
   const mac = createHmac('sha1', key).update(counter).digest();
   const off = mac[mac.length - 1] & 0x0f;
-  const v = (mac.readUInt32BE(off) & 0x7fffffff) % 1000000;
-  return String(v).padStart(6, '0');
+  const v = (mac.readUInt32BE(off) & 0x7fffffff) % 10 ** digits;
+  return String(v).padStart(digits, '0');
 }
 
 // browser starts Debian's Chromium headless with a fresh profile.

@@ -18,6 +18,7 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -37,11 +38,40 @@ type Service interface {
 	Challenge(ctx context.Context, id string) (mfa.Challenge, error)
 	RegisterFIDO(ctx context.Context, actor mfa.Actor, user string, r mfa.FIDORegistration) (mfa.Method, error)
 	VerifyFIDO(ctx context.Context, actor mfa.Actor, id string, a mfa.FIDOAssertion) (mfa.Challenge, error)
+	EnrollmentFailed(ctx context.Context, actor mfa.Actor, user, reason string) error
 }
 
-// Keys lists the security keys present (*device.Watcher).
+// Key is what the kiosk needs from one security key (*device.Key). The key
+// list owns it for as long as the key is plugged in: it closes it when the
+// key is unplugged or the daemon stops, which cancels the calls in flight
+// and waits for them. The kiosk never closes a key.
+type Key interface {
+	Info(ctx context.Context) (device.Info, error)
+	SetPIN(ctx context.Context, pin string) error
+	ChangePIN(ctx context.Context, old, new string) error
+	MakeCredential(ctx context.Context, req device.MakeCredentialRequest) (device.Registration, error)
+	GetAssertion(ctx context.Context, req device.AssertionRequest) (device.Assertion, error)
+	io.Closer
+}
+
+// Keys lists the security keys present and lends them out (WatcherKeys).
 type Keys interface {
 	Devices() []device.Info
+	// Key returns the key listed at path; false when none is.
+	Key(path string) (Key, bool)
+}
+
+// WatcherKeys is the key list of a *device.Watcher, which owns the keys.
+func WatcherKeys(w *device.Watcher) Keys { return watcherKeys{w} }
+
+type watcherKeys struct{ *device.Watcher }
+
+func (w watcherKeys) Key(path string) (Key, bool) {
+	k, ok := w.Watcher.Key(path)
+	if !ok {
+		return nil, false // not a typed nil in the interface
+	}
+	return k, true
 }
 
 // Observer counts enrollments for metrics.
@@ -62,7 +92,6 @@ type Policy struct {
 type Options struct {
 	Service  Service
 	Keys     Keys
-	Open     func(path string) (device.Authenticator, error) // default device.Open
 	Policy   Policy
 	Observer Observer
 	Logger   *slog.Logger
@@ -79,7 +108,6 @@ type Options struct {
 type Kiosk struct {
 	svc    Service
 	keys   Keys
-	open   func(string) (device.Authenticator, error)
 	obs    Observer
 	log    *slog.Logger
 	now    func() time.Time
@@ -102,6 +130,11 @@ type entry struct {
 	op      string    // the operation this node runs in the session; "" when none
 	fence   time.Time // op's changes are not shared after this (see set)
 	updated time.Time // when the session last changed, on whichever node
+	// stop cancels op's context, and done is closed once op has ended;
+	// both nil when op is "". abandoned says Cancel or End stopped it.
+	stop      context.CancelFunc
+	done      chan struct{}
+	abandoned bool
 }
 
 // State is where a session's current operation stands.
@@ -115,7 +148,7 @@ const (
 	StateTouchKey   State = "touch_key"       // touch the key
 	StateDone       State = "done"            // the operation succeeded
 	StateFailed     State = "failed"          // it failed; the message says why
-	StateExpired    State = "expired"         // the session is over
+	StateExpired    State = "expired"         // the session is over (timed out or ended)
 )
 
 // Session is one user's visit to the kiosk.
@@ -143,17 +176,30 @@ var (
 	ErrExpired        = errors.New("the kiosk session has expired; open a new one")
 	ErrBusy           = errors.New("an operation is still running in this session; wait for it to finish")
 	ErrBadRequest     = errors.New("invalid kiosk request")
+	ErrUnknownDevice  = errors.New("no security key is plugged in at this device path")
+	ErrElsewhere      = errors.New("the operation runs on another gateway node")
 )
+
+// PINTooShortError refuses a PIN shorter than the key or the policy
+// accepts, before any operation starts.
+type PINTooShortError struct {
+	MinLength int
+	New       bool // the PIN to set; false: the key's current PIN
+}
+
+func (e *PINTooShortError) Error() string {
+	if e.New {
+		return fmt.Sprintf("the new PIN is too short: choose one of at least %d characters", e.MinLength)
+	}
+	return fmt.Sprintf("the PIN is too short: this key's PIN has at least %d characters", e.MinLength)
+}
 
 // New returns a kiosk; Run starts its housekeeping.
 func New(o Options) *Kiosk {
-	k := &Kiosk{svc: o.Service, keys: o.Keys, open: o.Open, obs: o.Observer, log: o.Logger, now: o.Now,
+	k := &Kiosk{svc: o.Service, keys: o.Keys, obs: o.Observer, log: o.Logger, now: o.Now,
 		store: o.Store, node: o.Node, sessions: map[string]*entry{}, ctx: context.Background()}
 	if k.node == "" {
 		k.node, _ = os.Hostname()
-	}
-	if k.open == nil {
-		k.open = func(p string) (device.Authenticator, error) { return device.Open(p) }
 	}
 	if k.log == nil {
 		k.log = slog.New(slog.DiscardHandler)
@@ -225,16 +271,22 @@ func (k *Kiosk) expire() {
 	var ended []Session
 	k.mu.Lock()
 	for id, e := range k.sessions {
-		if now.After(e.s.ExpiresAt) {
-			if e.s.State != StateExpired {
-				e.s.State, e.s.Message = StateExpired, "This session has ended. Ask for a new one to continue."
-				e.s.Seq++
-				ended = append(ended, e.s)
-			}
-			k.publishLocked(e)
-			for _, c := range e.subs {
-				close(c)
-			}
+		if !now.After(e.s.ExpiresAt) {
+			continue
+		}
+		if e.s.State != StateExpired {
+			e.s.State, e.s.Message = StateExpired, "This session has ended. Ask for a new one to continue."
+			e.s.Seq++
+			ended = append(ended, e.s)
+		}
+		k.publishLocked(e)
+		for _, c := range e.subs {
+			close(c)
+		}
+		e.subs = nil
+		// The ended session is kept, like its record, so that it answers
+		// ErrExpired rather than ErrUnknownSession, with or without a store.
+		if now.After(e.s.ExpiresAt.Add(keepEnded)) {
 			delete(k.sessions, id)
 		}
 	}
@@ -280,18 +332,23 @@ func (k *Kiosk) Open(ctx context.Context, actor mfa.Actor, user, proof string) (
 }
 
 // Get returns a session.
-func (k *Kiosk) Get(id string) (Session, error) {
-	ctx, cancel := storeContext(context.Background())
+func (k *Kiosk) Get(ctx context.Context, id string) (Session, error) {
+	ctx, cancel := storeContext(ctx)
 	defer cancel()
 	e, err := k.hold(ctx, id)
 	if err != nil {
 		return Session{}, err
 	}
 	defer k.mu.Unlock()
-	if k.now().After(e.s.ExpiresAt) {
+	if ended(e.s, k.now()) {
 		return Session{}, ErrExpired
 	}
 	return e.s, nil
+}
+
+// ended reports whether a session is over: timed out, or ended by End.
+func ended(s Session, now time.Time) bool {
+	return s.State == StateExpired || now.After(s.ExpiresAt)
 }
 
 // hold brings this node's copy of a session up to date and returns its
@@ -324,6 +381,9 @@ func (k *Kiosk) Subscribe(ctx context.Context, id string) (<-chan Session, error
 		return nil, err
 	}
 	defer k.mu.Unlock()
+	if ended(e.s, k.now()) {
+		return nil, ErrExpired
+	}
 	ch := make(chan Session, 16)
 	ch <- e.s
 	e.subs = append(e.subs, ch)
@@ -415,29 +475,35 @@ type AssertRequest struct {
 // store, the session is first brought up to date, and the operation starts
 // only if this node's write of the change wins: of two nodes starting one
 // at the same time, the other answers ErrBusy.
-func (k *Kiosk) begin(id, kind string) (Session, string, error) {
-	ctx, cancel := storeContext(context.Background())
+//
+// The operation's context is returned: it ends with the kiosk (Run's
+// context), at the operation's bound, or on Cancel or End, not with ctx,
+// which is the request's.
+func (k *Kiosk) begin(ctx context.Context, id, kind string) (Session, string, context.Context, error) {
+	ctx, cancel := storeContext(ctx)
 	defer cancel()
 	e, err := k.hold(ctx, id)
 	if err != nil {
-		return Session{}, "", err
+		return Session{}, "", nil, err
 	}
 	now := k.now()
-	if now.After(e.s.ExpiresAt) {
+	if ended(e.s, now) {
 		k.mu.Unlock()
-		return Session{}, "", ErrExpired
+		return Session{}, "", nil, ErrExpired
 	}
 	if k.busyLocked(e, now) {
 		k.mu.Unlock()
-		return Session{}, "", ErrBusy
+		return Session{}, "", nil, ErrBusy
 	}
 	op := newID("o_")
+	opCtx, stop := context.WithTimeout(k.ctx, k.pol().TouchTimeout+time.Minute)
 	s := e.s
 	s.Operation, s.Kind, s.State, s.Message = op, kind, StateWaitingKey, "Insert your security key."
 	s.Method, s.Challenge = nil, nil
 	s.Seq++
 	e.op = op // holds the session on this node while the store decides
 	e.fence = now.Add(k.opLimit() - 15*time.Second)
+	e.stop, e.done, e.abandoned = stop, make(chan struct{}), false
 	k.mu.Unlock()
 	if k.store != nil {
 		won, err := k.put(ctx, s, now)
@@ -448,12 +514,12 @@ func (k *Kiosk) begin(id, kind string) (Session, string, error) {
 			// Another node began an operation or expired the session.
 			k.finish(id, op)
 			if err := k.sync(ctx, id); err != nil {
-				return Session{}, "", err
+				return Session{}, "", nil, err
 			}
 			if k.now().After(s.ExpiresAt) {
-				return Session{}, "", ErrExpired
+				return Session{}, "", nil, ErrExpired
 			}
-			return Session{}, "", ErrBusy
+			return Session{}, "", nil, ErrBusy
 		}
 	}
 	k.mu.Lock()
@@ -463,7 +529,7 @@ func (k *Kiosk) begin(id, kind string) (Session, string, error) {
 		k.publishLocked(e)
 	}
 	k.ops.Add(1)
-	return s, op, nil
+	return s, op, opCtx, nil
 }
 
 // finish ends this node's hold on a session after operation op.
@@ -471,77 +537,227 @@ func (k *Kiosk) finish(id, op string) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if e, ok := k.sessions[id]; ok && e.op == op {
-		e.op, e.fence = "", time.Time{}
+		e.stop()
+		close(e.done)
+		e.op, e.fence, e.stop, e.done = "", time.Time{}, nil, nil
 	}
 }
 
-// Enroll starts registering a key; progress shows in the session.
-func (k *Kiosk) Enroll(actor mfa.Actor, id string, r EnrollRequest) (string, error) {
+// abandonedOp reports whether Cancel or End stopped the session's
+// operation op.
+func (k *Kiosk) abandonedOp(id, op string) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	e, ok := k.sessions[id]
+	return ok && e.op == op && e.abandoned
+}
+
+// Cancel abandons the operation this node runs in the session: the key's
+// pending call is cancelled, and once it has returned the session is ready
+// for another try. Without an operation it changes nothing.
+func (k *Kiosk) Cancel(ctx context.Context, id string) (Session, error) {
+	if err := k.stopOp(ctx, id); err != nil {
+		return Session{}, err
+	}
+	return k.Get(ctx, id)
+}
+
+// stopOp cancels the session's operation and waits for it to end.
+func (k *Kiosk) stopOp(ctx context.Context, id string) error {
+	sctx, cancel := storeContext(ctx)
+	e, err := k.hold(sctx, id)
+	cancel()
+	if err != nil {
+		return err
+	}
+	if e.op == "" {
+		elsewhere := busy(e.s.State) && k.busyLocked(e, k.now())
+		k.mu.Unlock()
+		if elsewhere {
+			return fmt.Errorf("%w: stop it on the node the key is plugged into", ErrElsewhere)
+		}
+		return nil
+	}
+	e.abandoned = true
+	e.stop()
+	done := e.done
+	k.mu.Unlock()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("kiosk: waiting for the cancelled operation: %w", ctx.Err())
+	}
+}
+
+// End ends a session before it times out (the person at the kiosk is
+// done): a running operation is cancelled first. The session then answers
+// ErrExpired, on every node.
+func (k *Kiosk) End(ctx context.Context, id string) error {
+	if err := k.stopOp(ctx, id); err != nil && !errors.Is(err, ErrElsewhere) {
+		return err
+	}
+	now := k.now()
+	k.mu.Lock()
+	e, ok := k.sessions[id]
+	if !ok {
+		k.mu.Unlock()
+		return ErrUnknownSession
+	}
+	if ended(e.s, now) {
+		k.mu.Unlock()
+		return ErrExpired
+	}
+	e.s.State, e.s.Message = StateExpired, "This session has ended. Ask for a new one to continue."
+	e.s.ExpiresAt = now
+	e.s.Seq++
+	e.updated = now
+	s := e.s
+	k.publishLocked(e)
+	for _, c := range e.subs {
+		close(c)
+	}
+	e.subs = nil
+	k.mu.Unlock()
+	k.save(s, now)
+	k.log.Info("kiosk session ended", "user", s.User)
+	return nil
+}
+
+// Enroll starts registering a key; progress shows in the session. A
+// device that is not listed, or a PIN shorter than the key and the policy
+// accept, is refused before anything starts (ErrUnknownDevice,
+// *PINTooShortError), and the refusal is audited.
+func (k *Kiosk) Enroll(ctx context.Context, actor mfa.Actor, id string, r EnrollRequest) (string, error) {
 	if r.Device == "" {
 		return "", fmt.Errorf("%w: device is required: a path from GET /v1/kiosk/devices", ErrBadRequest)
 	}
 	if r.PIN == "" && r.NewPIN == "" {
 		return "", fmt.Errorf("%w: pin is required: the key's PIN, or the PIN to set on a new key", ErrBadRequest)
 	}
-	s, op, err := k.begin(id, "enroll")
+	s, err := k.idle(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	info, ok := k.device(r.Device)
+	if !ok {
+		k.refuse(ctx, actor, s.User, "unknown_device")
+		return "", fmt.Errorf("%w: %s; choose one from GET /v1/kiosk/devices", ErrUnknownDevice, r.Device)
+	}
+	if err := k.checkPINs(info, r); err != nil {
+		k.refuse(ctx, actor, s.User, "pin_too_short")
+		return "", err
+	}
+	s, op, opCtx, err := k.begin(ctx, id, "enroll")
 	if err != nil {
 		return "", err
 	}
 	go func() {
 		defer k.ops.Done()
 		defer k.finish(id, op)
-		k.enroll(actor, s, r)
+		k.enroll(opCtx, actor, s, op, r)
 	}()
 	return op, nil
+}
+
+// idle returns a session in which an operation may begin: a busy one
+// answers ErrBusy before the request is checked against this node's keys.
+// begin decides for good.
+func (k *Kiosk) idle(ctx context.Context, id string) (Session, error) {
+	sctx, cancel := storeContext(ctx)
+	defer cancel()
+	e, err := k.hold(sctx, id)
+	if err != nil {
+		return Session{}, err
+	}
+	defer k.mu.Unlock()
+	now := k.now()
+	switch {
+	case ended(e.s, now):
+		return Session{}, ErrExpired
+	case k.busyLocked(e, now):
+		return Session{}, ErrBusy
+	}
+	return e.s, nil
+}
+
+// device returns the listed key at path.
+func (k *Kiosk) device(path string) (device.Info, bool) {
+	for _, d := range k.Devices() {
+		if d.Path == path {
+			return d, true
+		}
+	}
+	return device.Info{}, false
+}
+
+// checkPINs refuses PINs that cannot work on the key as listed: a PIN to
+// set shorter than the key's and the policy's minimum, or a current PIN
+// shorter than the key's own minimum.
+func (k *Kiosk) checkPINs(info device.Info, r EnrollRequest) error {
+	newMin := max(k.pol().MinPINLength, info.MinPINLength)
+	short := func(pin string, n int) bool { return pin != "" && len([]rune(pin)) < n }
+	switch {
+	case !info.PINSet && r.NewPIN == "" && short(r.PIN, newMin):
+		return &PINTooShortError{MinLength: newMin, New: true}
+	case short(r.NewPIN, newMin):
+		return &PINTooShortError{MinLength: newMin, New: true}
+	case info.PINSet && short(r.PIN, info.MinPINLength):
+		return &PINTooShortError{MinLength: info.MinPINLength}
+	}
+	return nil
+}
+
+// refuse counts and audits an enrollment refused before it started.
+func (k *Kiosk) refuse(ctx context.Context, actor mfa.Actor, user, reason string) {
+	k.obs.Enrollment("failed")
+	k.audit(ctx, actor, user, reason)
+}
+
+// audit records a failed enrollment. It outlives the request or operation
+// that failed: a cancelled one is audited too.
+func (k *Kiosk) audit(ctx context.Context, actor mfa.Actor, user, reason string) {
+	ctx, cancel := storeContext(context.WithoutCancel(ctx))
+	defer cancel()
+	if err := k.svc.EnrollmentFailed(ctx, actor, user, reason); err != nil {
+		k.log.Warn("failed enrollment not audited", "user", user, "reason", reason, "err", err)
+	}
 }
 
 // Assert starts a kiosk sign-in with a key for a security-key challenge.
-func (k *Kiosk) Assert(actor mfa.Actor, id string, r AssertRequest) (string, error) {
+func (k *Kiosk) Assert(ctx context.Context, actor mfa.Actor, id string, r AssertRequest) (string, error) {
 	if r.Device == "" || r.Challenge == "" {
 		return "", fmt.Errorf("%w: device and challenge are required", ErrBadRequest)
 	}
-	s, op, err := k.begin(id, "assert")
+	if _, err := k.idle(ctx, id); err != nil {
+		return "", err
+	}
+	if _, ok := k.device(r.Device); !ok {
+		return "", fmt.Errorf("%w: %s; choose one from GET /v1/kiosk/devices", ErrUnknownDevice, r.Device)
+	}
+	s, op, opCtx, err := k.begin(ctx, id, "assert")
 	if err != nil {
 		return "", err
 	}
 	go func() {
 		defer k.ops.Done()
 		defer k.finish(id, op)
-		k.assert(actor, s, r)
+		k.assert(opCtx, actor, s, op, r)
 	}()
 	return op, nil
 }
 
-// opContext bounds one operation: the wait for a key, the PIN exchange and
-// the touch.
-func (k *Kiosk) opContext() (context.Context, context.CancelFunc) {
-	k.mu.Lock()
-	parent := k.ctx
-	k.mu.Unlock()
-	return context.WithTimeout(parent, k.pol().TouchTimeout+time.Minute)
-}
-
-// waitForKey returns the key at path once present.
-func (k *Kiosk) waitForKey(ctx context.Context, path string) (device.Authenticator, device.Info, error) {
-	tick := time.NewTicker(250 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		for _, d := range k.Devices() {
-			if d.Path == path {
-				a, err := k.open(path)
-				if err != nil {
-					return nil, device.Info{}, err
-				}
-				info, err := a.Info(ctx)
-				return a, info, err
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return nil, device.Info{}, fmt.Errorf("no key appeared at %s: %w", path, device.ErrRemoved)
-		case <-tick.C:
-		}
+// key returns the key at path, still plugged in, and its Info.
+func (k *Kiosk) key(ctx context.Context, path string) (Key, device.Info, error) {
+	if k.keys == nil {
+		return nil, device.Info{}, fmt.Errorf("no key at %s: %w", path, device.ErrRemoved)
 	}
+	a, ok := k.keys.Key(path)
+	if !ok {
+		return nil, device.Info{}, fmt.Errorf("no key at %s: %w", path, device.ErrRemoved)
+	}
+	info, err := a.Info(ctx)
+	return a, info, err
 }
 
 func (k *Kiosk) fail(id string, state State, msg string, retries int) {
@@ -559,7 +775,7 @@ type infoUpdater interface{ Update(device.Info) }
 
 // refresh re-reads a key after an operation that may have changed its PIN
 // state, so that the device list shows it.
-func (k *Kiosk) refresh(a device.Authenticator) {
+func (k *Kiosk) refresh(a Key) {
 	u, ok := k.keys.(infoUpdater)
 	if !ok {
 		return
@@ -571,24 +787,29 @@ func (k *Kiosk) refresh(a device.Authenticator) {
 	}
 }
 
-func (k *Kiosk) enroll(actor mfa.Actor, s Session, r EnrollRequest) {
-	ctx, cancel := k.opContext()
-	defer cancel()
+func (k *Kiosk) enroll(ctx context.Context, actor mfa.Actor, s Session, op string, r EnrollRequest) {
 	p := k.pol()
-	// The key list is refreshed and the result counted before the result
-	// shows: whoever sees it finds both up to date.
-	var key device.Authenticator
-	fail := func(state State, msg string, retries int) {
+	// The key list is refreshed, the result counted and audited before the
+	// result shows: whoever sees it finds all three up to date.
+	var key Key
+	fail := func(reason string, state State, msg string, retries int) {
 		if key != nil {
 			k.refresh(key)
 		}
 		k.obs.Enrollment("failed")
+		if k.abandonedOp(s.ID, op) {
+			reason, state, msg = "cancelled", StateReady, "Cancelled. Insert your security key to start again."
+		}
+		k.audit(ctx, actor, s.User, reason)
 		k.fail(s.ID, state, msg, retries)
 	}
-	a, info, err := k.waitForKey(ctx, r.Device)
+	failErr := func(err error, minLen int) {
+		state, msg, retries := explain(err, minLen)
+		fail(reasonOf(err), state, msg, retries)
+	}
+	a, info, err := k.key(ctx, r.Device)
 	if err != nil {
-		state, msg, retries := explain(err, p.MinPINLength)
-		fail(state, msg, retries)
+		failErr(err, p.MinPINLength)
 		return
 	}
 	key = a
@@ -600,24 +821,24 @@ func (k *Kiosk) enroll(actor mfa.Actor, s Session, r EnrollRequest) {
 		if newPIN == "" {
 			newPIN = r.PIN
 		}
+		// The key may have changed since Enroll checked the PIN against
+		// the listed Info.
 		if msg := pinProblem(newPIN, minLen); msg != "" {
-			fail(StateNeedPIN, "This key has no PIN yet. "+msg, -1)
+			fail("pin_too_short", StateNeedPIN, "This key has no PIN yet. "+msg, -1)
 			return
 		}
 		if err := a.SetPIN(ctx, newPIN); err != nil {
-			state, msg, retries := explain(err, minLen)
-			fail(state, msg, retries)
+			failErr(err, minLen)
 			return
 		}
 		pin = newPIN
 	case r.NewPIN != "":
 		if msg := pinProblem(r.NewPIN, minLen); msg != "" {
-			fail(StateNeedPIN, "The new PIN is not accepted. "+msg, -1)
+			fail("pin_too_short", StateNeedPIN, "The new PIN is not accepted. "+msg, -1)
 			return
 		}
 		if err := a.ChangePIN(ctx, r.PIN, r.NewPIN); err != nil {
-			state, msg, retries := explain(err, minLen)
-			fail(state, msg, retries)
+			failErr(err, minLen)
 			return
 		}
 		pin = r.NewPIN
@@ -631,14 +852,13 @@ func (k *Kiosk) enroll(actor mfa.Actor, s Session, r EnrollRequest) {
 		ResidentKey: p.RequireResidentKey, UserVerification: true, PIN: pin,
 	})
 	if err != nil {
-		state, msg, retries := explain(err, minLen)
-		fail(state, msg, retries)
+		failErr(err, minLen)
 		return
 	}
 	cred, err := fido.VerifyRegistration(p.WebAuthn, challenge, cdj, reg.AttestationObject)
 	if err != nil {
 		k.log.Warn("security key registration refused", "user", s.User, "err", err)
-		fail(StateFailed, "This security key cannot be registered here: "+err.Error(), -1)
+		fail("attestation_refused", StateFailed, "This security key cannot be registered here: "+err.Error(), -1)
 		return
 	}
 	m, err := k.svc.RegisterFIDO(ctx, actor, s.User, mfa.FIDORegistration{Label: r.Label, Proof: s.Proof, Credential: mfa.FIDOCredential{
@@ -646,7 +866,8 @@ func (k *Kiosk) enroll(actor mfa.Actor, s Session, r EnrollRequest) {
 		AttestationFormat: cred.AttestationFormat, AttestationObject: reg.AttestationObject, ClientDataJSON: cdj,
 	}})
 	if err != nil {
-		fail(StateFailed, "The key could not be saved: "+err.Error(), -1)
+		// RegisterFIDO audits its own refusals; this says the kiosk gave up.
+		fail("not_stored", StateFailed, "The key could not be saved: "+err.Error(), -1)
 		return
 	}
 	k.refresh(a)
@@ -657,10 +878,14 @@ func (k *Kiosk) enroll(actor mfa.Actor, s Session, r EnrollRequest) {
 	})
 }
 
-func (k *Kiosk) assert(actor mfa.Actor, s Session, r AssertRequest) {
-	ctx, cancel := k.opContext()
-	defer cancel()
+func (k *Kiosk) assert(ctx context.Context, actor mfa.Actor, s Session, op string, r AssertRequest) {
 	p := k.pol()
+	fail := func(state State, msg string, retries int) {
+		if k.abandonedOp(s.ID, op) {
+			state, msg = StateReady, "Cancelled. Insert your security key to start again."
+		}
+		k.fail(s.ID, state, msg, retries)
+	}
 	c, err := k.svc.Challenge(ctx, r.Challenge)
 	if err != nil || c.User != s.User || c.Kind != mfa.KindFIDO {
 		k.fail(s.ID, StateFailed, "That is not a security-key challenge of this user.", -1)
@@ -671,10 +896,9 @@ func (k *Kiosk) assert(actor mfa.Actor, s Session, r AssertRequest) {
 		k.fail(s.ID, StateFailed, "The challenge's security key is no longer registered.", -1)
 		return
 	}
-	a, _, err := k.waitForKey(ctx, r.Device)
+	a, _, err := k.key(ctx, r.Device)
 	if err != nil {
-		state, msg, retries := explain(err, p.MinPINLength)
-		k.fail(s.ID, state, msg, retries)
+		fail(explain(err, p.MinPINLength))
 		return
 	}
 	k.set(s.ID, func(x *Session) { x.State, x.Message = StateTouchKey, "Touch your security key." })
@@ -682,8 +906,7 @@ func (k *Kiosk) assert(actor mfa.Actor, s Session, r AssertRequest) {
 	as, err := a.GetAssertion(ctx, device.AssertionRequest{ClientDataHash: hash[:], RPID: p.WebAuthn.RPID,
 		AllowList: [][]byte{m.FIDO.ID}, PIN: r.PIN, UserVerification: true})
 	if err != nil {
-		state, msg, retries := explain(err, p.MinPINLength)
-		k.fail(s.ID, state, msg, retries)
+		fail(explain(err, p.MinPINLength))
 		return
 	}
 	c, err = k.svc.VerifyFIDO(ctx, actor, c.ID, mfa.FIDOAssertion{ClientDataJSON: cdj, AuthData: as.AuthData, Signature: as.Signature})
@@ -709,6 +932,32 @@ func pinProblem(pin string, minLen int) string {
 		return "Choose a PIN of at most 63 characters."
 	}
 	return ""
+}
+
+// reasonOf names a device error in the audit record of a failed
+// enrollment.
+func reasonOf(err error) string {
+	var pe *device.PINError
+	if errors.As(err, &pe) {
+		return fmt.Sprintf("wrong_pin (%d tries left)", pe.RetriesLeft)
+	}
+	for _, r := range []struct {
+		err    error
+		reason string
+	}{
+		{device.ErrPINBlocked, "pin_blocked"}, {device.ErrPINAuthBlocked, "pin_auth_blocked"},
+		{device.ErrPINRequired, "pin_required"}, {device.ErrPINPolicy, "pin_policy"},
+		{device.ErrNoTouch, "no_touch"}, {device.ErrRemoved, "key_removed"}, {device.ErrNotFIDO2, "not_fido2"},
+		{device.ErrExcluded, "already_registered"}, {device.ErrPINNotSet, "pin_not_set"},
+		{device.ErrNoResponse, "no_response"}, {device.ErrKeyFull, "key_full"}, {device.ErrUnsupported, "unsupported"},
+		{device.ErrNotAllowed, "not_allowed"}, {device.ErrCancelled, "cancelled"},
+		{context.Canceled, "cancelled"}, {context.DeadlineExceeded, "timed_out"},
+	} {
+		if errors.Is(err, r.err) {
+			return r.reason
+		}
+	}
+	return "key_error"
 }
 
 // explain turns a device error into the session state and a message that

@@ -114,6 +114,8 @@ func (k *Kiosk) save(s Session, now time.Time) {
 	if k.store == nil {
 		return
 	}
+	// A change is shared even when the request or operation that made it
+	// has ended (a cancel is a change too).
 	ctx, cancel := storeContext(context.Background())
 	defer cancel()
 	won, err := k.put(ctx, s, now)
@@ -227,8 +229,12 @@ func (k *Kiosk) follow(ctx context.Context) {
 	k.mu.Unlock()
 	for _, id := range ids {
 		sctx, cancel := storeContext(ctx)
-		k.sync(sctx, id)
+		err := k.sync(sctx, id)
 		cancel()
+		if err != nil {
+			// Its subscribers keep this node's copy until the next tick.
+			k.log.Debug("kiosk session not followed", "err", err)
+		}
 	}
 }
 

@@ -74,12 +74,12 @@ func newCluster(t *testing.T, ttl time.Duration, names ...string) *cluster {
 		o := kiosk.Options{Service: svc, Policy: c.policy, Store: db, Node: name,
 			Now: func() time.Time { return time.Now().Add(time.Duration(n.skew.Load())) }}
 		if name == "kiosk" {
-			w := device.NewWatcher([]string{key.Path()}, 100*time.Millisecond)
+			w := device.NewWatcher([]string{key.Path()}, 100*time.Millisecond, device.WithTimeout(c.policy.TouchTimeout))
 			go w.Run(ctx)
-			o.Keys = w
-			o.Open = func(path string) (device.Authenticator, error) {
-				return device.Open(path, device.WithTimeout(c.policy.TouchTimeout))
-			}
+			o.Keys = kiosk.WatcherKeys(w)
+		} else {
+			// The other nodes' operations wait on a key that never answers.
+			o.Keys = newFakeKeys(newFakeKey(stuckPath, false))
 		}
 		n.k = kiosk.New(o)
 		svc.SetWebAuthn(n.k.Verifier())
@@ -150,7 +150,7 @@ func TestEnrollThroughAnotherNode(t *testing.T) {
 	if first := next(t, events); first.State != kiosk.StateReady {
 		t.Fatalf("first event %s", first.State)
 	}
-	got, err := kk.Get(s.ID)
+	got, err := kk.Get(t.Context(), s.ID)
 	if err != nil {
 		t.Fatalf("the kiosk's node does not know the session: %v", err)
 	}
@@ -159,12 +159,12 @@ func TestEnrollThroughAnotherNode(t *testing.T) {
 	}
 
 	const pin = "kq7#Zt9w" // letters and signs: cannot occur by chance in stored numbers
-	op, err := kk.Enroll(mfa.Actor{Name: "kiosk:idp"}, s.ID, kiosk.EnrollRequest{Device: c.key.Path(), NewPIN: pin, Label: "Blue key"})
+	op, err := kk.Enroll(t.Context(), mfa.Actor{Name: "kiosk:idp"}, s.ID, kiosk.EnrollRequest{Device: c.key.Path(), NewPIN: pin, Label: "Blue key"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// One operation at a time, whichever node is asked.
-	if _, err := idp.Enroll(mfa.Actor{Name: "idp"}, s.ID, kiosk.EnrollRequest{Device: c.key.Path(), PIN: pin}); !errors.Is(err, kiosk.ErrBusy) {
+	if _, err := idp.Enroll(t.Context(), mfa.Actor{Name: "idp"}, s.ID, kiosk.EnrollRequest{Device: c.key.Path(), PIN: pin}); !errors.Is(err, kiosk.ErrBusy) {
 		t.Fatalf("a second operation through the other node: %v, want ErrBusy", err)
 	}
 	// The key waits for a touch: the other node shows it.
@@ -175,7 +175,7 @@ func TestEnrollThroughAnotherNode(t *testing.T) {
 	if touch.Operation != op || touch.Kind != "enroll" {
 		t.Fatalf("operation %q %q, want %q enroll", touch.Operation, touch.Kind, op)
 	}
-	if g, err := idp.Get(s.ID); err != nil || g.State != kiosk.StateTouchKey {
+	if g, err := idp.Get(t.Context(), s.ID); err != nil || g.State != kiosk.StateTouchKey {
 		t.Fatalf("Get on the other node during the touch: %s %v", g.State, err)
 	}
 	c.key.Touch()
@@ -183,11 +183,11 @@ func TestEnrollThroughAnotherNode(t *testing.T) {
 	if done.Method == nil || done.Method.Label != "Blue key" || done.Method.Kind != mfa.KindFIDO || done.Method.FIDO == nil {
 		t.Fatalf("method seen on the other node: %+v", done.Method)
 	}
-	local, err := kk.Get(s.ID)
+	local, err := kk.Get(t.Context(), s.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := idp.Get(s.ID)
+	g, err := idp.Get(t.Context(), s.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +204,7 @@ func TestEnrollThroughAnotherNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := kk.Assert(mfa.Actor{Name: "kiosk:idp"}, s.ID, kiosk.AssertRequest{Device: c.key.Path(), PIN: pin, Challenge: ch.ID}); err != nil {
+	if _, err := kk.Assert(t.Context(), mfa.Actor{Name: "kiosk:idp"}, s.ID, kiosk.AssertRequest{Device: c.key.Path(), PIN: pin, Challenge: ch.ID}); err != nil {
 		t.Fatal(err)
 	}
 	signed, _ := until(t, events, kiosk.StateDone)
@@ -293,14 +293,14 @@ func TestExpiryAcrossNodes(t *testing.T) {
 		t.Fatal("the subscription stayed open after the expiry")
 	}
 	for _, name := range []string{"a", "b", "c"} {
-		if _, err := c.k(name).Get(s.ID); !errors.Is(err, kiosk.ErrExpired) {
+		if _, err := c.k(name).Get(t.Context(), s.ID); !errors.Is(err, kiosk.ErrExpired) {
 			t.Fatalf("Get on node %s after the expiry: %v, want ErrExpired", name, err)
 		}
-		if _, err := c.k(name).Enroll(mfa.Actor{}, s.ID, kiosk.EnrollRequest{Device: "x", PIN: "123456"}); !errors.Is(err, kiosk.ErrExpired) {
+		if _, err := c.k(name).Enroll(t.Context(), mfa.Actor{}, s.ID, kiosk.EnrollRequest{Device: "x", PIN: "123456"}); !errors.Is(err, kiosk.ErrExpired) {
 			t.Fatalf("Enroll on node %s after the expiry: %v, want ErrExpired", name, err)
 		}
 	}
-	if _, err := c.k("c").Get("e_nope"); !errors.Is(err, kiosk.ErrUnknownSession) {
+	if _, err := c.k("c").Get(t.Context(), "e_nope"); !errors.Is(err, kiosk.ErrUnknownSession) {
 		t.Fatalf("unknown session: %v", err)
 	}
 }
@@ -313,7 +313,7 @@ func (c *cluster) awaitingTouch(t *testing.T) kiosk.Session {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.k("kiosk").Enroll(mfa.Actor{}, s.ID, kiosk.EnrollRequest{Device: c.key.Path(), NewPIN: "135790"}); err != nil {
+	if _, err := c.k("kiosk").Enroll(t.Context(), mfa.Actor{}, s.ID, kiosk.EnrollRequest{Device: c.key.Path(), NewPIN: "135790"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.key.WaitForTouchRequest(t.Context()); err != nil {
@@ -329,24 +329,24 @@ func TestTakeOverFromAStoppedNode(t *testing.T) {
 	idp := c.k("idp")
 	// The kiosk's node asks for a touch that never comes (its node "died").
 	s := c.awaitingTouch(t)
-	req := kiosk.EnrollRequest{Device: "/dev/absent", PIN: "135790"}
+	req := kiosk.EnrollRequest{Device: stuckPath, PIN: "135790"}
 	c.nodes["idp"].skew.Store(int64(time.Minute))
-	if _, err := idp.Enroll(mfa.Actor{}, s.ID, req); !errors.Is(err, kiosk.ErrBusy) {
+	if _, err := idp.Enroll(t.Context(), mfa.Actor{}, s.ID, req); !errors.Is(err, kiosk.ErrBusy) {
 		t.Fatalf("a minute into the operation: %v, want ErrBusy", err)
 	}
 	c.nodes["idp"].skew.Store(int64(3 * time.Minute))
-	op, err := idp.Enroll(mfa.Actor{}, s.ID, req)
+	op, err := idp.Enroll(t.Context(), mfa.Actor{}, s.ID, req)
 	if err != nil {
 		t.Fatalf("three minutes into an operation bounded to %v: %v", c.policy.TouchTimeout+time.Minute, err)
 	}
-	g, err := idp.Get(s.ID)
+	g, err := idp.Get(t.Context(), s.ID)
 	if err != nil || g.Operation != op || g.State != kiosk.StateWaitingKey {
 		t.Fatalf("after the take-over: %s %q %v, want %s %q", g.State, g.Operation, err, kiosk.StateWaitingKey, op)
 	}
 	// The stopped node's late progress does not overwrite the new operation.
 	c.key.Touch()
 	time.Sleep(2 * time.Second)
-	if g, err := idp.Get(s.ID); err != nil || g.Operation != op {
+	if g, err := idp.Get(t.Context(), s.ID); err != nil || g.Operation != op {
 		t.Fatalf("after the old operation's late end: %s %q %v", g.State, g.Operation, err)
 	}
 }
@@ -362,7 +362,7 @@ func TestOverdueOperationNotShared(t *testing.T) {
 	c.key.Touch()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		g, err := kk.Get(s.ID)
+		g, err := kk.Get(t.Context(), s.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -374,7 +374,7 @@ func TestOverdueOperationNotShared(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if g, err := idp.Get(s.ID); err != nil || g.State != kiosk.StateTouchKey {
+	if g, err := idp.Get(t.Context(), s.ID); err != nil || g.State != kiosk.StateTouchKey {
 		t.Fatalf("the other node after the overdue result: %s %v, want the last shared state %s", g.State, err, kiosk.StateTouchKey)
 	}
 }
@@ -388,11 +388,11 @@ func TestConcurrentBeginsAcrossNodes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.k("b").Get(s.ID) // both nodes hold a copy
+		c.k("b").Get(t.Context(), s.ID) // both nodes hold a copy
 		errs := make(chan error, 2)
 		for _, name := range []string{"a", "b"} {
 			go func() {
-				_, err := c.k(name).Enroll(mfa.Actor{}, s.ID, kiosk.EnrollRequest{Device: "/dev/absent", PIN: "135790"})
+				_, err := c.k(name).Enroll(t.Context(), mfa.Actor{}, s.ID, kiosk.EnrollRequest{Device: stuckPath, PIN: "135790"})
 				errs <- err
 			}()
 		}

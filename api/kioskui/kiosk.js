@@ -20,14 +20,14 @@
       s1Title: 'Step 1: Register your first verification method',
       s1Intro: 'Choose the method you will use most often. The first method you register becomes your default sign-in method: it is what you will be asked for when you sign in.',
       s2AddTitle: 'Add another verification method',
-      kindTotp: 'Authenticator app', kindTotpHint: 'Microsoft Authenticator, Google Authenticator or another app on your smartphone shows a 6-digit code.',
+      kindTotp: 'Authenticator app', kindTotpHint: 'Microsoft Authenticator, Google Authenticator or another app on your smartphone shows a {n}-digit code.',
       kindPhone: 'Phone', kindPhoneHint: 'Receive an SMS with a code, or a call that you confirm on the keypad.',
       kindFido: 'Security key', kindFidoHint: 'A FIDO2 key plugged into this kiosk, protected by a PIN.',
       fidoNotDefault: 'A security key cannot be your default method (some systems cannot use it). Also register an app or a phone.',
       totpTitle: 'Set up your authenticator app',
       totpScan: 'In the app, add an account and scan this QR code.',
       totpManual: 'Cannot scan? Enter this key by hand (time-based):',
-      totpCodeLabel: 'Enter the 6-digit code the app shows now',
+      totpCodeLabel: 'Enter the {n}-digit code the app shows now',
       totpNote: 'The code changes every 30 seconds. If it is refused, enter the newest one.',
       phoneTitle: 'Register a phone',
       phoneNumber: 'Phone number',
@@ -37,8 +37,8 @@
       phoneChannel: 'How should we reach it?',
       chSms: 'SMS with a code', chVoice: 'Voice call',
       phoneSubmit: 'Send',
-      smsSentTo: 'We are sending a 6-digit code by SMS to {phone}.',
-      smsCodeLabel: 'Enter the 6-digit code from the SMS',
+      smsSentTo: 'We are sending a {n}-digit code by SMS to {phone}.',
+      smsCodeLabel: 'Enter the {n}-digit code from the SMS',
       voiceTitle: 'Answer the call',
       voiceCalling: 'We are calling {phone}. When you answer, key in this number and then #:',
       voiceFraud: 'If you did not expect this call, key 0# to report it.',
@@ -56,7 +56,7 @@
       keyTouch: 'Touch your security key now (it blinks).',
       keyDone: 'Your security key is registered.',
       keyStillRunning: 'The key is still finishing its last request. Wait a few seconds and try again.',
-      keyCancelNote: 'If you cancel, remove the key; the request ends by itself after a short while.',
+      keyCancelNote: 'Cancel stops the request on the key; then you can start again.',
       registered: '{label} is registered.',
       s2Title: 'Step 2: Add alternative methods',
       s2Intro: 'If your only method stops working (lost or replaced phone, broken key), you could be locked out of your account. Register more than one method.',
@@ -75,7 +75,7 @@
       s3Start: 'Start',
       s3Other: 'Use a different verification option',
       s3Choose: 'Choose another method:',
-      s3CodeLabel: 'Enter the 6-digit code',
+      s3CodeLabel: 'Enter the {n}-digit code',
       s3TotpPrompt: 'Open your authenticator app and enter the code it shows for this account.',
       s3Passed: 'It worked: you can sign in with {label}.',
       s3Failed: 'The sign-in check did not succeed. {reason}',
@@ -91,7 +91,9 @@
       s4Apply: 'Apply for MFA',
       s4Pending: 'Applied. MFA takes effect at {time} (in about {minutes} min). Until then you sign in as before.',
       s4Active: 'MFA is on for your account.',
-      s4Done: 'Your setup is complete. You may leave the kiosk.',
+      s4Done: 'Your setup is complete. Press “End session” before you leave the kiosk.',
+      endSession: 'End session',
+      endedByYou: 'You ended this session. You may leave the kiosk.',
       status: {
         created: 'Waiting for your code.', queued: 'Queued for sending…', sending: 'Sending…', sent: 'Sent. It should arrive shortly.',
         delivered: 'Delivered to your phone.', calling: 'Calling your phone…', answered: 'Answered: key in the number, then #.',
@@ -104,7 +106,7 @@
         generic: 'Something went wrong: {detail}',
         invalid_code: 'That code is not correct. {n} attempts left: check the code and enter it again.',
         invalid_code_nocount: 'That code is not correct. Check it and enter it again.',
-        invalid_code_format: 'Enter exactly 6 digits.',
+        invalid_code_format: 'Enter exactly {n} digits.',
         replayed_code: 'That code was already used. Wait for the app to show a new code and enter it.',
         challenge_expired: 'The code has expired. Start again to get a new one.',
         challenge_locked: 'Too many wrong codes. Start again to get a new code.',
@@ -122,6 +124,8 @@
         no_confirmed_method: 'Register a method first (step 1).',
         no_default_method: 'Choose a default method first.',
         session_busy: 'The security key is still busy. Wait a few seconds and try again.',
+        unknown_device: 'This security key is no longer plugged in. Insert it and try again.',
+        pin_too_short: 'This PIN is too short. Choose one of at least {n} characters.',
         fido_cannot_be_default: 'A security key cannot be the default method. Choose an app or a phone.',
         channel_not_possible: 'This phone cannot be reached that way. Choose the other option.',
         method_not_confirmed: 'This method is not confirmed yet.',
@@ -161,14 +165,14 @@
       s1Title: 'ステップ 1：最初の認証方法を登録する',
       s1Intro: 'いちばんよく使う方法を選んでください。最初に登録した方法が「既定のサインイン方法」になり、サインインのときに求められます。',
       s2AddTitle: '認証方法を追加する',
-      kindTotp: '認証アプリ', kindTotpHint: 'スマートフォンの Microsoft Authenticator や Google Authenticator などが 6 桁のコードを表示します。',
+      kindTotp: '認証アプリ', kindTotpHint: 'スマートフォンの Microsoft Authenticator や Google Authenticator などが {n} 桁のコードを表示します。',
       kindPhone: '電話', kindPhoneHint: 'コード付きの SMS を受け取るか、電話を受けてキー操作で確認します。',
       kindFido: 'セキュリティキー', kindFidoHint: 'この端末に挿す FIDO2 キー（PIN で保護）。',
       fidoNotDefault: 'セキュリティキーは既定の方法にできません（使えないシステムがあるため）。認証アプリか電話も登録してください。',
       totpTitle: '認証アプリを設定する',
       totpScan: 'アプリでアカウントを追加し、この QR コードを読み取ってください。',
       totpManual: '読み取れない場合は、このキーを手入力してください（時間ベース）：',
-      totpCodeLabel: 'アプリに今表示されている 6 桁のコードを入力',
+      totpCodeLabel: 'アプリに今表示されている {n} 桁のコードを入力',
       totpNote: 'コードは 30 秒ごとに変わります。受け付けられない場合は最新のコードを入力してください。',
       phoneTitle: '電話を登録する',
       phoneNumber: '電話番号',
@@ -178,8 +182,8 @@
       phoneChannel: '連絡方法',
       chSms: 'SMS でコードを受け取る', chVoice: '音声通話',
       phoneSubmit: '送信',
-      smsSentTo: '{phone} に 6 桁のコードを SMS で送信しています。',
-      smsCodeLabel: 'SMS に書かれた 6 桁のコードを入力',
+      smsSentTo: '{phone} に {n} 桁のコードを SMS で送信しています。',
+      smsCodeLabel: 'SMS に書かれた {n} 桁のコードを入力',
       voiceTitle: '電話に出てください',
       voiceCalling: '{phone} に電話をかけています。電話に出たら、この番号を押してから # を押してください：',
       voiceFraud: '心当たりのない電話なら 0# を押して報告してください。',
@@ -197,7 +201,7 @@
       keyTouch: 'セキュリティキーに触れてください（点滅しています）。',
       keyDone: 'セキュリティキーを登録しました。',
       keyStillRunning: 'キーが前の処理を終えるところです。数秒待ってからもう一度お試しください。',
-      keyCancelNote: 'キャンセルした場合はキーを抜いてください。処理はしばらくすると自動で終わります。',
+      keyCancelNote: 'キャンセルするとキーへの要求を止めます。そのあと最初からやり直せます。',
       registered: '{label} を登録しました。',
       s2Title: 'ステップ 2：代わりの認証方法を追加する',
       s2Intro: '登録した方法が 1 つだけだと、それが使えなくなったとき（スマートフォンの紛失・機種変更、キーの故障など）にアカウントにサインインできなくなるおそれがあります。複数登録してください。',
@@ -216,7 +220,7 @@
       s3Start: '開始',
       s3Other: '別の方法で確認する',
       s3Choose: 'ほかの方法を選んでください：',
-      s3CodeLabel: '6 桁のコードを入力',
+      s3CodeLabel: '{n} 桁のコードを入力',
       s3TotpPrompt: '認証アプリを開き、このアカウントのコードを入力してください。',
       s3Passed: '成功しました。{label} でサインインできます。',
       s3Failed: 'サインインの確認に失敗しました。{reason}',
@@ -232,7 +236,9 @@
       s4Apply: 'MFA の利用を申請',
       s4Pending: '申請しました。MFA は {time} ごろ（約 {minutes} 分後）に有効になります。それまではこれまでどおりサインインできます。',
       s4Active: 'このアカウントでは MFA が有効です。',
-      s4Done: '設定は完了です。端末から離れてかまいません。',
+      s4Done: '設定は完了です。端末を離れる前に「セッションを終了」を押してください。',
+      endSession: 'セッションを終了',
+      endedByYou: 'セッションを終了しました。端末から離れてかまいません。',
       status: {
         created: 'コードの入力を待っています。', queued: '送信待ちです…', sending: '送信中…', sent: '送信しました。まもなく届きます。',
         delivered: 'お使いの電話に届きました。', calling: '電話をかけています…', answered: '応答しました。番号を押してから # を押してください。',
@@ -245,7 +251,7 @@
         generic: '問題が発生しました：{detail}',
         invalid_code: 'コードが正しくありません。残り {n} 回です。コードを確認してもう一度入力してください。',
         invalid_code_nocount: 'コードが正しくありません。確認してもう一度入力してください。',
-        invalid_code_format: '6 桁の数字を入力してください。',
+        invalid_code_format: '{n} 桁の数字を入力してください。',
         replayed_code: 'そのコードは使用済みです。アプリに新しいコードが表示されたら入力してください。',
         challenge_expired: 'コードの有効期限が切れました。もう一度開始して新しいコードを受け取ってください。',
         challenge_locked: '誤ったコードが多すぎます。もう一度開始して新しいコードを受け取ってください。',
@@ -263,6 +269,8 @@
         no_confirmed_method: '先に認証方法を登録してください（ステップ 1）。',
         no_default_method: '先に既定の方法を選んでください。',
         session_busy: 'セキュリティキーが処理中です。数秒待ってからもう一度お試しください。',
+        unknown_device: 'このセキュリティキーはもう差し込まれていません。差し込んでからもう一度お試しください。',
+        pin_too_short: 'PIN が短すぎます。{n} 文字以上にしてください。',
         fido_cannot_be_default: 'セキュリティキーは既定の方法にできません。アプリか電話を選んでください。',
         channel_not_possible: 'この電話にはその方法で連絡できません。もう一方を選んでください。',
         method_not_confirmed: 'この方法はまだ確認されていません。',
@@ -331,6 +339,7 @@
       return p.attempts_left != null ? t('err.invalid_code', { n: p.attempts_left }) : t('err.invalid_code_nocount');
     }
     if (c === 'rate_limited') return t('err.rate_limited', { n: p.retry_after || 60 });
+    if (c === 'pin_too_short') return t('err.pin_too_short', { n: p.min_length || minPIN() });
     const known = TEXT[S.lang].err[c];
     return known || t('err.generic', { detail: p.detail || p.title || c });
   }
@@ -375,8 +384,19 @@
     return h('div', { cls: 'wait ' + (mode || 'busy'), id: 'wait', 'aria-live': 'polite' },
       h('div', { cls: mode === 'touch' ? 'pulse' : 'spinner', 'aria-hidden': 'true' }), h('p', { text }));
   }
-  function codeForm(label, onsubmit, submitText) {
-    const input = h('input', { id: 'code', type: 'text', inputmode: 'numeric', autocomplete: 'one-time-code', maxlength: '6', cls: 'code', value: S.code, oninput: (e) => { S.code = e.target.value.replace(/\D/g, '').slice(0, 6); if (e.target.value !== S.code) e.target.value = S.code; } });
+  // Code lengths come from the session (policy.code_length, totp.digits).
+  function codeLen(kind) {
+    const s = S.session || {};
+    return (kind === 'totp' ? s.totp_digits : s.code_length) || 6;
+  }
+  function codeOK(code, kind) {
+    if (new RegExp('^\\d{' + codeLen(kind) + '}$').test(code)) return true;
+    setMsg('error', () => t('err.invalid_code_format', { n: codeLen(kind) }));
+    return false;
+  }
+  function codeForm(label, onsubmit, submitText, kind) {
+    const n = codeLen(kind);
+    const input = h('input', { id: 'code', type: 'text', inputmode: 'numeric', autocomplete: 'one-time-code', maxlength: String(n), cls: 'code', value: S.code, oninput: (e) => { S.code = e.target.value.replace(/\D/g, '').slice(0, n); if (e.target.value !== S.code) e.target.value = S.code; } });
     return h('form', { id: 'codeform', novalidate: true, onsubmit: (e) => { e.preventDefault(); onsubmit(S.code); } },
       h('label', { for: 'code', text: label }), input,
       h('div', { cls: 'row' }, h('button', { type: 'submit', cls: 'primary', id: 'codesubmit' }, submitText || t('confirm'))));
@@ -464,7 +484,7 @@
   // ---- views ----
   const views = {
     loading: () => [h('div', { cls: 'card' }, wait(t('loading')))],
-    ended: () => [h('div', { cls: 'card ended', id: 'ended' }, h('h1', { text: t('ended') }), h('p', { text: t('endedHint') }))],
+    ended: () => [h('div', { cls: 'card ended', id: 'ended' }, h('h1', { text: t('ended') }), h('p', { id: 'ended-hint', text: S.endedByUser ? t('endedByYou') : t('endedHint') }))],
 
     choose: () => {
       const first = S.from === 'first';
@@ -472,7 +492,7 @@
         h('h1', { text: first ? t('s1Title') : t('s2AddTitle') }),
         first ? h('p', { text: t('s1Intro') }) : null,
         h('div', { cls: 'choices', role: 'group' },
-          choice('totp', t('kindTotp'), t('kindTotpHint'), startTOTP),
+          choice('totp', t('kindTotp'), t('kindTotpHint', { n: codeLen('totp') }), startTOTP),
           choice('phone', t('kindPhone'), t('kindPhoneHint'), () => go('phone')),
           choice('fido', t('kindFido'), t('kindFidoHint'), () => startKey(null))),
         h('p', { cls: 'hint', text: t('notOffered') }),
@@ -490,7 +510,7 @@
           h('img', { src: 'data:image/png;base64,' + x.qr, alt: 'QR', id: 'qr' }),
           h('div', {}, h('p', { text: t('totpScan') }), h('p', { text: t('totpManual') }),
             h('p', { cls: 'secret', id: 'secret', text: x.secret.replace(/(.{4})/g, '$1 ').trim() }))),
-        codeForm(t('totpCodeLabel'), confirmTOTP),
+        codeForm(t('totpCodeLabel', { n: codeLen('totp') }), confirmTOTP, null, 'totp'),
         h('p', { cls: 'hint', text: t('totpNote') }),
         msgArea(),
         h('div', { cls: 'row' }, button(t('cancel'), cancelTOTP))),
@@ -520,9 +540,9 @@
       const x = S.sms;
       return [h('div', { cls: 'card' },
         h('h1', { text: x.test ? t('s3Title') : t('phoneTitle') }),
-        h('p', { text: t('smsSentTo', { phone: x.phone }) }),
+        h('p', { text: t('smsSentTo', { phone: x.phone, n: codeLen('phone') }) }),
         wait(t('status.' + x.status), x.status === 'delivered' || x.status === 'sent' ? 'good' : x.final ? 'idle' : 'busy'),
-        codeForm(t('smsCodeLabel'), x.test ? verifyTest : confirmSMS),
+        codeForm(t('smsCodeLabel', { n: codeLen('phone') }), x.test ? verifyTest : confirmSMS, null, 'phone'),
         msgArea(),
         h('div', { cls: 'row' }, button(t('cancel'), () => (x.test ? go('test') : go('phone'))))),
       ];
@@ -565,7 +585,7 @@
         kids.push(h('p', { cls: 'hint', text: t('keyCancelNote') }));
       }
       kids.push(msgArea());
-      kids.push(h('div', { cls: 'row' }, button(t('cancel'), () => (k.assert ? go('test') : go(S.from === 'first' ? 'choose' : 'alternatives')))));
+      kids.push(h('div', { cls: 'row' }, button(t('cancel'), () => cancelKey(k), '', { id: 'key-cancel' })));
       return [h('div', { cls: 'card' }, kids)];
     },
 
@@ -603,7 +623,7 @@
       if (chosen && chosen.kind === 'totp' && x.challenge) {
         kids.push(h('p', { text: t('s3With', { label: methodLabel(chosen) }) }));
         kids.push(h('p', { text: t('s3TotpPrompt') }));
-        kids.push(codeForm(t('s3CodeLabel'), verifyTest));
+        kids.push(codeForm(t('s3CodeLabel', { n: codeLen('totp') }), verifyTest, null, 'totp'));
       } else if (chosen) {
         kids.push(h('p', { id: 'verify-with', text: t('s3With', { label: methodLabel(chosen) }) }));
         kids.push(h('div', { cls: 'row' }, button(t('s3Start'), () => startTest(chosen), 'primary', { id: 'start-test' })));
@@ -629,10 +649,10 @@
       if (mfa.state === 'pending') {
         const mins = Math.max(1, Math.round((new Date(mfa.activates_at) - Date.now()) / 60000));
         kids.push(h('p', { cls: 'msg success', id: 'applied', text: t('s4Pending', { time: fmtTime(mfa.activates_at), minutes: mins }) }));
-        kids.push(h('p', { text: t('s4Done') }));
+        kids.push(h('p', { text: t('s4Done') }), msgArea(), h('div', { cls: 'row' }, button(t('endSession'), endSession, 'primary', { id: 'end-session' })));
       } else if (mfa.state === 'active') {
         kids.push(h('p', { cls: 'msg success', id: 'applied', text: t('s4Active') }));
-        kids.push(h('p', { text: t('s4Done') }));
+        kids.push(h('p', { text: t('s4Done') }), msgArea(), h('div', { cls: 'row' }, button(t('endSession'), endSession, 'primary', { id: 'end-session' })));
       } else {
         if (!S.testPassed) kids.push(h('p', { cls: 'warn', id: 'need-step3', text: t('s4Need3') }));
         kids.push(msgArea());
@@ -686,7 +706,7 @@
     go('totp');
   }
   async function confirmTOTP(code) {
-    if (!/^\d{6}$/.test(code)) return setMsg('error', () => t('err.invalid_code_format'));
+    if (!codeOK(code, 'totp')) return;
     const r = await api('POST', '/methods/' + S.totp.method + '/confirm', { code });
     if (!r.ok) {
       S.code = ''; render();
@@ -742,7 +762,7 @@
     });
   }
   async function confirmSMS(code) {
-    if (!/^\d{6}$/.test(code)) return setMsg('error', () => t('err.invalid_code_format'));
+    if (!codeOK(code, 'phone')) return;
     const r = await api('POST', '/methods/' + S.sms.method.id + '/confirm', { code });
     if (!r.ok) { S.code = ''; render(); return setMsg('error', () => problemText(r.problem)); }
     const m = r.data.method;
@@ -795,6 +815,18 @@
     S.pin = ''; S.pin2 = '';
     render();
     listen(k);
+  }
+  // cancelKey abandons the operation on the key (the server cancels the
+  // key's pending call) before leaving the view.
+  async function cancelKey(k) {
+    if (k.phase === 'working') {
+      if (events) { events.close(); events = null; }
+      const r = await api('POST', '/cancel').catch(() => null);
+      if (S.key !== k) return;
+      if (r && !r.ok) return setMsg('error', () => problemText(r.problem));
+    }
+    S.key = null;
+    if (k.assert) go('test'); else go(S.from === 'first' ? 'choose' : 'alternatives');
   }
   function listen(k) {
     if (events) events.close();
@@ -863,7 +895,7 @@
     if (c.kind === 'fido') { startKey({ challenge: c.id, method: m }); }
   }
   async function verifyTest(code) {
-    if (!/^\d{6}$/.test(code)) return setMsg('error', () => t('err.invalid_code_format'));
+    if (!codeOK(code, S.view === 'sms' ? 'phone' : 'totp')) return;
     const id = S.view === 'sms' ? S.sms.id : S.test.challenge;
     const r = await api('POST', '/challenges/' + id + '/verify', { code });
     if (!r.ok) {
@@ -889,6 +921,16 @@
     if (!r.ok) return setMsg('error', () => problemText(r.problem));
     S.user = r.data;
     render(true);
+  }
+
+  // endSession ends the session on the server, so that the next person at
+  // this kiosk cannot reach this one's account.
+  async function endSession() {
+    let r;
+    try { r = await api('POST', '/end'); } catch (e) { return; } // already ended: the page says so
+    if (!r.ok) return setMsg('error', () => problemText(r.problem));
+    S.endedByUser = true;
+    ended();
   }
 
   // ---- start ----

@@ -71,6 +71,9 @@ func startKeys(ctx context.Context, cfg *config.Config, demoDir string, log *slo
 		stop = func() { k.Close() }
 		paths = append(paths, filepath.Join(demoDir, "softkey"))
 	}
-	w := device.NewWatcher(paths, cfg.FIDO.PollInterval.Duration, device.WithLogger(log.With("component", "keys")))
+	// The watcher owns the keys the kiosk uses, so their calls wait for
+	// the touch as long as the kiosk's policy says.
+	w := device.NewWatcher(paths, cfg.FIDO.PollInterval.Duration, device.WithLogger(log.With("component", "keys")),
+		device.WithTimeout(cfg.FIDO.TouchTimeout.Duration))
 	return w, stop, nil
 }

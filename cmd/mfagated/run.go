@@ -19,7 +19,6 @@ import (
 
 	"mfagate/api"
 	"mfagate/config"
-	"mfagate/device"
 	"mfagate/kiosk"
 	"mfagate/metrics"
 	"mfagate/mfa"
@@ -172,11 +171,8 @@ func serve(ctx context.Context, ln net.Listener, cfg *config.Config, d *demoStat
 	if err != nil {
 		return err
 	}
-	k := kiosk.New(kiosk.Options{Service: svc, Keys: watcher, Policy: kp, Observer: m, Logger: log.With("component", "kiosk"),
-		Store: kioskStore(db), Node: node,
-		Open: func(path string) (device.Authenticator, error) {
-			return device.Open(path, device.WithTimeout(cfg.FIDO.TouchTimeout.Duration), device.WithLogger(log.With("component", "keys")))
-		}})
+	k := kiosk.New(kiosk.Options{Service: svc, Keys: kiosk.WatcherKeys(watcher), Policy: kp, Observer: m, Logger: log.With("component", "kiosk"),
+		Store: kioskStore(db), Node: node})
 	svc.SetWebAuthn(k.Verifier())
 	apiLog := log.With("component", "api")
 	opts := api.Options{Service: svc, Clients: clientsFrom(cfg), Metrics: m, MetricsPublic: cfg.Server.MetricsPublic,
