@@ -18,8 +18,9 @@ type Phone struct {
 
 // NormalizePhone parses a number in national or international form with the
 // default region, and checks it against the number plan and the allowed
-// regions. Premium-rate, shared-cost and toll-free numbers are refused
-// outright: they are the toll-fraud vector and no person answers them.
+// regions. Only mobile numbers, landlines and IP phones are accepted; every
+// other type is refused outright (see serviceKind): such numbers are the
+// toll-fraud vector or no person answers them.
 func NormalizePhone(raw, defaultRegion string, allowedRegions []string) (Phone, error) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
@@ -40,14 +41,37 @@ func NormalizePhone(raw, defaultRegion string, allowedRegions []string) (Phone, 
 		return Phone{}, refuse(CodeRegionNotAllowed, "phone numbers from region %s are not allowed here (allowed: %s)", region, strings.Join(allowedRegions, ", "))
 	}
 	p := Phone{E164: phonenumbers.Format(num, phonenumbers.E164), Extension: num.GetExtension(), Region: region}
-	switch phonenumbers.GetNumberType(num) {
+	switch t := phonenumbers.GetNumberType(num); t {
 	case phonenumbers.MOBILE, phonenumbers.FIXED_LINE_OR_MOBILE:
 		p.Mobile = true
-	case phonenumbers.FIXED_LINE, phonenumbers.VOIP, phonenumbers.PERSONAL_NUMBER, phonenumbers.UAN:
+	case phonenumbers.FIXED_LINE, phonenumbers.VOIP:
+		// Landlines and IP phones (Japan's 050) take calls but not SMS.
 	default:
-		return Phone{}, refuse(CodeInvalidPhone, "phone %s is a premium-rate, toll-free, shared-cost or other service number; register a personal mobile or landline number", MaskE164(p.E164))
+		return Phone{}, refuse(CodeInvalidPhone, "phone %s is a %s number; register a personal mobile or landline number", MaskE164(p.E164), serviceKind(t))
 	}
 	return p, nil
+}
+
+// serviceKind names the number types NormalizePhone refuses. Whoever calls
+// or texts them pays the callee (premium rate, shared cost, personal
+// numbers that forward at a premium, Japan's 0570 Navi Dial as UAN) or no
+// person answers them (toll-free lines, 020 pagers and M2M SIMs, voicemail).
+func serviceKind(t phonenumbers.PhoneNumberType) string {
+	switch t {
+	case phonenumbers.TOLL_FREE:
+		return "toll-free"
+	case phonenumbers.PREMIUM_RATE:
+		return "premium-rate"
+	case phonenumbers.SHARED_COST, phonenumbers.UAN:
+		return "shared-cost"
+	case phonenumbers.PERSONAL_NUMBER:
+		return "personal (call-forwarding)"
+	case phonenumbers.PAGER:
+		return "pager or machine-to-machine"
+	case phonenumbers.VOICEMAIL:
+		return "voicemail"
+	}
+	return "service"
 }
 
 // MaskPhone formats an E.164 number for display with its middle digits
