@@ -132,8 +132,9 @@ func (s *Service) claimTest(tx Tx, j Job, now time.Time) (Outgoing, bool, error)
 
 func (s *Service) render(j Job, c Challenge, secret string, now time.Time) Outgoing {
 	p := s.pol()
-	minutes := int(c.ExpiresAt.Sub(now) / time.Minute) // rounded down: never promise more time than there is
-	vars := map[string]string{"issuer": p.TOTP.Issuer, "minutes": strconv.Itoa(max(minutes, 1))}
+	life := statedLifetime(p.CodeTTL, c.ExpiresAt.Sub(now))
+	vars := map[string]string{"issuer": p.TOTP.Issuer,
+		"minutes": strconv.Itoa(int(life / time.Minute)), "seconds": strconv.Itoa(int(life / time.Second))}
 	o := Outgoing{Job: j.ID, Challenge: c.ID, Channel: j.Channel, To: j.To, Extension: j.Extension,
 		Language: j.Language, ExpiresAt: c.ExpiresAt, Attempt: j.Attempts, Priority: j.Priority}
 	if j.Channel == ChannelSMS {
@@ -147,6 +148,20 @@ func (s *Service) render(j Job, c Challenge, secret string, now time.Time) Outgo
 		}
 	}
 	return o
+}
+
+// statedLifetime is the code lifetime a message states: the configured one,
+// as the API's expires_at counts it from when the code was issued. Claiming
+// takes a moment, so the time left is always a little less; stating that
+// floored would say 4 minutes for a 5-minute code. A message that waited a
+// minute or more in the outbox states the time left instead, so it never
+// promises minutes that are already gone. Templates floor it to {minutes}
+// or {seconds}.
+func statedLifetime(ttl, left time.Duration) time.Duration {
+	if left <= ttl-time.Minute {
+		return max(left, 0)
+	}
+	return ttl
 }
 
 // OutcomeKind is what a modem reports about a job.
