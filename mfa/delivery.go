@@ -71,7 +71,7 @@ func (s *Service) Claim(ctx context.Context, modem string, channels []Channel) (
 					return err
 				}
 				if !c.Status.Final() {
-					c, err = s.end(tx, c, StatusExpired, "ttl", now)
+					c, err = s.end(tx, actorSystem, c, StatusExpired, "ttl", now)
 					if err != nil {
 						return err
 					}
@@ -148,6 +148,20 @@ func (s *Service) render(j Job, c Challenge, secret string, now time.Time) Outgo
 		}
 	}
 	return o
+}
+
+// Actors of audit events no API client caused.
+const (
+	actorSystem = "mfagate" // expiry, activation
+	actorPhone  = "phone"   // the callee, keying an answer
+)
+
+// modemActor names the modem that reported a job's outcome.
+func modemActor(j Job) string {
+	if j.Modem == "" {
+		return actorSystem
+	}
+	return "modem " + j.Modem
 }
 
 // statedLifetime is the code lifetime a message states: the configured one,
@@ -230,7 +244,7 @@ func (s *Service) Report(ctx context.Context, jobID string, o Outcome) error {
 				j.State, j.Reason = JobFailed, o.Reason
 				c.Delivery.Status = string(JobFailed)
 				if !c.Status.Final() {
-					c, err = s.end(tx, c, StatusFailed, "delivery_failed: "+o.Reason, now)
+					c, err = s.end(tx, modemActor(j), c, StatusFailed, "delivery_failed: "+o.Reason, now)
 					if err != nil {
 						return err
 					}
@@ -249,7 +263,7 @@ func (s *Service) Report(ctx context.Context, jobID string, o Outcome) error {
 			j.Reason = o.Reason
 			c.Delivery.Status, c.Delivery.Reason = string(JobFailed), o.Reason
 			if !c.Status.Final() {
-				c, err = s.end(tx, c, StatusFailed, string(o.Kind)+": "+o.Reason, now)
+				c, err = s.end(tx, modemActor(j), c, StatusFailed, string(o.Kind)+": "+o.Reason, now)
 				if err != nil {
 					return err
 				}
@@ -265,7 +279,7 @@ func (s *Service) Report(ctx context.Context, jobID string, o Outcome) error {
 			c.Delivery.Status = string(JobSent)
 			if !c.Status.Final() {
 				status := map[OutcomeKind]Status{OutcomeNoAnswer: StatusNoAnswer, OutcomeBusy: StatusBusy, OutcomeNoInput: StatusFailed}[o.Kind]
-				c, err = s.end(tx, c, status, string(o.Kind), now)
+				c, err = s.end(tx, modemActor(j), c, status, string(o.Kind), now)
 				if err != nil {
 					return err
 				}
@@ -277,7 +291,7 @@ func (s *Service) Report(ctx context.Context, jobID string, o Outcome) error {
 				break
 			}
 			if !now.Before(c.ExpiresAt) {
-				c, err = s.end(tx, c, StatusExpired, "ttl", now)
+				c, err = s.end(tx, actorSystem, c, StatusExpired, "ttl", now)
 				if err != nil {
 					return err
 				}
@@ -351,7 +365,8 @@ const MaxTestText = 300
 // TestSMS queues an operator's test message for one modem. It is an outbox
 // job like any other (durable, visible in GET /v1/outbox), pinned to the
 // modem and sent after sign-in messages.
-func (s *Service) TestSMS(ctx context.Context, actor Actor, modem, to, text string) (Job, error) {
+func (s *Service) TestSMS(ctx context.Context, actor Actor, modem, to, text string) (_ Job, err error) {
+	defer s.auditRefusal(ctx, actor, "", "", "test_sms", &err)
 	p := s.pol()
 	ph, err := NormalizePhone(to, p.DefaultRegion, p.AllowedRegions)
 	if err != nil {
@@ -397,21 +412,21 @@ func (s *Service) decideKeys(tx Tx, c Challenge, digits string, now time.Time) (
 		if err := s.putUser(tx, u); err != nil {
 			return c, false, err
 		}
-		c, err = s.end(tx, c, StatusDenied, "fraud_reported", now)
+		c, err = s.end(tx, actorPhone, c, StatusDenied, "fraud_reported", now)
 		if err != nil {
 			return c, false, err
 		}
-		return c, true, s.event(tx, Event{User: c.User, Type: EventFraudReported, Method: c.Method, Challenge: c.ID,
+		return c, true, s.event(tx, Event{User: c.User, Type: EventFraudReported, Actor: actorPhone, Method: c.Method, Challenge: c.ID,
 			Detail: "the callee reported a sign-in they did not start; phone verification blocked"})
 	case digits == c.NumberMatch:
-		c, err = s.approve(tx, Actor{Name: "phone"}, c, u, now)
+		c, err = s.approve(tx, Actor{Name: actorPhone}, c, u, now)
 		return c, false, err
 	default:
 		u.ConsecutiveFailures++
 		if err := s.putUser(tx, u); err != nil {
 			return c, false, err
 		}
-		c, err = s.end(tx, c, StatusDenied, "wrong_number", now)
+		c, err = s.end(tx, actorPhone, c, StatusDenied, "wrong_number", now)
 		return c, false, err
 	}
 }
@@ -478,7 +493,7 @@ func (s *Service) Sweep(ctx context.Context) error {
 			return err
 		}
 		for _, c := range cs {
-			c, err = s.end(tx, c, StatusExpired, "ttl", now)
+			c, err = s.end(tx, actorSystem, c, StatusExpired, "ttl", now)
 			if err != nil {
 				return err
 			}
@@ -493,7 +508,7 @@ func (s *Service) Sweep(ctx context.Context) error {
 			if err := s.putUser(tx, u); err != nil {
 				return err
 			}
-			if err := s.event(tx, Event{User: u.ID, Type: EventMFAActivated, Actor: "mfagate"}); err != nil {
+			if err := s.event(tx, Event{User: u.ID, Type: EventMFAActivated, Actor: actorSystem}); err != nil {
 				return err
 			}
 		}
