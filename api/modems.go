@@ -40,6 +40,7 @@ type modemJSON struct {
 	State        string   `json:"state"`
 	Busy         bool     `json:"busy"`
 	Channels     []string `json:"channels"`
+	Model        string   `json:"model,omitempty"`
 	IMEI         string   `json:"imei,omitempty"`
 	ICCID        string   `json:"iccid,omitempty"`
 	Operator     string   `json:"operator,omitempty"`
@@ -56,7 +57,7 @@ type modemJSON struct {
 }
 
 func modemView(s modem.Status) modemJSON {
-	j := modemJSON{ID: s.ID, Profile: s.Profile, Port: s.Port, State: s.State, Busy: s.Busy, IMEI: s.IMEI, ICCID: s.ICCID,
+	j := modemJSON{ID: s.ID, Profile: s.Profile, Port: s.Port, State: s.State, Busy: s.Busy, Model: s.Model, IMEI: s.IMEI, ICCID: s.ICCID,
 		Operator: s.Operator, SignalDBm: s.SignalDBm, Registration: s.Registration, SentToday: s.SentToday,
 		DailyCap: s.DailyCap, LastError: s.LastError, SMSSent: s.SMSSent, SMSFailed: s.SMSFailed, Calls: s.Calls, Reopens: s.Reopens}
 	if j.Registration == "" {

@@ -513,3 +513,14 @@ func TestVoicePromptLanguage(t *testing.T) {
 		})
 	}
 }
+
+// The pool shows each modem's model as the modem names itself, so
+// GET /v1/modems can tell a SIM7600 from an EC25.
+func TestStatusShowsModel(t *testing.T) {
+	r := newRig(t, sim.NetworkOptions{}, modemSpec{id: "s1", profile: "simcom"}, modemSpec{id: "q1", profile: "quectel"})
+	for id, want := range map[string]string{"s1": "SIMCOM_SIM7600G-H", "q1": "EC25"} {
+		if s := r.waitState(id, modem.StateUp); s.Model != want {
+			t.Errorf("modem %s model %q, want %q", id, s.Model, want)
+		}
+	}
+}

@@ -138,7 +138,7 @@ func (w *worker) connect(ctx context.Context) (*driver.Modem, error) {
 		drv.Close()
 		return nil, err
 	}
-	w.update(func(s *Status) { s.IMEI, s.ICCID = id.IMEI, id.ICCID })
+	w.update(func(s *Status) { s.Model, s.IMEI, s.ICCID = id.Model, id.IMEI, id.ICCID })
 	w.loadUsage(ctx)
 	w.log.Info("modem opened", "imei", id.IMEI, "model", id.Model)
 	w.checkHealth(ctx, drv)
