@@ -1,10 +1,15 @@
 package api
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"image/png"
 	"time"
+
+	"github.com/pquerna/otp"
 
 	"mfagate/mfa"
 )
@@ -169,11 +174,22 @@ func challengeView(c mfa.Challenge) challengeJSON {
 	return j
 }
 
-func totpView(t *mfa.TOTPEnrollment) *totpJSON {
-	if t == nil {
-		return nil
+// totpView shows an enrollment with its otpauth URI drawn as a QR code for
+// the app to scan.
+func totpView(t *mfa.TOTPEnrollment) (*totpJSON, error) {
+	key, err := otp.NewKeyFromURL(t.URI)
+	if err != nil {
+		return nil, fmt.Errorf("totp uri: %w", err)
 	}
-	return &totpJSON{Secret: t.Secret, URI: t.URI, QRPNG: base64.StdEncoding.EncodeToString(t.QRPNG)}
+	img, err := key.Image(256, 256)
+	if err != nil {
+		return nil, fmt.Errorf("render totp qr code: %w", err)
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		return nil, fmt.Errorf("encode totp qr code: %w", err)
+	}
+	return &totpJSON{Secret: t.Secret, URI: t.URI, QRPNG: base64.StdEncoding.EncodeToString(buf.Bytes())}, nil
 }
 
 func eventView(e mfa.Event) eventJSON {

@@ -364,9 +364,17 @@ const MaxTestText = 300
 
 // TestSMS queues an operator's test message for one modem. It is an outbox
 // job like any other (durable, visible in GET /v1/outbox), pinned to the
-// modem and sent after sign-in messages.
-func (s *Service) TestSMS(ctx context.Context, actor Actor, modem, to, text string) (_ Job, err error) {
+// modem and sent after sign-in messages. local lists this node's modems as
+// they stand now; see ModemReachable.
+func (s *Service) TestSMS(ctx context.Context, actor Actor, local []NodeModem, modem, to, text string) (_ Job, err error) {
 	defer s.auditRefusal(ctx, actor, "", "", "test_sms", &err)
+	known, err := s.ModemReachable(ctx, local, modem)
+	if err != nil {
+		return Job{}, err
+	}
+	if !known {
+		return Job{}, refuse(CodeUnknownModem, "no modem %q is configured on a live node; GET /v1/nodes lists them", truncate(modem, 40))
+	}
 	p := s.pol()
 	ph, err := NormalizePhone(to, p.DefaultRegion, p.AllowedRegions)
 	if err != nil {

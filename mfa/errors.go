@@ -46,6 +46,7 @@ const (
 	CodeNoSender             Code = "phone_delivery_unavailable"
 	CodeInvalidAssertion     Code = "invalid_assertion"
 	CodeUnknownJob           Code = "unknown_job"
+	CodeUnknownModem         Code = "unknown_modem"
 	CodeCounterRegressed     Code = "sign_counter_regressed"
 )
 

@@ -232,7 +232,7 @@ func TestEnglishCodeIsOneGSM7Part(t *testing.T) {
 func TestLongJapaneseTestSMSIsConcatenated(t *testing.T) {
 	r := newRig(t, sim.NetworkOptions{}, modemSpec{id: "q1", profile: "quectel"})
 	text := strings.Repeat("多要素認証のテストメッセージです。", 9) // 153 characters: 3 UCS-2 parts
-	j, err := r.svc.TestSMS(r.ctx(), mfa.Actor{Name: "ops"}, "q1", "090-2222-3333", text)
+	j, err := r.svc.TestSMS(r.ctx(), mfa.Actor{Name: "ops"}, modem.Describe(r.pool.Status()), "q1", "090-2222-3333", text)
 	if err != nil {
 		t.Fatal(err)
 	}
