@@ -12,6 +12,7 @@ import (
 	"github.com/pquerna/otp"
 
 	"mfagate/mfa"
+	"mfagate/phone"
 )
 
 // JSON shapes of API.md. Times are RFC 3339 UTC; absent times are null.
@@ -145,7 +146,7 @@ func methodView(m mfa.Method) methodJSON {
 		Slot: string(m.Slot), Channel: string(m.Channel), Language: m.Language,
 		Extension: m.Extension != "", CreatedAt: m.CreatedAt.UTC(), ConfirmedAt: timePtr(m.ConfirmedAt)}
 	if m.Phone != "" {
-		j.Phone = mfa.MaskPhone(m.Phone)
+		j.Phone = phone.Mask(m.Phone)
 	}
 	if m.FIDO != nil {
 		j.AAGUID = formatUUID(m.FIDO.AAGUID)
@@ -197,7 +198,7 @@ func eventView(e mfa.Event) eventJSON {
 }
 
 func jobView(j mfa.Job) jobJSON {
-	return jobJSON{ID: j.ID, Challenge: j.Challenge, Channel: string(j.Channel), To: mfa.MaskPhone(j.To), State: string(j.State),
+	return jobJSON{ID: j.ID, Challenge: j.Challenge, Channel: string(j.Channel), To: phone.Mask(j.To), State: string(j.State),
 		Modem: j.Modem, Attempts: j.Attempts, Reason: j.Reason, Priority: j.Priority, CreatedAt: j.CreatedAt.UTC(),
 		UpdatedAt: j.UpdatedAt.UTC(), ExpiresAt: j.ExpiresAt.UTC()}
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"mfagate/phone"
 )
 
 // ChallengeRequest asks for a sign-in verification.
@@ -136,7 +138,7 @@ func (s *Service) newPhoneChallenge(tx Tx, actor Actor, u User, m Method, channe
 	if channel == ChannelSMS {
 		ph, err := NormalizePhone(m.Phone, p.DefaultRegion, nil)
 		if err != nil || !ph.Mobile || m.Extension != "" {
-			return Challenge{}, refuse(CodeChannelNotPossible, "%s cannot receive SMS; use channel \"voice\"", MaskPhone(m.Phone))
+			return Challenge{}, refuse(CodeChannelNotPossible, "%s cannot receive SMS; use channel \"voice\"", phone.Mask(m.Phone))
 		}
 	}
 	times, err := tx.PhoneChallengeTimes(u.ID, now.Add(-p.PhoneChallengeWindow))

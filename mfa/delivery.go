@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"mfagate/phone"
 )
 
 // Outgoing is one claimed outbox job, rendered for a modem: the SMS text or
@@ -381,7 +383,7 @@ func (s *Service) TestSMS(ctx context.Context, actor Actor, local []NodeModem, m
 		return Job{}, err
 	}
 	if !ph.Mobile {
-		return Job{}, refuse(CodeNotMobile, "%s cannot receive SMS (not a mobile number)", MaskPhone(ph.E164))
+		return Job{}, refuse(CodeNotMobile, "%s cannot receive SMS (not a mobile number)", phone.Mask(ph.E164))
 	}
 	if text == "" {
 		text = "mfagate test message from modem " + modem
@@ -397,7 +399,7 @@ func (s *Service) TestSMS(ctx context.Context, actor Actor, local []NodeModem, m
 		if err := tx.PutJob(j); err != nil {
 			return err
 		}
-		return s.event(tx, Event{Type: EventTestSMS, Actor: actor.Name, Detail: "modem " + modem + " to " + MaskE164(ph.E164)})
+		return s.event(tx, Event{Type: EventTestSMS, Actor: actor.Name, Detail: "modem " + modem + " to " + phone.Mask(ph.E164)})
 	})
 	if err != nil {
 		return Job{}, err

@@ -7,6 +7,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"mfagate/phone"
 )
 
 // AddMethodRequest asks to register a method.
@@ -153,7 +155,7 @@ func (s *Service) addPhone(ctx context.Context, actor Actor, user, label string,
 		return AddMethodResult{}, refuse(CodeInvalidRequest, "only an office phone may carry an extension")
 	}
 	if channel == ChannelSMS && (!ph.Mobile || ph.Extension != "") {
-		return AddMethodResult{}, refuse(CodeNotMobile, "%s cannot receive SMS (not a mobile number); use channel \"voice\" for a landline", MaskPhone(ph.E164))
+		return AddMethodResult{}, refuse(CodeNotMobile, "%s cannot receive SMS (not a mobile number); use channel \"voice\" for a landline", phone.Mask(ph.E164))
 	}
 	m := Method{ID: newID("m_"), User: user, Kind: KindPhone, Label: label, Slot: req.Slot, Channel: channel,
 		Phone: ph.E164, Extension: ph.Extension, Language: req.Language, CreatedAt: now}
@@ -175,7 +177,7 @@ func (s *Service) addPhone(ctx context.Context, actor Actor, user, label string,
 				continue
 			}
 			if old.Confirmed {
-				return false, refuse(CodeSlotTaken, "the %s slot already holds %s; remove that phone first or use another slot", req.Slot, MaskPhone(old.Phone))
+				return false, refuse(CodeSlotTaken, "the %s slot already holds %s; remove that phone first or use another slot", req.Slot, phone.Mask(old.Phone))
 			}
 			// An unconfirmed registration in the slot is replaced.
 			if err := tx.DeleteMethod(old.ID); err != nil {
@@ -189,7 +191,7 @@ func (s *Service) addPhone(ctx context.Context, actor Actor, user, label string,
 			return false, err
 		}
 		if err := s.event(tx, Event{User: user, Type: EventMethodAdded, Actor: actor.Name, Method: m.ID,
-			Detail: "phone " + string(req.Slot) + " " + string(channel) + " " + MaskE164(ph.E164)}); err != nil {
+			Detail: "phone " + string(req.Slot) + " " + string(channel) + " " + phone.Mask(ph.E164)}); err != nil {
 			return false, err
 		}
 		ch, err = s.newPhoneChallenge(tx, actor, u, m, channel, PurposeConfirm, now)
