@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"mfagate/modem/vendor"
 )
 
 // Config is the whole configuration file.
@@ -215,8 +217,9 @@ func (m Modem) SimProfile() (string, bool) {
 
 const simPrefix = "sim:"
 
-// ModemProfiles lists the supported modem profiles.
-var ModemProfiles = []string{"quectel", "simcom", "huawei", "generic"}
+// ModemProfiles lists the supported modem profiles (the driver and the
+// simulator support the same).
+var ModemProfiles = vendor.Names
 
 // Modem channels.
 const (
