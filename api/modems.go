@@ -155,13 +155,6 @@ func (s *Server) testSMS(w http.ResponseWriter, r *http.Request, c *Client) erro
 	return writeJSON(w, http.StatusAccepted, jobView(j))
 }
 
-func truncateID(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
-	}
-	return s
-}
-
 func (s *Server) demoMessages(w http.ResponseWriter, r *http.Request, _ *Client) error {
 	msgs, err := s.demo.Messages(r.PathValue("number"))
 	if err != nil {
