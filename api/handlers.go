@@ -47,7 +47,9 @@ func (s *Server) registerMethod(w http.ResponseWriter, r *http.Request, a mfa.Ac
 	}
 	out := map[string]any{"method": methodView(res.Method)}
 	if res.TOTP != nil {
-		out["totp"] = totpView(res.TOTP)
+		if out["totp"], err = totpView(res.TOTP); err != nil {
+			return err
+		}
 	}
 	if res.Challenge != nil {
 		out["challenge"] = challengeView(*res.Challenge)

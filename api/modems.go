@@ -40,6 +40,7 @@ type modemJSON struct {
 	State        string   `json:"state"`
 	Busy         bool     `json:"busy"`
 	Channels     []string `json:"channels"`
+	Model        string   `json:"model,omitempty"`
 	IMEI         string   `json:"imei,omitempty"`
 	ICCID        string   `json:"iccid,omitempty"`
 	Operator     string   `json:"operator,omitempty"`
@@ -56,7 +57,7 @@ type modemJSON struct {
 }
 
 func modemView(s modem.Status) modemJSON {
-	j := modemJSON{ID: s.ID, Profile: s.Profile, Port: s.Port, State: s.State, Busy: s.Busy, IMEI: s.IMEI, ICCID: s.ICCID,
+	j := modemJSON{ID: s.ID, Profile: s.Profile, Port: s.Port, State: s.State, Busy: s.Busy, Model: s.Model, IMEI: s.IMEI, ICCID: s.ICCID,
 		Operator: s.Operator, SignalDBm: s.SignalDBm, Registration: s.Registration, SentToday: s.SentToday,
 		DailyCap: s.DailyCap, LastError: s.LastError, SMSSent: s.SMSSent, SMSFailed: s.SMSFailed, Calls: s.Calls, Reopens: s.Reopens}
 	if j.Registration == "" {
@@ -133,29 +134,6 @@ func (s *Server) listNodes(w http.ResponseWriter, r *http.Request, _ *Client) er
 	return writeJSON(w, http.StatusOK, out)
 }
 
-// knownModem reports whether a modem of this node, or of another live node
-// sharing the store, has the ID: a test SMS pinned to it is sent by the
-// node that drives it.
-func (s *Server) knownModem(ctx context.Context, id string) (bool, error) {
-	for _, st := range s.modemList() {
-		if st.ID == id {
-			return true, nil
-		}
-	}
-	nodes, err := s.svc.Nodes(ctx)
-	if err != nil {
-		return false, err
-	}
-	for _, n := range nodes {
-		for _, m := range n.Modems {
-			if m.Name == id && s.svc.Alive(n) {
-				return true, nil
-			}
-		}
-	}
-	return false, nil
-}
-
 type testSMSBody struct {
 	To   string `json:"to"`
 	Text string `json:"text"`
@@ -163,13 +141,6 @@ type testSMSBody struct {
 
 func (s *Server) testSMS(w http.ResponseWriter, r *http.Request, c *Client) error {
 	id := r.PathValue("id")
-	known, err := s.knownModem(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	if !known {
-		return newProblem(http.StatusNotFound, codeUnknownModem, "no modem %q is configured on a live node; GET /v1/nodes lists them", truncateID(id))
-	}
 	var b testSMSBody
 	if err := decode(w, r, &b, false); err != nil {
 		return err
@@ -177,18 +148,11 @@ func (s *Server) testSMS(w http.ResponseWriter, r *http.Request, c *Client) erro
 	if b.To == "" {
 		return newProblem(http.StatusBadRequest, string(mfa.CodeInvalidRequest), "to is required: the mobile number to send the test message to")
 	}
-	j, err := s.svc.TestSMS(r.Context(), actor(c), id, b.To, b.Text)
+	j, err := s.svc.TestSMS(r.Context(), actor(c), modem.Describe(s.modemList()), id, b.To, b.Text)
 	if err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusAccepted, jobView(j))
-}
-
-func truncateID(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
-	}
-	return s
 }
 
 func (s *Server) demoMessages(w http.ResponseWriter, r *http.Request, _ *Client) error {

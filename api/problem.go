@@ -39,7 +39,6 @@ const (
 	codeInternal         = "internal_error"
 	codeStoreUnavailable = "store_unavailable"
 	codeNotReady         = "not_ready"
-	codeUnknownModem     = "unknown_modem"
 	codeUnknownPhone     = "unknown_phone"
 	codeNoCall           = "no_call"
 	codeUnknownSession   = "unknown_session"
@@ -89,6 +88,7 @@ var domainStatus = map[mfa.Code]int{
 	mfa.CodeNoSender:             http.StatusServiceUnavailable,
 	mfa.CodeInvalidAssertion:     http.StatusUnprocessableEntity,
 	mfa.CodeUnknownJob:           http.StatusNotFound,
+	mfa.CodeUnknownModem:         http.StatusNotFound,
 	mfa.CodeCounterRegressed:     http.StatusForbidden,
 }
 

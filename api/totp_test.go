@@ -92,7 +92,9 @@ func TestTOTPSetupGuideFlow(t *testing.T) {
 	for _, e := range jsonArray(t, r.raw) {
 		types = append([]string{e["type"].(string)}, types...)
 	}
-	want := "method_added method_confirmed challenge_approved test_signin mfa_applied mfa_activated"
+	// Refused steps are part of it: applying too early, the wrong first
+	// code, applying before a test sign-in.
+	want := "method_added request_refused verification_failed method_confirmed request_refused challenge_approved test_signin mfa_applied mfa_activated"
 	if got := strings.Join(types, " "); !strings.Contains(got, want) {
 		t.Fatalf("audit = %q, want it to contain %q", got, want)
 	}

@@ -1,12 +1,18 @@
 package api
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"image/png"
 	"time"
 
+	"github.com/pquerna/otp"
+
 	"mfagate/mfa"
+	"mfagate/phone"
 )
 
 // JSON shapes of API.md. Times are RFC 3339 UTC; absent times are null.
@@ -140,7 +146,7 @@ func methodView(m mfa.Method) methodJSON {
 		Slot: string(m.Slot), Channel: string(m.Channel), Language: m.Language,
 		Extension: m.Extension != "", CreatedAt: m.CreatedAt.UTC(), ConfirmedAt: timePtr(m.ConfirmedAt)}
 	if m.Phone != "" {
-		j.Phone = mfa.MaskPhone(m.Phone)
+		j.Phone = phone.Mask(m.Phone)
 	}
 	if m.FIDO != nil {
 		j.AAGUID = formatUUID(m.FIDO.AAGUID)
@@ -169,11 +175,22 @@ func challengeView(c mfa.Challenge) challengeJSON {
 	return j
 }
 
-func totpView(t *mfa.TOTPEnrollment) *totpJSON {
-	if t == nil {
-		return nil
+// totpView shows an enrollment with its otpauth URI drawn as a QR code for
+// the app to scan.
+func totpView(t *mfa.TOTPEnrollment) (*totpJSON, error) {
+	key, err := otp.NewKeyFromURL(t.URI)
+	if err != nil {
+		return nil, fmt.Errorf("totp uri: %w", err)
 	}
-	return &totpJSON{Secret: t.Secret, URI: t.URI, QRPNG: base64.StdEncoding.EncodeToString(t.QRPNG)}
+	img, err := key.Image(256, 256)
+	if err != nil {
+		return nil, fmt.Errorf("render totp qr code: %w", err)
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		return nil, fmt.Errorf("encode totp qr code: %w", err)
+	}
+	return &totpJSON{Secret: t.Secret, URI: t.URI, QRPNG: base64.StdEncoding.EncodeToString(buf.Bytes())}, nil
 }
 
 func eventView(e mfa.Event) eventJSON {
@@ -181,7 +198,7 @@ func eventView(e mfa.Event) eventJSON {
 }
 
 func jobView(j mfa.Job) jobJSON {
-	return jobJSON{ID: j.ID, Challenge: j.Challenge, Channel: string(j.Channel), To: mfa.MaskPhone(j.To), State: string(j.State),
+	return jobJSON{ID: j.ID, Challenge: j.Challenge, Channel: string(j.Channel), To: phone.Mask(j.To), State: string(j.State),
 		Modem: j.Modem, Attempts: j.Attempts, Reason: j.Reason, Priority: j.Priority, CreatedAt: j.CreatedAt.UTC(),
 		UpdatedAt: j.UpdatedAt.UTC(), ExpiresAt: j.ExpiresAt.UTC()}
 }

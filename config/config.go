@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"mfagate/modem/vendor"
 )
 
 // Config is the whole configuration file.
@@ -138,10 +140,17 @@ const (
 	VoicePound       = "pound"        // the callee presses # to approve
 )
 
-// TTLMinutes is the code lifetime in whole minutes as SMS texts state it:
-// rounded down (never promising more time than there is), but at least 1.
+// TTLMinutes is the code lifetime in whole minutes as messages state it
+// ({minutes}): rounded down, never promising more time than there is.
+// Validate refuses {minutes} with a code_ttl under a minute; {seconds}
+// states such a lifetime.
 func (p Policy) TTLMinutes() int {
-	return max(1, int(p.CodeTTL.Duration/time.Minute))
+	return int(p.CodeTTL.Duration / time.Minute)
+}
+
+// TTLSeconds is the code lifetime in whole seconds ({seconds}).
+func (p Policy) TTLSeconds() int {
+	return int(p.CodeTTL.Duration / time.Second)
 }
 
 // TOTP holds the authenticator-app parameters.
@@ -160,7 +169,7 @@ type Messages struct {
 }
 
 // Language holds the texts of one language. Templates use the placeholders
-// {code}, {minutes}, {issuer} and {number}; see Render.
+// {code}, {minutes}, {seconds}, {issuer} and {number}; see Render.
 type Language struct {
 	SMS              string `toml:"sms"`                // one SMS segment; must contain {code}
 	VoiceNumberMatch string `toml:"voice_number_match"` // call prompt when voice_confirmation = "number_match"
@@ -208,8 +217,9 @@ func (m Modem) SimProfile() (string, bool) {
 
 const simPrefix = "sim:"
 
-// ModemProfiles lists the supported modem profiles.
-var ModemProfiles = []string{"quectel", "simcom", "huawei", "generic"}
+// ModemProfiles lists the supported modem profiles (the driver and the
+// simulator support the same).
+var ModemProfiles = vendor.Names
 
 // Modem channels.
 const (

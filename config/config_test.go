@@ -470,6 +470,31 @@ func TestSMSVars(t *testing.T) {
 	if got != want {
 		t.Errorf("rendered SMS = %q, want %q", got, want)
 	}
+	if got := Render("{seconds}", c.SMSVars("123456")); got != "90" {
+		t.Errorf("{seconds} = %q, want 90", got)
+	}
+}
+
+// A code that lives under a minute cannot be stated in whole minutes
+// without promising time it does not have.
+func TestSubMinuteTTLNeedsSeconds(t *testing.T) {
+	c := Default()
+	c.Policy.CodeTTL = D(45 * time.Second)
+	err := c.Validate()
+	if err == nil || !strings.Contains(err.Error(), "messages.en.sms") || !strings.Contains(err.Error(), "state {seconds} instead") {
+		t.Fatalf("45s code_ttl with {minutes} texts: %v, want a problem naming messages.en.sms", err)
+	}
+	c = Default()
+	c.Policy.CodeTTL = D(45 * time.Second)
+	c.Messages.EN.SMS = "{issuer}: code {code}, valid {seconds} s."
+	c.Messages.JA.SMS = "【{issuer}】確認コード：{code}（{seconds}秒間有効）"
+	for _, l := range []*Language{&c.Messages.EN, &c.Messages.JA} {
+		l.VoiceNumberMatch = strings.ReplaceAll(l.VoiceNumberMatch, "{minutes}", "{seconds}")
+		l.VoicePound = strings.ReplaceAll(l.VoicePound, "{minutes}", "{seconds}")
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("45s code_ttl with {seconds} texts: %v", err)
+	}
 }
 
 func TestDurationText(t *testing.T) {

@@ -33,6 +33,7 @@ func (c *Config) SMSVars(code string) map[string]string {
 	return map[string]string{
 		"code":    code,
 		"minutes": strconv.Itoa(c.Policy.TTLMinutes()),
+		"seconds": strconv.Itoa(c.Policy.TTLSeconds()),
 		"issuer":  c.TOTP.Issuer,
 	}
 }

@@ -575,11 +575,13 @@ func quoteList(xs []string) string {
 	return strings.Join(qs, ", ")
 }
 
+const minCodeTTL = 30 * time.Second
+
 const nistOOB = " (NIST SP 800-63B limits out-of-band codes to 10 minutes)"
 
 func (p *Policy) check(ck *checker) {
 	ck.intRange("policy.code_length", p.CodeLength, 6, 10, " digits (NIST SP 800-63B asks for at least 6)")
-	ck.durRange("policy.code_ttl", p.CodeTTL, 30*time.Second, 10*time.Minute, nistOOB)
+	ck.durRange("policy.code_ttl", p.CodeTTL, minCodeTTL, 10*time.Minute, nistOOB)
 	ck.intRange("policy.max_attempts", p.MaxAttempts, 1, 10, " wrong codes per challenge")
 	ck.intRange("policy.max_consecutive_failures", p.MaxConsecutiveFailures, 1, 100, " (NIST SP 800-63B allows at most 100 consecutive failures per account)")
 	ck.intRange("policy.phone_challenges_per_user", p.PhoneChallengesPerUser, 1, 100, " per policy.phone_challenge_window")
@@ -691,9 +693,9 @@ func (t *TOTP) check(ck *checker) {
 
 // Placeholders each template may use; the first listed is required.
 var (
-	smsVars         = []string{"code", "minutes", "issuer"}
-	voiceMatchVars  = []string{"issuer", "minutes"}
-	voicePoundVars  = []string{"issuer", "minutes"}
+	smsVars         = []string{"code", "minutes", "seconds", "issuer"}
+	voiceMatchVars  = []string{"issuer", "minutes", "seconds"}
+	voicePoundVars  = []string{"issuer", "minutes", "seconds"}
 	numberWhySpoken = "the callee must read the number from the sign-in screen; a call that speaks it proves nothing"
 )
 
@@ -710,6 +712,14 @@ func (c *Config) checkMessages(ck *checker) {
 		checkTemplate(ck, base+".sms", l.SMS, smsVars, "code", "")
 		checkTemplate(ck, base+".voice_number_match", l.VoiceNumberMatch, voiceMatchVars, "", numberWhySpoken)
 		checkTemplate(ck, base+".voice_pound", l.VoicePound, voicePoundVars, "", "there is no number to enter in this mode")
+		// "1 minutes" would promise more time than a 30 s code has.
+		if ttl := c.Policy.CodeTTL.Duration; ttl >= minCodeTTL && ttl < time.Minute {
+			for _, t := range []struct{ key, tmpl string }{{".sms", l.SMS}, {".voice_number_match", l.VoiceNumberMatch}, {".voice_pound", l.VoicePound}} {
+				if strings.Contains(t.tmpl, "{minutes}") {
+					ck.add(base+t.key, q(t.tmpl), "states {minutes}, but policy.code_ttl = %s is under a minute: state {seconds} instead", ttl)
+				}
+			}
+		}
 		if strings.Contains(l.SMS, "{code}") {
 			text := Render(l.SMS, vars)
 			if size, limit, r := smsSize(text); size > limit {

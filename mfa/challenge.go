@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"mfagate/phone"
 )
 
 // ChallengeRequest asks for a sign-in verification.
@@ -34,10 +36,11 @@ func (s *Service) Challenge(ctx context.Context, id string) (Challenge, error) {
 // CreateChallenge starts a verification with the user's default method or
 // the one named. Phone challenges are written to the outbox in the same
 // transaction, so an accepted challenge is never lost.
-func (s *Service) CreateChallenge(ctx context.Context, actor Actor, user string, req ChallengeRequest) (Challenge, error) {
+func (s *Service) CreateChallenge(ctx context.Context, actor Actor, user string, req ChallengeRequest) (_ Challenge, err error) {
 	if err := s.checkUserID(user); err != nil {
 		return Challenge{}, err
 	}
+	defer s.auditRefusal(ctx, actor, user, "", "create_challenge", &err)
 	switch req.Purpose {
 	case "":
 		req.Purpose = PurposeSignin
@@ -53,7 +56,7 @@ func (s *Service) CreateChallenge(ctx context.Context, actor Actor, user string,
 	p := s.pol()
 	now := s.now()
 	var c Challenge
-	err := s.update(ctx, func(tx Tx) (bool, error) {
+	err = s.update(ctx, func(tx Tx) (bool, error) {
 		u, err := tx.User(user)
 		if errors.Is(err, ErrNotFound) {
 			return false, refuse(CodeNoConfirmedMethod, "user %s has no registered method", user)
@@ -135,7 +138,7 @@ func (s *Service) newPhoneChallenge(tx Tx, actor Actor, u User, m Method, channe
 	if channel == ChannelSMS {
 		ph, err := NormalizePhone(m.Phone, p.DefaultRegion, nil)
 		if err != nil || !ph.Mobile || m.Extension != "" {
-			return Challenge{}, refuse(CodeChannelNotPossible, "%s cannot receive SMS; use channel \"voice\"", MaskPhone(m.Phone))
+			return Challenge{}, refuse(CodeChannelNotPossible, "%s cannot receive SMS; use channel \"voice\"", phone.Mask(m.Phone))
 		}
 	}
 	times, err := tx.PhoneChallengeTimes(u.ID, now.Add(-p.PhoneChallengeWindow))
@@ -196,11 +199,12 @@ func (s *Service) checkCodeFormat(code string, length int) error {
 }
 
 // Verify checks a code for a TOTP or SMS challenge.
-func (s *Service) Verify(ctx context.Context, actor Actor, id, code string) (Challenge, error) {
+func (s *Service) Verify(ctx context.Context, actor Actor, id, code string) (_ Challenge, err error) {
+	defer s.auditRefusal(ctx, actor, "", "", "verify", &err)
 	now := s.now()
 	var out Challenge
 	var changed bool
-	err := s.update(ctx, func(tx Tx) (bool, error) {
+	err = s.update(ctx, func(tx Tx) (bool, error) {
 		c, err := tx.Challenge(id)
 		if errors.Is(err, ErrNotFound) {
 			return false, refuse(CodeUnknownChallenge, "challenge %s does not exist", truncate(id, 40))
@@ -248,7 +252,7 @@ func (s *Service) checkCode(tx Tx, actor Actor, c Challenge, code string, now ti
 		return c, false, finalRefusal(c)
 	}
 	if !now.Before(c.ExpiresAt) {
-		c, err := s.end(tx, c, StatusExpired, "ttl", now)
+		c, err := s.end(tx, actorSystem, c, StatusExpired, "ttl", now)
 		if err != nil {
 			return c, false, err
 		}
@@ -282,7 +286,13 @@ func (s *Service) checkCode(tx Tx, actor Actor, c Challenge, code string, now ti
 		}
 		step, ok = matchTOTP(p.TOTP, seed, code, now)
 		if ok && step <= m.LastStep {
-			return c, false, refuse(CodeReplayedCode, "this code was already used; wait for the app to show the next one")
+			if err := s.event(tx, Event{User: c.User, Type: EventVerifyFailed, Actor: actor.Name, Method: c.Method, Challenge: c.ID,
+				Detail: "replayed code"}); err != nil {
+				return c, false, err
+			}
+			e := refuse(CodeReplayedCode, "this code was already used; wait for the app to show the next one")
+			e.Challenge = &c
+			return c, true, e
 		}
 	} else {
 		ok = s.keys.CodeMatches(c.ID, code, c.CodeHash)
@@ -308,7 +318,7 @@ func (s *Service) checkCode(tx Tx, actor Actor, c Challenge, code string, now ti
 	}
 	if c.AttemptsLeft <= 0 {
 		c.AttemptsLeft = 0
-		c, err = s.end(tx, c, StatusLocked, "too_many_attempts", now)
+		c, err = s.end(tx, actor.Name, c, StatusLocked, "too_many_attempts", now)
 		if err != nil {
 			return c, false, err
 		}
@@ -372,7 +382,9 @@ func (s *Service) approve(tx Tx, actor Actor, c Challenge, u User, now time.Time
 }
 
 // end moves c to a final status other than approved and drops its queued job.
-func (s *Service) end(tx Tx, c Challenge, status Status, reason string, now time.Time) (Challenge, error) {
+// actor is who ended it: the client whose code or answer did, the callee
+// ("phone"), the modem that failed to deliver, or mfagate itself on expiry.
+func (s *Service) end(tx Tx, actor string, c Challenge, status Status, reason string, now time.Time) (Challenge, error) {
 	c.Status = status
 	c.Reason = reason
 	c.FinishedAt = now
@@ -399,7 +411,7 @@ func (s *Service) end(tx Tx, c Challenge, status Status, reason string, now time
 	if typ == "" {
 		typ = EventChallengeFailed
 	}
-	return c, s.event(tx, Event{User: c.User, Type: typ, Method: c.Method, Challenge: c.ID, Detail: reason})
+	return c, s.event(tx, Event{User: c.User, Type: typ, Actor: actor, Method: c.Method, Challenge: c.ID, Detail: reason})
 }
 
 // finished tells metrics and long-polling readers that c changed.

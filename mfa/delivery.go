@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"mfagate/phone"
 )
 
 // Outgoing is one claimed outbox job, rendered for a modem: the SMS text or
@@ -71,7 +73,7 @@ func (s *Service) Claim(ctx context.Context, modem string, channels []Channel) (
 					return err
 				}
 				if !c.Status.Final() {
-					c, err = s.end(tx, c, StatusExpired, "ttl", now)
+					c, err = s.end(tx, actorSystem, c, StatusExpired, "ttl", now)
 					if err != nil {
 						return err
 					}
@@ -132,8 +134,9 @@ func (s *Service) claimTest(tx Tx, j Job, now time.Time) (Outgoing, bool, error)
 
 func (s *Service) render(j Job, c Challenge, secret string, now time.Time) Outgoing {
 	p := s.pol()
-	minutes := int(c.ExpiresAt.Sub(now) / time.Minute) // rounded down: never promise more time than there is
-	vars := map[string]string{"issuer": p.TOTP.Issuer, "minutes": strconv.Itoa(max(minutes, 1))}
+	life := statedLifetime(p.CodeTTL, c.ExpiresAt.Sub(now))
+	vars := map[string]string{"issuer": p.TOTP.Issuer,
+		"minutes": strconv.Itoa(int(life / time.Minute)), "seconds": strconv.Itoa(int(life / time.Second))}
 	o := Outgoing{Job: j.ID, Challenge: c.ID, Channel: j.Channel, To: j.To, Extension: j.Extension,
 		Language: j.Language, ExpiresAt: c.ExpiresAt, Attempt: j.Attempts, Priority: j.Priority}
 	if j.Channel == ChannelSMS {
@@ -147,6 +150,34 @@ func (s *Service) render(j Job, c Challenge, secret string, now time.Time) Outgo
 		}
 	}
 	return o
+}
+
+// Actors of audit events no API client caused.
+const (
+	actorSystem = "mfagate" // expiry, activation
+	actorPhone  = "phone"   // the callee, keying an answer
+)
+
+// modemActor names the modem that reported a job's outcome.
+func modemActor(j Job) string {
+	if j.Modem == "" {
+		return actorSystem
+	}
+	return "modem " + j.Modem
+}
+
+// statedLifetime is the code lifetime a message states: the configured one,
+// as the API's expires_at counts it from when the code was issued. Claiming
+// takes a moment, so the time left is always a little less; stating that
+// floored would say 4 minutes for a 5-minute code. A message that waited a
+// minute or more in the outbox states the time left instead, so it never
+// promises minutes that are already gone. Templates floor it to {minutes}
+// or {seconds}.
+func statedLifetime(ttl, left time.Duration) time.Duration {
+	if left <= ttl-time.Minute {
+		return max(left, 0)
+	}
+	return ttl
 }
 
 // OutcomeKind is what a modem reports about a job.
@@ -215,7 +246,7 @@ func (s *Service) Report(ctx context.Context, jobID string, o Outcome) error {
 				j.State, j.Reason = JobFailed, o.Reason
 				c.Delivery.Status = string(JobFailed)
 				if !c.Status.Final() {
-					c, err = s.end(tx, c, StatusFailed, "delivery_failed: "+o.Reason, now)
+					c, err = s.end(tx, modemActor(j), c, StatusFailed, "delivery_failed: "+o.Reason, now)
 					if err != nil {
 						return err
 					}
@@ -234,7 +265,7 @@ func (s *Service) Report(ctx context.Context, jobID string, o Outcome) error {
 			j.Reason = o.Reason
 			c.Delivery.Status, c.Delivery.Reason = string(JobFailed), o.Reason
 			if !c.Status.Final() {
-				c, err = s.end(tx, c, StatusFailed, string(o.Kind)+": "+o.Reason, now)
+				c, err = s.end(tx, modemActor(j), c, StatusFailed, string(o.Kind)+": "+o.Reason, now)
 				if err != nil {
 					return err
 				}
@@ -250,7 +281,7 @@ func (s *Service) Report(ctx context.Context, jobID string, o Outcome) error {
 			c.Delivery.Status = string(JobSent)
 			if !c.Status.Final() {
 				status := map[OutcomeKind]Status{OutcomeNoAnswer: StatusNoAnswer, OutcomeBusy: StatusBusy, OutcomeNoInput: StatusFailed}[o.Kind]
-				c, err = s.end(tx, c, status, string(o.Kind), now)
+				c, err = s.end(tx, modemActor(j), c, status, string(o.Kind), now)
 				if err != nil {
 					return err
 				}
@@ -262,7 +293,7 @@ func (s *Service) Report(ctx context.Context, jobID string, o Outcome) error {
 				break
 			}
 			if !now.Before(c.ExpiresAt) {
-				c, err = s.end(tx, c, StatusExpired, "ttl", now)
+				c, err = s.end(tx, actorSystem, c, StatusExpired, "ttl", now)
 				if err != nil {
 					return err
 				}
@@ -335,15 +366,24 @@ const MaxTestText = 300
 
 // TestSMS queues an operator's test message for one modem. It is an outbox
 // job like any other (durable, visible in GET /v1/outbox), pinned to the
-// modem and sent after sign-in messages.
-func (s *Service) TestSMS(ctx context.Context, actor Actor, modem, to, text string) (Job, error) {
+// modem and sent after sign-in messages. local lists this node's modems as
+// they stand now; see ModemReachable.
+func (s *Service) TestSMS(ctx context.Context, actor Actor, local []NodeModem, modem, to, text string) (_ Job, err error) {
+	defer s.auditRefusal(ctx, actor, "", "", "test_sms", &err)
+	known, err := s.ModemReachable(ctx, local, modem)
+	if err != nil {
+		return Job{}, err
+	}
+	if !known {
+		return Job{}, refuse(CodeUnknownModem, "no modem %q is configured on a live node; GET /v1/nodes lists them", truncate(modem, 40))
+	}
 	p := s.pol()
 	ph, err := NormalizePhone(to, p.DefaultRegion, p.AllowedRegions)
 	if err != nil {
 		return Job{}, err
 	}
 	if !ph.Mobile {
-		return Job{}, refuse(CodeNotMobile, "%s cannot receive SMS (not a mobile number)", MaskPhone(ph.E164))
+		return Job{}, refuse(CodeNotMobile, "%s cannot receive SMS (not a mobile number)", phone.Mask(ph.E164))
 	}
 	if text == "" {
 		text = "mfagate test message from modem " + modem
@@ -359,7 +399,7 @@ func (s *Service) TestSMS(ctx context.Context, actor Actor, modem, to, text stri
 		if err := tx.PutJob(j); err != nil {
 			return err
 		}
-		return s.event(tx, Event{Type: EventTestSMS, Actor: actor.Name, Detail: "modem " + modem + " to " + MaskE164(ph.E164)})
+		return s.event(tx, Event{Type: EventTestSMS, Actor: actor.Name, Detail: "modem " + modem + " to " + phone.Mask(ph.E164)})
 	})
 	if err != nil {
 		return Job{}, err
@@ -382,21 +422,21 @@ func (s *Service) decideKeys(tx Tx, c Challenge, digits string, now time.Time) (
 		if err := s.putUser(tx, u); err != nil {
 			return c, false, err
 		}
-		c, err = s.end(tx, c, StatusDenied, "fraud_reported", now)
+		c, err = s.end(tx, actorPhone, c, StatusDenied, "fraud_reported", now)
 		if err != nil {
 			return c, false, err
 		}
-		return c, true, s.event(tx, Event{User: c.User, Type: EventFraudReported, Method: c.Method, Challenge: c.ID,
+		return c, true, s.event(tx, Event{User: c.User, Type: EventFraudReported, Actor: actorPhone, Method: c.Method, Challenge: c.ID,
 			Detail: "the callee reported a sign-in they did not start; phone verification blocked"})
 	case digits == c.NumberMatch:
-		c, err = s.approve(tx, Actor{Name: "phone"}, c, u, now)
+		c, err = s.approve(tx, Actor{Name: actorPhone}, c, u, now)
 		return c, false, err
 	default:
 		u.ConsecutiveFailures++
 		if err := s.putUser(tx, u); err != nil {
 			return c, false, err
 		}
-		c, err = s.end(tx, c, StatusDenied, "wrong_number", now)
+		c, err = s.end(tx, actorPhone, c, StatusDenied, "wrong_number", now)
 		return c, false, err
 	}
 }
@@ -463,7 +503,7 @@ func (s *Service) Sweep(ctx context.Context) error {
 			return err
 		}
 		for _, c := range cs {
-			c, err = s.end(tx, c, StatusExpired, "ttl", now)
+			c, err = s.end(tx, actorSystem, c, StatusExpired, "ttl", now)
 			if err != nil {
 				return err
 			}
@@ -478,7 +518,7 @@ func (s *Service) Sweep(ctx context.Context) error {
 			if err := s.putUser(tx, u); err != nil {
 				return err
 			}
-			if err := s.event(tx, Event{User: u.ID, Type: EventMFAActivated, Actor: "mfagate"}); err != nil {
+			if err := s.event(tx, Event{User: u.ID, Type: EventMFAActivated, Actor: actorSystem}); err != nil {
 				return err
 			}
 		}

@@ -46,6 +46,7 @@ const (
 	CodeNoSender             Code = "phone_delivery_unavailable"
 	CodeInvalidAssertion     Code = "invalid_assertion"
 	CodeUnknownJob           Code = "unknown_job"
+	CodeUnknownModem         Code = "unknown_modem"
 	CodeCounterRegressed     Code = "sign_counter_regressed"
 )
 
@@ -56,6 +57,8 @@ type Error struct {
 	AttemptsLeft *int          // invalid_code: attempts left on the challenge
 	RetryAfter   time.Duration // rate_limited: when to try again
 	Challenge    *Challenge    // the challenge as it now stands, when there is one
+
+	audited bool // the transaction that refused also recorded an audit event
 }
 
 func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }

@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -46,13 +48,34 @@ type FIDORegistration struct {
 	Proof      string
 }
 
+// AuditEnrollmentFailed records a security-key enrollment that did not
+// finish (wrong PIN, no touch, attestation refused, cancelled), with who
+// ran it. reason is a short description without the PIN; it is cut to 200
+// characters.
+func (s *Service) AuditEnrollmentFailed(ctx context.Context, actor Actor, user, reason string) error {
+	if err := s.checkUserID(user); err != nil {
+		return err
+	}
+	clean := []rune(strings.ToValidUTF8(reason, "?"))
+	clean = clean[:min(len(clean), 200)]
+	for i, r := range clean {
+		if unicode.IsControl(r) {
+			clean[i] = ' '
+		}
+	}
+	return s.store.Update(ctx, func(tx Tx) error {
+		return s.event(tx, Event{User: user, Type: EventEnrollmentFailed, Actor: actor.Name, Detail: string(clean)})
+	})
+}
+
 // RegisterFIDO stores a security key as a confirmed method. A key never
 // becomes the default; when it is the user's only method the user record
 // warns that another method must be added.
-func (s *Service) RegisterFIDO(ctx context.Context, actor Actor, user string, r FIDORegistration) (Method, error) {
+func (s *Service) RegisterFIDO(ctx context.Context, actor Actor, user string, r FIDORegistration) (_ Method, err error) {
 	if err := s.checkUserID(user); err != nil {
 		return Method{}, err
 	}
+	defer s.auditRefusal(ctx, actor, user, "", "register_fido", &err)
 	label := r.Label
 	if label == "" {
 		label = "Security key"
@@ -66,7 +89,7 @@ func (s *Service) RegisterFIDO(ctx context.Context, actor Actor, user string, r 
 	}
 	now := s.now()
 	m := Method{ID: newID("m_"), User: user, Kind: KindFIDO, Label: label, Confirmed: true, FIDO: &c, CreatedAt: now, ConfirmedAt: now}
-	err := s.update(ctx, func(tx Tx) (bool, error) {
+	err = s.update(ctx, func(tx Tx) (bool, error) {
 		u, err := loadUser(tx, user, now)
 		if err != nil {
 			return false, err
@@ -144,7 +167,8 @@ type FIDOAssertion struct {
 // VerifyFIDO checks a security-key assertion for a challenge. A sign
 // counter that went backwards denies the challenge and is audited: the key
 // may have been cloned.
-func (s *Service) VerifyFIDO(ctx context.Context, actor Actor, id string, a FIDOAssertion) (Challenge, error) {
+func (s *Service) VerifyFIDO(ctx context.Context, actor Actor, id string, a FIDOAssertion) (_ Challenge, err error) {
+	defer s.auditRefusal(ctx, actor, "", "", "verify_fido", &err)
 	w, err := s.verifier()
 	if err != nil {
 		return Challenge{}, err
@@ -168,7 +192,7 @@ func (s *Service) VerifyFIDO(ctx context.Context, actor Actor, id string, a FIDO
 			return false, finalRefusal(c)
 		}
 		if !now.Before(c.ExpiresAt) {
-			out, err = s.end(tx, c, StatusExpired, "ttl", now)
+			out, err = s.end(tx, actorSystem, c, StatusExpired, "ttl", now)
 			if err != nil {
 				return false, err
 			}
@@ -207,7 +231,7 @@ func (s *Service) VerifyFIDO(ctx context.Context, actor Actor, id string, a FIDO
 				Detail: fmt.Sprintf("stored %d: the key may have been cloned", m.FIDO.SignCount)}); err != nil {
 				return false, err
 			}
-			out, err = s.end(tx, c, StatusDenied, "sign_counter_regressed", now)
+			out, err = s.end(tx, actor.Name, c, StatusDenied, "sign_counter_regressed", now)
 			if err != nil {
 				return false, err
 			}
@@ -224,7 +248,7 @@ func (s *Service) VerifyFIDO(ctx context.Context, actor Actor, id string, a FIDO
 			}
 			if c.AttemptsLeft <= 0 {
 				c.AttemptsLeft = 0
-				c, err = s.end(tx, c, StatusLocked, "too_many_attempts", now)
+				c, err = s.end(tx, actor.Name, c, StatusLocked, "too_many_attempts", now)
 			} else {
 				err = tx.PutChallenge(c)
 			}

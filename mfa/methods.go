@@ -7,6 +7,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"mfagate/phone"
 )
 
 // AddMethodRequest asks to register a method.
@@ -64,10 +66,11 @@ func checkLanguage(lang string) error {
 // AddMethod registers a method for the user. TOTP methods come back with
 // their secret, URI and QR code; phone methods come back with the challenge
 // that confirms them (a code by SMS or a call).
-func (s *Service) AddMethod(ctx context.Context, actor Actor, user string, req AddMethodRequest) (AddMethodResult, error) {
+func (s *Service) AddMethod(ctx context.Context, actor Actor, user string, req AddMethodRequest) (_ AddMethodResult, err error) {
 	if err := s.checkUserID(user); err != nil {
 		return AddMethodResult{}, err
 	}
+	defer s.auditRefusal(ctx, actor, user, "", "add_method", &err)
 	switch req.Kind {
 	case KindTOTP, KindPhone:
 	case KindAppPassword, KindEmail:
@@ -152,7 +155,7 @@ func (s *Service) addPhone(ctx context.Context, actor Actor, user, label string,
 		return AddMethodResult{}, refuse(CodeInvalidRequest, "only an office phone may carry an extension")
 	}
 	if channel == ChannelSMS && (!ph.Mobile || ph.Extension != "") {
-		return AddMethodResult{}, refuse(CodeNotMobile, "%s cannot receive SMS (not a mobile number); use channel \"voice\" for a landline", MaskPhone(ph.E164))
+		return AddMethodResult{}, refuse(CodeNotMobile, "%s cannot receive SMS (not a mobile number); use channel \"voice\" for a landline", phone.Mask(ph.E164))
 	}
 	m := Method{ID: newID("m_"), User: user, Kind: KindPhone, Label: label, Slot: req.Slot, Channel: channel,
 		Phone: ph.E164, Extension: ph.Extension, Language: req.Language, CreatedAt: now}
@@ -174,7 +177,7 @@ func (s *Service) addPhone(ctx context.Context, actor Actor, user, label string,
 				continue
 			}
 			if old.Confirmed {
-				return false, refuse(CodeSlotTaken, "the %s slot already holds %s; remove that phone first or use another slot", req.Slot, MaskPhone(old.Phone))
+				return false, refuse(CodeSlotTaken, "the %s slot already holds %s; remove that phone first or use another slot", req.Slot, phone.Mask(old.Phone))
 			}
 			// An unconfirmed registration in the slot is replaced.
 			if err := tx.DeleteMethod(old.ID); err != nil {
@@ -188,7 +191,7 @@ func (s *Service) addPhone(ctx context.Context, actor Actor, user, label string,
 			return false, err
 		}
 		if err := s.event(tx, Event{User: user, Type: EventMethodAdded, Actor: actor.Name, Method: m.ID,
-			Detail: "phone " + string(req.Slot) + " " + string(channel) + " " + MaskE164(ph.E164)}); err != nil {
+			Detail: "phone " + string(req.Slot) + " " + string(channel) + " " + phone.Mask(ph.E164)}); err != nil {
 			return false, err
 		}
 		ch, err = s.newPhoneChallenge(tx, actor, u, m, channel, PurposeConfirm, now)
@@ -243,17 +246,18 @@ type ConfirmRequest struct {
 
 // ConfirmMethod confirms a registered method. The first confirmed method
 // that can be a default becomes the default.
-func (s *Service) ConfirmMethod(ctx context.Context, actor Actor, user, methodID string, req ConfirmRequest) (Method, error) {
+func (s *Service) ConfirmMethod(ctx context.Context, actor Actor, user, methodID string, req ConfirmRequest) (_ Method, err error) {
 	if err := s.checkUserID(user); err != nil {
 		return Method{}, err
 	}
+	defer s.auditRefusal(ctx, actor, user, truncate(methodID, 40), "confirm_method", &err)
 	if (req.Code == "") == (req.Challenge == "") {
 		return Method{}, refuse(CodeInvalidRequest, "give exactly one of code (authenticator app, SMS) or challenge (an approved voice call)")
 	}
 	now := s.now()
 	var out Method
 	var finished *Challenge
-	err := s.update(ctx, func(tx Tx) (bool, error) {
+	err = s.update(ctx, func(tx Tx) (bool, error) {
 		m, err := userMethod(tx, user, methodID)
 		if err != nil {
 			return false, err
@@ -279,7 +283,10 @@ func (s *Service) ConfirmMethod(ctx context.Context, actor Actor, user, methodID
 			}
 			step, ok := matchTOTP(s.pol().TOTP, seed, req.Code, now)
 			if !ok {
-				return false, refuse(CodeInvalidCode, "the code does not match: check the device clock and enter the code the app shows now")
+				if err := s.event(tx, Event{User: user, Type: EventVerifyFailed, Actor: actor.Name, Method: m.ID, Detail: "confirm: wrong code"}); err != nil {
+					return false, err
+				}
+				return true, refuse(CodeInvalidCode, "the code does not match: check the device clock and enter the code the app shows now")
 			}
 			m.LastStep = step
 			return false, s.confirm(tx, actor, m, now)
@@ -372,10 +379,11 @@ func userMethod(tx Tx, user, id string) (Method, error) {
 
 // RemoveMethod deletes a method. Once MFA is on, the user needs a proof and
 // cannot remove their last usable method; an admin can do both.
-func (s *Service) RemoveMethod(ctx context.Context, actor Actor, user, methodID, proof string) error {
+func (s *Service) RemoveMethod(ctx context.Context, actor Actor, user, methodID, proof string) (err error) {
 	if err := s.checkUserID(user); err != nil {
 		return err
 	}
+	defer s.auditRefusal(ctx, actor, user, truncate(methodID, 40), "remove_method", &err)
 	now := s.now()
 	return s.update(ctx, func(tx Tx) (bool, error) {
 		m, err := userMethod(tx, user, methodID)
@@ -450,7 +458,8 @@ func (s *Service) userChange(ctx context.Context, user string, fn func(tx Tx, u 
 }
 
 // SetDefault makes a confirmed method other than a security key the default.
-func (s *Service) SetDefault(ctx context.Context, actor Actor, user, methodID string) (UserView, error) {
+func (s *Service) SetDefault(ctx context.Context, actor Actor, user, methodID string) (_ UserView, err error) {
+	defer s.auditRefusal(ctx, actor, user, "", "set_default", &err)
 	return s.userChange(ctx, user, func(tx Tx, u *User, _ time.Time) (*Event, error) {
 		m, err := userMethod(tx, user, methodID)
 		if err != nil {
@@ -473,7 +482,8 @@ func (s *Service) SetDefault(ctx context.Context, actor Actor, user, methodID st
 // ApplyMFA turns MFA on: the user goes pending and becomes active after the
 // activation delay. It needs a confirmed method and a successful test
 // sign-in after the last method change. Applying again changes nothing.
-func (s *Service) ApplyMFA(ctx context.Context, actor Actor, user string) (UserView, error) {
+func (s *Service) ApplyMFA(ctx context.Context, actor Actor, user string) (_ UserView, err error) {
+	defer s.auditRefusal(ctx, actor, user, "", "apply_mfa", &err)
 	return s.userChange(ctx, user, func(tx Tx, u *User, now time.Time) (*Event, error) {
 		if u.EffectiveState(now) != StateOff {
 			return nil, nil
@@ -499,7 +509,8 @@ func (s *Service) ApplyMFA(ctx context.Context, actor Actor, user string) (UserV
 
 // TerminateMFA turns MFA off. Only an admin may: users cannot turn it off
 // themselves. Methods are kept.
-func (s *Service) TerminateMFA(ctx context.Context, actor Actor, user string) (UserView, error) {
+func (s *Service) TerminateMFA(ctx context.Context, actor Actor, user string) (_ UserView, err error) {
+	defer s.auditRefusal(ctx, actor, user, "", "terminate_mfa", &err)
 	if !actor.Admin {
 		return UserView{}, refuse(CodeInvalidRequest, "only an admin can terminate MFA use")
 	}
@@ -513,7 +524,8 @@ func (s *Service) TerminateMFA(ctx context.Context, actor Actor, user string) (U
 }
 
 // Unlock clears a user's consecutive-failure lock and fraud block (admin).
-func (s *Service) Unlock(ctx context.Context, actor Actor, user string) (UserView, error) {
+func (s *Service) Unlock(ctx context.Context, actor Actor, user string) (_ UserView, err error) {
+	defer s.auditRefusal(ctx, actor, user, "", "unlock", &err)
 	return s.userChange(ctx, user, func(_ Tx, u *User, _ time.Time) (*Event, error) {
 		if u.ConsecutiveFailures == 0 && !u.PhoneBlocked {
 			return nil, nil

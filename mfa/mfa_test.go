@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"mfagate/phone"
 )
 
 func TestKeys(t *testing.T) {
@@ -81,15 +83,9 @@ func TestPhoneNormalizeAndMask(t *testing.T) {
 		if tc.code != "" {
 			continue
 		}
-		if p.E164 != tc.e164 || p.Mobile != tc.mobile || MaskPhone(p.E164) != tc.masked {
-			t.Errorf("%q: %+v masked %q", tc.in, p, MaskPhone(p.E164))
+		if p.E164 != tc.e164 || p.Mobile != tc.mobile || phone.Mask(p.E164) != tc.masked {
+			t.Errorf("%q: %+v masked %q", tc.in, p, phone.Mask(p.E164))
 		}
-	}
-	if got := MaskE164("+819012345678"); got != "+81******5678" {
-		t.Errorf("MaskE164 = %q", got)
-	}
-	if got := MaskRaw("090-1234-5678"); got != "***-****-**78" {
-		t.Errorf("MaskRaw = %q", got)
 	}
 }
 

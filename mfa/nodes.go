@@ -60,6 +60,32 @@ func (s *Service) Nodes(ctx context.Context) ([]Node, error) {
 	return out, err
 }
 
+// ModemReachable reports whether a job pinned to modem id would be sent:
+// one of this node's modems (local, live) or of another live node sharing
+// the store has the ID. The node that drives it claims the job.
+func (s *Service) ModemReachable(ctx context.Context, local []NodeModem, id string) (bool, error) {
+	for _, m := range local {
+		if m.Name == id {
+			return true, nil
+		}
+	}
+	nodes, err := s.Nodes(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, n := range nodes {
+		if n.ID == s.node || !s.Alive(n) {
+			continue // this node's heartbeat may be stale: local is the truth
+		}
+		for _, m := range n.Modems {
+			if m.Name == id {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
 // Alive reports whether a node's last heartbeat is younger than the lease,
 // that is, whether its claims still stand.
 func (s *Service) Alive(n Node) bool { return s.now().Sub(n.SeenAt) < s.lease }

@@ -202,3 +202,25 @@ func TestNodesSeeEachOther(t *testing.T) {
 		t.Errorf("alive: a %v (silent for a lease), b %v (just seen)", c.a.Alive(na), c.a.Alive(nb))
 	}
 }
+
+// A test SMS is accepted only for a modem that some live node drives.
+func TestTestSMSNeedsAReachableModem(t *testing.T) {
+	c := newCluster(t)
+	ops := mfa.Actor{Name: "ops", Admin: true}
+	local := []mfa.NodeModem{{Name: "modem-a", State: "up"}}
+	if _, err := c.b.Heartbeat(t.Context(), mfa.Node{Modems: []mfa.NodeModem{{Name: "modem-b", State: "up"}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"modem-a", "modem-b"} {
+		if _, err := c.a.TestSMS(t.Context(), ops, local, id, "090-1234-5678", ""); err != nil {
+			t.Errorf("test SMS via %s: %v", id, err)
+		}
+	}
+	if _, err := c.a.TestSMS(t.Context(), ops, local, "modem-z", "090-1234-5678", ""); mfa.CodeOf(err) != mfa.CodeUnknownModem {
+		t.Errorf("unknown modem: %v, want %s", err, mfa.CodeUnknownModem)
+	}
+	c.clock.Advance(mfa.DefaultLease + time.Second)
+	if _, err := c.a.TestSMS(t.Context(), ops, local, "modem-b", "090-1234-5678", ""); mfa.CodeOf(err) != mfa.CodeUnknownModem {
+		t.Errorf("modem of a node silent for a lease: %v, want %s", err, mfa.CodeUnknownModem)
+	}
+}

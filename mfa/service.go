@@ -262,6 +262,11 @@ func (s *Service) update(ctx context.Context, fn func(tx Tx) (keep bool, err err
 		refusal = nil // a store may run fn again after a conflict
 		keep, err := fn(tx)
 		if err != nil && keep {
+			// A kept refusal committed the audit event that records it.
+			var e *Error
+			if errors.As(err, &e) {
+				e.audited = true
+			}
 			refusal = err
 			return nil
 		}
@@ -271,6 +276,28 @@ func (s *Service) update(ctx context.Context, fn func(tx Tx) (keep bool, err err
 		return err
 	}
 	return refusal
+}
+
+// auditRefusal records a refused request in the audit log with who asked,
+// unless the refusing transaction already did (a wrong code). It runs
+// deferred with the request's error; other errors are not refusals and are
+// left alone. user and challenge may be empty when the request named none
+// that exists.
+func (s *Service) auditRefusal(ctx context.Context, actor Actor, user, method, op string, errp *error) {
+	var e *Error
+	if !errors.As(*errp, &e) || e.audited {
+		return
+	}
+	ev := Event{User: user, Type: EventRequestRefused, Actor: actor.Name, Method: method, Detail: op + ": " + string(e.Code)}
+	if e.Challenge != nil {
+		ev.User, ev.Method, ev.Challenge = e.Challenge.User, e.Challenge.Method, e.Challenge.ID
+	}
+	err := s.store.Update(context.WithoutCancel(ctx), func(tx Tx) error { return s.event(tx, ev) })
+	if err != nil {
+		s.log.Warn("refusal not audited", "op", op, "code", e.Code, "err", err)
+		return
+	}
+	e.audited = true
 }
 
 func (s *Service) event(tx Tx, e Event) error {

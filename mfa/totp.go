@@ -1,11 +1,9 @@
 package mfa
 
 import (
-	"bytes"
 	"crypto/subtle"
 	"encoding/base32"
 	"fmt"
-	"image/png"
 	"time"
 
 	"github.com/pquerna/otp"
@@ -24,8 +22,7 @@ type TOTPParams struct {
 // TOTPEnrollment is what a user needs once, to add the account to an app.
 type TOTPEnrollment struct {
 	Secret string // base32, shown for manual entry
-	URI    string // otpauth://totp/…
-	QRPNG  []byte // the URI as a QR code
+	URI    string // otpauth://totp/…, for the app to scan (the API draws it as a QR code)
 }
 
 func (p TOTPParams) digits() otp.Digits {
@@ -47,19 +44,11 @@ func newTOTP(p TOTPParams, account string) ([]byte, TOTPEnrollment, error) {
 	if err != nil {
 		return nil, TOTPEnrollment{}, fmt.Errorf("generate totp key: %w", err)
 	}
-	img, err := key.Image(256, 256)
-	if err != nil {
-		return nil, TOTPEnrollment{}, fmt.Errorf("render totp qr code: %w", err)
-	}
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
-		return nil, TOTPEnrollment{}, fmt.Errorf("encode totp qr code: %w", err)
-	}
 	seed, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(key.Secret())
 	if err != nil {
 		return nil, TOTPEnrollment{}, fmt.Errorf("decode generated seed: %w", err)
 	}
-	return seed, TOTPEnrollment{Secret: key.Secret(), URI: key.URL(), QRPNG: buf.Bytes()}, nil
+	return seed, TOTPEnrollment{Secret: key.Secret(), URI: key.URL()}, nil
 }
 
 // matchTOTP checks code against the seed at now within ±skew steps and

@@ -205,6 +205,8 @@ const (
 	EventChallengeExpired  = "challenge_expired"
 	EventChallengeFailed   = "challenge_failed"
 	EventVerifyFailed      = "verification_failed"
+	EventRequestRefused    = "request_refused"   // detail: "<operation>: <refusal code>"
+	EventEnrollmentFailed  = "enrollment_failed" // a security key was not enrolled at the kiosk
 	EventFraudReported     = "fraud_reported"
 	EventUserUnlocked      = "user_unlocked"
 	EventTestSMS           = "test_sms"

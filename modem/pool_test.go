@@ -232,7 +232,7 @@ func TestEnglishCodeIsOneGSM7Part(t *testing.T) {
 func TestLongJapaneseTestSMSIsConcatenated(t *testing.T) {
 	r := newRig(t, sim.NetworkOptions{}, modemSpec{id: "q1", profile: "quectel"})
 	text := strings.Repeat("多要素認証のテストメッセージです。", 9) // 153 characters: 3 UCS-2 parts
-	j, err := r.svc.TestSMS(r.ctx(), mfa.Actor{Name: "ops"}, "q1", "090-2222-3333", text)
+	j, err := r.svc.TestSMS(r.ctx(), mfa.Actor{Name: "ops"}, modem.Describe(r.pool.Status()), "q1", "090-2222-3333", text)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -511,5 +511,16 @@ func TestVoicePromptLanguage(t *testing.T) {
 			call.PressKeys(r.ctx(), c.NumberMatch+"#")
 			r.waitStatus(c.ID, mfa.StatusApproved)
 		})
+	}
+}
+
+// The pool shows each modem's model as the modem names itself, so
+// GET /v1/modems can tell a SIM7600 from an EC25.
+func TestStatusShowsModel(t *testing.T) {
+	r := newRig(t, sim.NetworkOptions{}, modemSpec{id: "s1", profile: "simcom"}, modemSpec{id: "q1", profile: "quectel"})
+	for id, want := range map[string]string{"s1": "SIMCOM_SIM7600G-H", "q1": "EC25"} {
+		if s := r.waitState(id, modem.StateUp); s.Model != want {
+			t.Errorf("modem %s model %q, want %q", id, s.Model, want)
+		}
 	}
 }

@@ -23,6 +23,7 @@ type Status struct {
 	Busy         bool   // a job is in flight
 	Job          string // the outbox job in flight, "" when idle
 	Channels     []mfa.Channel
+	Model        string // AT+CGMM, as the modem names itself (SIMCOM_SIM7600G-H)
 	IMEI         string
 	ICCID        string
 	Operator     string

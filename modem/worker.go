@@ -13,6 +13,7 @@ import (
 
 	"mfagate/mfa"
 	"mfagate/modem/driver"
+	"mfagate/phone"
 )
 
 // worker owns one modem. Only its goroutine (run) touches drv, mrs, day and
@@ -138,7 +139,7 @@ func (w *worker) connect(ctx context.Context) (*driver.Modem, error) {
 		drv.Close()
 		return nil, err
 	}
-	w.update(func(s *Status) { s.IMEI, s.ICCID = id.IMEI, id.ICCID })
+	w.update(func(s *Status) { s.Model, s.IMEI, s.ICCID = id.Model, id.IMEI, id.ICCID })
 	w.loadUsage(ctx)
 	w.log.Info("modem opened", "imei", id.IMEI, "model", id.Model)
 	w.checkHealth(ctx, drv)
@@ -348,7 +349,7 @@ func (w *worker) sms(ctx context.Context, drv *driver.Modem, o mfa.Outgoing) (st
 		w.report(ctx, o.Job, mfa.Outcome{Kind: mfa.OutcomeSent, MR: mrs})
 		w.countSent(ctx, len(mrs))
 		w.update(func(s *Status) { s.SMSSent++ })
-		w.log.Info("sms sent", "job", o.Job, "to", mfa.MaskE164(o.To), "parts", len(mrs))
+		w.log.Info("sms sent", "job", o.Job, "to", phone.Mask(o.To), "parts", len(mrs))
 		return "sent", nil
 	case driver.Transient(err):
 		w.pool.opts.Observer.SMSFailed(w.cfg.ID, FailureCause(err))

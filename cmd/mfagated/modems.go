@@ -14,6 +14,7 @@ import (
 	"mfagate/mfa"
 	"mfagate/modem"
 	"mfagate/modem/sim"
+	"mfagate/phone"
 )
 
 // simLatency models the radio path of simulated modems (sim: ports): about
@@ -99,7 +100,7 @@ func (d demoPhones) phone(number string) (*sim.Phone, error) {
 	}
 	ph := d.net.Phone(p.E164)
 	if ph == nil {
-		return nil, fmt.Errorf("no message or call has reached %s yet", mfa.MaskPhone(p.E164))
+		return nil, fmt.Errorf("no message or call has reached %s yet", phone.Mask(p.E164))
 	}
 	return ph, nil
 }

@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"mfagate/modem/sim"
+	"mfagate/phone"
 )
 
 func main() {
@@ -240,10 +241,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // logEvent reports network activity without message text or full numbers.
 func logEvent(log *slog.Logger, ev sim.Event) {
-	to := ev.Number
-	if len(to) > 6 {
-		to = to[:4] + strings.Repeat("*", len(to)-6) + to[len(to)-2:]
-	}
+	to := phone.Mask(ev.Number)
 	switch ev.Kind {
 	case "sms":
 		log.Info("sms delivered", "to", to, "parts", ev.SMS.Parts, "chars", len([]rune(ev.SMS.Text)), "modem", ev.SMS.Modem)

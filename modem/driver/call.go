@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/warthog618/modem/at"
+
+	"mfagate/phone"
 )
 
 // EventKind says what happened on a call.
@@ -159,7 +161,7 @@ func (m *Modem) Call(ctx context.Context, to string, opts CallOptions) (*Call, e
 	}
 	err := m.do(ctx, func(ctx context.Context) error { return m.dial(ctx, c, to, opts) })
 	if err != nil {
-		return nil, fmt.Errorf("call %s: %w", MaskNumber(to), err)
+		return nil, fmt.Errorf("call %s: %w", phone.Mask(to), err)
 	}
 	return c, nil
 }
@@ -205,7 +207,7 @@ func (m *Modem) dial(ctx context.Context, c *Call, to string, opts CallOptions) 
 	switch {
 	case err == nil:
 	case errors.As(err, &ce):
-		m.log.Info("call failed", "to", MaskNumber(to), "result", string(ce))
+		m.log.Info("call failed", "to", phone.Mask(to), "result", string(ce))
 		cs.finish(connectReason(ce))
 		return nil
 	case errors.Is(err, ErrTimeout):
@@ -215,7 +217,7 @@ func (m *Modem) dial(ctx context.Context, c *Call, to string, opts CallOptions) 
 	default:
 		return err
 	}
-	m.log.Info("call dialled", "to", MaskNumber(to))
+	m.log.Info("call dialled", "to", phone.Mask(to))
 	m.active = cs
 	cs.ring = time.NewTimer(opts.RingTimeout)
 	cs.max = time.NewTimer(opts.MaxDuration)

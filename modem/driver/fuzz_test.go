@@ -2,7 +2,6 @@ package driver
 
 import (
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 )
@@ -170,30 +169,6 @@ func FuzzTapSplit(f *testing.F) {
 			if !reflect.DeepEqual(a, b) {
 				t.Fatalf("%s: URCs depend on read boundaries:\n%+v\n%+v", name, a, b)
 			}
-		}
-	})
-}
-
-func FuzzMaskNumber(f *testing.F) {
-	for _, s := range []string{"+819012345678", "+14155550123", "090", "+", "", "+8190123456789012"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, n string) {
-		m := MaskNumber(n)
-		if len(m) != len(n) {
-			t.Fatalf("MaskNumber(%q) = %q changes the length", n, m)
-		}
-		kept := strings.Count(strings.Map(func(r rune) rune {
-			if r >= '0' && r <= '9' {
-				return 'd'
-			}
-			return -1
-		}, m), "d")
-		if limit := 4 + 3; kept > limit {
-			t.Fatalf("MaskNumber(%q) = %q keeps %d digits", n, m, kept)
-		}
-		if len(n) > 8 && !strings.HasSuffix(m, n[len(n)-4:]) {
-			t.Fatalf("MaskNumber(%q) = %q loses the last four", n, m)
 		}
 	})
 }

@@ -21,10 +21,11 @@ type Timeouts struct {
 	Command  time.Duration // everything not listed below (default 2 s)
 	Init     time.Duration // ATZ and the vendor setup commands (default 5 s)
 	Dial     time.Duration // ATD…; (default 20 s; OK comes within ~5 s with COLP=0)
-	SMS      time.Duration // AT+CMGS, per part (default 120 s, the documented maximum)
 	Operator time.Duration // AT+COPS? (default 10 s)
 	Hangup   time.Duration // AT+CHUP / ATH (default 20 s)
 	Reset    time.Duration // AT+CFUN=1,1 (default 20 s)
+	//lint:ignore ST1011 SMS names the command kind (AT+CMGS), not milliseconds
+	SMS time.Duration // AT+CMGS, per part (default 120 s, the documented maximum)
 }
 
 func (t Timeouts) withDefaults() Timeouts {

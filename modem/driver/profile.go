@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"unicode/utf16"
+
+	"mfagate/modem/vendor"
 )
 
 // Setting is one vendor command sent on every initialisation, after the
@@ -72,8 +74,8 @@ var baseSetup = []Setting{
 }
 
 var profiles = map[string]Profile{
-	"quectel": {
-		Name: "quectel",
+	vendor.Quectel: {
+		Name: vendor.Quectel,
 		Setup: append(append([]Setting(nil), baseSetup...),
 			Setting{Cmd: "^DSCI=1", Optional: true, PollOnFailure: true},
 			Setting{Cmd: "+QTONEDET=1", Optional: true}),
@@ -105,8 +107,8 @@ var profiles = map[string]Profile{
 			return fmt.Sprintf(`+QPSND=1,"%s",0,1,1`, name), nil
 		},
 	},
-	"simcom": {
-		Name:         "simcom",
+	vendor.SIMCom: {
+		Name:         vendor.SIMCom,
 		Setup:        append([]Setting(nil), baseSetup...),
 		DTMFEnable:   []string{"+DDET=1"}, // unconfirmed on SIM7600; harmless if refused
 		ICCIDCommand: "+CICCID",
@@ -138,8 +140,8 @@ var profiles = map[string]Profile{
 			return fmt.Sprintf(`+CCMXPLAY="%s",1,0`, name), nil
 		},
 	},
-	"huawei": {
-		Name:         "huawei",
+	vendor.Huawei: {
+		Name:         vendor.Huawei,
 		Setup:        append([]Setting(nil), baseSetup...),
 		DTMFEnable:   []string{"^DDTMFCFG=0,1"},
 		ICCIDCommand: "^ICCID?",
@@ -153,8 +155,8 @@ var profiles = map[string]Profile{
 			return parseHuaweiCall(l)
 		},
 	},
-	"generic": {
-		Name:         "generic",
+	vendor.Generic: {
+		Name:         vendor.Generic,
 		Setup:        append([]Setting(nil), baseSetup...),
 		ICCIDCommand: "+CCID",
 		Hangup:       []string{"+CHUP", "H"},

@@ -14,6 +14,8 @@ import (
 	"github.com/warthog618/sms"
 	"github.com/warthog618/sms/encoding/pdumode"
 	"github.com/warthog618/sms/encoding/tpdu"
+
+	"mfagate/phone"
 )
 
 // MaxSMSParts caps the number of concatenated parts one SendSMS may send.
@@ -52,7 +54,7 @@ func newEncoder() *sms.Encoder {
 // validE164 checks "+" followed by 7..15 digits, the first not 0.
 func validE164(n string) error {
 	if len(n) < 8 || len(n) > 16 || n[0] != '+' || n[1] == '0' || !allDigits(n[1:]) {
-		return fmt.Errorf("%w: %q is not E.164 (+ then 7 to 15 digits)", ErrBadNumber, MaskNumber(n))
+		return fmt.Errorf("%w: %q is not E.164 (+ then 7 to 15 digits)", ErrBadNumber, phone.Mask(n))
 	}
 	return nil
 }
@@ -116,10 +118,10 @@ func (m *Modem) SendSMS(ctx context.Context, to, text string, statusReport bool)
 		return mrs, nil
 	})
 	if err != nil {
-		m.log.Warn("sms send failed", "to", MaskNumber(to), "sent_parts", len(mrs), "err", err)
-		return mrs, fmt.Errorf("send sms to %s: %w", MaskNumber(to), err)
+		m.log.Warn("sms send failed", "to", phone.Mask(to), "sent_parts", len(mrs), "err", err)
+		return mrs, fmt.Errorf("send sms to %s: %w", phone.Mask(to), err)
 	}
-	m.log.Info("sms sent", "to", MaskNumber(to), "parts", len(mrs), "mr", mrs)
+	m.log.Info("sms sent", "to", phone.Mask(to), "parts", len(mrs), "mr", mrs)
 	return mrs, nil
 }
 

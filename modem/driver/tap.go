@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+
+	"mfagate/phone"
 )
 
 // maxQueuedURCs bounds the URC queue; a modem spamming URCs while the owner
@@ -179,7 +181,7 @@ func redactTx(s string) string {
 		}
 		return "<pdu redacted>"
 	case strings.HasPrefix(s, "ATD"):
-		return "ATD" + MaskNumber(strings.TrimSuffix(s[3:], ";")) + ";"
+		return "ATD" + phone.Mask(strings.TrimSuffix(s[3:], ";")) + ";"
 	case strings.HasPrefix(s, "AT+QWTTS="), strings.HasPrefix(s, "AT+CTTS="):
 		return s[:strings.IndexByte(s, '=')+1] + "<prompt redacted>"
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf16"
+
+	"mfagate/phone"
 )
 
 // callState is the modem side of the current voice call (owner goroutine only).
@@ -74,7 +76,7 @@ func (s *state) dial(arg string, x *exchange) error {
 		s.clccURC(cs, false)
 	}
 	s.after(s.m.net.opts.DialDelay, "call", func() { s.alerting(cs) })
-	s.m.log.Debug("dialling", "to", maskNumber(c.To))
+	s.m.log.Debug("dialling", "to", phone.Mask(c.To))
 	return nil
 }
 

@@ -13,6 +13,8 @@ import (
 
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
+
+	"mfagate/phone"
 )
 
 // Options configures a simulated modem. Zero values take the documented defaults.
@@ -180,7 +182,7 @@ func applyDefaults(opts *Options) error {
 		opts.AckTimeout = 5 * time.Second
 	}
 	if opts.Number != "" && !e164.MatchString(opts.Number) {
-		return fmt.Errorf("own number %s: %w", maskNumber(opts.Number), ErrBadNumber)
+		return fmt.Errorf("own number %s: %w", phone.Mask(opts.Number), ErrBadNumber)
 	}
 	if filepath.Base(opts.LinkName) != opts.LinkName {
 		return fmt.Errorf("LinkName %q must be a plain file name", opts.LinkName)

@@ -13,6 +13,8 @@ import (
 
 	"github.com/warthog618/sms"
 	"github.com/warthog618/sms/encoding/tpdu"
+
+	"mfagate/phone"
 )
 
 // TP-Status values carried by the status reports the network generates
@@ -266,12 +268,12 @@ func (n *Network) normalize(num string) string {
 // AddPhone puts a phone with the given behaviour on the network.
 func (n *Network) AddPhone(number string, b Behavior) (*Phone, error) {
 	if !e164.MatchString(number) {
-		return nil, fmt.Errorf("add phone %q: %w", maskNumber(number), ErrBadNumber)
+		return nil, fmt.Errorf("add phone %q: %w", phone.Mask(number), ErrBadNumber)
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if _, ok := n.phones[number]; ok {
-		return nil, fmt.Errorf("add phone %s: already on the network", maskNumber(number))
+		return nil, fmt.Errorf("add phone %s: already on the network", phone.Mask(number))
 	}
 	p := &Phone{net: n, number: number, behavior: b}
 	n.phones[number] = p
@@ -289,7 +291,7 @@ func (n *Network) Phone(number string) *Phone {
 // numbering phones appear on first use).
 func (n *Network) waitPhone(ctx context.Context, number string) (*Phone, error) {
 	var p *Phone
-	err := n.wait(ctx, "phone "+maskNumber(number), func() bool {
+	err := n.wait(ctx, "phone "+phone.Mask(number), func() bool {
 		p = n.phones[number]
 		return p != nil
 	})
@@ -334,7 +336,7 @@ func (n *Network) attach(m *Modem) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if _, ok := n.modems[m.opts.Number]; ok {
-		return fmt.Errorf("own number %s is already used by another modem", maskNumber(m.opts.Number))
+		return fmt.Errorf("own number %s is already used by another modem", phone.Mask(m.opts.Number))
 	}
 	n.modems[m.opts.Number] = m
 	return nil
@@ -353,13 +355,13 @@ func (n *Network) detach(m *Modem) {
 // (ATH/AT+CHUP) or ringFor passes. Call.PressKeys and Call.Hangup act for the caller.
 func (n *Network) CallModem(ctx context.Context, from, to string, ringFor time.Duration) (*Call, error) {
 	if !e164.MatchString(from) {
-		return nil, fmt.Errorf("call modem from %q: %w", maskNumber(from), ErrBadNumber)
+		return nil, fmt.Errorf("call modem from %q: %w", phone.Mask(from), ErrBadNumber)
 	}
 	n.mu.Lock()
 	m := n.modems[to]
 	n.mu.Unlock()
 	if m == nil {
-		return nil, fmt.Errorf("call modem: no modem has the number %s", maskNumber(to))
+		return nil, fmt.Errorf("call modem: no modem has the number %s", phone.Mask(to))
 	}
 	if ringFor <= 0 {
 		ringFor = n.opts.NoAnswerTimeout
@@ -375,13 +377,13 @@ func (n *Network) CallModem(ctx context.Context, from, to string, ringFor time.D
 // number (Options.Number) is to; long texts arrive as several segments.
 func (n *Network) SendToModem(ctx context.Context, from, to, text string) error {
 	if !e164.MatchString(from) {
-		return fmt.Errorf("send to modem from %q: %w", maskNumber(from), ErrBadNumber)
+		return fmt.Errorf("send to modem from %q: %w", phone.Mask(from), ErrBadNumber)
 	}
 	n.mu.Lock()
 	m := n.modems[to]
 	n.mu.Unlock()
 	if m == nil {
-		return fmt.Errorf("send to modem: no modem has the number %s", maskNumber(to))
+		return fmt.Errorf("send to modem: no modem has the number %s", phone.Mask(to))
 	}
 	return m.do(ctx, func(s *state) error { return s.deliverMT(from, text) })
 }
@@ -490,7 +492,7 @@ func (n *Network) deliverSegment(from *Modem, t *tpdu.TPDU, now time.Time) byte 
 	}
 	text, err := sms.Decode(segs)
 	if err != nil {
-		n.log.Warn("undecodable sms", "to", maskNumber(to), "err", err)
+		n.log.Warn("undecodable sms", "to", phone.Mask(to), "err", err)
 		text = nil
 	}
 	a, _ := t.Alphabet()
@@ -500,7 +502,7 @@ func (n *Network) deliverSegment(from *Modem, t *tpdu.TPDU, now time.Time) byte 
 		Report: t.FirstOctet&0x20 != 0, Received: now,
 	}
 	p.keepSMS(msg)
-	n.log.Debug("sms delivered", "to", maskNumber(to), "parts", msg.Parts, "modem", from.opts.IMEI)
+	n.log.Debug("sms delivered", "to", phone.Mask(to), "parts", msg.Parts, "modem", from.opts.IMEI)
 	n.publishLocked(Event{Kind: "sms", Number: to, SMS: &msg})
 	return StatusDelivered
 }
@@ -603,7 +605,7 @@ func (p *Phone) Messages() []SMS {
 // for which match returns true; a nil match accepts any.
 func (p *Phone) WaitSMS(ctx context.Context, match func(SMS) bool) (SMS, error) {
 	var got SMS
-	err := p.net.wait(ctx, "sms to "+maskNumber(p.number), func() bool {
+	err := p.net.wait(ctx, "sms to "+phone.Mask(p.number), func() bool {
 		for _, m := range p.inbox {
 			if match == nil || match(m) {
 				got = m
@@ -618,7 +620,7 @@ func (p *Phone) WaitSMS(ctx context.Context, match func(SMS) bool) (SMS, error) 
 // NextSMS returns the oldest SMS not yet returned by NextSMS, waiting for one.
 func (p *Phone) NextSMS(ctx context.Context) (SMS, error) {
 	var got SMS
-	err := p.net.wait(ctx, "sms to "+maskNumber(p.number), func() bool {
+	err := p.net.wait(ctx, "sms to "+phone.Mask(p.number), func() bool {
 		if p.nextSMS < len(p.inbox) {
 			got = p.inbox[p.nextSMS]
 			p.nextSMS++
@@ -640,7 +642,7 @@ func (p *Phone) Calls() []*Call {
 // (or has already ended without ringing), waiting for one.
 func (p *Phone) NextCall(ctx context.Context) (*Call, error) {
 	var got *Call
-	err := p.net.wait(ctx, "call to "+maskNumber(p.number), func() bool {
+	err := p.net.wait(ctx, "call to "+phone.Mask(p.number), func() bool {
 		if p.nextCall < len(p.calls) && p.calls[p.nextCall].state != CallDialing {
 			got = p.calls[p.nextCall]
 			p.nextCall++
@@ -720,12 +722,4 @@ func (c *Call) PressKeys(ctx context.Context, digits string) error {
 // Hangup ends the call from the callee's side.
 func (c *Call) Hangup(ctx context.Context) error {
 	return c.m.do(ctx, func(s *state) error { return s.remoteHangup(c) })
-}
-
-// maskNumber keeps a phone number recognisable in logs without revealing it.
-func maskNumber(num string) string {
-	if len(num) <= 6 {
-		return strings.Repeat("*", len(num))
-	}
-	return num[:4] + strings.Repeat("*", len(num)-6) + num[len(num)-2:]
 }

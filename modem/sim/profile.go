@@ -1,6 +1,10 @@
 package sim
 
-import "fmt"
+import (
+	"fmt"
+
+	"mfagate/modem/vendor"
+)
 
 // profile holds what differs between the simulated vendors: identity strings,
 // boot URCs, the ICCID command, how call progress and DTMF are reported, and
@@ -24,11 +28,11 @@ type profile struct {
 }
 
 // Profiles lists the supported profile names.
-var Profiles = []string{"quectel", "simcom", "huawei", "generic"}
+var Profiles = vendor.Names
 
 var profiles = map[string]*profile{
-	"quectel": {
-		name:         "quectel",
+	vendor.Quectel: {
+		name:         vendor.Quectel,
 		manufacturer: "Quectel",
 		model:        "EC25",
 		revision:     "EC25ECGAR06A04M1G",
@@ -43,8 +47,8 @@ var profiles = map[string]*profile{
 		act:        7,
 		prompts:    true,
 	},
-	"simcom": {
-		name:         "simcom",
+	vendor.SIMCom: {
+		name:         vendor.SIMCom,
 		manufacturer: "SIMCOM INCORPORATED",
 		model:        "SIMCOM_SIM7600G-H",
 		revision:     "LE20B04SIM7600G22",
@@ -61,8 +65,8 @@ var profiles = map[string]*profile{
 		dtmfDefault: true,
 		prompts:     true,
 	},
-	"huawei": {
-		name:         "huawei",
+	vendor.Huawei: {
+		name:         vendor.Huawei,
 		manufacturer: "huawei",
 		model:        "ME909s-120",
 		revision:     "11.617.01.00.00",
@@ -76,8 +80,8 @@ var profiles = map[string]*profile{
 		iccidReply: func(iccid string) string { return "^ICCID: " + iccid },
 		act:        7,
 	},
-	"generic": {
-		name:         "generic",
+	vendor.Generic: {
+		name:         vendor.Generic,
 		manufacturer: "Generic",
 		model:        "GSM MODEM",
 		revision:     "1.0",
@@ -92,7 +96,7 @@ var profiles = map[string]*profile{
 
 func lookupProfile(name string) (*profile, error) {
 	if name == "" {
-		name = "generic"
+		name = vendor.Generic
 	}
 	p, ok := profiles[name]
 	if !ok {
