@@ -116,7 +116,7 @@ func serve(ctx context.Context, cfg *config.Config, d *demoState, reload func() 
 	m := metrics.New()
 	m.ConfigLoaded(true, time.Now())
 	svc, err := mfa.New(mfa.Options{Store: db, Keys: keys, Policy: policyFrom(cfg), Observer: m, Logger: log,
-		Node: node, Lease: cfg.Store.Lease.Duration})
+		Node: node, Lease: cfg.Store.Lease.Duration, Now: now})
 	if err != nil {
 		return err
 	}
