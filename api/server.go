@@ -165,18 +165,7 @@ func (s *Server) SetMetricsPublic(public bool) { s.metricsPublic.Store(public) }
 // Handler returns the root handler.
 func (s *Server) Handler() http.Handler { return s.mux }
 
-// Routes lists the registered patterns and whether each needs a token.
-func (s *Server) Routes() map[string]bool {
-	out := make(map[string]bool, len(s.routes))
-	for _, r := range s.routes {
-		out[r.pattern] = r.roles != nil
-	}
-	return out
-}
-
 type handlerFunc func(w http.ResponseWriter, r *http.Request, c *Client) error
-
-type ctxKey struct{}
 
 // handle registers h behind authentication (when roles is non-nil), error
 // mapping and instrumentation.

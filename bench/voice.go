@@ -120,11 +120,14 @@ func figureVoice(ctx context.Context, run *Run, bin string, quick bool) error {
 		}
 		return 0, fmt.Errorf("voice job %v not finished after 30 s", count)
 	}
-	done, busy, err := jobs()
+	done, _, err := jobs()
 	if err != nil {
 		return err
 	}
-	if busy, err = waitJob(max(done, 1)); err != nil {
+	// busy is the modem's voice time so far, once the registration call
+	// has been counted.
+	busy, err := waitJob(max(done, 1))
+	if err != nil {
 		return err
 	}
 	done = max(done, 1)

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/binary"
-	"math/big"
 	"slices"
 	"testing"
 
@@ -82,9 +81,10 @@ func parseCOSEKey(t *testing.T, k map[int]cbor.RawMessage) *ecdsa.PublicKey {
 	if len(x) != 32 || len(y) != 32 {
 		t.Fatalf("COSE key coordinates %d/%d bytes", len(x), len(y))
 	}
-	pub := &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(x), Y: new(big.Int).SetBytes(y)}
-	if !pub.Curve.IsOnCurve(pub.X, pub.Y) {
-		t.Fatal("COSE key point not on P-256")
+	// ParseUncompressedPublicKey refuses a point not on the curve.
+	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...))
+	if err != nil {
+		t.Fatalf("COSE key point not on P-256: %v", err)
 	}
 	return pub
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -48,6 +49,44 @@ type rig struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	seen   *seen
+	claims *claimLog
+}
+
+// claimLog passes the pool's claims to the outbox and, once armed, reports
+// each on a channel: a test waits for the pool to have looked at the
+// outbox instead of sleeping and hoping it has.
+type claimLog struct {
+	modem.Service
+	mu sync.Mutex
+	ch chan claimed // nil: not armed
+}
+
+type claimed struct {
+	modem    string
+	channels []mfa.Channel
+	job      string // "" when nothing was handed out
+}
+
+func (l *claimLog) Claim(ctx context.Context, m string, chans []mfa.Channel) (mfa.Outgoing, error) {
+	l.mu.Lock()
+	ch := l.ch
+	l.mu.Unlock()
+	o, err := l.Service.Claim(ctx, m, chans)
+	if ch != nil {
+		select {
+		case ch <- claimed{modem: m, channels: chans, job: o.Job}:
+		default: // the test has read what it needed; never block the pool
+		}
+	}
+	return o, err
+}
+
+// arm reports every claim that starts from now on.
+func (l *claimLog) arm() <-chan claimed {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ch = make(chan claimed, 100)
+	return l.ch
 }
 
 // seen records what the pool tells its observer.
@@ -115,7 +154,8 @@ func newRigFull(t *testing.T, numberMatch bool, promptFiles map[string]string, n
 		r.modems[s.id] = m
 		cfgs = append(cfgs, modem.Config{ID: s.id, Port: m.Path(), Profile: s.profile, DailyCap: s.cap, Channels: s.channels})
 	}
-	r.pool, err = modem.New(modem.Options{Service: r.svc, Modems: cfgs, Usage: db, SMSTimeout: 2 * time.Second, Cooldown: 300 * time.Millisecond,
+	r.claims = &claimLog{Service: r.svc}
+	r.pool, err = modem.New(modem.Options{Service: r.claims, Modems: cfgs, Usage: db, SMSTimeout: 2 * time.Second, Cooldown: 300 * time.Millisecond,
 		Observer:       r.seen,
 		PromptFiles:    promptFiles,
 		HealthInterval: 500 * time.Millisecond, RingTimeout: 5 * time.Second, InputTimeout: 5 * time.Second})
@@ -413,8 +453,8 @@ func TestPortVanishesAndReturns(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.waitState("a", modem.StateDown)
+	claims := r.claims.arm()
 	_, c := r.phone(mfa.SlotMobile, "090-1234-5678", mfa.ChannelSMS, "en")
-	time.Sleep(300 * time.Millisecond)
 	if cc, _ := r.svc.Challenge(r.t.Context(), c.ID); cc.Status != mfa.StatusQueued {
 		t.Fatalf("with no modem the challenge is %s, want queued", cc.Status)
 	}
@@ -422,6 +462,16 @@ func TestPortVanishesAndReturns(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.waitState("a", modem.StateUp)
+	// The first look at the outbox since the port went away is the
+	// returned modem's, and it takes the job that waited.
+	select {
+	case cl := <-claims:
+		if cl.job == "" {
+			t.Fatalf("the first claim after the port returned took nothing: %+v", cl)
+		}
+	case <-r.ctx().Done():
+		t.Fatal("the returned modem never claimed the waiting job")
+	}
 	r.waitStatus(c.ID, mfa.StatusDelivered)
 	if s := r.waitState("a", modem.StateUp); s.Reopens < 1 {
 		t.Fatalf("reopens = %d", s.Reopens)
@@ -434,8 +484,18 @@ func TestDailyCap(t *testing.T) {
 	r := newRig(t, sim.NetworkOptions{}, modemSpec{id: "a", profile: "quectel", cap: 1})
 	_, c1 := r.phone(mfa.SlotMobile, "090-1234-5678", mfa.ChannelSMS, "en")
 	r.waitStatus(c1.ID, mfa.StatusDelivered)
+	claims := r.claims.arm()
 	_, c2 := r.phone(mfa.SlotAlternate, "090-8765-4321", mfa.ChannelSMS, "en")
-	time.Sleep(500 * time.Millisecond)
+	// Queuing wakes the pool: the capped modem looks at the outbox without
+	// offering SMS, and takes nothing.
+	select {
+	case cl := <-claims:
+		if cl.job != "" || slices.Contains(cl.channels, mfa.ChannelSMS) {
+			t.Fatalf("the capped modem claimed %+v, want nothing and no SMS offered", cl)
+		}
+	case <-r.ctx().Done():
+		t.Fatal("the pool never looked at the outbox after the job was queued")
+	}
 	if cc, _ := r.svc.Challenge(r.t.Context(), c2.ID); cc.Status != mfa.StatusQueued {
 		t.Fatalf("the capped modem sent anyway: %s", cc.Status)
 	}

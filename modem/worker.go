@@ -398,7 +398,11 @@ func (w *worker) call(ctx context.Context, drv *driver.Modem, o mfa.Outgoing) (s
 			if ev.Digit == '#' {
 				decided = true
 				w.report(ctx, o.Job, mfa.Outcome{Kind: mfa.OutcomeKeys, Digits: digits.String()})
-				c.Hangup(ctx)
+				// The call ends anyway when the handset or the ring
+				// timeout hangs up; a modem that refuses ATH is worth a look.
+				if err := c.Hangup(ctx); err != nil {
+					w.log.Warn("hang up after the keys failed", "err", err)
+				}
 				continue
 			}
 			if digits.Len() < maxDigits {
@@ -509,7 +513,11 @@ func (w *worker) checkHealth(ctx context.Context, drv *driver.Modem) bool {
 		return true
 	case 2:
 		w.log.Warn("resetting modem")
-		drv.Reset(ctx)
+		if err := drv.Reset(ctx); err != nil {
+			// The port is reopened next either way; the error says why the
+			// reset did not take.
+			w.log.Warn("modem reset failed", "err", err)
+		}
 		return false
 	default:
 		w.setState(StateDown, "not answering after a reset: "+reason(err))

@@ -11,7 +11,8 @@ set -euo pipefail
 # oathtool:     TOTP codes computed independently of the server
 # prometheus:   promtool, which checks /metrics output and the alert rules
 # postgresql:   initdb and postgres for store/postgres's tests (a throw-away cluster each run)
-packages=(ca-certificates gcc pkg-config libfido2-dev fido2-tools gammu gammu-smsd smstools oathtool prometheus postgresql)
+# zsh:          checks and runs mfagatectl's zsh completion script (zsh -n)
+packages=(ca-certificates gcc pkg-config libfido2-dev fido2-tools gammu gammu-smsd smstools oathtool prometheus postgresql zsh)
 # chromium:     the browser the kiosk page's end-to-end tests drive headless (e2e/)
 # fonts-ipafont-gothic: Japanese glyphs for the kiosk page in that browser
 packages+=(chromium fonts-ipafont-gothic)

@@ -119,7 +119,15 @@ func setupWait(fs *flag.FlagSet) action {
 		if err != nil {
 			return err
 		}
-		_, err = e.showChallenge(raw)
-		return err
+		c, err := e.showChallenge(raw)
+		if err != nil {
+			return err
+		}
+		// A script reads the outcome from the exit status: a challenge
+		// that ended other than approved fails the command.
+		if c.final() && c.Status != "approved" {
+			return fmt.Errorf("challenge %s ended %s", c.ID, describeEnd(c))
+		}
+		return nil
 	}
 }

@@ -55,7 +55,11 @@ a call (a fraud report). "mfagatectl fraud clear" is the same command.`},
 	{name: "verify", args: "CHALLENGE_ID CODE", minArgs: 2, maxArgs: 2,
 		summary: "check a code against a TOTP or SMS challenge", setup: setupVerify},
 	{name: "wait", args: "CHALLENGE_ID", opts: "[-wait DURATION]", minArgs: 1, maxArgs: 1,
-		summary: "show a challenge, waiting up to -wait for its status to change", setup: setupWait},
+		summary: "show a challenge, waiting up to -wait for its status to change", setup: setupWait,
+		details: `Exit status: 0 when the challenge is approved or still in progress when
+the wait ends, 1 when it ended otherwise (denied, expired, locked, failed,
+no answer, busy) or the gateway could not be asked. A script that must
+tell approved from in progress reads "status" with -json.`},
 	{name: "mfa apply", args: "USER", minArgs: 1, maxArgs: 1,
 		summary: "apply for MFA: the user becomes pending, then active", setup: setupApply},
 	{name: "mfa terminate", args: "USER", minArgs: 1, maxArgs: 1,
@@ -122,6 +126,12 @@ which keeps it out of the process list.`},
     source <(mfagatectl completion bash)
 or install it for every shell with
     mfagatectl completion bash > /etc/bash_completion.d/mfagatectl`},
+	{name: "completion zsh", minArgs: 0, maxArgs: 0,
+		summary: "print a zsh completion script for commands, subcommands and flags", setup: setupCompletionZsh,
+		details: `Load it in the current shell (after compinit) with
+    source <(mfagatectl completion zsh)
+or install it as _mfagatectl in a directory of $fpath, for example
+    mfagatectl completion zsh > /usr/local/share/zsh/site-functions/_mfagatectl`},
 }
 
 // lookup finds the command named by the first one or two words of args
@@ -217,7 +227,9 @@ func printFlags(w io.Writer, fs *flag.FlagSet) {
 		if arg != "" {
 			name += " " + arg
 		}
-		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
+		// A zero default is left out: a flag whose default is computed
+		// ("-wait") says so in its usage, and "(default 0s)" would contradict it.
+		if !isZeroDefault(f.DefValue) {
 			usage += " (default " + f.DefValue + ")"
 		}
 		fmt.Fprintf(tw, "  %s\t%s\n", name, usage)
@@ -225,9 +237,46 @@ func printFlags(w io.Writer, fs *flag.FlagSet) {
 	tw.Flush()
 }
 
+// isZeroDefault reports whether def is the zero value of a string, bool,
+// integer or duration flag.
+func isZeroDefault(def string) bool {
+	switch def {
+	case "", "false", "0", "0s":
+		return true
+	}
+	return false
+}
+
+// printGroupUsage lists the subcommands of a group such as "user".
+func printGroupUsage(w io.Writer, group string) {
+	fmt.Fprintf(w, "Usage: mfagatectl %s SUBCOMMAND [ARGUMENTS] [FLAGS]\n\nSubcommands:\n", group)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, c := range commands {
+		if g, sub, ok := strings.Cut(c.name, " "); ok && g == group {
+			fmt.Fprintf(tw, "  %s\t%s\n", strings.TrimSpace(sub+" "+c.args), c.summary)
+		}
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\n\"mfagatectl help %s SUBCOMMAND\" shows one subcommand's flags.\n", group)
+}
+
+// isHelpFlag reports whether arg asks for help the way the flag package
+// understands it.
+func isHelpFlag(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--h", "--help":
+		return true
+	}
+	return false
+}
+
 func help(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		printUsage(stdout)
+		return exitOK
+	}
+	if len(args) == 1 && find(args[0]) == nil && len(subcommands(args[0])) > 0 {
+		printGroupUsage(stdout, args[0])
 		return exitOK
 	}
 	c, rest, err := lookup(args)

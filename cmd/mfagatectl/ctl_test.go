@@ -206,6 +206,10 @@ func TestVerify(t *testing.T) {
 	if got := field(t, r.stdout, "attempts left"); got != "4" {
 		t.Errorf("attempts left %q, want 4", got)
 	}
+	r = ctl(t, "", "wait", c.ID, "-wait", "0s")
+	if r.code != 0 || r.stderr != "" || field(t, r.stdout, "status") != "approved" {
+		t.Errorf("wait on an approved challenge: exit %d, stderr %q\n%s", r.code, r.stderr, r.stdout)
+	}
 
 	r = ctl(t, "", "verify", c.ID, app.next())
 	if r.code != 1 || !strings.HasPrefix(r.stderr, "mfagatectl: challenge_finished: ") {
@@ -438,6 +442,36 @@ func TestHelp(t *testing.T) {
 	r = ctlRaw(t, nil, nil, "challenge", "-h")
 	if r.code != 0 || !strings.Contains(r.stdout, "-verify") {
 		t.Errorf("challenge -h: exit %d\n%s", r.code, r.stdout)
+	}
+
+	// A group's help lists its subcommands with their summaries.
+	for _, g := range []string{"user", "mfa", "fraud", "kiosk", "completion"} {
+		for _, args := range [][]string{{"help", g}, {g, "-h"}} {
+			r := ctlRaw(t, nil, nil, args...)
+			if r.code != 0 || r.stderr != "" {
+				t.Errorf("%v: exit %d, stderr %q", args, r.code, r.stderr)
+			}
+			for _, sub := range subcommands(g) {
+				c := find(g + " " + sub)
+				if !regexp.MustCompile(`(?m)^  ` + regexp.QuoteMeta(strings.TrimSpace(sub+" "+c.args)) + ` +` + regexp.QuoteMeta(c.summary) + `$`).MatchString(r.stdout) {
+					t.Errorf("%v does not list %q with its summary:\n%s", args, sub, r.stdout)
+				}
+			}
+		}
+	}
+
+	// Each flag states its default once: a usage that explains a computed
+	// default must not be followed by the flag package's zero value.
+	r = ctlRaw(t, nil, nil, "help", "wait")
+	if r.code != 0 || strings.Contains(r.stdout, "(default 0s)") || !strings.Contains(r.stdout, "default 25s, or less to fit -timeout)\n") {
+		t.Errorf("help wait: exit %d\n%s", r.code, r.stdout)
+	}
+	twice := regexp.MustCompile(`(?m)default .*\(default [^)]*\)$`)
+	for _, c := range commands {
+		r := ctlRaw(t, nil, nil, append([]string{"help"}, strings.Fields(c.name)...)...)
+		if l := twice.FindString(r.stdout); l != "" {
+			t.Errorf("help %s states a default twice: %q", c.name, l)
+		}
 	}
 }
 

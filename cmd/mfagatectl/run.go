@@ -206,6 +206,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if rest[0] == "help" {
 		return help(rest[1:], stdout, stderr)
 	}
+	// "mfagatectl user -h" is "mfagatectl help user".
+	if len(rest) == 2 && isHelpFlag(rest[1]) && find(rest[0]) == nil && len(subcommands(rest[0])) > 0 {
+		return help(rest[:1], stdout, stderr)
+	}
 	cmd, rest, err := lookup(rest)
 	if err != nil {
 		return fail(stderr, err)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -582,6 +583,20 @@ func TestFraudClear(t *testing.T) {
 	if c.Reason != "fraud_reported" {
 		t.Fatalf("challenge ended %+v", c)
 	}
+	// wait shows the denied challenge and fails, as its help says.
+	for _, json := range []bool{false, true} {
+		args := []string{"wait", a.Challenge.ID, "-wait", "0s"}
+		if json {
+			args = append(args, "-json")
+		}
+		r = ctl(t, "", args...)
+		if want := "mfagatectl: challenge " + a.Challenge.ID + " ended denied (fraud_reported)\n"; r.code != 1 || r.stderr != want {
+			t.Errorf("%v on a denied challenge: exit %d, stderr %q; want exit 1, stderr %q", args, r.code, r.stderr, want)
+		}
+		if !strings.Contains(r.stdout, "denied") {
+			t.Errorf("%v did not show the challenge:\n%s", args, r.stdout)
+		}
+	}
 	r = mustCtl(t, "", "user", "show", user)
 	if got := field(t, r.stdout, "phone verification"); got != "blocked after a fraud report" {
 		t.Fatalf("phone verification %q", got)
@@ -681,7 +696,7 @@ func TestCompletion(t *testing.T) {
 		{[]string{"kiosk", "enroll", "1", "-p"}, "-pin -proof"},
 		{[]string{"help", "ki"}, "kiosk"},
 		{[]string{"help", "kiosk", "e"}, "enroll"},
-		{[]string{"completion", ""}, "bash"},
+		{[]string{"completion", ""}, "bash zsh"},
 		{[]string{"user", "show", ""}, ""},
 	}
 	var sh strings.Builder
@@ -714,18 +729,117 @@ func TestCompletion(t *testing.T) {
 	}
 }
 
-// TestCompletionCoversCommands checks the script names every command and
-// every flag of it.
+// TestCompletionCoversCommands checks that both scripts name every
+// command and subcommand, and every flag of each.
 func TestCompletionCoversCommands(t *testing.T) {
-	var b bytes.Buffer
-	if err := writeBashCompletion(&b, commands); err != nil {
+	for shell, write := range map[string]func(io.Writer, []*command) error{
+		"bash": writeBashCompletion, "zsh": writeZshCompletion,
+	} {
+		var b bytes.Buffer
+		if err := write(&b, commands); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range commands {
+			for _, w := range strings.Fields(c.name) {
+				if !strings.Contains(b.String(), w) {
+					t.Errorf("the %s script lacks %q", shell, w)
+				}
+			}
+			fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+			c.setup(fs)
+			fs.VisitAll(func(f *flag.Flag) {
+				if !strings.Contains(b.String(), "-"+f.Name) {
+					t.Errorf("the %s script lacks %s -%s", shell, c.name, f.Name)
+				}
+			})
+		}
+	}
+}
+
+// TestCompletionZsh checks the zsh script's syntax with zsh -n, then runs
+// its function in zsh with the completion system's builtins replaced by
+// functions that print what they would offer, filtered by the word being
+// completed as zsh would.
+func TestCompletionZsh(t *testing.T) {
+	zsh, err := exec.LookPath("zsh")
+	if err != nil {
+		t.Skip("no zsh (scripts/deps.sh installs it)")
+	}
+	r := ctlRaw(t, nil, nil, "completion", "zsh") // needs no gateway or token
+	if r.code != 0 || r.stderr != "" {
+		t.Fatalf("completion zsh: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if !strings.HasPrefix(r.stdout, "#compdef mfagatectl\n") {
+		t.Errorf("the script does not start with #compdef, which autoloading from $fpath needs:\n%.200s", r.stdout)
+	}
+	script := filepath.Join(t.TempDir(), "_mfagatectl")
+	if err := os.WriteFile(script, []byte(r.stdout), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range commands {
-		for _, w := range strings.Fields(c.name) {
-			if !strings.Contains(b.String(), w) {
-				t.Errorf("the script lacks %q", w)
-			}
+	if out, err := exec.Command(zsh, "-n", script).CombinedOutput(); err != nil {
+		t.Fatalf("zsh -n: %v\n%s", err, out)
+	}
+	cases := []struct {
+		words []string
+		want  string
+	}{
+		{[]string{"us"}, "user"},
+		{[]string{""}, "user challenge verify wait mfa audit outbox fraud status modems test-sms kiosk completion help"},
+		{[]string{"user", "a"}, "add-totp add-phone"},
+		{[]string{"user", ""}, "show add-totp add-phone confirm remove default unlock"},
+		{[]string{"-url", "unix:/run/mfagate/api.sock", "kiosk", ""}, "open devices enroll"},
+		{[]string{"-json", "fr"}, "fraud"},
+		{[]string{"fraud", ""}, "clear"},
+		{[]string{"mfa", ""}, "apply terminate"},
+		{[]string{"test-sms", "-w"}, "-wait"},
+		{[]string{"test-sms", "sim-1", "090", "-wait", "-te"}, "-text"},
+		{[]string{"-timeout", "5s", "st"}, "status"},
+		{[]string{"-timeout=5s", "mo"}, "modems"},
+		{[]string{"user", "add-phone", "1", "-slot", "o"}, "office"},
+		{[]string{"user", "add-phone", "1", "-slot=a"}, "alternate"},
+		{[]string{"user", "add-phone", "1", "-channel", ""}, "sms voice"},
+		{[]string{"status", "-"}, "-demo-dir -json -timeout -token -token-file -url"},
+		{[]string{"kiosk", "enroll", "1", "-p"}, "-pin -proof"},
+		{[]string{"kiosk", "enroll", "1", "-device", ""}, "<files>"},
+		{[]string{"-demo-dir", ""}, "<directories>"},
+		{[]string{"help", "ki"}, "kiosk"},
+		{[]string{"help", "kiosk", "e"}, "enroll"},
+		{[]string{"completion", ""}, "bash zsh"},
+		{[]string{"user", "show", ""}, ""},
+	}
+	var sh strings.Builder
+	// compadd -a NAME and _describe … NAME offer the array NAME; compset
+	// -P moves what its pattern matches out of PREFIX.
+	sh.WriteString(`offer() { local m; local -a out; for m in "$@"; do [[ $m == ${PREFIX}* ]] && out+=("$m"); done; print -rn -- "${out[*]}"; }
+compadd() { [[ $1 == -a ]] && offer "${(@P)2}"; }
+_describe() { local -a items=("${(@P)${@[-1]}}"); offer "${items[@]%%:*}"; }
+_files() { if [[ $1 == -/ ]]; then print -rn -- "<directories>"; else print -rn -- "<files>"; fi; }
+compset() { [[ $1 == -P ]] && PREFIX=${PREFIX#*=}; }
+compdef() { print -r -- "compdef $*"; }
+`)
+	fmt.Fprintf(&sh, "source %s || exit 1\n", zshQuote(script))
+	for _, c := range cases {
+		q := []string{"mfagatectl"}
+		for _, w := range c.words {
+			q = append(q, zshQuote(w))
+		}
+		fmt.Fprintf(&sh, "words=(%s); CURRENT=%d; PREFIX=${words[CURRENT]}; print -r -- \"[$(_mfagatectl)]\"\n",
+			strings.Join(q, " "), len(q))
+	}
+	out, err := exec.Command(zsh, "-f", "-c", sh.String()).CombinedOutput()
+	if err != nil {
+		t.Fatalf("zsh: %v\n%s", err, out)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	if !sc.Scan() || sc.Text() != "compdef _mfagatectl mfagatectl" {
+		t.Fatalf("sourcing the script does not register the function for mfagatectl:\n%s", out)
+	}
+	for _, c := range cases {
+		if !sc.Scan() {
+			t.Fatalf("zsh printed too little:\n%s", out)
+		}
+		if got, want := sc.Text(), "["+c.want+"]"; got != want {
+			t.Errorf("mfagatectl %s<TAB>: %s, want %s", strings.Join(c.words, " "), got, want)
 		}
 	}
 }

@@ -19,14 +19,17 @@ import (
 	"time"
 )
 
-// binaries builds mfagated and modemsim once per test binary.
+// binaries builds mfagated and modemsim once per test binary. mfagated is
+// built with the e2eclock tag: MFAGATED_E2E_CLOCK_OFFSET then runs its
+// clock ahead (clock_e2e.go).
 var binaries = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "mfagate-e2e-bin-")
 	if err != nil {
 		return "", err
 	}
-	for _, pkg := range []string{".", "../modemsim"} {
-		if out, err := exec.Command("go", "build", "-o", dir+"/", pkg).CombinedOutput(); err != nil {
+	for _, args := range [][]string{{"-tags", "e2eclock", "."}, {"../modemsim"}} {
+		if out, err := exec.Command("go", append([]string{"build", "-o", dir + "/"}, args...)...).CombinedOutput(); err != nil {
+			pkg := args[len(args)-1]
 			return "", fmt.Errorf("build %s: %v\n%s", pkg, err, out)
 		}
 	}
@@ -81,6 +84,7 @@ type gateway struct {
 	token  string
 	cmd    *exec.Cmd
 	client *http.Client
+	env    []string // added to the environment of the next start
 }
 
 func newGateway(t *testing.T, bin, extra string) *gateway {
@@ -139,6 +143,7 @@ func startDemo(t *testing.T, args ...string) *gateway {
 func (g *gateway) start() {
 	g.t.Helper()
 	g.cmd = exec.Command(filepath.Join(g.bin, "mfagated"), "-config", filepath.Join(g.dir, "mfagate.toml"))
+	g.cmd.Env = append(os.Environ(), g.env...)
 	stderr, _ := g.cmd.StderrPipe()
 	if err := g.cmd.Start(); err != nil {
 		g.t.Fatal(err)
@@ -147,6 +152,24 @@ func (g *gateway) start() {
 	g.t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	readUntil(g.t, bufio.NewReader(stderr), "mfagated ready")
 	go io.Copy(io.Discard, stderr)
+}
+
+// rewrite replaces the configuration's extra part (after the API client)
+// for the next start.
+func (g *gateway) rewrite(extra string) {
+	g.t.Helper()
+	path := filepath.Join(g.dir, "mfagate.toml")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	head, _, ok := strings.Cut(string(b), "[policy]\n")
+	if !ok {
+		g.t.Fatalf("%s has no [policy] to replace:\n%s", path, b)
+	}
+	if err := os.WriteFile(path, []byte(head+extra), 0o600); err != nil {
+		g.t.Fatal(err)
+	}
 }
 
 func (g *gateway) kill() {
@@ -197,20 +220,24 @@ func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
 // message whose challenge expired while the daemon was down is never sent.
 func TestKillMidQueue(t *testing.T) {
 	if testing.Short() {
-		t.Skip("kills and restarts the daemon; takes about 45 s")
+		t.Skip("kills and restarts the daemon; takes about 15 s")
 	}
 	bin, err := binaries()
 	if err != nil {
 		t.Fatal(err)
 	}
 	ms := startModemsim(t, bin, "-profile", "quectel", "-latency", "700ms", "-report-delay", "200ms")
-	g := newGateway(t, bin, fmt.Sprintf(`[policy]
-code_ttl = "30s"
+	const ttl = 30 * time.Second
+	config := func(port string) string {
+		return fmt.Sprintf(`[policy]
+code_ttl = %q
 [[modem]]
 id = "m1"
 port = %q
 profile = "quectel"
-`, ms.port))
+`, ttl.String(), port)
+	}
+	g := newGateway(t, bin, config(ms.port))
 	g.start()
 	register := func(n int, first int) {
 		for i := range n {
@@ -228,29 +255,46 @@ profile = "quectel"
 	g.start()
 	waitFor(t, "every accepted job to be sent", 40*time.Second, func() bool { return len(g.jobs("sent")) == 6 })
 	// One modem has at most one exchange in flight when killed: at most one duplicate.
-	time.Sleep(time.Second)
-	if d := ms.delivered(); d < 6 || d > 7 {
+	waitFor(t, "the handsets to log the 6 messages", 10*time.Second, func() bool { return ms.delivered() >= 6 })
+	if d := ms.delivered(); d > 7 {
 		t.Fatalf("handsets received %d messages for 6 accepted jobs (at most one duplicate allowed)", d)
 	}
 
-	// Phase 2: three accepted, the daemon dies at once and stays down past the code TTL.
-	before := ms.delivered()
-	register(3, 100)
+	// Phase 2: three accepted while the modem is away (so none is in
+	// flight), the daemon dies, and it restarts with its modem back and its
+	// clock past the code TTL: the clock moves instead of the test waiting.
 	g.kill()
-	time.Sleep(2 * time.Second) // an exchange already in the modem may still complete
-	inFlight := ms.delivered() - before
-	time.Sleep(30 * time.Second)
+	g.rewrite(config(filepath.Join(g.dir, "absent-modem")))
+	g.start()
+	register(3, 100)
+	queued := g.jobs("queued")
+	if len(queued) != 3 {
+		t.Fatalf("with the modem away, %d jobs are queued, want the 3 accepted: %+v", len(queued), queued)
+	}
+	before := ms.delivered()
+	g.kill()
+	g.rewrite(config(ms.port))
+	g.env = []string{"MFAGATED_E2E_CLOCK_OFFSET=" + (ttl + 5*time.Second).String()}
 	g.start()
 	waitFor(t, "the expired jobs to be dropped", 20*time.Second, func() bool {
 		return len(g.jobs("queued"))+len(g.jobs("sending")) == 0
 	})
-	time.Sleep(2 * time.Second)
-	if got := ms.delivered() - before; got != inFlight {
-		t.Fatalf("%d messages sent after their challenges expired", got-inFlight)
-	}
+	failed := map[string]job{}
 	for _, j := range g.jobs("failed") {
-		if !strings.Contains(j.Reason, "expired") && !strings.Contains(j.Reason, "ended") {
-			t.Errorf("job %s failed for %q, want expiry", j.ID, j.Reason)
+		failed[j.ID] = j
+	}
+	for _, q := range queued {
+		// A failed job is never sent afterwards. The outbox drops it as
+		// "challenge_ended", or the sweep ends its challenge first.
+		if j, ok := failed[q.ID]; !ok || j.Reason != "challenge_ended" && j.Reason != "challenge_expired" {
+			t.Errorf("job %s of an expired challenge: %+v, want failed because its challenge ended", q.ID, j)
 		}
+		var c struct{ Status string }
+		if code := g.call("GET", "/v1/challenges/"+q.Challenge, "", &c); code != 200 || c.Status != "expired" {
+			t.Errorf("challenge %s of job %s: HTTP %d, status %q, want expired", q.Challenge, q.ID, code, c.Status)
+		}
+	}
+	if got := ms.delivered() - before; got != 0 {
+		t.Fatalf("%d messages sent after their challenges expired", got)
 	}
 }

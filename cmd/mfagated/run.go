@@ -139,7 +139,7 @@ func serve(ctx context.Context, ln net.Listener, cfg *config.Config, d *demoStat
 	m := metrics.New()
 	m.ConfigLoaded(true, time.Now())
 	svc, err := mfa.New(mfa.Options{Store: db, Keys: keys, Policy: policyFrom(cfg), Observer: m, Logger: log.With("component", "mfa"),
-		Node: node, Lease: cfg.Store.Lease.Duration})
+		Node: node, Lease: cfg.Store.Lease.Duration, Now: now})
 	if err != nil {
 		return err
 	}

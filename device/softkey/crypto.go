@@ -164,11 +164,13 @@ func p256FromScalar(d []byte) (*ecdsa.PrivateKey, error) {
 	return k, nil
 }
 
+// scalarOf is the 32-byte private scalar of a P-256 key.
 func scalarOf(k *ecdsa.PrivateKey) []byte {
 	b, err := k.Bytes()
 	if err != nil {
-		// Keys here are always P-256 and valid.
-		return k.D.FillBytes(make([]byte, 32))
+		// Every key here comes from GenerateKey or ParseRawPrivateKey on
+		// P-256, for which Bytes cannot fail: a failure is a defect.
+		panic(fmt.Sprintf("softkey: private key without a P-256 scalar: %v", err))
 	}
 	return b
 }

@@ -345,15 +345,6 @@ func (k *Key) Close() error {
 // AttestationCA is the root the packed attestation certificates chain to.
 func (k *Key) AttestationCA() *x509.Certificate { return k.att.caCert }
 
-// AttestationCertificate is the leaf certificate in packed attestation x5c.
-func (k *Key) AttestationCertificate() *x509.Certificate {
-	c, err := x509.ParseCertificate(k.att.certDER)
-	if err != nil {
-		panic(fmt.Sprintf("softkey: own attestation certificate unparsable: %v", err))
-	}
-	return c
-}
-
 // AAGUID is the model identifier the key reports.
 func (k *Key) AAGUID() [16]byte { return k.opts.AAGUID }
 

@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/binary"
-	"math/big"
 	"testing"
 
 	"github.com/fxamacker/cbor/v2"
@@ -56,9 +55,9 @@ func parseAuthData(t *testing.T, raw []byte) parsedAuthData {
 			t.Fatalf("COSE key is not EC2/ES256/P-256: %v", k)
 		}
 		x, y := decodeInto[[]byte](t, k[-2]), decodeInto[[]byte](t, k[-3])
-		p.pub = &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(x), Y: new(big.Int).SetBytes(y)}
-		if !p.pub.Curve.IsOnCurve(p.pub.X, p.pub.Y) {
-			t.Fatal("credential public key not on P-256")
+		// ParseUncompressedPublicKey refuses a point not on the curve.
+		if p.pub, err = ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...)); err != nil {
+			t.Fatalf("credential public key not on P-256: %v", err)
 		}
 	}
 	if p.flags&0x80 != 0 {
