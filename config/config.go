@@ -32,6 +32,7 @@ type Config struct {
 	Modems   []Modem  `toml:"modem"` // [[modem]]
 	Voice    Voice    `toml:"voice"`
 	FIDO     FIDO     `toml:"fido"`
+	OIDC     OIDC     `toml:"oidc"`
 }
 
 // Server is the HTTP listener.
@@ -344,6 +345,11 @@ func Default() *Config {
 			TouchTimeout:     D(30 * time.Second),
 			SessionTTL:       D(15 * time.Minute),
 		},
+		OIDC: OIDC{
+			KeyRotation:     D(90 * 24 * time.Hour),
+			KeyPublishAhead: D(48 * time.Hour),
+			TokenTTL:        D(5 * time.Minute),
+		},
 	}
 }
 
@@ -406,6 +412,7 @@ func parse(data []byte, baseDir, file string) (*Config, error) {
 	}
 	ps := unknownKeys(md, data, true)
 	modemDefaults(cfg, data)
+	oidcClientDefaults(cfg, data)
 	if !md.IsDefined("policy", "allowed_regions") {
 		cfg.Policy.AllowedRegions = []string{cfg.Policy.DefaultRegion}
 	}
@@ -489,4 +496,87 @@ func locate(ps []*Problem, data []byte, file string) error {
 		}
 	}
 	return joinProblems(ps)
+}
+
+// OIDC makes mfagate an OpenID provider for Microsoft Entra ID's External
+// MFA. It is off while Issuer is empty.
+type OIDC struct {
+	// Issuer is the provider's identifier and base URL, exactly as Entra
+	// compares it with the discovery document and the tokens' iss: https,
+	// no trailing slash ("http://localhost…" and loopback IPs for tests).
+	Issuer string `toml:"issuer"`
+	// KeyRotation is how long one signing key signs before the next one
+	// takes over.
+	KeyRotation Duration `toml:"key_rotation"`
+	// KeyPublishAhead is how long a new key is published in the JWKS before
+	// it signs: Entra caches provider metadata for 24 hours.
+	KeyPublishAhead Duration `toml:"key_publish_ahead"`
+	// TokenTTL is the lifetime of the id_tokens sent back to Entra.
+	TokenTTL Duration     `toml:"token_ttl"`
+	Clients  []OIDCClient `toml:"client"` // [[oidc.client]]
+}
+
+// Enabled reports whether the OpenID provider is configured.
+func (o OIDC) Enabled() bool { return o.Issuer != "" }
+
+// OIDCClient is one relying party of the OpenID provider: for Entra, the
+// application registered for External MFA. Parse gives an entry that leaves
+// out user_claim or user_pattern the default; in a Config built in Go, empty
+// means the default, and Validate sets it.
+type OIDCClient struct {
+	ClientID     string   `toml:"client_id"`     // the application (client) ID Entra sends as client_id
+	RedirectURIs []string `toml:"redirect_uris"` // where answers may be posted; compared exactly
+	// HintIssuer is the iss of the id_token_hint, for Entra
+	// "https://login.microsoftonline.com/<tenant-id>/v2.0"; its keys come
+	// from HintIssuer + "/.well-known/openid-configuration".
+	HintIssuer  string `toml:"hint_issuer"`
+	HintJWKSURL string `toml:"hint_jwks_url"` // optional: the hint issuer's JWKS, skipping discovery
+	UserClaim   string `toml:"user_claim"`    // the hint claim naming the user (default "preferred_username")
+	// UserPattern is a regular expression anchored with ^ and with exactly
+	// one capture group, which yields the mfagate user ID from UserClaim.
+	UserPattern string         `toml:"user_pattern"`
+	User        *regexp.Regexp `toml:"-"` // compiled UserPattern, filled by Validate
+}
+
+// Defaults of [[oidc.client]] keys.
+const (
+	DefaultOIDCUserClaim   = "preferred_username"
+	DefaultOIDCUserPattern = `^([0-9]{10})@`
+)
+
+func (c *OIDCClient) setDefaults() {
+	if c.UserClaim == "" {
+		c.UserClaim = DefaultOIDCUserClaim
+	}
+	if c.UserPattern == "" {
+		c.UserPattern = DefaultOIDCUserPattern
+	}
+}
+
+// oidcClientDefaults sets user_claim and user_pattern of each
+// [[oidc.client]] entry that does not write them, as modemDefaults does for
+// modems: a key written as "" is left for validation to refuse.
+func oidcClientDefaults(cfg *Config, data []byte) {
+	if len(cfg.OIDC.Clients) == 0 {
+		return
+	}
+	var raw map[string]any
+	if _, err := toml.Decode(string(data), &raw); err != nil {
+		return
+	}
+	o, _ := raw["oidc"].(map[string]any)
+	elems, _ := tableElems(o["client"])
+	for i := range cfg.OIDC.Clients {
+		var e map[string]any
+		if i < len(elems) {
+			e = elems[i]
+		}
+		c := &cfg.OIDC.Clients[i]
+		if _, ok := e["user_claim"]; !ok {
+			c.UserClaim = DefaultOIDCUserClaim
+		}
+		if _, ok := e["user_pattern"]; !ok {
+			c.UserPattern = DefaultOIDCUserPattern
+		}
+	}
 }

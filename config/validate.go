@@ -38,6 +38,9 @@ func (c *Config) Validate() error {
 	for i := range c.Modems {
 		c.Modems[i].setDefaults()
 	}
+	for i := range c.OIDC.Clients {
+		c.OIDC.Clients[i].setDefaults()
+	}
 	return joinProblems(c.problems())
 }
 
@@ -83,6 +86,7 @@ func (c *Config) problems() []*Problem {
 	c.checkModems(ck)
 	c.Voice.check(ck)
 	c.FIDO.check(ck)
+	c.OIDC.check(ck)
 	return ck.ps
 }
 
@@ -756,4 +760,131 @@ func checkTemplate(ck *checker, key, tmpl string, allowed []string, required, nu
 	if required != "" && !strings.Contains(tmpl, "{"+required+"}") {
 		ck.add(key, q(tmpl), "must contain {%s}", required)
 	}
+}
+
+// checkOIDCURL returns what is wrong with a URL the OpenID provider serves or
+// fetches, or "": https, or plain http to a loopback host for tests; no
+// query, fragment or user name, and no trailing slash (paths are appended).
+func checkOIDCURL(raw string, trailingSlashOK bool) string {
+	const help = `must be an https URL, like "https://mfa.example.ac.jp" (plain http only to localhost or a loopback address, for testing)`
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.Opaque != "" {
+		return help
+	}
+	host := u.Hostname()
+	ip := net.ParseIP(host)
+	loopback := strings.EqualFold(host, "localhost") || ip != nil && ip.IsLoopback()
+	switch {
+	case u.Scheme == "http" && !loopback:
+		return `must use https; plain http is allowed only to localhost, 127.0.0.1 or [::1], for testing`
+	case u.Scheme != "https" && u.Scheme != "http":
+		return help
+	case u.User != nil:
+		return "must not contain a user name; it " + help
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(raw, "#"):
+		return "must not have a query or fragment; it " + help
+	case u.Port() != "" && !isPort(u.Port()), u.Port() == "" && strings.HasSuffix(u.Host, ":"):
+		return "the port must be a number from 1 to 65535"
+	case !trailingSlashOK && strings.HasSuffix(u.Path, "/"):
+		return fmt.Sprintf("must not end in '/' (paths such as /.well-known/openid-configuration are appended to it): write %q", strings.TrimRight(raw, "/"))
+	}
+	return ""
+}
+
+var oidcClientIDRE = regexp.MustCompile(`^[\x21-\x7e]{1,255}$`)
+var claimNameRE = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,64}$`)
+
+// check checks [oidc] and fills each client's User. Its durations are checked
+// even while the provider is off, so that turning it on finds no surprise.
+func (o *OIDC) check(ck *checker) {
+	if o.Issuer != "" {
+		if msg := checkOIDCURL(o.Issuer, false); msg != "" {
+			ck.add("oidc.issuer", q(o.Issuer), "%s", msg)
+		}
+	} else if len(o.Clients) > 0 {
+		ck.add("oidc.issuer", `""`, `is required when [[oidc.client]] entries are configured: the provider's https URL, like "https://mfa.example.ac.jp"`)
+	}
+	if o.Issuer != "" && len(o.Clients) == 0 {
+		ck.add("oidc.client", "", "needs at least one [[oidc.client]] entry (the Entra application that calls the provider)")
+	}
+	// Entra refreshes its copy of the provider's keys every 24 hours
+	// (External MFA provider reference, "Provider metadata caching").
+	ck.durRange("oidc.key_publish_ahead", o.KeyPublishAhead, 24*time.Hour, 30*24*time.Hour,
+		" (Entra caches the provider's keys for 24 hours, so a new key must be published at least that long before it signs)")
+	switch {
+	case o.KeyRotation.Duration < 7*24*time.Hour || o.KeyRotation.Duration > 2*365*24*time.Hour:
+		ck.durRange("oidc.key_rotation", o.KeyRotation, 7*24*time.Hour, 2*365*24*time.Hour, " (how long one signing key signs)")
+	case o.KeyRotation.Duration <= o.KeyPublishAhead.Duration:
+		ck.add("oidc.key_rotation", qd(o.KeyRotation), "must be longer than oidc.key_publish_ahead (%s): each key is published that long before it signs", o.KeyPublishAhead)
+	}
+	ck.durRange("oidc.token_ttl", o.TokenTTL, time.Minute, 10*time.Minute, " (Entra abandons a sign-in about 10 minutes after sending the user to the provider)")
+
+	ids := map[string]string{}
+	for i := range o.Clients {
+		c := &o.Clients[i]
+		key := fmt.Sprintf("oidc.client[%d]", i)
+		switch {
+		case !oidcClientIDRE.MatchString(c.ClientID):
+			ck.add(key+".client_id", q(c.ClientID), "must be the application (client) ID Entra sends, 1 to 255 printable characters without spaces, like \"600b719b-3766-4dc5-95a6-3c4a8dc31885\"")
+		case ids[c.ClientID] != "":
+			ck.add(key+".client_id", q(c.ClientID), "is already the client_id of %s; client IDs must be unique", ids[c.ClientID])
+		default:
+			ids[c.ClientID] = key
+		}
+
+		if len(c.RedirectURIs) == 0 {
+			ck.add(key+".redirect_uris", "[]", `must list at least one URI answers may be posted to; for Entra (global Azure) "https://login.microsoftonline.com/common/federation/externalauthprovider"`)
+		}
+		seen := map[string]int{}
+		for j, r := range c.RedirectURIs {
+			rk := fmt.Sprintf("%s.redirect_uris[%d]", key, j)
+			if msg := checkOIDCURL(r, true); msg != "" {
+				ck.add(rk, q(r), "%s", msg)
+			} else if k, dup := seen[r]; dup {
+				ck.add(rk, q(r), "is already listed as %s.redirect_uris[%d]", key, k)
+			} else {
+				seen[r] = j
+			}
+		}
+
+		if c.HintIssuer == "" {
+			ck.add(key+".hint_issuer", `""`, `is required: the iss of the id_token_hint, for Entra "https://login.microsoftonline.com/<tenant-id>/v2.0"`)
+		} else if msg := checkOIDCURL(c.HintIssuer, true); msg != "" {
+			ck.add(key+".hint_issuer", q(c.HintIssuer), "%s", msg)
+		}
+		if c.HintJWKSURL != "" {
+			if msg := checkOIDCURL(c.HintJWKSURL, true); msg != "" {
+				ck.add(key+".hint_jwks_url", q(c.HintJWKSURL), "%s", msg)
+			}
+		}
+		if !claimNameRE.MatchString(c.UserClaim) {
+			ck.add(key+".user_claim", q(c.UserClaim), "must name a claim of the id_token_hint, like %q (default) or \"email\"", DefaultOIDCUserClaim)
+		}
+		c.User = nil
+		if msg := checkOIDCUserPattern(c.UserPattern); msg != "" {
+			ck.add(key+".user_pattern", q(c.UserPattern), "%s", msg)
+		} else {
+			c.User = regexp.MustCompile(c.UserPattern)
+		}
+	}
+}
+
+// checkOIDCUserPattern returns what is wrong with a user_pattern, or "". It
+// must be anchored at the start, or "x0123456789@…" would yield a user too.
+func checkOIDCUserPattern(pat string) string {
+	const help = "must be a regular expression anchored with ^, with exactly one capture group that yields the mfagate user ID, like `^([0-9]{10})@` (default)"
+	re, err := syntax.Parse(pat, syntax.Perl)
+	if err != nil {
+		return fmt.Sprintf("does not compile (%v); it %s", err, help)
+	}
+	if n := re.MaxCap(); n != 1 {
+		return fmt.Sprintf("has %d capture groups; it %s (use (?:…) for groups that capture nothing)", n, help)
+	}
+	for re.Op == syntax.OpCapture && len(re.Sub) == 1 {
+		re = re.Sub[0]
+	}
+	if !(re.Op == syntax.OpConcat && len(re.Sub) > 0 && re.Sub[0].Op == syntax.OpBeginText) {
+		return "is not anchored with ^ at the start; it " + help
+	}
+	return ""
 }
