@@ -223,7 +223,10 @@ func (k *testKey) attest(t testing.TB, format string, authData, cdj []byte) []by
 	case "fido-u2f":
 		// FIDO U2F raw message §4.3: 0x00 ‖ appParam ‖ challengeParam ‖ keyHandle ‖ pubKey.
 		fmtName = "fido-u2f"
-		pub := elliptic.Marshal(elliptic.P256(), k.key.X, k.key.Y) //nolint:staticcheck // the U2F point format
+		pub, err := k.key.PublicKey.Bytes() // the uncompressed point U2F carries
+		if err != nil {
+			t.Fatal(err)
+		}
 		sig := signWith(t, k.ca.leafKey, []byte{0}, authData[:32], cdh[:], k.credID, pub)
 		stmt = map[string]any{"sig": sig, "x5c": [][]byte{k.ca.leaf.Raw}}
 	default:

@@ -184,7 +184,7 @@ func (v *HintVerifier) Verify(ctx context.Context, c *Client, raw string) (*Hint
 	if err != nil {
 		return nil, err
 	}
-	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256})
+	jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.RS256})
 	if err != nil {
 		return nil, hintErr(HintMalformed, "not a JWS", nil)
 	}
