@@ -41,7 +41,7 @@ func TestKioskEnrollRefusals(t *testing.T) {
 	}
 	var got []string
 	for _, e := range es {
-		if e.Type == mfa.EventEnrollFailed {
+		if e.Type == mfa.EventEnrollmentFailed {
 			got = append(got, e.Actor+" "+e.Detail)
 			if strings.Contains(e.Detail, "246810") || strings.Contains(e.Detail, "2468") || strings.Contains(e.Detail, "97531") {
 				t.Fatalf("a PIN in the audit: %q", e.Detail)

@@ -139,7 +139,7 @@ func enrollFailures(t *testing.T, svc *mfa.Service) []mfa.Event {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return slices.DeleteFunc(es, func(e mfa.Event) bool { return e.Type != mfa.EventEnrollFailed })
+	return slices.DeleteFunc(es, func(e mfa.Event) bool { return e.Type != mfa.EventEnrollmentFailed })
 }
 
 var staff = mfa.Actor{Name: "kiosk:helpdesk"}

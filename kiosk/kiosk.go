@@ -38,7 +38,7 @@ type Service interface {
 	Challenge(ctx context.Context, id string) (mfa.Challenge, error)
 	RegisterFIDO(ctx context.Context, actor mfa.Actor, user string, r mfa.FIDORegistration) (mfa.Method, error)
 	VerifyFIDO(ctx context.Context, actor mfa.Actor, id string, a mfa.FIDOAssertion) (mfa.Challenge, error)
-	EnrollmentFailed(ctx context.Context, actor mfa.Actor, user, reason string) error
+	AuditEnrollmentFailed(ctx context.Context, actor mfa.Actor, user, reason string) error
 }
 
 // Key is what the kiosk needs from one security key (*device.Key). The key
@@ -719,7 +719,7 @@ func (k *Kiosk) refuse(ctx context.Context, actor mfa.Actor, user, reason string
 func (k *Kiosk) audit(ctx context.Context, actor mfa.Actor, user, reason string) {
 	ctx, cancel := storeContext(context.WithoutCancel(ctx))
 	defer cancel()
-	if err := k.svc.EnrollmentFailed(ctx, actor, user, reason); err != nil {
+	if err := k.svc.AuditEnrollmentFailed(ctx, actor, user, reason); err != nil {
 		k.log.Warn("failed enrollment not audited", "user", user, "reason", reason, "err", err)
 	}
 }

@@ -542,10 +542,11 @@ func TestKiosk(t *testing.T) {
 		t.Errorf("bad -base: exit %d, stderr %q", r.code, r.stderr)
 	}
 
-	// Enrollment with the software key: a PIN too short, then a good one.
+	// Enrollment with the software key: a PIN too short is refused before
+	// the key is asked anything, then a good one.
 	const pin = "482910"
 	r = ctl(t, "", "kiosk", "enroll", user, "-pin", "123")
-	if r.code != 1 || !strings.Contains(r.stderr, "mfagatectl: enrollment need_pin: ") || !strings.Contains(r.stderr, "at least 6") {
+	if r.code != 1 || !strings.Contains(r.stderr, "mfagatectl: pin_too_short: ") || !strings.Contains(r.stderr, "at least 6") {
 		t.Errorf("short PIN: exit %d, stderr %q", r.code, r.stderr)
 	}
 	r = ctl(t, pin+"\n", "kiosk", "enroll", user, "-label", "Desk key")

@@ -227,7 +227,7 @@ func TestKillMidQueue(t *testing.T) {
 		t.Fatal(err)
 	}
 	ms := startModemsim(t, bin, "-profile", "quectel", "-latency", "700ms", "-report-delay", "200ms")
-	const ttl = 30 * time.Second
+	const ttl = 2 * time.Minute // a whole number of minutes, as the default message texts state
 	config := func(port string) string {
 		return fmt.Sprintf(`[policy]
 code_ttl = %q
