@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"mfagate/mfa"
+	"mfagate/mfa/mfatest"
 	"mfagate/oidc"
 )
 
@@ -64,25 +65,9 @@ func Sealer() oidc.Sealer {
 	return k
 }
 
-// Clock is a settable clock for KeyOptions.Now and HintOptions.Now.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// Clock is a settable clock for KeyOptions.Now and HintOptions.Now: the
+// domain's test clock, so that both packages' tests move time the same way.
+type Clock = mfatest.Clock
 
 // NewClock returns a clock at t.
-func NewClock(t time.Time) *Clock { return &Clock{t: t} }
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Advance moves the clock forward by d.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func NewClock(t time.Time) *Clock { return mfatest.NewClock(t) }
