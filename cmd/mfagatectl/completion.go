@@ -4,6 +4,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -174,20 +176,10 @@ _mfagatectl() {
     if [[ -n $value && $value != skip ]]; then
         case "${value#-}" in
 `)
-	var choiceNames []string
-	for n := range flagChoices {
-		choiceNames = append(choiceNames, n)
-	}
-	sort.Strings(choiceNames)
-	for _, n := range choiceNames {
+	for _, n := range slices.Sorted(maps.Keys(flagChoices)) {
 		fmt.Fprintf(&b, "        %s) COMPREPLY=($(compgen -W %q -- \"$cur\")) ;;\n", n, strings.Join(flagChoices[n], " "))
 	}
-	var fileNames []string
-	for n := range flagFiles {
-		fileNames = append(fileNames, n)
-	}
-	sort.Strings(fileNames)
-	for _, n := range fileNames {
+	for _, n := range slices.Sorted(maps.Keys(flagFiles)) {
 		fmt.Fprintf(&b, "        %s) COMPREPLY=($(compgen -%s -- \"$cur\")) ;;\n", n, flagFiles[n])
 	}
 	fmt.Fprintf(&b, `        esac

@@ -4,7 +4,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -139,20 +140,10 @@ _mfagatectl() {
     if [[ -n $value ]]; then
         case "${value#-}" in
 `)
-	var choiceNames []string
-	for n := range flagChoices {
-		choiceNames = append(choiceNames, n)
-	}
-	sort.Strings(choiceNames)
-	for _, n := range choiceNames {
+	for _, n := range slices.Sorted(maps.Keys(flagChoices)) {
 		fmt.Fprintf(&b, "        %s) choices=(%s); compadd -a choices ;;\n", n, strings.Join(flagChoices[n], " "))
 	}
-	var fileNames []string
-	for n := range flagFiles {
-		fileNames = append(fileNames, n)
-	}
-	sort.Strings(fileNames)
-	for _, n := range fileNames {
+	for _, n := range slices.Sorted(maps.Keys(flagFiles)) {
 		if flagFiles[n] == "d" {
 			fmt.Fprintf(&b, "        %s) _files -/ ;;\n", n)
 		} else {
