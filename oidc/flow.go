@@ -27,6 +27,7 @@ type Flow struct {
 	Created     time.Time
 	Expires     time.Time // Created + FlowTTL
 	BindingHash []byte    // SHA-256 of the browser-binding secret
+	Challenge   string    // the mfa challenge this flow started last; only it can answer
 	Consumed    bool      // set once an answer was sent: single use
 }
 
@@ -44,6 +45,11 @@ type FlowStore interface {
 	// ConsumeFlow marks the flow consumed, or returns ErrFlowConsumed if it
 	// already was (ErrFlowNotFound if there is none).
 	ConsumeFlow(ctx context.Context, id string) error
+	// SetFlowChallenge records the challenge the flow's page started (a
+	// new one replaces the last: "use a different verification option").
+	// It returns ErrFlowConsumed for an answered flow and ErrFlowNotFound
+	// when there is none.
+	SetFlowChallenge(ctx context.Context, id, challenge string) error
 	// DeleteExpiredFlows removes flows that expired before t.
 	DeleteExpiredFlows(ctx context.Context, t time.Time) (int, error)
 }

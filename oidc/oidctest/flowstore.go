@@ -52,6 +52,22 @@ func (s *FlowStore) ConsumeFlow(_ context.Context, id string) error {
 	return nil
 }
 
+// SetFlowChallenge implements oidc.FlowStore.
+func (s *FlowStore) SetFlowChallenge(_ context.Context, id, challenge string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, ok := s.flows[id]
+	switch {
+	case !ok:
+		return oidc.ErrFlowNotFound
+	case f.Consumed:
+		return oidc.ErrFlowConsumed
+	}
+	f.Challenge = challenge
+	s.flows[id] = f
+	return nil
+}
+
 // DeleteExpiredFlows implements oidc.FlowStore.
 func (s *FlowStore) DeleteExpiredFlows(_ context.Context, t time.Time) (int, error) {
 	s.mu.Lock()
