@@ -44,6 +44,8 @@ type harness struct {
 	sender *mfatest.Sender
 	keys   *mfa.Keys
 	path   string
+	oidc   *oidcParts // non-nil: the External MFA provider is on
+	api    *api.Server
 }
 
 type messages struct{}
@@ -101,9 +103,14 @@ func (h *harness) open(p mfa.Policy) {
 	client := func(name, tok string, roles ...api.Role) api.Client {
 		return api.Client{Name: name, TokenHash: sha256.Sum256([]byte(tok)), Roles: roles}
 	}
-	s := api.New(api.Options{Service: svc, Metrics: m, Clients: []api.Client{
+	opts := api.Options{Service: svc, Metrics: m, Clients: []api.Client{
 		client("idp", tokIDP, api.RoleIDP), client("kiosk", tokEnroll, api.RoleEnroll), client("ops", tokAdmin, api.RoleAdmin),
-	}})
+	}}
+	if h.oidc != nil {
+		opts.OIDC = h.oidc.provider(h)
+	}
+	s := api.New(opts)
+	h.api = s
 	h.srv = httptest.NewServer(s.Handler())
 	t.Cleanup(h.close)
 }

@@ -14,6 +14,7 @@ import (
 
 	"mfagate/config"
 	"mfagate/mfa"
+	"mfagate/oidc"
 )
 
 // demoState is the self-contained set-up of -demo.
@@ -22,6 +23,21 @@ type demoState struct {
 	dir       string
 	tokenPath string
 	token     string
+	entra     *entraStandIn // the Entra stand-in, when the demo serves External MFA
+}
+
+// withOIDC turns on the External MFA provider on the demo's listen
+// address, with the Entra stand-in unless hintIssuer names another.
+func (d *demoState) withOIDC(cfg *config.Config, hintIssuer, redirectURI string) error {
+	if err := demoOIDC(cfg, hintIssuer, redirectURI); err != nil || !cfg.OIDC.Enabled() {
+		return err
+	}
+	e, err := newEntraStandIn(cfg.OIDC.Issuer)
+	if err != nil {
+		return err
+	}
+	d.entra = e
+	return nil
 }
 
 // prepareDemo builds the demo's configuration in dir (a new temporary
@@ -93,6 +109,14 @@ func writeIfMissing(path string, data []byte) error {
 	return f.Close()
 }
 
+func (d *demoState) oidcLine() string {
+	if d.entra == nil {
+		return ""
+	}
+	return fmt.Sprintf("External MFA (Microsoft Entra ID's part played by a stand-in): %s%s/\n  (a user needs MFA applied and a confirmed method; the provider's discovery is %s%s)\n\n",
+		d.entra.base, demoEntraPath, d.entra.base, oidc.DiscoveryPath)
+}
+
 // announce prints what a person needs to try the demo.
 func (d *demoState) announce(w io.Writer, listen string) {
 	url := "http://" + listen
@@ -111,6 +135,6 @@ Try it (mfagatectl reads the demo's token file with -demo-dir):
   go run ./cmd/mfagatectl -url %s -demo-dir %s challenge 0123456789 -purpose test -verify
   go run ./cmd/mfagatectl -url %s -demo-dir %s mfa apply 0123456789
 
-Stop it with Ctrl-C; the state directory keeps the data for the next -demo -state-dir %s.
-`, url, url, d.dir, d.token, d.tokenPath, url, d.dir, url, d.dir, url, d.dir, d.dir)
+%sStop it with Ctrl-C; the state directory keeps the data for the next -demo -state-dir %s.
+`, url, url, d.dir, d.token, d.tokenPath, url, d.dir, url, d.dir, url, d.dir, d.oidcLine(), d.dir)
 }

@@ -44,6 +44,7 @@ func reloadConfig(cur *config.Config, load func() (*config.Config, error), svc *
 		"secrets":       cur.Secrets == next.Secrets,
 		"modem":         reflect.DeepEqual(cur.Modems, next.Modems),
 		"voice":         cur.Voice == next.Voice,
+		"oidc":          oidcSame(cur.OIDC, next.OIDC),
 		"fido.device_paths and poll_interval": reflect.DeepEqual(cur.FIDO.DevicePaths, next.FIDO.DevicePaths) &&
 			cur.FIDO.PollInterval == next.FIDO.PollInterval,
 	} {
@@ -56,5 +57,6 @@ func reloadConfig(cur *config.Config, load func() (*config.Config, error), svc *
 	// Keep what did not take effect, so the next reload compares against
 	// what is really running.
 	next.Server.Listen, next.Store, next.Secrets, next.Modems, next.Voice = cur.Server.Listen, cur.Store, cur.Secrets, cur.Modems, cur.Voice
+	next.OIDC = cur.OIDC
 	return next
 }

@@ -34,6 +34,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	listen := fs.String("listen", "", "override server.listen (\"host:port\" or \"unix:/path\")")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	simSubmit := fs.Duration("sim-sms-latency", 3*time.Second, "simulated modems (sim: ports, -demo): time the network takes to accept an SMS")
+	hintIssuer := fs.String("demo-hint-issuer", "", "demo: the issuer whose id_token_hints the demo's External MFA client accepts (default: the built-in Entra stand-in)")
+	redirectURI := fs.String("demo-redirect-uri", "", "demo: one more redirect URI for the demo's External MFA client")
 	simAnswer := fs.Duration("sim-answer-after", 4*time.Second, "simulated modems: how long a virtual handset rings before it answers")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -64,6 +66,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		cfg.Server.Listen = *listen
 		if err := cfg.Validate(); err != nil {
 			fmt.Fprintf(stderr, "mfagated: -listen: %v\n", err)
+			return 1
+		}
+	}
+	if d != nil {
+		if err := d.withOIDC(cfg, *hintIssuer, *redirectURI); err != nil {
+			fmt.Fprintf(stderr, "mfagated: demo: %v\n", err)
 			return 1
 		}
 	}
@@ -175,8 +183,13 @@ func serve(ctx context.Context, ln net.Listener, cfg *config.Config, d *demoStat
 		Store: kioskStore(db), Node: node})
 	svc.SetWebAuthn(k.Verifier())
 	apiLog := log.With("component", "api")
+	oidcLog := log.With("component", "oidc")
+	op, err := oidcProvider(ctx, cfg, db, keys, oidcLog)
+	if err != nil {
+		return err
+	}
 	opts := api.Options{Service: svc, Clients: clientsFrom(cfg), Metrics: m, MetricsPublic: cfg.Server.MetricsPublic,
-		Modems: pool, Kiosk: k, Readiness: modemReadiness(cfg, pool), Logger: apiLog}
+		Modems: pool, Kiosk: k, OIDC: op, Readiness: modemReadiness(cfg, pool), Logger: apiLog}
 	if d != nil && simNet != nil {
 		opts.Demo = demoPhones{net: simNet, region: cfg.Policy.DefaultRegion}
 	}
@@ -186,8 +199,15 @@ func serve(ctx context.Context, ln net.Listener, cfg *config.Config, d *demoStat
 	// short (long polls, event streams), while writes in flight finish.
 	stopping, stop := context.WithCancel(ctx)
 	defer stop()
+	handler := srv.Handler()
+	if d != nil && d.entra != nil {
+		mux := http.NewServeMux()
+		d.entra.routes(mux)
+		mux.Handle("/", handler)
+		handler = mux
+	}
 	hs := &http.Server{
-		Handler:           cutReadsShort(stopping, srv.Handler()),
+		Handler:           cutReadsShort(stopping, handler),
 		ReadHeaderTimeout: min(5*time.Second, cfg.Server.ReadTimeout.Duration),
 		ReadTimeout:       cfg.Server.ReadTimeout.Duration,
 		WriteTimeout:      cfg.Server.WriteTimeout.Duration,
@@ -202,6 +222,9 @@ func serve(ctx context.Context, ln net.Listener, cfg *config.Config, d *demoStat
 	wg.Go(func() { housekeeping(life, svc, m, hk, log.With("component", "housekeeping")) })
 	cl := &cluster{svc: svc, pool: pool, m: m, log: log.With("component", "cluster"), started: time.Now(), version: version()}
 	wg.Go(func() { cl.run(life) })
+	if op != nil {
+		wg.Go(func() { oidcHousekeeping(life, op, oidcLog) })
+	}
 	wg.Go(func() { listen(life, db, svc, pool, log.With("component", "cluster")) })
 	// The pool drains its exchanges in flight once life ends.
 	wg.Go(func() { pool.Run(life) })
