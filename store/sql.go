@@ -46,6 +46,10 @@ type Dialect struct {
 	// Ints and ScanInts bind and scan a list of integers (outbox.mr).
 	Ints     func([]int) any
 	ScanInts func(*[]int) any
+	// Strings and ScanStrings bind and scan a list of strings
+	// (oidc_flows.amr_values); nil and empty both read back as empty.
+	Strings     func([]string) any
+	ScanStrings func(*[]string) any
 }
 
 // Tx implements mfa.Tx on a Conn.

@@ -28,6 +28,13 @@ var dialect = store.Dialect{
 		return ns
 	},
 	ScanInts: func(ns *[]int) any { return ns },
+	Strings: func(ss []string) any {
+		if ss == nil {
+			return []string{} // the column is NOT NULL
+		}
+		return ss
+	},
+	ScanStrings: func(ss *[]string) any { return ss },
 }
 
 // conn runs statements for store.Tx on a transaction or the pool. Unlike

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -29,6 +30,36 @@ var dialect = store.Dialect{
 		return strings.Join(s, ",")
 	},
 	ScanInts: func(ns *[]int) any { return (*intList)(ns) },
+	// Strings are a JSON array: unlike message references, a value may
+	// hold a comma.
+	Strings: func(ss []string) any {
+		if ss == nil {
+			ss = []string{}
+		}
+		b, _ := json.Marshal(ss) // a []string always marshals
+		return string(b)
+	},
+	ScanStrings: func(ss *[]string) any { return (*stringList)(ss) },
+}
+
+// stringList scans a JSON array of strings.
+type stringList []string
+
+func (l *stringList) Scan(src any) error {
+	var b []byte
+	switch v := src.(type) {
+	case string:
+		b = []byte(v)
+	case []byte:
+		b = v
+	default:
+		return fmt.Errorf("list of strings stored as %T", src)
+	}
+	*l = nil
+	if err := json.Unmarshal(b, (*[]string)(l)); err != nil {
+		return fmt.Errorf("list of strings: %w", err)
+	}
+	return nil
 }
 
 // intList scans a comma-separated list of integers.
