@@ -57,11 +57,18 @@ func (s *Server) kioskPage() {
 // pageHeaders keep the page to its own origin: no outside scripts, styles,
 // fonts or frames, and no Referer carrying the session ID anywhere.
 func pageHeaders(h http.Header) {
-	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+	h.Set("Content-Security-Policy", pageCSP("'none'"))
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Cache-Control", "no-store")
+}
+
+// pageCSP is the pages' policy; formAction is where their forms may post
+// ('none' for the kiosk; the External MFA page posts its finish form to
+// itself).
+func pageCSP(formAction string) string {
+	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action " + formAction + "; frame-ancestors 'none'"
 }
 
 // servePage serves the page; its status says whether the session is usable
@@ -87,7 +94,7 @@ func (s *Server) serveAsset(w http.ResponseWriter, r *http.Request, _ *Client) e
 	return s.writeUI(w, "kioskui/"+name, http.StatusOK)
 }
 
-func (s *Server) writeUI(w http.ResponseWriter, name string, status int) error {
+func (s *Server) writeUI(w http.ResponseWriter, name string, status int, headers ...func(http.Header)) error {
 	b, err := fs.ReadFile(kioskUI, name)
 	if err != nil {
 		return newProblem(http.StatusNotFound, codeNotFound, "no kiosk asset %q", path.Base(name))
@@ -104,6 +111,9 @@ func (s *Server) writeUI(w http.ResponseWriter, name string, status int) error {
 		ct = "image/svg+xml"
 	}
 	pageHeaders(w.Header())
+	for _, f := range headers {
+		f(w.Header())
+	}
 	w.Header().Set("Content-Type", ct)
 	w.WriteHeader(status)
 	_, err = w.Write(b)

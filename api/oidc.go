@@ -185,10 +185,9 @@ func (s *Server) errorPage(w http.ResponseWriter, status int, code, detail strin
 }
 
 func (s *Server) serveSigninPage(w http.ResponseWriter, _ *http.Request, _ *Client) error {
-	if err := s.writeUI(w, "kioskui/signin.html", http.StatusOK); err != nil {
-		return err
-	}
-	return nil
+	return s.writeUI(w, "kioskui/signin.html", http.StatusOK, func(h http.Header) {
+		h.Set("Content-Security-Policy", pageCSP("'self'"))
+	})
 }
 
 // csrfToken is derived from the binding secret: the page learns it from

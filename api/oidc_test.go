@@ -22,7 +22,6 @@ import (
 	"mfagate/api"
 	"mfagate/mfa"
 	"mfagate/oidc"
-	"mfagate/oidc/oidctest"
 )
 
 // The External MFA door played from Entra's side as Microsoft's "External
@@ -38,16 +37,14 @@ const (
 	entraTenant   = "0b6a1d9e-1111-4222-8333-444455556666"
 )
 
-// oidcParts is the provider's state that survives a harness restart, and
-// the Entra stand-in.
+// oidcParts is the Entra stand-in; the provider keeps its keys and flows
+// in the harness's SQLite file.
 type oidcParts struct {
 	entra *entraSide
-	keys  oidctest.KeyStore
-	flows oidctest.FlowStore
 }
 
 func (p *oidcParts) provider(h *harness) *api.OIDC {
-	km := oidc.NewKeyManager(&p.keys, h.keys, oidc.KeyOptions{Rotation: 90 * 24 * time.Hour, PublishAhead: 48 * time.Hour,
+	km := oidc.NewKeyManager(h.db, h.keys, oidc.KeyOptions{Rotation: 90 * 24 * time.Hour, PublishAhead: 48 * time.Hour,
 		TokenTTL: 5 * time.Minute, Now: h.clock.Now})
 	if err := km.Refresh(h.t.Context()); err != nil {
 		h.t.Fatal(err)
@@ -55,7 +52,7 @@ func (p *oidcParts) provider(h *harness) *api.OIDC {
 	clients := oidc.Clients{entraClient: {ID: entraClient, RedirectURIs: []string{entraCallback}, HintIssuer: p.entra.issuer,
 		UserClaim: "preferred_username", UserPattern: regexp.MustCompile(`^([0-9]{10})@`)}}
 	return &api.OIDC{Issuer: oidcIssuer, Clients: clients, Hints: oidc.NewHintVerifier(oidc.HintOptions{Now: h.clock.Now}),
-		Keys: km, Flows: &p.flows, Minter: &oidc.Minter{Issuer: oidcIssuer, Keys: km, TokenTTL: 5 * time.Minute}, Now: h.clock.Now}
+		Keys: km, Flows: h.db, Minter: &oidc.Minter{Issuer: oidcIssuer, Keys: km, TokenTTL: 5 * time.Minute}, Now: h.clock.Now}
 }
 
 // entraSide is Entra's part: a signing key, its discovery document and JWKS.

@@ -74,6 +74,15 @@ tell approved from in progress reads "status" with -json.`},
 verification (SMS and calls) is then blocked for the user until an
 operator clears it. This uses the same route as "mfagatectl user unlock",
 so it also clears the lock after too many failed verifications in a row.`},
+	{name: "oidc keys", minArgs: 0, maxArgs: 0,
+		summary: "list the External MFA provider's signing keys and when each signs (admin)", setup: setupOIDCKeys},
+	{name: "oidc rotate-key", minArgs: 0, maxArgs: 0,
+		summary: "generate the next External MFA signing key now; it signs after oidc.key_publish_ahead (admin)", setup: setupOIDCRotate,
+		details: `The new key is published in /oidc/jwks at once and signs only after
+oidc.key_publish_ahead (48 hours by default), because Entra caches the
+provider's key set for 24 hours. The key it replaces stays published until
+the tokens it signed have expired. Keys also rotate on their own every
+oidc.key_rotation.`},
 	{name: "status", minArgs: 0, maxArgs: 0,
 		summary: "one screen for the sysadmin: readiness, modems, security keys, outbox, nodes (admin)", setup: setupStatus,
 		details: `Shows the gateway's readiness (GET /readyz) and its components, the modems

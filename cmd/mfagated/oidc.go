@@ -26,10 +26,7 @@ func oidcProvider(ctx context.Context, cfg *config.Config, db database, keys *mf
 	if !cfg.OIDC.Enabled() {
 		return nil, nil
 	}
-	st, ok := db.(oidcStore)
-	if !ok {
-		return nil, fmt.Errorf("oidc: store driver %q cannot keep OIDC keys and flows", cfg.Store.Driver)
-	}
+	st := db
 	o := cfg.OIDC
 	km := oidc.NewKeyManager(st, keys, oidc.KeyOptions{Rotation: o.KeyRotation.Duration, PublishAhead: o.KeyPublishAhead.Duration,
 		TokenTTL: o.TokenTTL.Duration, Now: now, Log: log})

@@ -12,10 +12,12 @@ import (
 )
 
 // database is what the daemon needs from a store backend: the domain's
-// store, the modems' SIM usage counters, and Close.
+// store, the modems' SIM usage counters, the External MFA provider's keys
+// and flows, and Close.
 type database interface {
 	mfa.Store
 	modem.Usage
+	oidcStore
 	Close() error
 }
 
