@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -169,22 +170,32 @@ func (s *Server) createChallenge(w http.ResponseWriter, r *http.Request, c *Clie
 const MaxWait = 25 * time.Second
 
 func (s *Server) getChallenge(w http.ResponseWriter, r *http.Request, _ *Client) error {
-	if err := onlyQuery(r, "wait"); err != nil {
+	wait, err := waitParam(r)
+	if err != nil {
 		return err
-	}
-	var wait time.Duration
-	if q := r.URL.Query().Get("wait"); q != "" {
-		d, err := time.ParseDuration(q)
-		if err != nil || d < 0 || d > MaxWait {
-			return newProblem(http.StatusBadRequest, string(mfa.CodeInvalidRequest), "wait=%q must be a duration from 0s to %s, like 25s", q, MaxWait)
-		}
-		wait = d
 	}
 	ch, err := s.svc.WaitChallenge(r.Context(), r.PathValue("id"), wait)
 	if err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, challengeView(ch))
+}
+
+// waitParam reads a long poll's ?wait= (the only query parameter a
+// challenge read takes).
+func waitParam(r *http.Request) (time.Duration, error) {
+	if err := onlyQuery(r, "wait"); err != nil {
+		return 0, err
+	}
+	q := r.URL.Query().Get("wait")
+	if q == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(q)
+	if err != nil || d < 0 || d > MaxWait {
+		return 0, newProblem(http.StatusBadRequest, string(mfa.CodeInvalidRequest), "wait=%q must be a duration from 0s to %s, like 20s", truncate(q, 32), MaxWait)
+	}
+	return d, nil
 }
 
 type verifyBody struct {
@@ -197,22 +208,25 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request, c *Client) error
 	if err := decode(w, r, &b, false); err != nil {
 		return err
 	}
-	var ch mfa.Challenge
-	var err error
-	switch {
-	case b.Code != "" && b.WebAuthn != nil:
-		return newProblem(http.StatusBadRequest, string(mfa.CodeInvalidRequest), "give either code (authenticator app, SMS) or webauthn (security key), not both")
-	case b.Code != "":
-		ch, err = s.svc.Verify(r.Context(), actor(c), r.PathValue("id"), b.Code)
-	case b.WebAuthn != nil:
-		ch, err = s.svc.VerifyFIDO(r.Context(), actor(c), r.PathValue("id"), mfa.FIDOAssertion{ResponseJSON: b.WebAuthn})
-	default:
-		return newProblem(http.StatusBadRequest, string(mfa.CodeInvalidRequest), "code is required: the digits the user entered (or webauthn: a security key's AuthenticationResponseJSON)")
-	}
+	ch, err := s.verifyWith(r.Context(), actor(c), r.PathValue("id"), b)
 	if err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, challengeView(ch))
+}
+
+// verifyWith answers challenge id with a code or a security key's
+// assertion, whichever the body carries.
+func (s *Server) verifyWith(ctx context.Context, a mfa.Actor, id string, b verifyBody) (mfa.Challenge, error) {
+	switch {
+	case b.Code != "" && b.WebAuthn != nil:
+		return mfa.Challenge{}, newProblem(http.StatusBadRequest, string(mfa.CodeInvalidRequest), "give either code (authenticator app, SMS) or webauthn (security key), not both")
+	case b.Code != "":
+		return s.svc.Verify(ctx, a, id, b.Code)
+	case b.WebAuthn != nil:
+		return s.svc.VerifyFIDO(ctx, a, id, mfa.FIDOAssertion{ResponseJSON: b.WebAuthn})
+	}
+	return mfa.Challenge{}, newProblem(http.StatusBadRequest, string(mfa.CodeInvalidRequest), "code is required: the digits the user entered (or webauthn: a security key's AuthenticationResponseJSON)")
 }
 
 func (s *Server) audit(w http.ResponseWriter, r *http.Request, _ *Client) error {

@@ -218,16 +218,9 @@ func (s *Server) ownChallenge(r *http.Request, sess kiosk.Session) (mfa.Challeng
 }
 
 func (s *Server) pageGetChallenge(w http.ResponseWriter, r *http.Request, sess kiosk.Session, _ mfa.Actor) error {
-	if err := onlyQuery(r, "wait"); err != nil {
+	wait, err := waitParam(r)
+	if err != nil {
 		return err
-	}
-	var wait time.Duration
-	if q := r.URL.Query().Get("wait"); q != "" {
-		d, err := time.ParseDuration(q)
-		if err != nil || d < 0 || d > MaxWait {
-			return newProblem(http.StatusBadRequest, string(mfa.CodeInvalidRequest), "wait=%q must be a duration from 0s to %s, like 20s", truncate(q, 32), MaxWait)
-		}
-		wait = d
 	}
 	c, err := s.ownChallenge(r, sess)
 	if err != nil {

@@ -83,6 +83,8 @@ var domainStatus = map[mfa.Code]int{
 	mfa.CodeWrongVerification:    http.StatusUnprocessableEntity,
 	mfa.CodeRateLimited:          http.StatusTooManyRequests,
 	mfa.CodeUserLocked:           http.StatusLocked,
+	mfa.CodeMFAOff:               http.StatusConflict,
+	mfa.CodeNoUsableMethod:       http.StatusConflict,
 	mfa.CodePhoneBlocked:         http.StatusForbidden,
 	mfa.CodeChannelNotPossible:   http.StatusUnprocessableEntity,
 	mfa.CodeNoSender:             http.StatusServiceUnavailable,

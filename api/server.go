@@ -63,6 +63,7 @@ type Options struct {
 	Modems    Modems     // nil: no modems
 	Demo      DemoPhones // non-nil only in -demo: serves /v1/demo/phones/…
 	Kiosk     Kiosk      // nil: no security-key enrollment
+	OIDC      *OIDC      // nil: no External MFA provider (no /oidc routes)
 	Logger    *slog.Logger
 }
 
@@ -76,6 +77,7 @@ type Server struct {
 	modems        Modems
 	demo          DemoPhones
 	kiosk         Kiosk
+	oidc          *OIDC
 	log           *slog.Logger
 	mux           *http.ServeMux
 	routes        []route
@@ -92,7 +94,7 @@ var openAPI []byte
 // New builds the API's handler tree.
 func New(o Options) *Server {
 	s := &Server{svc: o.Service, metrics: o.Metrics, readiness: o.Readiness, modems: o.Modems, demo: o.Demo, kiosk: o.Kiosk,
-		log: o.Logger, mux: http.NewServeMux()}
+		oidc: o.OIDC, log: o.Logger, mux: http.NewServeMux()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -143,6 +145,9 @@ func New(o Options) *Server {
 		s.kioskPage()
 	}
 	s.handle("GET /v1/users/{user}/methods/{id}/credential", admin, s.exportCredential)
+	if s.oidc != nil {
+		s.oidcRoutes()
+	}
 	if s.demo != nil {
 		s.handle("GET /v1/demo/phones/{number}/messages", any, s.demoMessages)
 		s.handle("POST /v1/demo/phones/{number}/keys", any, s.demoKeys)

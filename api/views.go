@@ -44,6 +44,7 @@ type methodJSON struct {
 	Phone       string     `json:"phone,omitempty"`
 	Extension   bool       `json:"has_extension,omitempty"`
 	Language    string     `json:"language,omitempty"`
+	Channels    []string   `json:"channels,omitempty"` // External MFA page: the channels this sign-in may use
 	AAGUID      string     `json:"aaguid,omitempty"`
 	SignCount   *uint32    `json:"sign_count,omitempty"`
 	CreatedAt   time.Time  `json:"created_at"`

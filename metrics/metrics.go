@@ -34,6 +34,7 @@ type Metrics struct {
 	outboxSending      prometheus.Gauge
 	outboxOldest       prometheus.Gauge
 	fidoEnrollments    *prometheus.CounterVec
+	oidcSignins        *prometheus.CounterVec
 	reloadOK           prometheus.Gauge
 	reloadTime         prometheus.Gauge
 	nodes              *nodeCollector // nil until WatchNodes
@@ -108,6 +109,10 @@ func New() *Metrics {
 			Name: "mfagate_fido_enrollments_total",
 			Help: "Security-key enrollments at the kiosk, by result (done, failed).",
 		}, []string{"result"}),
+		oidcSignins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mfagate_oidc_signins_total",
+			Help: "External MFA (OpenID Connect) sign-ins by client and result: success, or the OAuth error sent back (access_denied, invalid_request, login_required, temporarily_unavailable), or error_page when the request could not be answered at all; amr names how a successful one verified.",
+		}, []string{"client", "result", "amr"}),
 		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "mfagate_config_last_reload_successful",
 			Help: "1 when the last configuration load (start or SIGHUP) succeeded; 0 when the daemon kept its previous configuration.",
@@ -135,6 +140,7 @@ func New() *Metrics {
 		info, m.httpRequests, m.httpDuration, m.challengesCreated, m.challengesFinished,
 		m.verifyFailures, m.fraudReports, m.users, m.modemJobs, m.modemJobSeconds, m.dtmf, m.smsFailures,
 		m.outboxQueued, m.outboxSending, m.outboxOldest, m.reloadOK, m.reloadTime, m.fidoEnrollments,
+		m.oidcSignins,
 	)
 	m.fidoEnrollments.WithLabelValues("done")
 	m.fidoEnrollments.WithLabelValues("failed")
@@ -153,6 +159,13 @@ func channel(c mfa.Channel) string {
 
 // Enrollment implements kiosk.Observer.
 func (m *Metrics) Enrollment(result string) { m.fidoEnrollments.WithLabelValues(result).Inc() }
+
+// OIDCSignin counts one External MFA answer (or refusal) for client.
+// Unconfigured client IDs are counted as "unknown", so outside input never
+// makes a new series.
+func (m *Metrics) OIDCSignin(client, result, amr string) {
+	m.oidcSignins.WithLabelValues(client, result, amr).Inc()
+}
 
 // ConfigLoaded records the outcome of a configuration load at t.
 func (m *Metrics) ConfigLoaded(ok bool, t time.Time) {

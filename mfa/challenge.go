@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"mfagate/phone"
@@ -128,6 +129,20 @@ func (s *Service) CreateChallenge(ctx context.Context, actor Actor, user string,
 	return c, nil
 }
 
+// Channels are the ways a phone method can be reached: a voice call
+// always, an SMS only on a mobile number without an extension. Other
+// methods have none.
+func (s *Service) Channels(m Method) []Channel {
+	if m.Kind != KindPhone {
+		return nil
+	}
+	ph, err := NormalizePhone(m.Phone, s.pol().DefaultRegion, nil)
+	if err != nil || !ph.Mobile || m.Extension != "" {
+		return []Channel{ChannelVoice}
+	}
+	return []Channel{ChannelSMS, ChannelVoice}
+}
+
 // newPhoneChallenge checks the phone rules (fraud block, rate limit, SMS
 // needs a mobile) and writes the challenge with its outbox job.
 func (s *Service) newPhoneChallenge(tx Tx, actor Actor, u User, m Method, channel Channel, purpose Purpose, now time.Time) (Challenge, error) {
@@ -135,11 +150,8 @@ func (s *Service) newPhoneChallenge(tx Tx, actor Actor, u User, m Method, channe
 	if u.PhoneBlocked {
 		return Challenge{}, refuse(CodePhoneBlocked, "phone verification is blocked for user %s after a fraud report; an admin must clear it", u.ID)
 	}
-	if channel == ChannelSMS {
-		ph, err := NormalizePhone(m.Phone, p.DefaultRegion, nil)
-		if err != nil || !ph.Mobile || m.Extension != "" {
-			return Challenge{}, refuse(CodeChannelNotPossible, "%s cannot receive SMS; use channel \"voice\"", phone.Mask(m.Phone))
-		}
+	if channel == ChannelSMS && !slices.Contains(s.Channels(m), ChannelSMS) {
+		return Challenge{}, refuse(CodeChannelNotPossible, "%s cannot receive SMS; use channel \"voice\"", phone.Mask(m.Phone))
 	}
 	times, err := tx.PhoneChallengeTimes(u.ID, now.Add(-p.PhoneChallengeWindow))
 	if err != nil {

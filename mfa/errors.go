@@ -48,6 +48,8 @@ const (
 	CodeUnknownJob           Code = "unknown_job"
 	CodeUnknownModem         Code = "unknown_modem"
 	CodeCounterRegressed     Code = "sign_counter_regressed"
+	CodeMFAOff               Code = "mfa_off"
+	CodeNoUsableMethod       Code = "no_usable_method"
 )
 
 // Error is a refusal with a stable code and a message a person can act on.

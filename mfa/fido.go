@@ -56,16 +56,38 @@ func (s *Service) AuditEnrollmentFailed(ctx context.Context, actor Actor, user, 
 	if err := s.checkUserID(user); err != nil {
 		return err
 	}
-	clean := []rune(strings.ToValidUTF8(reason, "?"))
+	return s.store.Update(ctx, func(tx Tx) error {
+		return s.event(tx, Event{User: user, Type: EventEnrollmentFailed, Actor: actor.Name, Detail: cleanDetail(reason)})
+	})
+}
+
+// AuditExternalSignin records how a front door's sign-in ended (an
+// External MFA answer sent to Entra, a request it refused), with the door's
+// actor. user and challenge may be empty when the request named none that
+// could be trusted. detail is a short "key=value" description without a
+// code, token or phone number; it is cut to 200 characters.
+func (s *Service) AuditExternalSignin(ctx context.Context, actor Actor, user, challenge, detail string) error {
+	if user != "" {
+		if err := s.checkUserID(user); err != nil {
+			user = ""
+		}
+	}
+	return s.store.Update(ctx, func(tx Tx) error {
+		return s.event(tx, Event{User: user, Type: EventExternalSignin, Actor: actor.Name, Challenge: challenge, Detail: cleanDetail(detail)})
+	})
+}
+
+// cleanDetail makes outside text fit an audit detail: valid UTF-8 without
+// control characters, at most 200 characters.
+func cleanDetail(s string) string {
+	clean := []rune(strings.ToValidUTF8(s, "?"))
 	clean = clean[:min(len(clean), 200)]
 	for i, r := range clean {
 		if unicode.IsControl(r) {
 			clean[i] = ' '
 		}
 	}
-	return s.store.Update(ctx, func(tx Tx) error {
-		return s.event(tx, Event{User: user, Type: EventEnrollmentFailed, Actor: actor.Name, Detail: string(clean)})
-	})
+	return string(clean)
 }
 
 // RegisterFIDO stores a security key as a confirmed method. A key never

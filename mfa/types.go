@@ -211,6 +211,7 @@ const (
 	EventUserUnlocked      = "user_unlocked"
 	EventTestSMS           = "test_sms"
 	EventCounterRegressed  = "sign_counter_regressed"
+	EventExternalSignin    = "external_signin" // a front door's sign-in ended; detail: client, result, amr or reason
 )
 
 // EventFilter selects audit events, newest first.
