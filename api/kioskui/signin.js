@@ -33,9 +33,12 @@
     const out = [];
     for (const m of methods) {
       if (m.kind === 'phone') {
-        const mobile = m.slot === 'mobile' || m.slot === 'primary';
+        // channels: the ways this sign-in may reach the phone (both for a
+        // mobile phone); the method's own channel first.
         const first = m.channel === 'voice' ? 'voice' : 'sms';
-        const chans = mobile ? [first, first === 'sms' ? 'voice' : 'sms'] : [first];
+        let chans = Array.isArray(m.channels) ? m.channels.slice() : [first];
+        chans.sort((a, b) => (a === first ? -1 : b === first ? 1 : 0));
+        if (!chans.length) chans = [first];
         for (const c of chans) out.push({ key: m.id + ':' + c, method: m, kind: 'phone', channel: c });
       } else if (m.kind === 'totp' || m.kind === 'fido') {
         out.push({ key: m.id + ':' + m.kind, method: m, kind: m.kind, channel: '' });
