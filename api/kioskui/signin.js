@@ -173,7 +173,7 @@
         h('h1', { text: t('signin.chooseTitle') }),
         h('ul', { cls: 'list options', id: 'options' }, os.map((o) => h('li', {},
           button(optionLabel(o), () => choose(o), o.key === (S.option && S.option.key) ? 'primary' : '',
-            { 'data-kind': o.kind + (o.channel ? '-' + o.channel : ''), id: 'opt-' + o.key.replace(/[^A-Za-z0-9_-]/g, '-') })))),
+            { 'data-kind': o.kind + (o.channel ? '-' + o.channel : ''), 'aria-current': o.key === (S.option && S.option.key) ? 'true' : null, id: 'opt-' + o.key.replace(/[^A-Za-z0-9_-]/g, '-') })))),
         msgArea(),
         h('div', { cls: 'row' },
           S.option ? button(t('back'), () => choose(S.option), '', { id: 'back' }) : null,
