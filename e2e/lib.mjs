@@ -44,12 +44,14 @@ export async function waitFor(what, fn, timeoutMs = 20000, everyMs = 200) {
 // Gateway runs mfagated until stop(): in -demo mode (simulated modems,
 // virtual handsets, the software key) or with a configuration file.
 export class Gateway {
-  static async demo() {
+  // extra are more flags, for example -demo-hint-issuer.
+  static async demo(extra = []) {
     const dir = mkdtempSync(join(tmpdir(), 'mfagate-e2e-'));
     const port = await freePort();
     const g = new Gateway(dir, port);
-    await g.start(['-demo', '-state-dir', join(dir, 'state'), '-listen', '127.0.0.1:' + port,
-      '-sim-sms-latency', '300ms', '-sim-answer-after', '500ms', '-log-level', 'warn'], 'Stop it with Ctrl-C');
+    g.stateDir = join(dir, 'state');
+    await g.start(['-demo', '-state-dir', g.stateDir, '-listen', '127.0.0.1:' + port,
+      '-sim-sms-latency', '300ms', '-sim-answer-after', '500ms', '-log-level', 'warn', ...extra], 'Stop it with Ctrl-C');
     g.token = readFileSync(join(dir, 'state', 'admin.token'), 'utf8').trim();
     return g;
   }
