@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -517,5 +518,85 @@ func BenchmarkExternalMFATOTP(b *testing.B) {
 		if _, fields := answer(b, f.finish("complete")); fields["id_token"] == "" {
 			b.Fatal("no id_token")
 		}
+	}
+}
+
+// jwksKIDs lists the kids /oidc/jwks publishes.
+func jwksKIDs(t testing.TB, h *harness) []string {
+	t.Helper()
+	var set struct{ Keys []struct{ Kid string } }
+	if err := json.Unmarshal(h.do("GET", oidc.JWKSPath, "", "").raw, &set); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, k := range set.Keys {
+		out = append(out, k.Kid)
+	}
+	return out
+}
+
+// tokenKID is the kid in a compact JWS header.
+func tokenKID(t testing.TB, tok string) string {
+	t.Helper()
+	p, _, err := jwt.NewParser().ParseUnverified(tok, jwt.MapClaims{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Header["kid"].(string)
+}
+
+// Rotation as Entra sees it: mfagatectl oidc rotate-key publishes the next
+// key at once and it signs only after key_publish_ahead; a token signed
+// just before the switch still verifies against the published set after it.
+func TestExternalMFAKeyRotation(t *testing.T) {
+	h := newOIDCHarness(t)
+	mid, secret := h.readyUser()
+	e := h.oidc.entra
+	signIn := func() string {
+		t.Helper()
+		h.clock.Advance(30 * time.Second)
+		f := h.browser().start(e.sign(t, e.hintClaims(h.clock.Now()), e.key, "entra-1"))
+		r := f.b.json("POST", f.base+"api/challenges", f.csrf, `{"method":"`+mid+`"}`)
+		h.want(f.b.json("POST", f.base+"api/challenges/"+r.str("id")+"/verify", f.csrf, `{"code":"`+totpCode(secret, h.clock.Now())+`"}`), 200, "")
+		_, fields := answer(t, f.finish("complete"))
+		return fields["id_token"]
+	}
+	first := tokenKID(t, signIn())
+	if kids := jwksKIDs(t, h); len(kids) != 1 || kids[0] != first {
+		t.Fatalf("before rotation the JWKS is %v, want only the signing key %s", kids, first)
+	}
+	h.want(h.do("POST", "/v1/oidc/keys", tokIDP, ""), 403, "forbidden")
+	r := h.do("POST", "/v1/oidc/keys", tokAdmin, "")
+	h.want(r, 201, "")
+	next := r.str("kid")
+	if r.str("state") != "next" || next == first {
+		t.Fatalf("rotate-key answered %s", r.raw)
+	}
+	if kids := jwksKIDs(t, h); len(kids) != 2 {
+		t.Fatalf("the next key is not published ahead: JWKS %v", kids)
+	}
+	// Until the next key activates, tokens are still signed by the first.
+	h.clock.Advance(48*time.Hour - 2*time.Minute)
+	old := signIn()
+	if k := tokenKID(t, old); k != first {
+		t.Fatalf("a token before the switch is signed by %s, want %s", k, first)
+	}
+	h.clock.Advance(2 * time.Minute)
+	if k := tokenKID(t, signIn()); k != next {
+		t.Fatalf("after key_publish_ahead tokens are signed by %s, want the new key %s", k, next)
+	}
+	// The previous key stays published while its tokens live.
+	verifyIDToken(t, h, old)
+	var states []string
+	for _, k := range jsonArray(t, h.do("GET", "/v1/oidc/keys", tokAdmin, "").raw) {
+		states = append(states, k["kid"].(string)+"="+k["state"].(string))
+	}
+	if !slices.Contains(states, first+"=previous") || !slices.Contains(states, next+"=current") {
+		t.Fatalf("key states %v", states)
+	}
+	// Once its tokens have expired, it leaves the JWKS.
+	h.clock.Advance(2 * time.Hour)
+	if kids := jwksKIDs(t, h); slices.Contains(kids, first) {
+		t.Fatalf("the previous key is still published hours after its last token expired: %v", kids)
 	}
 }
