@@ -39,6 +39,8 @@ const FlowTTL = 10 * time.Minute
 // SET consumed = true WHERE id = ? AND NOT consumed), so that one flow
 // yields at most one answer.
 type FlowStore interface {
+	// CreateFlow stores a new flow; an existing ID is an error, never
+	// overwritten (an answered flow must not come back unanswered).
 	CreateFlow(ctx context.Context, f Flow) error
 	// Flow returns the flow with id, or ErrFlowNotFound.
 	Flow(ctx context.Context, id string) (Flow, error)

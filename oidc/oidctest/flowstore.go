@@ -2,6 +2,7 @@ package oidctest
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -20,6 +21,9 @@ func (s *FlowStore) CreateFlow(_ context.Context, f oidc.Flow) error {
 	defer s.mu.Unlock()
 	if s.flows == nil {
 		s.flows = map[string]oidc.Flow{}
+	}
+	if _, ok := s.flows[f.ID]; ok {
+		return errors.New("oidctest: flow " + f.ID + " exists") // a database's primary key refuses it too
 	}
 	s.flows[f.ID] = f
 	return nil
