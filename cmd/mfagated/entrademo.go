@@ -210,7 +210,7 @@ func (e *entraStandIn) callback(w http.ResponseWriter, r *http.Request) {
 }
 
 func (e *entraStandIn) check(ctx context.Context, raw string) (map[string]any, error) {
-	tok, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256})
+	tok, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.RS256})
 	if err != nil {
 		return nil, fmt.Errorf("not a JWS: %w", err)
 	}
