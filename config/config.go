@@ -8,6 +8,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -33,6 +34,9 @@ type Config struct {
 	Voice    Voice    `toml:"voice"`
 	FIDO     FIDO     `toml:"fido"`
 	OIDC     OIDC     `toml:"oidc"`
+	// PrivacyIDEA is the privacyIDEA-compatible validate API; nil (no
+	// [privacyidea] section) leaves it off.
+	PrivacyIDEA *PrivacyIDEA `toml:"privacyidea"`
 }
 
 // Server is the HTTP listener.
@@ -470,6 +474,9 @@ func (c *Config) resolvePaths(baseDir string) {
 		c.API.Clients[i].TokenFile = abs(c.API.Clients[i].TokenFile)
 	}
 	c.FIDO.TrustedCAFile = abs(c.FIDO.TrustedCAFile)
+	if c.PrivacyIDEA != nil {
+		c.PrivacyIDEA.PasswordFile = abs(c.PrivacyIDEA.PasswordFile)
+	}
 }
 
 // expandCredentials replaces a leading ${CREDENTIALS_DIRECTORY} with the
@@ -580,3 +587,40 @@ func oidcClientDefaults(cfg *Config, data []byte) {
 		}
 	}
 }
+
+// PrivacyIDEA answers privacyIDEA's validate API (/validate/check,
+// /validate/triggerchallenge, /validate/polltransaction, /auth), so that the
+// identity-provider plugins written for privacyIDEA can use mfagate. It is
+// on when the [privacyidea] section is present.
+type PrivacyIDEA struct {
+	// Allow lists the networks (CIDRs) whose clients may call the API;
+	// empty means loopback only (Validate fills in DefaultPrivacyIDEAAllow).
+	Allow []string `toml:"allow"`
+	// Realm, when set, is the only realm a request may name; requests
+	// without a realm are accepted.
+	Realm string `toml:"realm"`
+	// ServiceAccount and PasswordFile are the credentials /auth accepts for
+	// the routes privacyIDEA protects (/validate/triggerchallenge); both or
+	// neither.
+	ServiceAccount string `toml:"service_account"`
+	PasswordFile   string `toml:"password_file"`
+	// Trigger is a pass value that, like an empty pass, asks for a
+	// challenge instead of being checked as a code ("": only empty).
+	Trigger string `toml:"trigger"`
+	// MFAOff decides what users whose MFA is off or pending get: "reject"
+	// (the default) or "accept" (privacyIDEA's passthru policy).
+	MFAOff string `toml:"mfa_off"`
+
+	Networks     []netip.Prefix `toml:"-"` // parsed Allow, filled by Validate
+	PasswordHash [32]byte       `toml:"-"` // SHA-256 of the password, filled by Validate
+}
+
+// DefaultPrivacyIDEAAllow is who may call the privacyIDEA API when
+// [privacyidea] allow is not set: this host only.
+var DefaultPrivacyIDEAAllow = []string{"127.0.0.0/8", "::1/128"}
+
+// Values of [privacyidea] mfa_off.
+const (
+	MFAOffReject = "reject"
+	MFAOffAccept = "accept"
+)

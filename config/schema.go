@@ -52,6 +52,9 @@ func addSchema(m map[string]kind, prefix string, t reflect.Type) {
 		case f.Type.Kind() == reflect.Struct:
 			m[key] = kindTable
 			addSchema(m, key, f.Type)
+		case f.Type.Kind() == reflect.Pointer && f.Type.Elem().Kind() == reflect.Struct:
+			m[key] = kindTable // an optional section: nil when absent
+			addSchema(m, key, f.Type.Elem())
 		case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct:
 			m[key] = kindTables
 			addSchema(m, key, f.Type.Elem())

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -87,6 +88,9 @@ func (c *Config) problems() []*Problem {
 	c.Voice.check(ck)
 	c.FIDO.check(ck)
 	c.OIDC.check(ck)
+	if c.PrivacyIDEA != nil {
+		c.PrivacyIDEA.check(ck)
+	}
 	return ck.ps
 }
 
@@ -887,4 +891,64 @@ func checkOIDCUserPattern(pat string) string {
 		return "is not anchored with ^ at the start; it " + help
 	}
 	return ""
+}
+
+var piAccountRE = regexp.MustCompile(`^[A-Za-z0-9_.@-]{1,64}$`)
+
+// check checks [privacyidea], gives allow and mfa_off their defaults, and
+// fills Networks and PasswordHash.
+func (p *PrivacyIDEA) check(ck *checker) {
+	if len(p.Allow) == 0 {
+		p.Allow = slices.Clone(DefaultPrivacyIDEAAllow)
+	}
+	p.Networks = p.Networks[:0]
+	for i, a := range p.Allow {
+		n, err := netip.ParsePrefix(strings.TrimSpace(a))
+		if err != nil {
+			ck.add(fmt.Sprintf("privacyidea.allow[%d]", i), q(a), `must be a network in CIDR notation, like "10.1.2.0/24", "192.0.2.7/32" or "::1/128"`)
+			continue
+		}
+		if n != n.Masked() {
+			ck.add(fmt.Sprintf("privacyidea.allow[%d]", i), q(a), "has host bits set; write the network as %q", n.Masked().String())
+			continue
+		}
+		p.Networks = append(p.Networks, n)
+	}
+	if p.Realm != "" && !claimNameRE.MatchString(p.Realm) {
+		ck.add("privacyidea.realm", q(p.Realm), "must be 1 to 64 letters, digits, '_', '.', ':' or '-' (the realm the plugins send), or be left out")
+	}
+	switch {
+	case p.ServiceAccount == "" && p.PasswordFile != "":
+		ck.add("privacyidea.service_account", `""`, "is required with privacyidea.password_file: the user name the plugins send to /auth")
+	case p.ServiceAccount != "" && p.PasswordFile == "":
+		ck.add("privacyidea.password_file", `""`, "is required with privacyidea.service_account: a file holding the service account's password (at least %d characters)", minTokenLen)
+	case p.ServiceAccount != "":
+		if !piAccountRE.MatchString(p.ServiceAccount) {
+			ck.add("privacyidea.service_account", q(p.ServiceAccount), "must be 1 to 64 letters, digits, '_', '.', '@' or '-'")
+		}
+		if h, msg := hashTokenFile(p.PasswordFile); msg != "" {
+			ck.add("privacyidea.password_file", q(p.PasswordFile), "%s", strings.Replace(msg, "token", "password", -1))
+		} else {
+			p.PasswordHash = h
+		}
+	}
+	if p.Trigger != "" && (len(p.Trigger) > 64 || strings.ContainsFunc(p.Trigger, unicode.IsSpace) || isAllDigits(p.Trigger)) {
+		ck.add("privacyidea.trigger", q(p.Trigger), "must be one word of at most 64 characters that is not all digits (it must never look like a code), or be left out")
+	}
+	switch p.MFAOff {
+	case "":
+		p.MFAOff = MFAOffReject
+	case MFAOffReject, MFAOffAccept:
+	default:
+		ck.add("privacyidea.mfa_off", q(p.MFAOff), `must be "reject" (users without MFA are refused, the default) or "accept" (they pass, like privacyIDEA's passthru policy)`)
+	}
+}
+
+func isAllDigits(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
