@@ -107,18 +107,19 @@ func (o *OIDC) clientLabel(id string) string {
 
 // record audits and counts how an External MFA request ended.
 func (s *Server) record(ctx context.Context, client, user, challenge, result, amr, reason string) {
-	detail := "client=" + client + " result=" + result
+	label := s.oidc.clientLabel(client) // an unconfigured client_id is outside input: never recorded as sent
+	detail := "client=" + label + " result=" + result
 	if amr != "" {
 		detail += " amr=" + amr
 	}
 	if reason != "" {
 		detail += " reason=" + reason
 	}
-	actor := oidcActor(s.oidc.clientLabel(client))
+	actor := oidcActor(label)
 	if err := s.svc.AuditExternalSignin(context.WithoutCancel(ctx), actor, user, challenge, detail); err != nil {
 		s.log.Warn("External MFA audit event not recorded", "client", client, "err", err)
 	}
-	s.metrics.OIDCSignin(s.oidc.clientLabel(client), result, amr)
+	s.metrics.OIDCSignin(label, result, amr)
 }
 
 // authorize is the authorization endpoint (GET or form POST).

@@ -426,7 +426,10 @@ func TestExternalMFABadRequests(t *testing.T) {
 		t.Fatal("a refused request changed the user")
 	}
 	ev := h.do("GET", "/v1/audit", tokAdmin, "")
-	for _, reason := range []string{"reason=hint_bad_signature", "reason=hint_unknown_kid", "reason=hint_wrong_issuer", "reason=missing_nonce", "result=error_page"} {
+	if strings.Contains(ev.string(), "someone-else") {
+		t.Error("the audit log records an unconfigured client_id as sent")
+	}
+	for _, reason := range []string{"reason=hint_bad_signature", "reason=hint_unknown_kid", "reason=hint_wrong_issuer", "reason=missing_nonce", "client=unknown result=error_page"} {
 		if !strings.Contains(ev.string(), reason) {
 			t.Errorf("audit log lacks %s", reason)
 		}
