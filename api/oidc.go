@@ -257,19 +257,16 @@ type flowStateJSON struct {
 		CodeLength int       `json:"code_length"`
 		TOTPDigits int       `json:"totp_digits"`
 	} `json:"flow"`
-	User    string        `json:"user"`
-	Methods []methodJSON  `json:"methods"`
-	Refusal *refusalJSON  `json:"refusal"`
-	Amr     flowAMRValues `json:"amr_values"`
+	User    string       `json:"user"`
+	Methods []methodJSON `json:"methods"`
+	Refusal *refusalJSON `json:"refusal"`
+	AMR     []string     `json:"amr_values"` // what the request's claims allow; empty: any
 }
 
 type refusalJSON struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 }
-
-// flowAMRValues lists the amr values the request allows (empty: any).
-type flowAMRValues []string
 
 // signinMethods is what the flow's user may verify with now: package mfa's
 // list, less what the request's claims leave out (a phone method stays
@@ -313,10 +310,7 @@ func (s *Server) flowState(w http.ResponseWriter, r *http.Request, f oidc.Flow, 
 	var out flowStateJSON
 	out.Flow.ID, out.Flow.Client, out.Flow.ExpiresAt, out.Flow.CSRF = f.ID, f.ClientID, f.Expires.UTC(), csrfToken(secret)
 	out.Flow.CodeLength, out.Flow.TOTPDigits = s.svc.CodeLengths()
-	out.User, out.Methods, out.Amr = f.User, []methodJSON{}, flowAMRValues(f.AMRValues)
-	if out.Amr == nil {
-		out.Amr = flowAMRValues{}
-	}
+	out.User, out.Methods, out.AMR = f.User, []methodJSON{}, append([]string{}, f.AMRValues...)
 	ms, v, err := s.signinMethods(r.Context(), f)
 	var refusal *mfa.Error
 	switch {
@@ -372,7 +366,7 @@ func (s *Server) flowChallenge(w http.ResponseWriter, r *http.Request, f oidc.Fl
 	if !slices.Contains(s.allowedChannels(f, *m), ch) {
 		return newProblem(http.StatusUnprocessableEntity, string(mfa.CodeChannelNotPossible), "this sign-in cannot verify method %s by %q", m.ID, ch)
 	}
-	c, err := s.svc.CreateChallenge(r.Context(), oidcActor(f.ClientID), f.User, mfa.ChallengeRequest{Method: m.ID, Channel: mfa.Channel(b.Channel), Purpose: mfa.PurposeSignin})
+	c, err := s.svc.CreateChallenge(r.Context(), oidcActor(f.ClientID), f.User, mfa.ChallengeRequest{Method: m.ID, Channel: ch, Purpose: mfa.PurposeSignin})
 	if err != nil {
 		return err
 	}

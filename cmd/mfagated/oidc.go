@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"slices"
 	"time"
 
@@ -26,9 +27,8 @@ func oidcProvider(ctx context.Context, cfg *config.Config, db database, keys *mf
 	if !cfg.OIDC.Enabled() {
 		return nil, nil
 	}
-	st := db
 	o := cfg.OIDC
-	km := oidc.NewKeyManager(st, keys, oidc.KeyOptions{Rotation: o.KeyRotation.Duration, PublishAhead: o.KeyPublishAhead.Duration,
+	km := oidc.NewKeyManager(db, keys, oidc.KeyOptions{Rotation: o.KeyRotation.Duration, PublishAhead: o.KeyPublishAhead.Duration,
 		TokenTTL: o.TokenTTL.Duration, Now: now, Log: log})
 	// The first node to start generates the first key; the others find it.
 	if err := km.Refresh(ctx); err != nil {
@@ -39,7 +39,7 @@ func oidcProvider(ctx context.Context, cfg *config.Config, db database, keys *mf
 		Clients: oidc.NewClients(o),
 		Hints:   oidc.NewHintVerifier(oidc.HintOptions{Now: now, Log: log}),
 		Keys:    km,
-		Flows:   st,
+		Flows:   db,
 		Minter:  &oidc.Minter{Issuer: o.Issuer, Keys: km, TokenTTL: o.TokenTTL.Duration},
 		Now:     now,
 	}, nil
@@ -77,6 +77,5 @@ func oidcSame(a, b config.OIDC) bool {
 		}
 		return o
 	}
-	sa, sb := strip(a), strip(b)
-	return fmt.Sprint(sa) == fmt.Sprint(sb)
+	return reflect.DeepEqual(strip(a), strip(b))
 }

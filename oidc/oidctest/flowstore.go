@@ -42,22 +42,17 @@ func (s *FlowStore) Flow(_ context.Context, id string) (oidc.Flow, error) {
 
 // ConsumeFlow implements oidc.FlowStore.
 func (s *FlowStore) ConsumeFlow(_ context.Context, id string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f, ok := s.flows[id]
-	switch {
-	case !ok:
-		return oidc.ErrFlowNotFound
-	case f.Consumed:
-		return oidc.ErrFlowConsumed
-	}
-	f.Consumed = true
-	s.flows[id] = f
-	return nil
+	return s.open(id, func(f *oidc.Flow) { f.Consumed = true })
 }
 
 // SetFlowChallenge implements oidc.FlowStore.
 func (s *FlowStore) SetFlowChallenge(_ context.Context, id, challenge string) error {
+	return s.open(id, func(f *oidc.Flow) { f.Challenge = challenge })
+}
+
+// open changes an unanswered flow, as the database's
+// UPDATE … WHERE id = ? AND NOT consumed does.
+func (s *FlowStore) open(id string, change func(*oidc.Flow)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f, ok := s.flows[id]
@@ -67,7 +62,7 @@ func (s *FlowStore) SetFlowChallenge(_ context.Context, id, challenge string) er
 	case f.Consumed:
 		return oidc.ErrFlowConsumed
 	}
-	f.Challenge = challenge
+	change(&f)
 	s.flows[id] = f
 	return nil
 }
