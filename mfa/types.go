@@ -174,7 +174,11 @@ type Challenge struct {
 	CreatedAt    time.Time
 	ExpiresAt    time.Time
 	FinishedAt   time.Time
-	Delivery     Delivery
+	// RedeemedAt is when an approved sign-in challenge was used to answer
+	// a sign-in by a front door that has only the challenge ID to go on
+	// (see Service.Redeem); zero until then. An approval is redeemed once.
+	RedeemedAt time.Time
+	Delivery   Delivery
 }
 
 // Event is one audit record.
