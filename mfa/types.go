@@ -208,6 +208,7 @@ const (
 	EventChallengeLocked   = "challenge_locked"
 	EventChallengeExpired  = "challenge_expired"
 	EventChallengeFailed   = "challenge_failed"
+	EventChallengeRedeemed = "challenge_redeemed" // an approval answered a sign-in at a front door (Service.Redeem)
 	EventVerifyFailed      = "verification_failed"
 	EventRequestRefused    = "request_refused"   // detail: "<operation>: <refusal code>"
 	EventEnrollmentFailed  = "enrollment_failed" // a security key was not enrolled at the kiosk
