@@ -322,3 +322,37 @@ func (s *Service) Redeem(ctx context.Context, actor Actor, user, id string) (_ C
 	s.watch.notify(out.ID)
 	return out, nil
 }
+
+// Retire uses up the challenges a front door offered together once one of
+// them answered the sign-in: each of user's challenges among ids that is
+// not yet redeemed is marked redeemed, so a call confirmed later (or an
+// approval of another offer) cannot answer a second sign-in through
+// Redeem. A challenge still open stays open (a call in progress ends as it
+// would); only its approval no longer counts. IDs of other users and
+// unknown IDs are skipped.
+func (s *Service) Retire(ctx context.Context, user string, ids []string) error {
+	now := s.now()
+	return s.update(ctx, func(tx Tx) (bool, error) {
+		for _, id := range ids {
+			c, err := tx.Challenge(id)
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return false, err
+			}
+			if c.User != user || !c.RedeemedAt.IsZero() {
+				continue
+			}
+			c.RedeemedAt = now
+			if err := tx.PutChallenge(c); err != nil {
+				return false, err
+			}
+		}
+		return false, nil
+	})
+}
+
+// CheckUserID checks a user ID against [policy] user_id_pattern, for
+// front doors that must tell a malformed ID from an unknown user.
+func (s *Service) CheckUserID(id string) error { return s.checkUserID(id) }

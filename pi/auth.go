@@ -1,7 +1,6 @@
 package pi
 
 import (
-	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -197,4 +196,3 @@ func (l *failureLimiter) reset(key string) {
 	delete(l.seen, key)
 }
 
-var _ = bytes.Equal

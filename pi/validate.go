@@ -121,7 +121,7 @@ func (s *Server) check(r *http.Request, p params) (answer, error) {
 	}
 	c, err := s.svc.SignInWithCode(ctx, a, user, pass)
 	if err != nil {
-		return refusal("wrong otp value", err), nil
+		return refusal("wrong otp value", err)
 	}
 	return answer{value: true, auth: accept, detail: map[string]any{
 		"message": "matching 1 tokens", "serial": c.Method, "type": "totp", "otplen": len(pass)}}, nil
@@ -220,7 +220,7 @@ func (s *Server) notEnrolled(ctx context.Context, a mfa.Actor, user string, st m
 func (s *Server) startChallenge(ctx context.Context, a mfa.Actor, user, serial, typ string) (answer, error) {
 	_, methods, err := s.svc.SigninMethods(ctx, user)
 	if err != nil {
-		return refusal("", err), nil
+		return refusal("", err)
 	}
 	primary, channel, err := pick(methods, serial, typ)
 	if err != nil {
@@ -228,7 +228,7 @@ func (s *Server) startChallenge(ctx context.Context, a mfa.Actor, user, serial, 
 	}
 	c, err := s.svc.CreateChallenge(ctx, a, user, mfa.ChallengeRequest{Method: primary.ID, Channel: channel})
 	if err != nil {
-		return refusal("", err), nil
+		return refusal("", err)
 	}
 	offered := []offer{{c: c, m: primary}}
 	if primary.Kind != mfa.KindFIDO {
@@ -419,7 +419,7 @@ func contains(list []string, s string) bool {
 func (s *Server) answerCode(ctx context.Context, a mfa.Actor, user string, ids []string, code string) (answer, error) {
 	c, err := s.svc.VerifyCode(ctx, a, user, ids, code)
 	if err != nil {
-		return refusal("Response did not match the challenge", err), nil
+		return refusal("Response did not match the challenge", err)
 	}
 	return s.matched(ctx, user, ids, c)
 }
@@ -445,7 +445,7 @@ func (s *Server) finalise(ctx context.Context, a mfa.Actor, user string, ids []s
 		}
 		c, err = s.svc.Redeem(ctx, a, user, id)
 		if err != nil {
-			return refusal("", err), nil
+			return refusal("", err)
 		}
 		return s.matched(ctx, user, ids, c)
 	}
@@ -511,7 +511,7 @@ func (s *Server) answerWebAuthn(ctx context.Context, a mfa.Actor, user, tid stri
 		"response": map[string]string{"clientDataJSON": cdj, "authenticatorData": ad, "signature": sig}})
 	c, err := s.svc.VerifyFIDO(ctx, a, fc.ID, mfa.FIDOAssertion{ResponseJSON: resp})
 	if err != nil {
-		return refusal("Response did not match the challenge", err), nil
+		return refusal("Response did not match the challenge", err)
 	}
 	return s.matched(ctx, user, ids, c)
 }
@@ -557,16 +557,16 @@ func rejected(msg string) answer {
 // behind privacyIDEA's own wording where it has one. Errors that are not
 // refusals (the store failed) are not turned into a REJECT: a plugin must
 // see an error, not a wrong code.
-func refusal(prefix string, err error) answer {
+func refusal(prefix string, err error) (answer, error) {
 	var e *mfa.Error
 	if !errors.As(err, &e) {
-		panic("refusal of a non-refusal") // callers check with isRefusal first
+		return answer{}, err
 	}
-	msg := mfaMessage(err)
+	msg := e.Message
 	if prefix != "" {
 		msg = prefix + ": " + msg
 	}
-	return answer{value: false, auth: reject, detail: map[string]any{"message": msg, "reason": string(e.Code)}}
+	return answer{value: false, auth: reject, detail: map[string]any{"message": msg, "reason": string(e.Code)}}, nil
 }
 
 func mfaMessage(err error) string {
