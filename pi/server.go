@@ -37,7 +37,6 @@ type Server struct {
 	log     *slog.Logger
 	now     func() time.Time
 	mux     *http.ServeMux
-	routes  []string
 	logins  *failureLimiter
 }
 
@@ -77,13 +76,9 @@ func New(o Options) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	s.handle(RouteAuth, "auth", s.auth)
-	s.handle("GET "+routeCheck, "check", s.check)
-	s.handle("POST "+routeCheck, "check", s.check)
-	s.handle("GET "+routeTrigger, "triggerchallenge", s.triggerChallenge)
-	s.handle("POST "+routeTrigger, "triggerchallenge", s.triggerChallenge)
-	s.handle(RoutePoll, "polltransaction", s.pollTransaction)
-	s.routes = append(s.routes, RouteKey)
+	for _, rt := range table {
+		s.handle(rt.pattern, rt.name, func(r *http.Request, p params) (answer, error) { return rt.h(s, r, p) })
+	}
 	s.mux.HandleFunc(RouteKey, func(w http.ResponseWriter, r *http.Request) {
 		if !s.allowed(r) {
 			s.write(w, r, "response_key", nil, answer{}, errNotAllowed(r))
@@ -100,11 +95,34 @@ func New(o Options) (*Server, error) {
 	return s, nil
 }
 
+// table is the door's routes: pattern, name in metrics, handler.
+var table = []struct {
+	pattern, name string
+	h             func(*Server, *http.Request, params) (answer, error)
+}{
+	{RouteAuth, "auth", (*Server).auth},
+	{"GET " + routeCheck, "check", (*Server).check},
+	{"POST " + routeCheck, "check", (*Server).check},
+	{"GET " + routeTrigger, "triggerchallenge", (*Server).triggerChallenge},
+	{"POST " + routeTrigger, "triggerchallenge", (*Server).triggerChallenge},
+	{RoutePoll, "polltransaction", (*Server).pollTransaction},
+}
+
+// Patterns lists the route patterns the door serves, for the API's route
+// list and its document.
+func Patterns() []string {
+	var out []string
+	for _, rt := range table {
+		out = append(out, rt.pattern)
+	}
+	return append(out, RouteKey)
+}
+
 // Handler serves the door's routes.
 func (s *Server) Handler() http.Handler { return s.mux }
 
 // Routes lists the door's route patterns.
-func (s *Server) Routes() []string { return append([]string(nil), s.routes...) }
+func (s *Server) Routes() []string { return Patterns() }
 
 // answer is one reply: a result value with privacyIDEA's authentication
 // verdict and detail, or an error.
@@ -169,7 +187,6 @@ type handler func(r *http.Request, p params) (answer, error)
 // handle registers a route: network check, parameters, the handler, then
 // one signed envelope and one count in mfagate_privacyidea_requests_total.
 func (s *Server) handle(pattern, name string, h handler) {
-	s.routes = append(s.routes, pattern)
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		var p params
 		var a answer
