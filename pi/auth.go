@@ -75,11 +75,6 @@ func (s *Server) checkToken(r *http.Request) error {
 	if tok == "" {
 		return authError(errAuthHeader, "Authentication failure. Missing Authorization header.")
 	}
-	// Tolerate "Bearer <token>" from clients that add it; privacyIDEA's
-	// own plugins do not.
-	if scheme, rest, ok := strings.Cut(tok, " "); ok && strings.EqualFold(scheme, "Bearer") {
-		tok = strings.TrimSpace(rest)
-	}
 	parts := strings.Split(tok, ".")
 	if len(parts) != 3 {
 		return authError(errTokenDecoding, "Authentication failure. Error decoding the Authorization token: not a token from POST /auth")
