@@ -80,6 +80,8 @@ var domainStatus = map[mfa.Code]int{
 	mfa.CodeChallengeLocked:      http.StatusConflict,
 	mfa.CodeChallengeFinished:    http.StatusConflict,
 	mfa.CodeChallengeNotApproved: http.StatusConflict,
+	mfa.CodeChallengePending:     http.StatusConflict,
+	mfa.CodeChallengeRedeemed:    http.StatusConflict,
 	mfa.CodeWrongVerification:    http.StatusUnprocessableEntity,
 	mfa.CodeRateLimited:          http.StatusTooManyRequests,
 	mfa.CodeUserLocked:           http.StatusLocked,

@@ -64,7 +64,17 @@ type Options struct {
 	Demo      DemoPhones // non-nil only in -demo: serves /v1/demo/phones/…
 	Kiosk     Kiosk      // nil: no security-key enrollment
 	OIDC      *OIDC      // nil: no External MFA provider (no /oidc routes)
+	// Mounts are routes of other front doors (the privacyIDEA-compatible
+	// API) that authenticate their own clients; the server instruments
+	// and lists them with its own.
+	Mounts []Mount
 	Logger    *slog.Logger
+}
+
+// Mount is one route served by another package's handler.
+type Mount struct {
+	Pattern string
+	Handler http.Handler
 }
 
 // Server is the HTTP API.
@@ -147,6 +157,10 @@ func New(o Options) *Server {
 	s.handle("GET /v1/users/{user}/methods/{id}/credential", admin, s.exportCredential)
 	if s.oidc != nil {
 		s.oidcRoutes()
+	}
+	for _, m := range o.Mounts {
+		s.mux.Handle(m.Pattern, s.instrument(m.Pattern, m.Handler))
+		s.routes = append(s.routes, route{pattern: m.Pattern})
 	}
 	if s.demo != nil {
 		s.handle("GET /v1/demo/phones/{number}/messages", any, s.demoMessages)

@@ -476,6 +476,7 @@ func (c *Config) resolvePaths(baseDir string) {
 	c.FIDO.TrustedCAFile = abs(c.FIDO.TrustedCAFile)
 	if c.PrivacyIDEA != nil {
 		c.PrivacyIDEA.PasswordFile = abs(c.PrivacyIDEA.PasswordFile)
+		c.PrivacyIDEA.ResponseKeyFile = abs(c.PrivacyIDEA.ResponseKeyFile)
 	}
 }
 
@@ -610,6 +611,10 @@ type PrivacyIDEA struct {
 	// MFAOff decides what users whose MFA is off or pending get: "reject"
 	// (the default) or "accept" (privacyIDEA's passthru policy).
 	MFAOff string `toml:"mfa_off"`
+	// ResponseKeyFile is the RSA key that signs every response, as
+	// privacyIDEA signs them; the daemon creates it (mode 0600) when the
+	// file does not exist. Default DefaultPrivacyIDEAResponseKey.
+	ResponseKeyFile string `toml:"response_key_file"`
 
 	Networks     []netip.Prefix `toml:"-"` // parsed Allow, filled by Validate
 	PasswordHash [32]byte       `toml:"-"` // SHA-256 of the password, filled by Validate
@@ -618,6 +623,10 @@ type PrivacyIDEA struct {
 // DefaultPrivacyIDEAAllow is who may call the privacyIDEA API when
 // [privacyidea] allow is not set: this host only.
 var DefaultPrivacyIDEAAllow = []string{"127.0.0.0/8", "::1/128"}
+
+// DefaultPrivacyIDEAResponseKey is where the response-signing key is kept
+// when [privacyidea] response_key_file is not set: the state directory.
+const DefaultPrivacyIDEAResponseKey = "/var/lib/mfagate/privacyidea-response.pem"
 
 // Values of [privacyidea] mfa_off.
 const (

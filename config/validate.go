@@ -935,6 +935,9 @@ func (p *PrivacyIDEA) check(ck *checker) {
 	if p.Trigger != "" && (len(p.Trigger) > 64 || strings.ContainsFunc(p.Trigger, unicode.IsSpace) || isAllDigits(p.Trigger)) {
 		ck.add("privacyidea.trigger", q(p.Trigger), "must be one word of at most 64 characters that is not all digits (it must never look like a code), or be left out")
 	}
+	if p.ResponseKeyFile == "" {
+		p.ResponseKeyFile = DefaultPrivacyIDEAResponseKey
+	}
 	switch p.MFAOff {
 	case "":
 		p.MFAOff = MFAOffReject

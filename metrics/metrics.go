@@ -35,6 +35,7 @@ type Metrics struct {
 	outboxOldest       prometheus.Gauge
 	fidoEnrollments    *prometheus.CounterVec
 	oidcSignins        *prometheus.CounterVec
+	piRequests         *prometheus.CounterVec
 	reloadOK           prometheus.Gauge
 	reloadTime         prometheus.Gauge
 	nodes              *nodeCollector // nil until WatchNodes
@@ -113,6 +114,10 @@ func New() *Metrics {
 			Name: "mfagate_oidc_signins_total",
 			Help: "External MFA (OpenID Connect) sign-ins by client and result: success, or the OAuth error sent back (access_denied, invalid_request, login_required, temporarily_unavailable), or error_page when the request could not be answered at all; amr names how a successful one verified.",
 		}, []string{"client", "result", "amr"}),
+		piRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mfagate_privacyidea_requests_total",
+			Help: "Requests to the privacyIDEA-compatible routes by route (auth, check, triggerchallenge, polltransaction, response_key) and result: accept, reject, challenge, declined, or error (an error envelope: bad parameters, wrong credentials, a client outside [privacyidea] allow).",
+		}, []string{"route", "result"}),
 		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "mfagate_config_last_reload_successful",
 			Help: "1 when the last configuration load (start or SIGHUP) succeeded; 0 when the daemon kept its previous configuration.",
@@ -140,7 +145,7 @@ func New() *Metrics {
 		info, m.httpRequests, m.httpDuration, m.challengesCreated, m.challengesFinished,
 		m.verifyFailures, m.fraudReports, m.users, m.modemJobs, m.modemJobSeconds, m.dtmf, m.smsFailures,
 		m.outboxQueued, m.outboxSending, m.outboxOldest, m.reloadOK, m.reloadTime, m.fidoEnrollments,
-		m.oidcSignins,
+		m.oidcSignins, m.piRequests,
 	)
 	m.fidoEnrollments.WithLabelValues("done")
 	m.fidoEnrollments.WithLabelValues("failed")
@@ -165,6 +170,12 @@ func (m *Metrics) Enrollment(result string) { m.fidoEnrollments.WithLabelValues(
 // makes a new series.
 func (m *Metrics) OIDCSignin(client, result, amr string) {
 	m.oidcSignins.WithLabelValues(client, result, amr).Inc()
+}
+
+// PrivacyIDEARequest counts one answer of the privacyIDEA-compatible
+// routes. Both labels come from fixed sets, never from the request.
+func (m *Metrics) PrivacyIDEARequest(route, result string) {
+	m.piRequests.WithLabelValues(route, result).Inc()
 }
 
 // ConfigLoaded records the outcome of a configuration load at t.

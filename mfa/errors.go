@@ -38,6 +38,8 @@ const (
 	CodeChallengeLocked      Code = "challenge_locked"
 	CodeChallengeFinished    Code = "challenge_finished"
 	CodeChallengeNotApproved Code = "challenge_not_approved"
+	CodeChallengePending     Code = "challenge_pending"
+	CodeChallengeRedeemed    Code = "challenge_redeemed"
 	CodeWrongVerification    Code = "wrong_verification_kind"
 	CodeRateLimited          Code = "rate_limited"
 	CodeUserLocked           Code = "user_locked"

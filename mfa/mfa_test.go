@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha1"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
@@ -135,5 +136,52 @@ func TestMatchTOTPAgainstRFC4226(t *testing.T) {
 	}
 	if _, ok := matchTOTP(p, seed, hotpCode(seed, 3), now); ok {
 		t.Fatal("a code two steps ahead matched with skew 1")
+	}
+}
+
+func TestMAC(t *testing.T) {
+	secret := bytes.Repeat([]byte{9}, 32)
+	k, _ := NewKeys(secret)
+	other, _ := NewKeys(bytes.Repeat([]byte{8}, 32))
+
+	// Written out independently: HMAC-SHA256 under HMAC-SHA256(secret,
+	// "mfagate mac v1") of the purpose's length, the purpose and the message.
+	dk := hmac.New(sha256.New, secret)
+	dk.Write([]byte("mfagate mac v1"))
+	ref := hmac.New(sha256.New, dk.Sum(nil))
+	ref.Write([]byte{4})
+	ref.Write([]byte("auth"))
+	ref.Write([]byte("user=0000000001"))
+	mac := k.MAC("auth", []byte("user=0000000001"))
+	if !bytes.Equal(mac, ref.Sum(nil)) {
+		t.Fatalf("MAC = %x, want %x", mac, ref.Sum(nil))
+	}
+	if !k.MACMatches("auth", []byte("user=0000000001"), mac) {
+		t.Fatal("a MAC does not match its own message")
+	}
+	for name, got := range map[string][]byte{
+		"another purpose": k.MAC("auth2", []byte("user=0000000001")),
+		"another message": k.MAC("auth", []byte("user=0000000002")),
+		"another key":     other.MAC("auth", []byte("user=0000000001")),
+		// The purpose's end is not movable into the message.
+		"shifted boundary": k.MAC("aut", []byte("huser=0000000001")),
+		"code hash key":    k.HashCode("auth", "user=0000000001"),
+	} {
+		if bytes.Equal(got, mac) {
+			t.Errorf("%s gives the same MAC", name)
+		}
+	}
+	for i := range mac {
+		bad := bytes.Clone(mac)
+		bad[i] ^= 1
+		if k.MACMatches("auth", []byte("user=0000000001"), bad) {
+			t.Fatalf("a MAC with byte %d changed matches", i)
+		}
+	}
+	if k.MACMatches("auth", []byte("user=0000000001"), mac[:31]) || k.MACMatches("auth", []byte("user=0000000001"), nil) {
+		t.Fatal("a short MAC matches")
+	}
+	if other.MACMatches("auth", []byte("user=0000000001"), mac) || k.MACMatches("other", []byte("user=0000000001"), mac) {
+		t.Fatal("a MAC matches under another key or purpose")
 	}
 }

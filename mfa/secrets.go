@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -19,11 +20,12 @@ const KeySize = 32
 
 // Keys derives the gateway's working keys from the one secret key file:
 // one seals secrets at rest (AES-256-GCM), one hashes one-time codes
-// (HMAC-SHA256). Keeping them apart means a leak of one use does not help
-// the other.
+// (HMAC-SHA256), one signs the tokens front doors issue (HMAC-SHA256).
+// Keeping them apart means a leak of one use does not help the others.
 type Keys struct {
 	aead    cipher.AEAD
 	codeKey []byte
+	macKey  []byte
 }
 
 // ErrSealed reports ciphertext that does not open under the current key:
@@ -84,7 +86,7 @@ func NewKeys(secret []byte) (*Keys, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Keys{aead: aead, codeKey: derive(secret, "mfagate code hash v1")}, nil
+	return &Keys{aead: aead, codeKey: derive(secret, "mfagate code hash v1"), macKey: derive(secret, "mfagate mac v1")}, nil
 }
 
 func derive(secret []byte, purpose string) []byte {
@@ -128,4 +130,21 @@ func (k *Keys) HashCode(challengeID, code string) []byte {
 // CodeMatches compares a presented code with the stored hash in constant time.
 func (k *Keys) CodeMatches(challengeID, code string, hash []byte) bool {
 	return hmac.Equal(k.HashCode(challengeID, code), hash)
+}
+
+// MAC authenticates msg for purpose (HMAC-SHA256 under a key of its own),
+// for front doors that issue signed, expiring tokens. The purpose names
+// what the token is for and goes first with its length, so that a MAC made
+// for one purpose never passes for another, whatever the messages.
+func (k *Keys) MAC(purpose string, msg []byte) []byte {
+	m := hmac.New(sha256.New, k.macKey)
+	m.Write(binary.AppendUvarint(nil, uint64(len(purpose))))
+	m.Write([]byte(purpose))
+	m.Write(msg)
+	return m.Sum(nil)
+}
+
+// MACMatches reports in constant time whether mac is MAC(purpose, msg).
+func (k *Keys) MACMatches(purpose string, msg, mac []byte) bool {
+	return hmac.Equal(k.MAC(purpose, msg), mac)
 }

@@ -174,7 +174,11 @@ type Challenge struct {
 	CreatedAt    time.Time
 	ExpiresAt    time.Time
 	FinishedAt   time.Time
-	Delivery     Delivery
+	// RedeemedAt is when an approved sign-in challenge was used to answer
+	// a sign-in by a front door that has only the challenge ID to go on
+	// (see Service.Redeem); zero until then. An approval is redeemed once.
+	RedeemedAt time.Time
+	Delivery   Delivery
 }
 
 // Event is one audit record.
@@ -204,6 +208,7 @@ const (
 	EventChallengeLocked   = "challenge_locked"
 	EventChallengeExpired  = "challenge_expired"
 	EventChallengeFailed   = "challenge_failed"
+	EventChallengeRedeemed = "challenge_redeemed" // an approval answered a sign-in at a front door (Service.Redeem)
 	EventVerifyFailed      = "verification_failed"
 	EventRequestRefused    = "request_refused"   // detail: "<operation>: <refusal code>"
 	EventEnrollmentFailed  = "enrollment_failed" // a security key was not enrolled at the kiosk

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"slices"
@@ -42,11 +43,12 @@ func paramErrorf(format string, args ...any) error {
 // readParams parses the query string and, for POST, a form or JSON body.
 func readParams(r *http.Request) (params, error) {
 	p := params{}
+	again := unquotesTwice(r.UserAgent())
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		return nil, paramErrorf("the query string is not valid URL encoding: %v", err)
 	}
-	if err := p.addValues(q, "query string"); err != nil {
+	if err := p.addValues(q, "query string", again); err != nil {
 		return nil, err
 	}
 	if r.Method != http.MethodPost || r.Body == nil {
@@ -63,7 +65,7 @@ func readParams(r *http.Request) (params, error) {
 		return p, nil
 	}
 	ct := r.Header.Get("Content-Type")
-	mt, _, err := mime.ParseMediaType(ct)
+	mt, mp, err := mime.ParseMediaType(ct)
 	if ct == "" {
 		mt, err = "application/x-www-form-urlencoded", nil
 	}
@@ -76,7 +78,17 @@ func readParams(r *http.Request) (params, error) {
 		if err != nil {
 			return nil, paramErrorf("the form body is not valid URL encoding: %v", err)
 		}
-		return p, p.addValues(f, "form body")
+		return p, p.addValues(f, "form body", again)
+	case mt == "multipart/form-data":
+		f, err := multipart.NewReader(bytes.NewReader(body), mp["boundary"]).ReadForm(maxBody)
+		if err != nil {
+			return nil, paramErrorf("the multipart form body cannot be read: %v", err)
+		}
+		defer f.RemoveAll()
+		if len(f.File) > 0 {
+			return nil, paramErrorf("the multipart form carries a file; these routes take parameters only")
+		}
+		return p, p.addValues(f.Value, "form body", again)
 	case mt == "application/json" || strings.HasSuffix(mt, "+json"):
 		return p, p.addJSON(body)
 	default:
@@ -98,7 +110,7 @@ func (p params) add(name, value, where string) error {
 	return nil
 }
 
-func (p params) addValues(v url.Values, where string) error {
+func (p params) addValues(v url.Values, where string, again bool) error {
 	names := make([]string, 0, len(v))
 	for k := range v {
 		names = append(names, k)
@@ -106,6 +118,9 @@ func (p params) addValues(v url.Values, where string) error {
 	slices.Sort(names) // the error names the same parameter every time
 	for _, k := range names {
 		for _, val := range v[k] {
+			if again {
+				val = unquote(val)
+			}
 			if err := p.add(k, val, where); err != nil {
 				return err
 			}
@@ -173,4 +188,52 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
+}
+
+// unquotesTwice reports whether form values from this client are percent-
+// decoded a second time. privacyIDEA does so for every client but its
+// credential provider, its LDAP proxy and the SimpleSAMLphp module
+// (privacyidea/api/lib/utils.py get_all_params with check_unquote), because
+// its Java client and the FreeRADIUS plugin encode values twice; a value
+// that was encoded once passes through unchanged unless it holds a '%'.
+func unquotesTwice(userAgent string) bool {
+	product, _, _ := strings.Cut(userAgent, "/")
+	switch strings.ToLower(strings.TrimSpace(product)) {
+	case "privacyidea-cp", "privacyidea-ldap-proxy", "simplesamlphp":
+		return false
+	}
+	return true
+}
+
+// unquote is Python's urllib.parse.unquote: each %XX becomes its byte,
+// a '%' not followed by two hex digits stays, '+' stays, and bytes that
+// do not form UTF-8 become U+FFFD.
+func unquote(s string) string {
+	if !strings.Contains(s, "%") {
+		return s
+	}
+	var b []byte
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) && ishex(s[i+1]) && ishex(s[i+2]) {
+			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
+			i += 2
+			continue
+		}
+		b = append(b, s[i])
+	}
+	return strings.ToValidUTF8(string(b), "\uFFFD")
+}
+
+func ishex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
 }

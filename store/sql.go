@@ -182,15 +182,15 @@ func (t *Tx) DeleteMethod(id string) error {
 }
 
 const challengeCols = `id, user_id, method_id, kind, channel, purpose, status, reason, code_hash, number_match, attempts_left,
-	created_at, expires_at, finished_at, delivery_modem, delivery_attempts, delivery_status, delivery_reason, webauthn_challenge`
+	created_at, expires_at, finished_at, delivery_modem, delivery_attempts, delivery_status, delivery_reason, webauthn_challenge, redeemed_at`
 
 func scanChallenge(row Row) (mfa.Challenge, error) {
 	var c mfa.Challenge
-	var created, expires, finished int64
+	var created, expires, finished, redeemed int64
 	err := row.Scan(&c.ID, &c.User, &c.Method, &c.Kind, &c.Channel, &c.Purpose, &c.Status, &c.Reason, &c.CodeHash,
 		&c.NumberMatch, &c.AttemptsLeft, &created, &expires, &finished, &c.Delivery.Modem, &c.Delivery.Attempts,
-		&c.Delivery.Status, &c.Delivery.Reason, &c.WebAuthn)
-	c.CreatedAt, c.ExpiresAt, c.FinishedAt = Time(created), Time(expires), Time(finished)
+		&c.Delivery.Status, &c.Delivery.Reason, &c.WebAuthn, &redeemed)
+	c.CreatedAt, c.ExpiresAt, c.FinishedAt, c.RedeemedAt = Time(created), Time(expires), Time(finished), Time(redeemed)
 	return c, err
 }
 
@@ -199,14 +199,15 @@ func (t *Tx) Challenge(id string) (mfa.Challenge, error) {
 }
 
 func (t *Tx) PutChallenge(c mfa.Challenge) error {
-	return t.exec("store challenge", `INSERT INTO challenges (`+challengeCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+	return t.exec("store challenge", `INSERT INTO challenges (`+challengeCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT (id) DO UPDATE SET status = excluded.status, reason = excluded.reason,
 		attempts_left = excluded.attempts_left, finished_at = excluded.finished_at,
 		delivery_modem = excluded.delivery_modem, delivery_attempts = excluded.delivery_attempts,
-		delivery_status = excluded.delivery_status, delivery_reason = excluded.delivery_reason`,
+		delivery_status = excluded.delivery_status, delivery_reason = excluded.delivery_reason,
+		redeemed_at = excluded.redeemed_at`,
 		c.ID, c.User, c.Method, string(c.Kind), string(c.Channel), string(c.Purpose), string(c.Status), c.Reason,
 		c.CodeHash, c.NumberMatch, c.AttemptsLeft, Nanos(c.CreatedAt), Nanos(c.ExpiresAt), Nanos(c.FinishedAt),
-		c.Delivery.Modem, c.Delivery.Attempts, c.Delivery.Status, c.Delivery.Reason, c.WebAuthn)
+		c.Delivery.Modem, c.Delivery.Attempts, c.Delivery.Status, c.Delivery.Reason, c.WebAuthn, Nanos(c.RedeemedAt))
 }
 
 func scanTime(row Row) (time.Time, error) {

@@ -72,6 +72,11 @@ func prepareDemo(dir string) (*demoState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("demo: read admin token: %w", err)
 	}
+	piPassword := filepath.Join(dir, "privacyidea.password")
+	rand.Read(b)
+	if err := writeIfMissing(piPassword, []byte(hex.EncodeToString(b)+"\n")); err != nil {
+		return nil, err
+	}
 	cfg := config.Default()
 	cfg.Store.Path = filepath.Join(dir, "mfagate.db")
 	cfg.Secrets.KeyFile = keyPath
@@ -88,6 +93,9 @@ func prepareDemo(dir string) (*demoState, error) {
 		TokenSHA256: fmt.Sprintf("%x", sha256.Sum256([]byte(strings.TrimSpace(string(token))))),
 		Roles:       []string{config.RoleAdmin},
 	}}
+	// The privacyIDEA-compatible routes, for this host's plugins.
+	cfg.PrivacyIDEA = &config.PrivacyIDEA{ServiceAccount: demoServiceAccount, PasswordFile: piPassword, Trigger: "push",
+		ResponseKeyFile: filepath.Join(dir, "privacyidea-response.pem")}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("demo: built-in configuration: %w", err)
 	}
@@ -107,6 +115,18 @@ func writeIfMissing(path string, data []byte) error {
 		return fmt.Errorf("demo: write %s: %w", path, err)
 	}
 	return f.Close()
+}
+
+// demoServiceAccount is the account the demo's privacyIDEA routes accept
+// at /auth; its password is privacyidea.password in the state directory.
+const demoServiceAccount = "demo-idp"
+
+func (d *demoState) privacyIDEALine(url string) string {
+	if d.cfg.PrivacyIDEA == nil || strings.HasPrefix(url, "unix:") {
+		return ""
+	}
+	return fmt.Sprintf("privacyIDEA plugins: server URL %s (validate API at %s/validate/check;\n  service account %s, password in %s; response key %s/privacyidea/response-key.pem)\n\n",
+		url, url, demoServiceAccount, d.cfg.PrivacyIDEA.PasswordFile, url)
 }
 
 func (d *demoState) oidcLine() string {
@@ -135,6 +155,6 @@ Try it (mfagatectl reads the demo's token file with -demo-dir):
   go run ./cmd/mfagatectl -url %s -demo-dir %s challenge 0123456789 -purpose test -verify
   go run ./cmd/mfagatectl -url %s -demo-dir %s mfa apply 0123456789
 
-%sStop it with Ctrl-C; the state directory keeps the data for the next -demo -state-dir %s.
-`, url, url, d.dir, d.token, d.tokenPath, url, d.dir, url, d.dir, url, d.dir, d.oidcLine(), d.dir)
+%s%sStop it with Ctrl-C; the state directory keeps the data for the next -demo -state-dir %s.
+`, url, url, d.dir, d.token, d.tokenPath, url, d.dir, url, d.dir, url, d.dir, d.oidcLine(), d.privacyIDEALine(url), d.dir)
 }

@@ -45,6 +45,7 @@ func reloadConfig(cur *config.Config, load func() (*config.Config, error), svc *
 		"modem":         reflect.DeepEqual(cur.Modems, next.Modems),
 		"voice":         cur.Voice == next.Voice,
 		"oidc":          oidcSame(cur.OIDC, next.OIDC),
+		"privacyidea":   reflect.DeepEqual(cur.PrivacyIDEA, next.PrivacyIDEA),
 		"fido.device_paths and poll_interval": reflect.DeepEqual(cur.FIDO.DevicePaths, next.FIDO.DevicePaths) &&
 			cur.FIDO.PollInterval == next.FIDO.PollInterval,
 	} {
@@ -57,6 +58,6 @@ func reloadConfig(cur *config.Config, load func() (*config.Config, error), svc *
 	// Keep what did not take effect, so the next reload compares against
 	// what is really running.
 	next.Server.Listen, next.Store, next.Secrets, next.Modems, next.Voice = cur.Server.Listen, cur.Store, cur.Secrets, cur.Modems, cur.Voice
-	next.OIDC = cur.OIDC
+	next.OIDC, next.PrivacyIDEA = cur.OIDC, cur.PrivacyIDEA
 	return next
 }

@@ -188,8 +188,12 @@ func serve(ctx context.Context, ln net.Listener, cfg *config.Config, d *demoStat
 	if err != nil {
 		return err
 	}
+	mounts, err := privacyIDEADoor(cfg, svc, keys, m, log.With("component", "privacyidea"))
+	if err != nil {
+		return err
+	}
 	opts := api.Options{Service: svc, Clients: clientsFrom(cfg), Metrics: m, MetricsPublic: cfg.Server.MetricsPublic,
-		Modems: pool, Kiosk: k, OIDC: op, Readiness: modemReadiness(cfg, pool), Logger: apiLog}
+		Modems: pool, Kiosk: k, OIDC: op, Mounts: mounts, Readiness: modemReadiness(cfg, pool), Logger: apiLog}
 	if d != nil && simNet != nil {
 		opts.Demo = demoPhones{net: simNet, region: cfg.Policy.DefaultRegion}
 	}

@@ -46,6 +46,9 @@ func testRoundTrip(t *testing.T, s mfa.Store) {
 		{ID: "c_fido", User: users[3].ID, Method: "m_fido", Kind: mfa.KindFIDO, Purpose: mfa.PurposeSignin,
 			Status: mfa.StatusCreated, WebAuthn: []byte{0, 0xfe, 0xed, 0}, AttemptsLeft: 1, CreatedAt: t0.In(jst),
 			ExpiresAt: t0.Add(2 * time.Minute)},
+		{ID: "c_redeemed", User: users[0].ID, Method: "m_phone", Kind: mfa.KindPhone, Channel: mfa.ChannelVoice,
+			Purpose: mfa.PurposeSignin, Status: mfa.StatusApproved, NumberMatch: "17", AttemptsLeft: 5, CreatedAt: t0,
+			ExpiresAt: t0.Add(5 * time.Minute), FinishedAt: t0.Add(20 * time.Second), RedeemedAt: t0.Add(21 * time.Second).In(jst)},
 	}
 	jobs := []mfa.Job{
 		{ID: "j_sms", Challenge: "c_sms", Channel: mfa.ChannelSMS, To: "+819012345678", Sealed: []byte{4, 0, 5},
@@ -138,6 +141,7 @@ func testOverwrite(t *testing.T, s mfa.Store) {
 	m2.Label, m2.Confirmed, m2.ConfirmedAt, m2.LastStep, m2.Secret = "renamed", true, t0.Add(time.Minute), 5, []byte{9}
 	c2 := c
 	c2.Status, c2.Reason, c2.AttemptsLeft, c2.FinishedAt = mfa.StatusApproved, "ok", 1, t0.Add(time.Minute)
+	c2.RedeemedAt = t0.Add(2 * time.Minute)
 	c2.Delivery = mfa.Delivery{Modem: "a", Attempts: 1, Status: "sent", Reason: "x"}
 	j2 := j
 	j2.State, j2.Modem, j2.Attempts, j2.MR, j2.Reason, j2.UpdatedAt = mfa.JobSent, "a", 1, []int{3, 4}, "sent", t0.Add(time.Minute)
