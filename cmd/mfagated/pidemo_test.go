@@ -273,13 +273,21 @@ func TestPrivacyIDEADemo(t *testing.T) {
 			t.Errorf("triggerchallenge with PI-Authorization: HTTP %d %s", r.HTTP, r.Raw)
 		}
 
-		pi.do("POST", "/validate/triggerchallenge", pluginKeycloak, nil, "user", uTrig).fails(401, 4033)
-		pi.do("POST", "/validate/triggerchallenge", pluginKeycloak, map[string]string{"Authorization": "Bearer " + v.Token}, "user", uTrig).fails(401, 4304)
+		r = pi.do("POST", "/validate/triggerchallenge", pluginKeycloak, nil, "user", uTrig)
+		r.fails(401, 4033)
+		if r.Result.Error.Message != "Authentication failure. Missing Authorization header." {
+			t.Errorf("no header: message %q", r.Result.Error.Message)
+		}
+		forged := strings.Join(strings.Split(v.Token, ".")[:2], ".") + "." + base64.RawURLEncoding.EncodeToString([]byte("not the signature"))
+		pi.do("POST", "/validate/triggerchallenge", pluginKeycloak, map[string]string{"Authorization": forged}, "user", uTrig).fails(401, 4304)
 		r = pi.do("POST", "/auth", pluginKeycloak, nil, "username", "demo-idp", "password", password+"x")
 		r.fails(401, 4031)
 		if r.Result.Error.Message != "Authentication failure. Wrong credentials" {
 			t.Errorf("wrong password: message %q", r.Result.Error.Message)
 		}
+		// privacyIDEA reads the header's value as the token itself
+		// (get_auth_token_from_request); "Bearer …" does not decode.
+		pi.do("POST", "/validate/triggerchallenge", pluginKeycloak, map[string]string{"Authorization": "Bearer " + v.Token}, "user", uTrig).fails(401, 4304)
 	})
 
 	t.Run("bad input", func(t *testing.T) {
@@ -297,8 +305,6 @@ func TestPrivacyIDEADemo(t *testing.T) {
 		if !strings.HasPrefix(r.Result.Error.Message, "ERR904: ") {
 			t.Errorf("a user that is no user ID: message %q, want privacyIDEA's \"ERR904: …\"", r.Result.Error.Message)
 		}
-		pi.check(pluginPAM, "user", uSMS+"@elsewhere", "pass", "").fails(400, 904)
-		pi.check(pluginPAM, "user", uSMS, "realm", "elsewhere", "pass", "").fails(400, 904)
 		pi.do("GET", "/validate/polltransaction", pluginPAM, nil).fails(400, 905)
 		// A transaction that is not the user's: refused, nothing started.
 		pi.check(pluginPAM, "user", uSMS, "pass", totpAt(totpSecret, 1), "transaction_id", "no-such-transaction").auth(false, "REJECT")
@@ -898,4 +904,61 @@ func (p *piClient) verifySignatures() {
 			t.Errorf("a tampered copy verifies (%s):\n%s", v, lines[i])
 		}
 	}
+	t.Logf("%d signed responses verified, %d tampered copies refused", len(p.rec.bodies), len(p.rec.tampered))
+}
+
+// With [privacyidea] realm set, a request naming another realm (as
+// user@realm or as realm) is answered as privacyIDEA answers a user it
+// does not know: HTTP 400, error 904. The configured realm and no realm
+// are served.
+func TestPrivacyIDEARealm(t *testing.T) {
+	bin, err := binaries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	g := &gateway{t: t, bin: bin, dir: t.TempDir()}
+	os.WriteFile(filepath.Join(g.dir, "secret.key"), []byte(strings.Repeat("cd", 32)), 0o600)
+	os.WriteFile(filepath.Join(g.dir, "mfagate.toml"), []byte(fmt.Sprintf(`[server]
+listen = %q
+[store]
+path = "mfagate.db"
+[secrets]
+key_file = "secret.key"
+[privacyidea]
+realm = "campus"
+response_key_file = "pi-response.pem"
+`, addr)), 0o600)
+	g.start()
+	pi := (&piClient{t: t, base: "http://" + addr, c: &http.Client{Timeout: 20 * time.Second}}).with(t)
+
+	const u = "0123461234" // unknown: privacyIDEA's "no tokens" answer when served
+	var served []*piResponse
+	for _, kv := range [][]string{
+		{"user", u, "pass", "123456"},
+		{"user", u + "@campus", "pass", "123456"},
+		{"user", u, "realm", "campus", "pass", "123456"},
+	} {
+		r := pi.check(pluginPAM, kv...)
+		r.auth(false, "REJECT")
+		served = append(served, r)
+	}
+	for _, kv := range [][]string{
+		{"user", u + "@elsewhere", "pass", "123456"},
+		{"user", u, "realm", "elsewhere", "pass", "123456"},
+		{"user", u + "@campus", "realm", "elsewhere", "pass", "123456"},
+	} {
+		r := pi.check(pluginKeycloak, kv...)
+		r.fails(400, 904)
+		if !strings.HasPrefix(r.Result.Error.Message, "ERR904: ") {
+			t.Errorf("%v: message %q, want privacyIDEA's \"ERR904: …\"", kv, r.Result.Error.Message)
+		}
+	}
+	pi.tamper(served[0].Raw, `"id": 2`, `"id": 1`)
+	pi.verifySignatures()
 }
