@@ -68,7 +68,7 @@ type Options struct {
 	// API) that authenticate their own clients; the server instruments
 	// and lists them with its own.
 	Mounts []Mount
-	Logger    *slog.Logger
+	Logger *slog.Logger
 }
 
 // Mount is one route served by another package's handler.

@@ -195,4 +195,3 @@ func (l *failureLimiter) reset(key string) {
 	defer l.mu.Unlock()
 	delete(l.seen, key)
 }
-

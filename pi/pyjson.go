@@ -84,8 +84,8 @@ func writePyList(b *strings.Builder, n int, at func(int) any) {
 
 // writePyString follows CPython's py_encode_basestring_ascii: the two-
 // character escapes for " \ \n \r \t \b \f, \u00XX for the other control
-// characters, \uXXXX for everything outside ASCII; '/' and DEL stay as
-// they are. Invalid UTF-8 is written as U+FFFD (Python strings cannot hold
+// characters and DEL, \uXXXX for everything outside ASCII; '/' stays as
+// it is. Invalid UTF-8 is written as U+FFFD (Python strings cannot hold
 // it; the handlers never produce it).
 func writePyString(b *strings.Builder, s string) {
 	const hex = "0123456789abcdef"
@@ -113,7 +113,7 @@ func writePyString(b *strings.Builder, s string) {
 			b.WriteString(`\b`)
 		case r == '\f':
 			b.WriteString(`\f`)
-		case r < 0x20:
+		case r < 0x20 || r == 0x7f:
 			u(r)
 		case r < utf8.RuneSelf:
 			b.WriteRune(r)

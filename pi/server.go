@@ -273,4 +273,3 @@ func actor(r *http.Request) mfa.Actor { return mfa.Actor{Name: "pi:" + clientAdd
 func retryIn(d time.Duration) string {
 	return strconv.Itoa(int(d.Round(time.Second).Seconds())) + " s"
 }
-
