@@ -12,7 +12,9 @@ set -euo pipefail
 # prometheus:   promtool, which checks /metrics output and the alert rules
 # postgresql:   initdb and postgres for store/postgres's tests (a throw-away cluster each run)
 # zsh:          checks and runs mfagatectl's zsh completion script (zsh -n)
-packages=(ca-certificates gcc pkg-config libfido2-dev fido2-tools gammu gammu-smsd smstools oathtool prometheus postgresql zsh)
+# python3-cryptography: verifies the privacyIDEA-compatible responses' RSA-PSS
+#               signatures independently of the server (cmd/mfagated/testdata/pi_verify.py)
+packages=(ca-certificates gcc pkg-config libfido2-dev fido2-tools gammu gammu-smsd smstools oathtool prometheus postgresql zsh python3-cryptography)
 # chromium:     the browser the kiosk page's end-to-end tests drive headless (e2e/)
 # fonts-ipafont-gothic: Japanese glyphs for the kiosk page in that browser
 packages+=(chromium fonts-ipafont-gothic)
