@@ -2,11 +2,6 @@ package mfa_test
 
 import (
 	"bytes"
-	"crypto/hmac"
-	"crypto/sha1"
-	"encoding/base32"
-	"encoding/binary"
-	"fmt"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -18,22 +13,9 @@ import (
 	"mfagate/store/sqlite"
 )
 
-// rfc6238 computes a 6-digit TOTP code the way an authenticator app does,
-// independently of package mfa.
-func rfc6238(secret string, t time.Time) string {
-	key, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ToUpper(secret))
-	if err != nil {
-		panic(err)
-	}
-	var msg [8]byte
-	binary.BigEndian.PutUint64(msg[:], uint64(t.Unix()/30))
-	m := hmac.New(sha1.New, key)
-	m.Write(msg[:])
-	sum := m.Sum(nil)
-	off := sum[len(sum)-1] & 0xf
-	v := binary.BigEndian.Uint32(sum[off:]) & 0x7fffffff
-	return fmt.Sprintf("%06d", v%1000000)
-}
+// rfc6238 is the code an authenticator app shows, computed independently
+// of package mfa.
+func rfc6238(secret string, t time.Time) string { return mfatest.TOTP(secret, t) }
 
 func TestSignInWithCode(t *testing.T) {
 	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "mfa.db"))

@@ -3,17 +3,12 @@ package pi
 import (
 	"bytes"
 	"crypto"
-	"crypto/hmac"
 	"crypto/rsa"
-	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/base32"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
-	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -174,20 +169,8 @@ func (r *rig) smsCode(challenge string) string {
 	return codeRE.FindString(o.Text)
 }
 
-// totp is RFC 6238 as an authenticator app computes it, independent of mfa.
-func totp(secret string, t time.Time) string {
-	key, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ToUpper(secret))
-	if err != nil {
-		panic(err)
-	}
-	var msg [8]byte
-	binary.BigEndian.PutUint64(msg[:], uint64(t.Unix()/30))
-	m := hmac.New(sha1.New, key)
-	m.Write(msg[:])
-	sum := m.Sum(nil)
-	off := sum[len(sum)-1] & 0xf
-	return fmt.Sprintf("%06d", (binary.BigEndian.Uint32(sum[off:])&0x7fffffff)%1000000)
-}
+// totp is the code an authenticator app shows, independent of mfa.
+func totp(secret string, t time.Time) string { return mfatest.TOTP(secret, t) }
 
 // reply is a decoded response with its raw body.
 type reply struct {

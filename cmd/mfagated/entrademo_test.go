@@ -18,13 +18,10 @@ import (
 	"time"
 )
 
-// The README's "Try it in the demo": mfagated -demo on a TCP port serves
-// the External MFA provider and the Entra stand-in; a sign-in started at
-// the stand-in ends at its callback with an id_token it verified against
-// the provider's published keys. The browser is played by an HTTP client
-// with a cookie jar that submits each auto-submitting form as a browser
-// would.
-func TestDemoEntraStandIn(t *testing.T) {
+// binariesAndPort builds the binaries and picks a free loopback TCP
+// address for a daemon under test to listen on.
+func binariesAndPort(t *testing.T) (bin, addr string) {
+	t.Helper()
 	bin, err := binaries()
 	if err != nil {
 		t.Fatal(err)
@@ -33,8 +30,18 @@ func TestDemoEntraStandIn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
+	defer ln.Close()
+	return bin, ln.Addr().String()
+}
+
+// The README's "Try it in the demo": mfagated -demo on a TCP port serves
+// the External MFA provider and the Entra stand-in; a sign-in started at
+// the stand-in ends at its callback with an id_token it verified against
+// the provider's published keys. The browser is played by an HTTP client
+// with a cookie jar that submits each auto-submitting form as a browser
+// would.
+func TestDemoEntraStandIn(t *testing.T) {
+	bin, addr := binariesAndPort(t)
 	state := t.TempDir()
 	cmd := exec.Command(filepath.Join(bin, "mfagated"), "-demo", "-state-dir", state, "-listen", addr, "-log-level", "warn")
 	stdout, _ := cmd.StdoutPipe()

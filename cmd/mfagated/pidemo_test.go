@@ -406,16 +406,7 @@ type piDemo struct {
 
 func newPIDemo(t *testing.T) *piDemo {
 	t.Helper()
-	bin, err := binaries()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	bin, addr := binariesAndPort(t)
 	d := &piDemo{addr: addr, base: "http://" + addr}
 	d.gateway = &gateway{t: t, bin: bin, dir: t.TempDir()}
 	// The /v1 helpers address "http://mfagate"; every connection goes to
@@ -912,16 +903,7 @@ func (p *piClient) verifySignatures() {
 // does not know: HTTP 400, error 904. The configured realm and no realm
 // are served.
 func TestPrivacyIDEARealm(t *testing.T) {
-	bin, err := binaries()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	bin, addr := binariesAndPort(t)
 	g := &gateway{t: t, bin: bin, dir: t.TempDir()}
 	os.WriteFile(filepath.Join(g.dir, "secret.key"), []byte(strings.Repeat("cd", 32)), 0o600)
 	os.WriteFile(filepath.Join(g.dir, "mfagate.toml"), []byte(fmt.Sprintf(`[server]
