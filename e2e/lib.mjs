@@ -125,6 +125,23 @@ export class Gateway {
   }
 
   // handsetCode waits for the n-th SMS at number and returns its code.
+  // enrollKeyAtKiosk registers the demo's software key for user at the
+  // kiosk page, in a new page of browser context ctx, with a new PIN.
+  async enrollKeyAtKiosk(ctx, user, pin = '482910') {
+    const sess = await this.openSession(user);
+    const kiosk = await ctx.newPage();
+    await kiosk.goto(this.url + sess.url + '?lang=en');
+    await kiosk.locator('main h1', { hasText: 'Step 2' }).waitFor();
+    await kiosk.click('#add-more');
+    await kiosk.click('#choose-fido');
+    await kiosk.locator('#pin2').waitFor();
+    await kiosk.fill('#pin', pin);
+    await kiosk.fill('#pin2', pin);
+    await kiosk.click('#pinsubmit');
+    await kiosk.locator('#msg.success', { hasText: 'Security key is registered' }).waitFor({ timeout: 30000 });
+    await kiosk.close();
+  }
+
   async handsetCode(number, n) {
     const msgs = await waitFor(`SMS ${n} at ${number}`, async () => {
       const r = await this.call('GET', '/v1/demo/phones/' + encodeURIComponent(number) + '/messages');

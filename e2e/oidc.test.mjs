@@ -176,18 +176,7 @@ test('security key: registered at the kiosk, used by the browser, the id_token s
   const user = '0123450004';
   const app = await addTOTP(user);
   // The demo's software key, registered at the kiosk through libfido2.
-  const sess = await g.openSession(user);
-  const kiosk = await b.ctx.newPage();
-  await kiosk.goto(g.url + sess.url + '?lang=en');
-  await kiosk.locator('main h1', { hasText: 'Step 2' }).waitFor();
-  await kiosk.click('#add-more');
-  await kiosk.click('#choose-fido');
-  await kiosk.locator('#pin2').waitFor();
-  await kiosk.fill('#pin', '482910');
-  await kiosk.fill('#pin2', '482910');
-  await kiosk.click('#pinsubmit');
-  await kiosk.locator('#msg.success', { hasText: 'Security key is registered' }).waitFor({ timeout: 30000 });
-  await kiosk.close();
+  await g.enrollKeyAtKiosk(b.ctx, user);
   await testSignin(user, app.id, async () => totp(app.secret));
   await applyMFA(user);
 

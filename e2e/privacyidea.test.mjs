@@ -57,18 +57,7 @@ test('security key: webAuthnSignRequest, navigator.credentials.get in the page, 
   // An authenticator app for the test sign-in; the key registered at the kiosk.
   const app = await ok(await g.call('POST', `/v1/users/${user}/methods`, { kind: 'totp', label: 'app' }), 201, 'add totp');
   await ok(await g.call('POST', `/v1/users/${user}/methods/${app.method.id}/confirm`, { code: totp(app.totp.secret, Date.now() - 30000) }), 200, 'confirm totp');
-  const sess = await g.openSession(user);
-  const kiosk = await b.ctx.newPage();
-  await kiosk.goto(g.url + sess.url + '?lang=en');
-  await kiosk.locator('main h1', { hasText: 'Step 2' }).waitFor();
-  await kiosk.click('#add-more');
-  await kiosk.click('#choose-fido');
-  await kiosk.locator('#pin2').waitFor();
-  await kiosk.fill('#pin', '482910');
-  await kiosk.fill('#pin2', '482910');
-  await kiosk.click('#pinsubmit');
-  await kiosk.locator('#msg.success', { hasText: 'Security key is registered' }).waitFor({ timeout: 30000 });
-  await kiosk.close();
+  await g.enrollKeyAtKiosk(b.ctx, user);
   const c = await ok(await g.call('POST', `/v1/users/${user}/challenges`, { method: app.method.id, purpose: 'test' }), 201, 'test challenge');
   await ok(await g.call('POST', `/v1/challenges/${c.id}/verify`, { code: totp(app.totp.secret) }), 200, 'test verify');
   await ok(await g.call('PUT', `/v1/users/${user}/mfa`, { enabled: true }), 200, 'apply');
