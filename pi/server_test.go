@@ -531,3 +531,61 @@ func TestRequestEncodings(t *testing.T) {
 	req.Header.Set("Content-Type", "application/json")
 	r.wantError(r.send(req), 400, errParameter, "must be a string")
 }
+
+// counted reads mfagate_privacyidea_requests_total{route,result}.
+func (r *rig) counted(route, result string) float64 {
+	r.t.Helper()
+	mfs, err := r.metrics.Registry.Gather()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "mfagate_privacyidea_requests_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["route"] == route && labels["result"] == result {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
+}
+
+// The published key is the one answers verify with, and every answer is
+// counted by route and result.
+func TestResponseKeyAndMetrics(t *testing.T) {
+	r := newRig(t)
+	r.enroll()
+	res, err := http.Get(r.srv.URL + RouteKey[len("GET "):])
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	b, _ := pem.Decode(body)
+	if res.StatusCode != 200 || b == nil || b.Type != "PUBLIC KEY" {
+		t.Fatalf("response key: %d %q", res.StatusCode, body)
+	}
+	pub, err := x509.ParsePKIXPublicKey(b.Bytes)
+	if err != nil || !pub.(*rsa.PublicKey).Equal(r.public) {
+		t.Fatalf("the published key is not the signing key: %v", err)
+	}
+	r.do("POST", "/validate/check", form("user", alice, "pass", totp(r.secret, r.clock.Now())))
+	r.do("POST", "/validate/check", form("user", alice, "pass", "000000"))
+	r.do("POST", "/validate/check", form("user", alice, "pass", ""))
+	r.do("POST", "/validate/check", form("pass", ""))
+	r.do("POST", "/auth", form("username", "idp-service", "password", password))
+	for _, c := range []struct {
+		route, result string
+		want          float64
+	}{{"check", "accept", 1}, {"check", "reject", 1}, {"check", "challenge", 1}, {"check", "error", 1}, {"auth", "accept", 1}} {
+		if got := r.counted(c.route, c.result); got != c.want {
+			t.Errorf("mfagate_privacyidea_requests_total{route=%q,result=%q} = %v, want %v", c.route, c.result, got, c.want)
+		}
+	}
+}
