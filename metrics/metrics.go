@@ -201,6 +201,17 @@ func (m *Metrics) RadiusDropped(client, reason string) {
 	m.radiusDropped.WithLabelValues(client, reason).Inc()
 }
 
+// RadiusRequestsCounter and RadiusDroppedCounter return one series of the
+// RADIUS counters, for tests.
+func (m *Metrics) RadiusRequestsCounter(client, mode, result string) prometheus.Counter {
+	return m.radiusRequests.WithLabelValues(client, mode, result)
+}
+
+// RadiusDroppedCounter: see RadiusRequestsCounter.
+func (m *Metrics) RadiusDroppedCounter(client, reason string) prometheus.Counter {
+	return m.radiusDropped.WithLabelValues(client, reason)
+}
+
 // ConfigLoaded records the outcome of a configuration load at t.
 func (m *Metrics) ConfigLoaded(ok bool, t time.Time) {
 	if ok {
