@@ -52,7 +52,7 @@ const (
 var admin = mfa.Actor{Name: "test-admin", Admin: true}
 
 type rig struct {
-	t       *testing.T
+	t       testing.TB
 	svc     *mfa.Service
 	clock   *mfatest.Clock
 	modem   *mfatest.Sender
@@ -64,7 +64,7 @@ type rig struct {
 	mobile  string
 }
 
-func newRig(t *testing.T, tweak ...func(*config.Radius)) *rig {
+func newRig(t testing.TB, tweak ...func(*config.Radius)) *rig {
 	t.Helper()
 	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "mfagate.db"))
 	if err != nil {
@@ -408,7 +408,7 @@ func (r *rig) roundTrip(conn *net.UDPConn, b []byte, wait time.Duration) (answer
 	return checkReply(r.t, buf[:n], b, secret), nil
 }
 
-func checkReply(t *testing.T, resp, req []byte, sec string) answer {
+func checkReply(t testing.TB, resp, req []byte, sec string) answer {
 	t.Helper()
 	if len(resp) < 20 || int(binary.BigEndian.Uint16(resp[2:])) != len(resp) || resp[1] != req[1] {
 		t.Fatalf("reply malformed or for another identifier: % x", resp)
