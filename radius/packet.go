@@ -43,7 +43,7 @@ const (
 	dropBadPassword   = "bad_password"
 	dropInProgress    = "in_progress"
 	dropFlood         = "flood"
-	dropShutdown      = "shutdown"
+	dropUnanswered    = "unanswered"
 )
 
 // parse checks one datagram from c. It returns the request, or the reason

@@ -175,11 +175,14 @@ func (s *Server) Run(ctx context.Context, conn net.PacketConn) error {
 			continue
 		}
 		wg.Go(func() {
-			defer req.client.inFlight.Add(-1)
 			b := s.answer(ctx, req)
+			// Free the slot before the reply can be seen, so that a
+			// gateway that sends one request at a time is never counted
+			// as a flood.
+			req.client.inFlight.Add(-1)
 			if b == nil {
 				s.dups.forget(key)
-				s.metrics.RadiusDropped(req.client.name, dropShutdown)
+				s.metrics.RadiusDropped(req.client.name, dropUnanswered)
 				return
 			}
 			s.dups.done(key, b, s.now())

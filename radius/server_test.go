@@ -779,3 +779,70 @@ func TestJapaneseMessages(t *testing.T) {
 // hostport is the loopback address the fuzz and unit tests say requests
 // come from.
 var hostport = netip.MustParseAddrPort("127.0.0.1:40000")
+
+// A client with more requests in flight than PerClient has the extra ones
+// dropped and counted, and they change nothing.
+func TestFloodBoundedPerClient(t *testing.T) {
+	r := newRig(t, func(c *config.Radius) { c.Clients[0].Timeout = config.D(2 * time.Second) })
+	r.srv.perClient = 1
+	r.enroll()
+	voice := r.addVoice(alice, "080-2222-3333")
+	r.setDefault(alice, voice)
+	r.enrollBob()
+	// Alice's request holds the one slot while it waits for her call.
+	got := make(chan answer, 1)
+	go func() {
+		conn, err := net.DialUDP("udp", nil, r.addr)
+		if err != nil {
+			close(got)
+			return
+		}
+		defer conn.Close()
+		a, err := r.roundTrip(conn, ask{user: alice}.build(), 10*time.Second)
+		if err == nil {
+			got <- a
+		}
+		close(got)
+	}()
+	waitUntil(t, func() bool {
+		_, ok, err := r.modem.Take(t.Context())
+		return err == nil && ok
+	})
+	conn, err := net.DialUDP("udp", nil, r.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := r.roundTrip(conn, ask{user: bob}.build(), 300*time.Millisecond); !errors.Is(err, errNoReply) {
+		t.Fatal("a request over the client's bound was answered")
+	}
+	if r.dropped("vpn", dropFlood) != 1 {
+		t.Errorf("floods counted %v, want 1", r.dropped("vpn", dropFlood))
+	}
+	if !r.outboxEmpty() {
+		t.Error("the dropped request sent an SMS")
+	}
+	if a, ok := <-got; !ok || a.code != codeAccessChallenge {
+		t.Fatalf("alice's request: %v %+v", ok, a)
+	}
+	// The slot is free again.
+	a, err := r.exchange(ask{user: bob}.build(), nil)
+	if err != nil {
+		for _, reason := range []string{dropFlood, dropInProgress, dropUnanswered, dropBadMA} {
+			t.Logf("%s: %v", reason, r.dropped("vpn", reason))
+		}
+		t.Fatal(err)
+	}
+	r.want(a, codeAccessChallenge, "")
+}
+
+func waitUntil(t *testing.T, f func() bool) {
+	t.Helper()
+	for range 500 {
+		if f() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("timed out")
+}
