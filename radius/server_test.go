@@ -846,3 +846,17 @@ func waitUntil(t *testing.T, f func() bool) {
 	}
 	t.Fatal("timed out")
 }
+
+// Proxy mode is accepted in the configuration but not served by this
+// build: its requests get Access-Reject saying so, counted under mode proxy.
+func TestProxyModeRejected(t *testing.T) {
+	r := newRig(t, func(c *config.Radius) { c.Clients[0].Mode = config.RadiusProxy })
+	r.enroll()
+	r.want(r.send(ask{user: alice, password: "directory-password"}), codeAccessReject, "proxy mode")
+	if n := testutil.ToFloat64(r.metrics.RadiusRequestsCounter("vpn", "proxy", "reject")); n != 1 {
+		t.Errorf("proxy rejects counted %v, want 1", n)
+	}
+	if !r.outboxEmpty() {
+		t.Error("a proxy-mode request started a challenge")
+	}
+}
