@@ -37,6 +37,9 @@ type Config struct {
 	// PrivacyIDEA is the privacyIDEA-compatible validate API; nil (no
 	// [privacyidea] section) leaves it off.
 	PrivacyIDEA *PrivacyIDEA `toml:"privacyidea"`
+	// Radius is the RADIUS authentication server for VPN gateways, Citrix
+	// gateways and pam_radius; nil (no [radius] section) leaves it off.
+	Radius *Radius `toml:"radius"`
 }
 
 // Server is the HTTP listener.
@@ -417,6 +420,7 @@ func parse(data []byte, baseDir, file string) (*Config, error) {
 	ps := unknownKeys(md, data, true)
 	modemDefaults(cfg, data)
 	oidcClientDefaults(cfg, data)
+	radiusClientDefaults(cfg, data)
 	if !md.IsDefined("policy", "allowed_regions") {
 		cfg.Policy.AllowedRegions = []string{cfg.Policy.DefaultRegion}
 	}
@@ -477,6 +481,12 @@ func (c *Config) resolvePaths(baseDir string) {
 	if c.PrivacyIDEA != nil {
 		c.PrivacyIDEA.PasswordFile = abs(c.PrivacyIDEA.PasswordFile)
 		c.PrivacyIDEA.ResponseKeyFile = abs(c.PrivacyIDEA.ResponseKeyFile)
+	}
+	if c.Radius != nil {
+		for i := range c.Radius.Clients {
+			cl := &c.Radius.Clients[i]
+			cl.SecretFile, cl.UpstreamSecretFile = abs(cl.SecretFile), abs(cl.UpstreamSecretFile)
+		}
 	}
 }
 

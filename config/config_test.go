@@ -398,7 +398,11 @@ func TestExampleConfig(t *testing.T) {
 			key == "oidc.client" && bytes.Contains(src, []byte("\n#[[oidc.client]]\n")) ||
 			// [privacyidea] is off unless present, likewise commented out.
 			strings.HasPrefix(key, "privacyidea.") && bytes.Contains(src, []byte("\n#"+key[strings.LastIndex(key, ".")+1:]+" = ")) ||
-			key == "privacyidea" && bytes.Contains(src, []byte("\n#[privacyidea]\n")) {
+			key == "privacyidea" && bytes.Contains(src, []byte("\n#[privacyidea]\n")) ||
+			// [radius] likewise.
+			strings.HasPrefix(key, "radius.") && bytes.Contains(src, []byte("\n#"+key[strings.LastIndex(key, ".")+1:]+" = ")) ||
+			key == "radius" && bytes.Contains(src, []byte("\n#[radius]\n")) ||
+			key == "radius.client" && bytes.Contains(src, []byte("\n#[[radius.client]]\n")) {
 			continue
 		}
 		t.Errorf("the example does not show key %s", key)

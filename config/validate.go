@@ -91,6 +91,9 @@ func (c *Config) problems() []*Problem {
 	if c.PrivacyIDEA != nil {
 		c.PrivacyIDEA.check(ck)
 	}
+	if c.Radius != nil {
+		c.Radius.check(ck, c.Messages.DefaultLanguage)
+	}
 	return ck.ps
 }
 

@@ -36,6 +36,8 @@ type Metrics struct {
 	fidoEnrollments    *prometheus.CounterVec
 	oidcSignins        *prometheus.CounterVec
 	piRequests         *prometheus.CounterVec
+	radiusRequests     *prometheus.CounterVec
+	radiusDropped      *prometheus.CounterVec
 	reloadOK           prometheus.Gauge
 	reloadTime         prometheus.Gauge
 	nodes              *nodeCollector // nil until WatchNodes
@@ -118,6 +120,14 @@ func New() *Metrics {
 			Name: "mfagate_privacyidea_requests_total",
 			Help: "Requests to the privacyIDEA-compatible routes by route (auth, check, triggerchallenge, polltransaction, response_key) and result: accept, reject, challenge, declined, or error (an error envelope: bad parameters, wrong credentials, a client outside [privacyidea] allow).",
 		}, []string{"route", "result"}),
+		radiusRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mfagate_radius_requests_total",
+			Help: "RADIUS Access-Requests answered, by client (its [[radius.client]] name), mode (second_factor, proxy) and result (accept, reject, challenge). Retransmissions answered from the duplicate cache are not counted again.",
+		}, []string{"client", "mode", "result"}),
+		radiusDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mfagate_radius_dropped_total",
+			Help: "RADIUS packets dropped without an answer, by client (\"unknown\" for a source address no [[radius.client]] has) and reason: unknown_client, malformed, unsupported_code, no_message_authenticator, bad_message_authenticator, bad_password (User-Password undecodable: most likely a wrong secret), in_progress (a retransmission of a request still being answered), flood (too many requests of the client in flight), unanswered (the store failed or the daemon was stopping while the request was answered).",
+		}, []string{"client", "reason"}),
 		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "mfagate_config_last_reload_successful",
 			Help: "1 when the last configuration load (start or SIGHUP) succeeded; 0 when the daemon kept its previous configuration.",
@@ -145,7 +155,7 @@ func New() *Metrics {
 		info, m.httpRequests, m.httpDuration, m.challengesCreated, m.challengesFinished,
 		m.verifyFailures, m.fraudReports, m.users, m.modemJobs, m.modemJobSeconds, m.dtmf, m.smsFailures,
 		m.outboxQueued, m.outboxSending, m.outboxOldest, m.reloadOK, m.reloadTime, m.fidoEnrollments,
-		m.oidcSignins, m.piRequests,
+		m.oidcSignins, m.piRequests, m.radiusRequests, m.radiusDropped,
 	)
 	m.fidoEnrollments.WithLabelValues("done")
 	m.fidoEnrollments.WithLabelValues("failed")
@@ -176,6 +186,30 @@ func (m *Metrics) OIDCSignin(client, result, amr string) {
 // routes. Both labels come from fixed sets, never from the request.
 func (m *Metrics) PrivacyIDEARequest(route, result string) {
 	m.piRequests.WithLabelValues(route, result).Inc()
+}
+
+// RadiusRequest counts one answered RADIUS request. client is a configured
+// client's name; mode and result come from fixed sets.
+func (m *Metrics) RadiusRequest(client, mode, result string) {
+	m.radiusRequests.WithLabelValues(client, mode, result).Inc()
+}
+
+// RadiusDropped counts one RADIUS packet dropped. client is a configured
+// client's name or "unknown", never an address, so outside input never
+// makes a new series; reason comes from a fixed set.
+func (m *Metrics) RadiusDropped(client, reason string) {
+	m.radiusDropped.WithLabelValues(client, reason).Inc()
+}
+
+// RadiusRequestsCounter and RadiusDroppedCounter return one series of the
+// RADIUS counters, for tests.
+func (m *Metrics) RadiusRequestsCounter(client, mode, result string) prometheus.Counter {
+	return m.radiusRequests.WithLabelValues(client, mode, result)
+}
+
+// RadiusDroppedCounter: see RadiusRequestsCounter.
+func (m *Metrics) RadiusDroppedCounter(client, reason string) prometheus.Counter {
+	return m.radiusDropped.WithLabelValues(client, reason)
 }
 
 // ConfigLoaded records the outcome of a configuration load at t.

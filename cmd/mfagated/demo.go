@@ -77,6 +77,11 @@ func prepareDemo(dir string) (*demoState, error) {
 	if err := writeIfMissing(piPassword, []byte(hex.EncodeToString(b)+"\n")); err != nil {
 		return nil, err
 	}
+	radiusSecret := filepath.Join(dir, "radius-demo-vpn.secret")
+	rand.Read(b[:16])
+	if err := writeIfMissing(radiusSecret, []byte(hex.EncodeToString(b[:16])+"\n")); err != nil {
+		return nil, err
+	}
 	cfg := config.Default()
 	cfg.Store.Path = filepath.Join(dir, "mfagate.db")
 	cfg.Secrets.KeyFile = keyPath
@@ -96,6 +101,11 @@ func prepareDemo(dir string) (*demoState, error) {
 	// The privacyIDEA-compatible routes, for this host's plugins.
 	cfg.PrivacyIDEA = &config.PrivacyIDEA{ServiceAccount: demoServiceAccount, PasswordFile: piPassword, Trigger: "push",
 		ResponseKeyFile: filepath.Join(dir, "privacyidea-response.pem")}
+	// RADIUS for a gateway on this host (radclient, pam_radius_auth);
+	// another port when 1812 is taken.
+	cfg.Radius = &config.Radius{Listen: "127.0.0.1:1812", Trigger: "push", Clients: []config.RadiusClient{{
+		Name: demoRadiusClient, Address: "127.0.0.1/32", SecretFile: radiusSecret, RequireMessageAuthenticator: true,
+		Timeout: config.D(config.DefaultRadiusTimeout)}}}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("demo: built-in configuration: %w", err)
 	}
@@ -155,6 +165,6 @@ Try it (mfagatectl reads the demo's token file with -demo-dir):
   go run ./cmd/mfagatectl -url %s -demo-dir %s challenge 0123456789 -purpose test -verify
   go run ./cmd/mfagatectl -url %s -demo-dir %s mfa apply 0123456789
 
-%s%sStop it with Ctrl-C; the state directory keeps the data for the next -demo -state-dir %s.
-`, url, url, d.dir, d.token, d.tokenPath, url, d.dir, url, d.dir, url, d.dir, d.oidcLine(), d.privacyIDEALine(url), d.dir)
+%s%s%sStop it with Ctrl-C; the state directory keeps the data for the next -demo -state-dir %s.
+`, url, url, d.dir, d.token, d.tokenPath, url, d.dir, url, d.dir, url, d.dir, d.oidcLine(), d.privacyIDEALine(url), d.radiusLine(), d.dir)
 }

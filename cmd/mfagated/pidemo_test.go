@@ -402,6 +402,7 @@ type piDemo struct {
 	*gateway
 	addr, base string
 	cmd        *exec.Cmd
+	banner     string // what the last start printed
 }
 
 func newPIDemo(t *testing.T) *piDemo {
@@ -432,7 +433,7 @@ func (d *piDemo) start(env ...string) {
 	br := bufio.NewReader(stdout)
 	banner := readUntil(t, br, "Stop it with Ctrl-C")
 	go io.Copy(io.Discard, br)
-	d.cmd = cmd
+	d.cmd, d.banner = cmd, banner
 	_, port, _ := net.SplitHostPort(d.addr)
 	announced := false
 	for _, line := range strings.Split(banner, "\n") {

@@ -46,6 +46,7 @@ func reloadConfig(cur *config.Config, load func() (*config.Config, error), svc *
 		"voice":         cur.Voice == next.Voice,
 		"oidc":          oidcSame(cur.OIDC, next.OIDC),
 		"privacyidea":   reflect.DeepEqual(cur.PrivacyIDEA, next.PrivacyIDEA),
+		"radius":        radiusSame(cur.Radius, next.Radius),
 		"fido.device_paths and poll_interval": reflect.DeepEqual(cur.FIDO.DevicePaths, next.FIDO.DevicePaths) &&
 			cur.FIDO.PollInterval == next.FIDO.PollInterval,
 	} {
@@ -58,6 +59,10 @@ func reloadConfig(cur *config.Config, load func() (*config.Config, error), svc *
 	// Keep what did not take effect, so the next reload compares against
 	// what is really running.
 	next.Server.Listen, next.Store, next.Secrets, next.Modems, next.Voice = cur.Server.Listen, cur.Store, cur.Secrets, cur.Modems, cur.Voice
-	next.OIDC, next.PrivacyIDEA = cur.OIDC, cur.PrivacyIDEA
+	next.OIDC, next.PrivacyIDEA, next.Radius = cur.OIDC, cur.PrivacyIDEA, cur.Radius
 	return next
 }
+
+// radiusSame reports whether two [radius] sections are the same, the
+// secrets included (a rotated secret needs a restart too).
+func radiusSame(a, b *config.Radius) bool { return reflect.DeepEqual(a, b) }

@@ -192,6 +192,13 @@ func serve(ctx context.Context, ln net.Listener, cfg *config.Config, d *demoStat
 	if err != nil {
 		return err
 	}
+	rs, rconn, err := radiusDoor(cfg, d != nil, svc, m, log.With("component", "radius"))
+	if err != nil {
+		return err
+	}
+	if rconn != nil {
+		defer rconn.Close()
+	}
 	opts := api.Options{Service: svc, Clients: clientsFrom(cfg), Metrics: m, MetricsPublic: cfg.Server.MetricsPublic,
 		Modems: pool, Kiosk: k, OIDC: op, Mounts: mounts, Readiness: modemReadiness(cfg, pool), Logger: apiLog}
 	if d != nil && simNet != nil {
@@ -233,6 +240,15 @@ func serve(ctx context.Context, ln net.Listener, cfg *config.Config, d *demoStat
 	// The pool drains its exchanges in flight once life ends.
 	wg.Go(func() { pool.Run(life) })
 	wg.Go(func() { watcher.Run(life) })
+	if rs != nil {
+		// Requests waiting for a call see life end and go unanswered;
+		// the gateway asks again once the daemon is back.
+		wg.Go(func() {
+			if err := rs.Run(life, rconn); err != nil {
+				log.Error("the RADIUS server stopped", "err", err)
+			}
+		})
+	}
 	// The kiosk stops first: its operations use the keys.
 	kctx, stopKiosk := context.WithCancel(life)
 	defer stopKiosk()
