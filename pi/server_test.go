@@ -516,7 +516,7 @@ func TestRequestEncodings(t *testing.T) {
 	}
 	r.clock.Advance(30 * time.Second)
 	req, _ = http.NewRequest("POST", r.srv.URL+"/validate/check",
-		strings.NewReader(`{"user":"`+alice+`","pass":`+totp(r.secret, r.clock.Now())+`}`))
+		strings.NewReader(`{"user":"`+alice+`","pass":"`+totp(r.secret, r.clock.Now())+`","realm":null}`))
 	req.Header.Set("Content-Type", "application/json")
 	r.want(r.send(req), 200, accept, "true")
 	// privacyIDEA-Keycloak sends "0000000001%40uni" for user@uni encoded
