@@ -14,7 +14,10 @@ set -euo pipefail
 # zsh:          checks and runs mfagatectl's zsh completion script (zsh -n)
 # python3-cryptography: verifies the privacyIDEA-compatible responses' RSA-PSS
 #               signatures independently of the server (cmd/mfagated/testdata/pi_verify.py)
-packages=(ca-certificates gcc pkg-config libfido2-dev fido2-tools gammu gammu-smsd smstools oathtool prometheus postgresql zsh python3-cryptography)
+# freeradius:   the upstream RADIUS server of proxy mode's tests (radius/), started
+#               by the test on loopback with a throw-away configuration
+# freeradius-utils: radclient, an outside RADIUS client
+packages=(ca-certificates gcc pkg-config libfido2-dev fido2-tools gammu gammu-smsd smstools oathtool prometheus postgresql zsh python3-cryptography freeradius freeradius-utils)
 # chromium:     the browser the kiosk page's end-to-end tests drive headless (e2e/)
 # fonts-ipafont-gothic: Japanese glyphs for the kiosk page in that browser
 packages+=(chromium fonts-ipafont-gothic)
@@ -46,3 +49,5 @@ pkill -x prometheus >/dev/null 2>&1 || true
 # the benchmarks run their own instances.
 systemctl disable --now gammu-smsd >/dev/null 2>&1 || true
 systemctl reset-failed gammu-smsd >/dev/null 2>&1 || true
+# freeradius's package enables its unit on install; the tests run their own instances.
+systemctl disable --now freeradius >/dev/null 2>&1 || true
