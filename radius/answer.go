@@ -19,10 +19,11 @@ import (
 // verdict is what one request is answered with.
 type verdict struct {
 	code    radius.Code
-	lines   []string      // Reply-Message text
-	state   string        // Access-Challenge: the transaction
-	timeout time.Duration // Access-Challenge: Session-Timeout
-	reason  string        // for the log: why a reject
+	lines   []string           // Reply-Message text
+	raw     []radius.Attribute // Reply-Message attributes passed on as they came (an upstream's), after lines
+	state   string             // Access-Challenge: the transaction
+	timeout time.Duration      // Access-Challenge: Session-Timeout
+	reason  string             // for the log: why a reject
 }
 
 // Results as mfagate_radius_requests_total counts them.
@@ -37,24 +38,31 @@ func (v verdict) result() string {
 }
 
 // answer decides and encodes the reply to an admitted request; nil when
-// the daemon is stopping or the store failed, so that the gateway asks
-// again (another server, or this one once it answers) rather than take a
-// store failure for a wrong code.
-func (s *Server) answer(ctx context.Context, r *request) []byte {
+// the daemon is stopping, the store failed or the upstream gave no answer,
+// so that the gateway asks again (another server, or this one once it
+// answers) rather than take a failure for a wrong code. reason is then why,
+// for mfagate_radius_dropped_total.
+func (s *Server) answer(ctx context.Context, r *request) (b []byte, reason string) {
 	ctx, cancel := context.WithTimeout(ctx, r.client.timeout+30*time.Second)
 	defer cancel()
 	v, err := s.decide(ctx, r)
 	if err != nil {
+		if ue := (*errUpstream)(nil); errors.As(err, &ue) {
+			return nil, ue.reason
+		}
 		if ctx.Err() == nil {
 			s.log.Error("RADIUS request failed", "client", r.client.name, "err", err)
 		}
-		return nil
+		return nil, dropUnanswered
 	}
 	attrs := radius.Attributes{}
 	if v.state != "" {
 		attrs.Add(rfc2865.State_Type, radius.Attribute(v.state))
 	}
 	for _, m := range replyMessages(v.lines) {
+		attrs.Add(rfc2865.ReplyMessage_Type, m)
+	}
+	for _, m := range v.raw {
 		attrs.Add(rfc2865.ReplyMessage_Type, m)
 	}
 	switch v.code {
@@ -66,14 +74,14 @@ func (s *Server) answer(ctx context.Context, r *request) []byte {
 	case radius.CodeAccessAccept:
 		attrs = append(attrs, r.client.accept...)
 	}
-	b, err := encodeReply(r, v.code, attrs)
+	b, err = encodeReply(r, v.code, attrs)
 	if err != nil {
 		s.log.Error("RADIUS reply not encoded", "client", r.client.name, "err", err)
-		return nil
+		return nil, dropUnanswered
 	}
 	s.metrics.RadiusRequest(r.client.name, r.client.mode, v.result())
 	s.log.Debug("RADIUS request answered", "client", r.client.name, "user", r.user, "result", v.result(), "reason", v.reason)
-	return b
+	return b, ""
 }
 
 func actor(c *client) mfa.Actor { return mfa.Actor{Name: "radius:" + c.name} }
@@ -83,9 +91,6 @@ func actor(c *client) mfa.Actor { return mfa.Actor{Name: "radius:" + c.name} }
 func (s *Server) decide(ctx context.Context, r *request) (verdict, error) {
 	lang := s.cfg.Language
 	switch {
-	case r.client.mode == config.RadiusProxy:
-		s.log.Warn("RADIUS proxy mode is not implemented in this build; the request is rejected", "client", r.client.name)
-		return reject(lang, msgProxy, "proxy_not_implemented"), nil
 	case r.chap:
 		return reject(lang, msgCHAP, "chap"), nil
 	case r.user == "" || s.svc.CheckUserID(r.user) != nil:
@@ -93,8 +98,28 @@ func (s *Server) decide(ctx context.Context, r *request) (verdict, error) {
 	}
 	a := actor(r.client)
 	if r.state != nil {
+		// The answer to our challenge, in either mode: the first factor
+		// was checked before the challenge was sent.
 		return s.continued(ctx, a, r)
 	}
+	code := r.password
+	if r.client.mode == config.RadiusProxy {
+		v, ok, err := s.firstFactor(ctx, a, r)
+		if err != nil || !ok {
+			return v, err
+		}
+		// The User-Password was the directory password: it cannot also
+		// be a code, so the second factor starts with a challenge.
+		code = ""
+	}
+	return s.secondFactor(ctx, a, r, code)
+}
+
+// secondFactor answers the first request of a sign-in whose first factor
+// is checked (by the gateway, or by the upstream in proxy mode): password
+// is the User-Password as a code, a trigger or empty.
+func (s *Server) secondFactor(ctx context.Context, a mfa.Actor, r *request, password string) (verdict, error) {
+	lang := s.cfg.Language
 	v, err := s.svc.GetUser(ctx, r.user)
 	if err != nil {
 		return verdict{}, err
@@ -102,7 +127,7 @@ func (s *Server) decide(ctx context.Context, r *request) (verdict, error) {
 	if v.State != mfa.StateActive {
 		return s.notEnrolled(ctx, a, r.user, v.State)
 	}
-	if s.wantsChallenge(r.password) {
+	if s.wantsChallenge(password) {
 		_, methods, err := s.svc.SigninMethods(ctx, r.user)
 		if err != nil {
 			return refusal(lang, err)
@@ -113,7 +138,7 @@ func (s *Server) decide(ctx context.Context, r *request) (verdict, error) {
 		}
 		return s.start(ctx, a, r, opts, 0, "")
 	}
-	c, err := s.svc.SignInWithCode(ctx, a, r.user, r.password)
+	c, err := s.svc.SignInWithCode(ctx, a, r.user, password)
 	if err != nil {
 		return s.codeRefusal(ctx, r.user, err)
 	}

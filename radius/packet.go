@@ -31,6 +31,9 @@ type request struct {
 	password string // decoded User-Password; "" when absent or empty
 	state    []byte // State (RFC 2865 §5.24); nil when absent
 	chap     bool   // CHAP-Password instead of User-Password
+	// attrs are the request's attributes in order: proxy mode copies
+	// them upstream, and every reply echoes its Proxy-State ones.
+	attrs radius.Attributes
 }
 
 // Reasons a packet is dropped, as mfagate_radius_dropped_total counts them.
@@ -61,7 +64,7 @@ func parse(c *client, b []byte) (*request, string) {
 	// Octets beyond Length are padding and are ignored (RFC 2865 §3);
 	// the checks below work on the packet as Length has it.
 	b = b[:binary.BigEndian.Uint16(b[2:4])]
-	r := &request{client: c, id: p.Identifier, auth: p.Authenticator}
+	r := &request{client: c, id: p.Identifier, auth: p.Authenticator, attrs: p.Attributes}
 	var ma, names, passwords, states int
 	for _, a := range p.Attributes {
 		switch a.Type {
@@ -176,6 +179,14 @@ func attributeOffset(b []byte, t radius.Type) int {
 func encodeReply(r *request, code radius.Code, attrs radius.Attributes) ([]byte, error) {
 	p := &radius.Packet{Code: code, Identifier: r.id, Authenticator: r.auth, Secret: r.client.secret}
 	p.Attributes = append(radius.Attributes{{Type: typeMessageAuthenticator, Attribute: make([]byte, 16)}}, attrs...)
+	// RFC 2865 §4.2-§4.4: the Proxy-State attributes of the request are
+	// copied unmodified and in order into the response, so that a proxy
+	// between the gateway and us finds its own.
+	for _, a := range r.attrs {
+		if a.Type == rfc2865.ProxyState_Type {
+			p.Attributes = append(p.Attributes, a)
+		}
+	}
 	b, err := p.MarshalBinary()
 	if err != nil {
 		return nil, fmt.Errorf("encode RADIUS reply: %w", err)

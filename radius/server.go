@@ -75,6 +75,9 @@ type client struct {
 	timeout   time.Duration
 	accept    radius.Attributes // sent in every Access-Accept
 	inFlight  atomic.Int32
+	// Proxy mode: the server that checks the first factor, and its secret.
+	upstream       *net.UDPAddr
+	upstreamSecret []byte
 }
 
 // New builds the server. The configuration must have passed config.Validate.
@@ -105,6 +108,13 @@ func New(o Options) (*Server, error) {
 		}
 		cl := &client{name: c.Name, network: c.Network, secret: c.Secret, requireMA: c.RequireMessageAuthenticator,
 			mode: c.Mode, timeout: c.Timeout.Duration}
+		if c.Mode == config.RadiusProxy {
+			ua, err := net.ResolveUDPAddr("udp", c.Upstream)
+			if err != nil || len(c.UpstreamSecret) == 0 {
+				return nil, fmt.Errorf("radius: client %q is in proxy mode without a usable upstream or upstream secret; run the configuration through config.Validate", c.Name)
+			}
+			cl.upstream, cl.upstreamSecret = ua, c.UpstreamSecret
+		}
 		if c.FilterID != "" {
 			cl.accept.Add(rfc2865.FilterID_Type, radius.Attribute(c.FilterID))
 		}
@@ -175,14 +185,14 @@ func (s *Server) Run(ctx context.Context, conn net.PacketConn) error {
 			continue
 		}
 		wg.Go(func() {
-			b := s.answer(ctx, req)
+			b, reason := s.answer(ctx, req)
 			// Free the slot before the reply can be seen, so that a
 			// gateway that sends one request at a time is never counted
 			// as a flood.
 			req.client.inFlight.Add(-1)
 			if b == nil {
 				s.dups.forget(key)
-				s.metrics.RadiusDropped(req.client.name, dropUnanswered)
+				s.metrics.RadiusDropped(req.client.name, reason)
 				return
 			}
 			s.dups.done(key, b, s.now())
@@ -242,7 +252,7 @@ func (s *Server) handle(ctx context.Context, b []byte, from netip.AddrPort) []by
 		return out
 	}
 	defer req.client.inFlight.Add(-1)
-	r := s.answer(ctx, req)
+	r, _ := s.answer(ctx, req)
 	if r == nil {
 		s.dups.forget(key)
 		return nil
