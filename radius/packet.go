@@ -31,6 +31,7 @@ type request struct {
 	password string // decoded User-Password; "" when absent or empty
 	state    []byte // State (RFC 2865 §5.24); nil when absent
 	chap     bool   // CHAP-Password instead of User-Password
+	status   bool   // a Status-Server (RFC 5997), not an Access-Request
 	// attrs are the request's attributes in order: proxy mode copies
 	// them upstream, and every reply echoes its Proxy-State ones.
 	attrs radius.Attributes
@@ -58,13 +59,31 @@ func parse(c *client, b []byte) (*request, string) {
 	if err != nil {
 		return nil, dropMalformed
 	}
-	if p.Code != radius.CodeAccessRequest {
-		return nil, dropCode
-	}
 	// Octets beyond Length are padding and are ignored (RFC 2865 §3);
 	// the checks below work on the packet as Length has it.
 	b = b[:binary.BigEndian.Uint16(b[2:4])]
 	r := &request{client: c, id: p.Identifier, auth: p.Authenticator, attrs: p.Attributes}
+	switch p.Code {
+	case radius.CodeAccessRequest:
+	case radius.CodeStatusServer:
+		// RFC 5997 §3: a Status-Server without a valid
+		// Message-Authenticator is silently discarded, whatever the
+		// client's require_message_authenticator.
+		if len(all(p.Attributes, typeMessageAuthenticator)) != 1 {
+			return nil, dropNoMA
+		}
+		ok, wellFormed := checkMessageAuthenticator(b, c.secret)
+		if !wellFormed {
+			return nil, dropMalformed
+		}
+		if !ok {
+			return nil, dropBadMA
+		}
+		r.status = true
+		return r, ""
+	default:
+		return nil, dropCode
+	}
 	var ma, names, passwords, states int
 	for _, a := range p.Attributes {
 		switch a.Type {

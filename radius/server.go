@@ -217,6 +217,10 @@ func (s *Server) admit(b []byte, from netip.AddrPort, resend func([]byte)) (*req
 		s.drop(c, from, reason)
 		return nil, dupKey{}, false
 	}
+	if req.status {
+		s.status(req, resend)
+		return nil, dupKey{}, false
+	}
 	key := dupKey{from: from, id: req.id, auth: req.auth}
 	switch cached, state := s.dups.begin(key, s.now()); state {
 	case dupAnswered:
@@ -235,6 +239,21 @@ func (s *Server) admit(b []byte, from netip.AddrPort, resend func([]byte)) (*req
 		return nil, key, false
 	}
 	return req, key, true
+}
+
+// status answers a Status-Server (RFC 5997 §3) of a known client with an
+// authentic Message-Authenticator: Access-Accept, signed like every reply,
+// so that the gateway knows this server is up. It touches no store and no
+// upstream (§3: a Status-Server is never forwarded), takes no in-flight
+// slot and is not kept for duplicates: the answer is the same every time.
+func (s *Server) status(r *request, send func([]byte)) {
+	b, err := encodeReply(r, radius.CodeAccessAccept, nil)
+	if err != nil {
+		s.log.Error("RADIUS reply not encoded", "client", r.client.name, "err", err)
+		return
+	}
+	s.metrics.RadiusRequest(r.client.name, r.client.mode, "status")
+	send(b)
 }
 
 func (s *Server) drop(c *client, from netip.AddrPort, reason string) {
