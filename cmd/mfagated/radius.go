@@ -39,9 +39,6 @@ func radiusDoor(cfg *config.Config, demo bool, svc *mfa.Service, m *metrics.Metr
 		if !cl.RequireMessageAuthenticator {
 			log.Warn("RADIUS client does not have to send Message-Authenticator: its requests can be forged by a man in the middle (Blast-RADIUS)", "client", cl.Name)
 		}
-		if cl.Mode == config.RadiusProxy {
-			log.Warn("RADIUS proxy mode is not implemented in this build: the client's requests are rejected", "client", cl.Name)
-		}
 	}
 	log.Info("RADIUS server listening", "listen", c.Listen, "clients", names, "mfa_off", c.MFAOff)
 	return srv, conn, nil
