@@ -122,11 +122,11 @@ func New() *Metrics {
 		}, []string{"route", "result"}),
 		radiusRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mfagate_radius_requests_total",
-			Help: "RADIUS Access-Requests answered, by client (its [[radius.client]] name), mode (second_factor, proxy) and result (accept, reject, challenge). Retransmissions answered from the duplicate cache are not counted again.",
+			Help: "RADIUS Access-Requests answered, by client (its [[radius.client]] name), mode (second_factor, proxy) and result (accept, reject, challenge; status for a Status-Server answered). Retransmissions answered from the duplicate cache are not counted again.",
 		}, []string{"client", "mode", "result"}),
 		radiusDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mfagate_radius_dropped_total",
-			Help: "RADIUS packets dropped without an answer, by client (\"unknown\" for a source address no [[radius.client]] has) and reason: unknown_client, malformed, unsupported_code, no_message_authenticator, bad_message_authenticator, bad_password (User-Password undecodable: most likely a wrong secret), in_progress (a retransmission of a request still being answered), flood (too many requests of the client in flight), unanswered (the store failed or the daemon was stopping while the request was answered).",
+			Help: "RADIUS packets dropped without an answer, by client (\"unknown\" for a source address no [[radius.client]] has) and reason: unknown_client, malformed, unsupported_code, no_message_authenticator, bad_message_authenticator, bad_password (User-Password undecodable: most likely a wrong secret), in_progress (a retransmission of a request still being answered), flood (too many requests of the client in flight), unanswered (the store failed or the daemon was stopping while the request was answered), upstream_unreachable and upstream_unauthentic (proxy mode: the upstream did not answer, or only with replies that failed the checks).",
 		}, []string{"client", "reason"}),
 		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "mfagate_config_last_reload_successful",
