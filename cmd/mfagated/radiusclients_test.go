@@ -60,7 +60,9 @@ func TestRadiusClients(t *testing.T) {
 		defer pc.Close()
 		other := &radclientRun{bin: radclient, addr: pc.LocalAddr().String(), secret: secret}
 		done := make(chan *radclientReply, 1)
-		go func() { done <- other.send(t, `User-Name = "`+uApp+`", User-Password = "push", Message-Authenticator = 0x00`) }()
+		go func() {
+			done <- other.send(t, `User-Name = "`+uApp+`", User-Password = "push", Message-Authenticator = 0x00`)
+		}()
 		b := readDatagram(t, pc)
 		<-done
 		off := attributeAt(b, 80)
@@ -329,4 +331,3 @@ func radiusDropped(t *testing.T, base, reason string) int {
 	n, _ := strconv.Atoi(string(m[1]))
 	return n
 }
-
