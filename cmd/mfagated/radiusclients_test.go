@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -34,12 +35,16 @@ func TestRadiusClients(t *testing.T) {
 		uApp = "0123480001" // an authenticator app
 		uSMS = "0123480002" // an SMS phone
 		uPAM = "0123480003" // an SMS phone, for pam_radius_auth
+		uCtl = "0123480004" // an authenticator app, for mfagatectl
 		nSMS = "090-4800-0002"
 		nPAM = "090-4800-0003"
 	)
 	appID, appSecret := d.addTOTP(uApp)
 	d.testSignin(uApp, appID, appSecret)
 	d.apply(uApp)
+	ctlID, ctlSecret := d.addTOTP(uCtl)
+	d.testSignin(uCtl, ctlID, ctlSecret)
+	d.apply(uCtl)
 	for u, n := range map[string]string{uSMS: nSMS, uPAM: nPAM} {
 		id := d.addSMS(u, n)
 		d.testSigninSMS(u, id, n)
@@ -177,9 +182,69 @@ func TestRadiusClients(t *testing.T) {
 		}
 	})
 
+	t.Run("mfagatectl radius test", func(t *testing.T) {
+		d := d.with(t)
+		ctl := filepath.Join(t.TempDir(), "mfagatectl")
+		if out, err := exec.Command("go", "build", "-o", ctl, "../mfagatectl").CombinedOutput(); err != nil {
+			t.Fatalf("build mfagatectl: %v\n%s", err, out)
+		}
+		run := func(stdin io.Reader, args ...string) (string, error) {
+			cmd := exec.Command(ctl, append([]string{"-demo-dir", d.dir, "-timeout", "8s", "radius", "test", "-server", addr}, args...)...)
+			cmd.Stdin = stdin
+			out, err := cmd.CombinedOutput()
+			return string(out), err
+		}
+		out, err := run(nil, "-code", totpAt(ctlSecret, 0), uCtl)
+		if err != nil || !strings.Contains(out, "Access-Accept") {
+			t.Fatalf("an app code: %v\n%s", err, out)
+		}
+		out, err = run(nil, "-code", otherCode(totpAt(ctlSecret, 1)), uCtl)
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(out, "Access-Reject: ") {
+			t.Fatalf("a wrong code: %v, want exit 1 and the Reply-Message\n%s", err, out)
+		}
+		// Enter for a challenge, then the SMS code at its prompt.
+		before := d.messages(nSMS)
+		in := &lazyLines{lines: []func() string{
+			func() string { return "" },
+			func() string { return d.nextCode(nSMS, before) },
+		}}
+		out, err = run(in, uSMS)
+		if err != nil || !strings.Contains(out, "Access-Challenge: ") || !strings.Contains(out, "Access-Accept") {
+			t.Fatalf("a challenge answered with the SMS code: %v\n%s", err, out)
+		}
+		checkMasked(t, out[strings.Index(out, "Access-Challenge: "):strings.Index(out, "Access-Accept")], nSMS)
+		// A wrong secret gets no answer.
+		bad := filepath.Join(t.TempDir(), "wrong.secret")
+		os.WriteFile(bad, []byte(secret+"x\n"), 0o600)
+		out, err = run(nil, "-secret-file", bad, "-code", totpAt(ctlSecret, 1), uCtl)
+		if err == nil || !strings.Contains(out, "no answer from "+addr) {
+			t.Fatalf("a wrong secret: %v, want no answer\n%s", err, out)
+		}
+	})
+
 	t.Run("pam_radius_auth", func(t *testing.T) {
 		testPAMRadius(t, d.with(t), addr, secret, uPAM, nPAM)
 	})
+}
+
+// lazyLines is a stdin whose lines are computed when they are read, so
+// that a line can wait for what the command made happen.
+type lazyLines struct {
+	lines []func() string
+	buf   []byte
+}
+
+func (l *lazyLines) Read(p []byte) (int, error) {
+	if len(l.buf) == 0 {
+		if len(l.lines) == 0 {
+			return 0, io.EOF
+		}
+		l.buf = []byte(l.lines[0]() + "\n")
+		l.lines = l.lines[1:]
+	}
+	n := copy(p, l.buf)
+	l.buf = l.buf[n:]
+	return n, nil
 }
 
 // demoRadius reads the RADIUS server's address and secret from the demo's
