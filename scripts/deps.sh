@@ -16,8 +16,11 @@ set -euo pipefail
 #               signatures independently of the server (cmd/mfagated/testdata/pi_verify.py)
 # freeradius:   the upstream RADIUS server of proxy mode's tests (radius/), started
 #               by the test on loopback with a throw-away configuration
-# freeradius-utils: radclient, an outside RADIUS client
-packages=(ca-certificates gcc pkg-config libfido2-dev fido2-tools gammu gammu-smsd smstools oathtool prometheus postgresql zsh python3-cryptography freeradius freeradius-utils)
+packages=(ca-certificates gcc pkg-config libfido2-dev fido2-tools gammu gammu-smsd smstools oathtool prometheus postgresql zsh python3-cryptography freeradius)
+# freeradius-utils:   radclient and radtest, outside clients of the RADIUS server
+# libpam-radius-auth: pam_radius_auth.so, the SSH-style RADIUS client, driven by
+# pamtester:          a PAM conversation from the command line
+packages+=(freeradius-utils libpam-radius-auth pamtester)
 # chromium:     the browser the kiosk page's end-to-end tests drive headless (e2e/)
 # fonts-ipafont-gothic: Japanese glyphs for the kiosk page in that browser
 packages+=(chromium fonts-ipafont-gothic)

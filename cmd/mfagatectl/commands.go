@@ -115,6 +115,21 @@ With -wait it follows the job in the outbox, showing its progress on
 stderr, until it is sent (exit 0) or failed (exit 1), for at most -timeout.
 With -json it prints the queued job and, with -wait, the final one, one
 per line.`},
+	{name: "radius test", args: "USER", opts: "[-server HOST:PORT] [-secret-file FILE] [-code CODE]", minArgs: 1, maxArgs: 1,
+		summary: "sign in over RADIUS as a gateway does: send the code, answer challenges", setup: setupRadiusTest,
+		details: `Sends an Access-Request for USER to the RADIUS server at -server (default
+127.0.0.1:1812) as one of its [[radius.client]]s: from this host's address,
+with the client's shared secret from -secret-file (with -demo-dir, the
+demo's radius-demo-vpn.secret) and a Message-Authenticator. The password is
+-code, or a line read from standard input: an app code, or empty (or the
+trigger word) to be sent a challenge. Each Access-Challenge's Reply-Message
+is printed and the next line of standard input answers it (a code, or the
+number of another option). The demo prints its RADIUS port in its banner.
+
+Prints Access-Accept, Access-Reject or Access-Challenge with the
+Reply-Message, and an Accept's Class and Filter-Id. Exit status: 0 on
+Access-Accept, 1 otherwise or when no answer came within -timeout (a wrong
+secret or an address that is no client's gets none).`},
 	{name: "kiosk open", args: "USER", opts: "[-base URL] [-proof CHALLENGE_ID]", minArgs: 1, maxArgs: 1,
 		summary: "open a security-key enrollment session and print its kiosk page address", setup: setupKioskOpen,
 		details: `Prints the page to open in the kiosk's browser (the -url, or -base, followed

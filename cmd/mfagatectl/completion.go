@@ -21,7 +21,7 @@ var flagChoices = map[string][]string{
 }
 
 // flagFiles are the flags whose value is a file (f) or a directory (d).
-var flagFiles = map[string]string{"token-file": "f", "demo-dir": "d", "device": "f"}
+var flagFiles = map[string]string{"token-file": "f", "demo-dir": "d", "device": "f", "secret-file": "f"}
 
 // commandTable is the command table for the completion script, set in
 // init: the table holds "completion bash" itself, so the command cannot

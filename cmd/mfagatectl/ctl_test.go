@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -518,5 +520,27 @@ func TestTCP(t *testing.T) {
 	r := ctlRaw(t, nil, nil, "-url", "http://"+ln.Addr().String(), "-demo-dir", daemonState, "user", "show", "2000000006")
 	if r.code != 0 || field(t, r.stdout, "user") != "2000000006" {
 		t.Errorf("over TCP: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+}
+
+// radius test refuses what it cannot send before sending anything: no
+// secret, a server that is no HOST:PORT, an empty secret file.
+func TestRadiusTestUsage(t *testing.T) {
+	empty := filepath.Join(t.TempDir(), "empty.secret")
+	os.WriteFile(empty, []byte("\n"), 0o600)
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no secret", []string{"-url", "unix:" + daemonSock, "-token", "x", "radius", "test", "2000000009", "-code", "123456"}, "no shared secret: pass -secret-file FILE"},
+		{"bad server", []string{"-demo-dir", daemonState, "radius", "test", "2000000009", "-server", "localhost", "-code", "123456"}, `-server "localhost": want HOST:PORT`},
+		{"empty secret", []string{"radius", "test", "2000000009", "-secret-file", empty, "-code", "123456"}, "must hold the shared secret alone on one line"},
+		{"json", []string{"-json", "-demo-dir", daemonState, "radius", "test", "2000000009"}, "-json is not offered"},
+	} {
+		r := ctlRaw(t, nil, nil, c.args...)
+		if r.code != 2 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%s: exit %d, stderr %q; want 2 and %q", c.name, r.code, r.stderr, c.want)
+		}
 	}
 }

@@ -682,12 +682,14 @@ func TestCompletion(t *testing.T) {
 		want  string
 	}{
 		{[]string{"us"}, "user"},
-		{[]string{""}, "user challenge verify wait mfa audit outbox fraud oidc status modems test-sms kiosk completion help"},
+		{[]string{""}, "user challenge verify wait mfa audit outbox fraud oidc status modems test-sms radius kiosk completion help"},
 		{[]string{"user", "a"}, "add-totp add-phone"},
 		{[]string{"-url", "unix", ":", "/run/mfagate/api.sock", "kiosk", ""}, "open devices enroll"},
 		{[]string{"-json", "fr"}, "fraud"},
 		{[]string{"fraud", ""}, "clear"},
 		{[]string{"oidc", ""}, "keys rotate-key"},
+		{[]string{"radius", ""}, "test"},
+		{[]string{"radius", "test", "1", "-s"}, "-secret-file -server"},
 		{[]string{"test-sms", "-w"}, "-wait"},
 		{[]string{"test-sms", "sim-1", "090", "-wait", "-te"}, "-text"},
 		{[]string{"-timeout", "5s", "st"}, "status"},
@@ -786,13 +788,15 @@ func TestCompletionZsh(t *testing.T) {
 		want  string
 	}{
 		{[]string{"us"}, "user"},
-		{[]string{""}, "user challenge verify wait mfa audit outbox fraud oidc status modems test-sms kiosk completion help"},
+		{[]string{""}, "user challenge verify wait mfa audit outbox fraud oidc status modems test-sms radius kiosk completion help"},
 		{[]string{"user", "a"}, "add-totp add-phone"},
 		{[]string{"user", ""}, "show add-totp add-phone confirm remove default unlock"},
 		{[]string{"-url", "unix:/run/mfagate/api.sock", "kiosk", ""}, "open devices enroll"},
 		{[]string{"-json", "fr"}, "fraud"},
 		{[]string{"fraud", ""}, "clear"},
 		{[]string{"oidc", ""}, "keys rotate-key"},
+		{[]string{"radius", ""}, "test"},
+		{[]string{"radius", "test", "1", "-s"}, "-secret-file -server"},
 		{[]string{"mfa", ""}, "apply terminate"},
 		{[]string{"test-sms", "-w"}, "-wait"},
 		{[]string{"test-sms", "sim-1", "090", "-wait", "-te"}, "-text"},
