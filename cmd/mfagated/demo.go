@@ -82,6 +82,11 @@ func prepareDemo(dir string) (*demoState, error) {
 	if err := writeIfMissing(radiusSecret, []byte(hex.EncodeToString(b[:16])+"\n")); err != nil {
 		return nil, err
 	}
+	sshSecret := filepath.Join(dir, "radius-demo-ssh.secret")
+	rand.Read(b[:16])
+	if err := writeIfMissing(sshSecret, []byte(hex.EncodeToString(b[:16])+"\n")); err != nil {
+		return nil, err
+	}
 	cfg := config.Default()
 	cfg.Store.Path = filepath.Join(dir, "mfagate.db")
 	cfg.Secrets.KeyFile = keyPath
@@ -101,10 +106,15 @@ func prepareDemo(dir string) (*demoState, error) {
 	// The privacyIDEA-compatible routes, for this host's plugins.
 	cfg.PrivacyIDEA = &config.PrivacyIDEA{ServiceAccount: demoServiceAccount, PasswordFile: piPassword, Trigger: "push",
 		ResponseKeyFile: filepath.Join(dir, "privacyidea-response.pem")}
-	// RADIUS for a gateway on this host (radclient, pam_radius_auth);
-	// another port when 1812 is taken.
+	// RADIUS for gateways on this host; another port when 1812 is taken.
+	// demo-vpn (radclient, VPN gateways) must sign its requests with
+	// Message-Authenticator. demo-ssh, from 127.0.0.2, need not: Debian
+	// 12's pam_radius_auth (2.0) sends none, so SSH through it can be
+	// tried; the daemon warns about such a client, as it should.
 	cfg.Radius = &config.Radius{Listen: "127.0.0.1:1812", Trigger: "push", Clients: []config.RadiusClient{{
 		Name: demoRadiusClient, Address: "127.0.0.1/32", SecretFile: radiusSecret, RequireMessageAuthenticator: true,
+		Timeout: config.D(config.DefaultRadiusTimeout)}, {
+		Name: demoSSHClient, Address: "127.0.0.2/32", SecretFile: sshSecret, RequireMessageAuthenticator: false,
 		Timeout: config.D(config.DefaultRadiusTimeout)}}}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("demo: built-in configuration: %w", err)

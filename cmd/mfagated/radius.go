@@ -48,15 +48,26 @@ func radiusDoor(cfg *config.Config, demo bool, svc *mfa.Service, m *metrics.Metr
 // radius-demo-vpn.secret in the state directory.
 const demoRadiusClient = "demo-vpn"
 
+// demoSSHClient is the demo's client for pam_radius_auth, which sends no
+// Message-Authenticator before its release 3.0: it comes from 127.0.0.2
+// and its secret is radius-demo-ssh.secret.
+const demoSSHClient = "demo-ssh"
+
 func (d *demoState) radiusLine() string {
 	r := d.cfg.Radius
 	if r == nil || len(r.Clients) == 0 {
 		return ""
 	}
 	c := r.Clients[0]
-	return fmt.Sprintf(`RADIUS (VPN, Citrix, SSH): udp %s, client %s from %s, secret in %s
+	line := fmt.Sprintf(`RADIUS (VPN, Citrix, SSH): udp %s, client %s from %s, secret in %s
   (Debian: apt install freeradius-utils; a user needs MFA applied; "push" asks for a challenge)
   echo 'User-Name = "0123456789", User-Password = "push", Message-Authenticator = 0x00' | radclient -x %s auth "$(cat %s)"
-
 `, r.Listen, c.Name, c.Address, c.SecretFile, r.Listen, c.SecretFile)
+	if len(r.Clients) > 1 {
+		s := r.Clients[1]
+		line += fmt.Sprintf(`  pam_radius_auth (SSH): client %s from %s, secret in %s; in its configuration:
+    %s <secret> 10 127.0.0.2
+`, s.Name, s.Address, s.SecretFile, r.Listen)
+	}
+	return line + "\n"
 }

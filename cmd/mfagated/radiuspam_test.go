@@ -14,12 +14,13 @@ import (
 )
 
 // testPAMRadius signs in as sshd does with pam_radius_auth in its auth
-// stack, pamtester playing sshd's PAM conversation. Debian 12's
-// pam_radius_auth (2.0.0) sends no Message-Authenticator, which the demo's
-// client requires (the Blast-RADIUS defence): what it sends is caught
-// first, and its requests must then be dropped and counted, with no SMS
-// sent. A pam_radius_auth that sends one signs in with the SMS code from
-// the demo handset.
+// stack, pamtester playing sshd's PAM conversation, with the SMS code from
+// the demo handset. Debian 12's pam_radius_auth (2.0.0) sends no
+// Message-Authenticator, which the demo's client demo-vpn requires (the
+// Blast-RADIUS defence): what it sends is caught first, and when it has
+// none its requests to demo-vpn must be dropped and counted, with no SMS
+// sent; it then signs in as demo-ssh, the demo's client from 127.0.0.2
+// that does not require one.
 func testPAMRadius(t *testing.T, d *piDemo, addr, secret, user, number string) {
 	pamtester := needTool(t, "pamtester", "pamtester")
 	if _, err := pamModule("pam_radius_auth.so"); err != nil {
@@ -59,8 +60,17 @@ func testPAMRadius(t *testing.T, d *piDemo, addr, secret, user, number string) {
 		if n := len(d.messages(number)) - len(sms); n != 0 {
 			t.Errorf("a dropped request sent %d SMS", n)
 		}
-		t.Log("this pam_radius_auth sends no Message-Authenticator: its requests are dropped, as the demo's client requires one")
-		return
+		t.Log("this pam_radius_auth sends no Message-Authenticator: demo-vpn drops its requests; signing in as demo-ssh")
+		ssh, err := os.ReadFile(filepath.Join(d.dir, "radius-demo-ssh.secret"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		conf = filepath.Join(t.TempDir(), "pam_radius_auth.conf")
+		// server secret timeout source_ip: the requests come from 127.0.0.2.
+		if err := os.WriteFile(conf, []byte(addr+" "+strings.TrimSpace(string(ssh))+" 3 127.0.0.2\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		svc = pamService(t, conf)
 	}
 	pamSignin(t, d, pamtester, svc, user, number)
 }
