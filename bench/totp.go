@@ -7,6 +7,7 @@ import (
 	"encoding/base32"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,15 +40,15 @@ func stepNow() int64 { return time.Now().Unix() / 30 }
 type totpUser struct {
 	id       string
 	key      []byte
-	used     map[int64]bool // time steps already accepted for the method
-	failures int            // consecutive failed verifications
+	last     int64 // highest time step sent as a correct code: the server refuses steps up to the one it last accepted
+	failures int   // consecutive failed verifications
 }
 
-// registerTOTP gives user id a TOTP method, confirms it with the current
-// code, tries a sign-in with the code of another time step and turns MFA
-// on, as a user does (the daemon's policy.activation_delay is 0, so it is
-// active at once: the privacyIDEA-compatible door rejects users whose MFA
-// is off). Each code uses up its time step.
+// registerTOTP gives user id a TOTP method, confirms it, tries a sign-in
+// and turns MFA on, as a user does (the daemon's policy.activation_delay is
+// 0, so MFA is active at once: the privacyIDEA-compatible door rejects
+// users whose MFA is off). The confirmation and the test sign-in each use
+// up a time step, the lowest the server still accepts.
 func registerTOTP(ctx context.Context, d *daemon, id string) (*totpUser, error) {
 	var r struct {
 		Method struct{ ID string }
@@ -59,29 +61,45 @@ func registerTOTP(ctx context.Context, d *daemon, id string) (*totpUser, error) 
 	if err != nil {
 		return nil, err
 	}
-	u := &totpUser{id: id, key: key, used: map[int64]bool{}}
-	s := stepNow()
-	if st, err := d.call(ctx, "POST", "/v1/users/"+id+"/methods/"+r.Method.ID+"/confirm", `{"code":"`+totpAt(key, s)+`"}`, nil); err != nil || st != 200 {
-		return nil, fmt.Errorf("confirm totp for %s: HTTP %d %v", id, st, err)
+	u := &totpUser{id: id, key: key}
+	if err := u.redeem(ctx, d, "/v1/users/"+id+"/methods/"+r.Method.ID+"/confirm"); err != nil {
+		return nil, fmt.Errorf("confirm totp for %s: %w", id, err)
 	}
-	u.used[s] = true
 	var ch struct{ ID string }
 	if st, err := d.call(ctx, "POST", "/v1/users/"+id+"/challenges", `{"purpose":"test"}`, &ch); err != nil || st != 201 {
 		return nil, fmt.Errorf("test sign-in for %s: HTTP %d %v", id, st, err)
 	}
-	code, step, ok := u.freshCode()
-	if !ok {
-		return nil, fmt.Errorf("test sign-in for %s: no fresh time step", id)
+	if err := u.redeem(ctx, d, "/v1/challenges/"+ch.ID+"/verify"); err != nil {
+		return nil, fmt.Errorf("test sign-in for %s: %w", id, err)
 	}
-	if st, err := d.call(ctx, "POST", "/v1/challenges/"+ch.ID+"/verify", `{"code":"`+code+`"}`, nil); err != nil || st != 200 {
-		return nil, fmt.Errorf("test sign-in for %s: verify: HTTP %d %v", id, st, err)
-	}
-	u.used[step] = true
 	var user struct{ MFA struct{ State string } }
 	if st, err := d.call(ctx, "PUT", "/v1/users/"+id+"/mfa", `{"enabled":true}`, &user); err != nil || st != 200 || user.MFA.State != "active" {
 		return nil, fmt.Errorf("turn MFA on for %s: HTTP %d, state %q %v", id, st, user.MFA.State, err)
 	}
 	return u, nil
+}
+
+// redeem posts the code of the lowest fresh time step to path until one is
+// accepted (200). The lowest step can pass out of the server's window
+// between computing the code and checking it (422); the next is tried then.
+func (u *totpUser) redeem(ctx context.Context, d *daemon, path string) error {
+	for {
+		code, step, ok := u.freshCode()
+		if !ok {
+			return errors.New("no time step the server accepts is left")
+		}
+		st, err := d.call(ctx, "POST", path, `{"code":"`+code+`"}`, nil)
+		if err != nil {
+			return err
+		}
+		u.outcome(step, st == 200, st == 422)
+		if st == 200 {
+			return nil
+		}
+		if st != 422 {
+			return fmt.Errorf("HTTP %d", st)
+		}
+	}
 }
 
 // wrongCode is a code that no accepted step (now-1 … now+1) produces.
@@ -99,12 +117,13 @@ func (u *totpUser) wrongCode() string {
 	}
 }
 
-// freshCode returns a code for a time step the server accepts and has not
-// seen yet for this method (current step first, then next, then previous).
+// freshCode returns a code for the lowest time step the server accepts
+// (now-1 … now+1) that is above the last one accepted for this method:
+// lowest first, so a user yields up to three successes within one step.
 func (u *totpUser) freshCode() (string, int64, bool) {
 	s := stepNow()
-	for _, c := range []int64{s, s + 1, s - 1} {
-		if !u.used[c] {
+	for _, c := range []int64{s - 1, s, s + 1} {
+		if c > u.last {
 			return totpAt(u.key, c), c, true
 		}
 	}
@@ -126,6 +145,20 @@ func (p *userPool) take() *totpUser {
 	u := p.users[len(p.users)-1]
 	p.users = p.users[:len(p.users)-1]
 	return u
+}
+
+// putBack returns a user that waits for a fresh time step, to be taken
+// after all the others.
+func (p *userPool) putBack(u *totpUser) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.users = slices.Insert(p.users, 0, u)
+}
+
+func (p *userPool) size() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.users)
 }
 
 // loadResult is one closed-loop measurement.
@@ -225,7 +258,8 @@ func timed(ctx context.Context, c *http.Client, url, body string, out any, rec f
 // both doors the figure drives. Each worker owns the users it took from the
 // pool. A user gets wrong codes until 99 consecutive failures, then one
 // correct code for a fresh time step, which resets the count; when no fresh
-// step is left the user is retired and the worker takes the next one. So
+// step is left the worker puts the user back behind all the others, for a
+// later time step, and takes the next one. So
 // about 1 verification in 100 succeeds, and no user reaches the lockout at
 // 100 failures. After each loop release hands the users back: the failure
 // count is the user's whichever door the codes went through, so the next
@@ -245,8 +279,11 @@ func (s *signins) next(w int) (*totpUser, string, int64) {
 	s.mu.Lock()
 	u := s.mine[w]
 	s.mu.Unlock()
-	for {
+	for tries := 0; ; tries++ {
 		if u == nil {
+			if tries > s.pool.size() {
+				return nil, "", -1 // every user waits for a fresh time step
+			}
 			if u = s.pool.take(); u == nil {
 				return nil, "", -1
 			}
@@ -260,6 +297,10 @@ func (s *signins) next(w int) (*totpUser, string, int64) {
 		if code, step, ok := u.freshCode(); ok {
 			return u, code, step
 		}
+		s.mu.Lock()
+		delete(s.mine, w)
+		s.mu.Unlock()
+		s.pool.putBack(u)
 		u = nil
 	}
 }
@@ -270,10 +311,10 @@ func (s *signins) next(w int) (*totpUser, string, int64) {
 func (u *totpUser) outcome(step int64, accepted, refused bool) {
 	switch {
 	case accepted:
-		u.used[step] = true
+		u.last = step
 		u.failures = 0
 	case refused && step >= 0:
-		u.used[step] = true // the step changed under us; do not retry it
+		u.last = step // the step left the window under us; do not retry it
 		u.failures++
 	case refused:
 		u.failures++
