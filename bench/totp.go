@@ -15,11 +15,14 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"mfagate/pi"
 )
 
 // totpAt is RFC 6238 (HMAC-SHA1, 6 digits, 30 s steps) for time step n.
@@ -553,6 +556,9 @@ func figureTOTP(ctx context.Context, run *Run, bin string, dur time.Duration, us
 		}
 		fmt.Fprintf(os.Stderr, "figure 1: concurrency %d: sign-ins/s: /validate/check %.0f, API %.0f\n", conc, v.opsPerSec(), m.opsPerSec())
 	}
+	if err := signatureCost(run, d); err != nil {
+		return err
+	}
 	// The read-only comparison at concurrency 16.
 	b := closedLoop(16, dur, 1<<20, getOp(ctx, bc, baddr, ids))
 	m := closedLoop(16, dur, 1<<20, getOp(ctx, d.client, d.addr, ids))
@@ -607,4 +613,27 @@ func validateSeries(ctx context.Context, run *Run, d *daemon, si *signins, conc 
 		}
 	}
 	return v, nil
+}
+
+// signatureCost times pi.Signer.Sign with the key the daemon created, over
+// an answer like /validate/check's: every answer of that door is signed,
+// so this is CPU time each sign-in through it spends beyond the API's.
+func signatureCost(run *Run, d *daemon) error {
+	sg, created, err := pi.LoadOrCreateSigner(filepath.Join(d.dir, "privacyidea-response.pem"))
+	if err != nil {
+		return err
+	}
+	if created {
+		return errors.New("the daemon did not create its response key")
+	}
+	body := `{"detail": {"message": "wrong otp value", "threadid": 1}, "id": 2, "jsonrpc": "2.0", "result": {"authentication": "REJECT", "status": true, "value": false}, "time": 1764800000.123, "version": "privacyIDEA 3.11 (mfagate)", "versionnumber": "3.11"}`
+	const n = 200
+	t0 := time.Now()
+	for range n {
+		sg.Sign(body)
+	}
+	per := time.Since(t0) / n
+	run.add(Entry{Name: "pi_response_signature", Value: ms(per), Unit: "ms",
+		Note: fmt.Sprintf("pi.Signer.Sign with the daemon's response key, one goroutine, mean of %d", n)})
+	return nil
 }
