@@ -262,11 +262,11 @@ func timed(ctx context.Context, c *http.Client, url, body string, out any, rec f
 // pool. A user gets wrong codes until 99 consecutive failures, then one
 // correct code for a fresh time step, which resets the count; when no fresh
 // step is left the worker puts the user back behind all the others, for a
-// later time step, and takes the next one. So
-// about 1 verification in 100 succeeds, and no user reaches the lockout at
-// 100 failures. After each loop release hands the users back: the failure
-// count is the user's whichever door the codes went through, so the next
-// loop carries on where the last left off.
+// later time step, and takes the next one. So about 1 verification in 100
+// succeeds, and no user reaches the lockout at 100 failures. After each
+// loop release hands the users back: the failure count is the user's
+// whichever door the codes went through, so the next loop carries on where
+// the last left off.
 type signins struct {
 	pool *userPool
 	mu   sync.Mutex
