@@ -7,16 +7,22 @@ import (
 	"encoding/base32"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"mfagate/pi"
 )
 
 // totpAt is RFC 6238 (HMAC-SHA1, 6 digits, 30 s steps) for time step n.
@@ -37,12 +43,15 @@ func stepNow() int64 { return time.Now().Unix() / 30 }
 type totpUser struct {
 	id       string
 	key      []byte
-	used     map[int64]bool // time steps already accepted for the method
-	failures int            // consecutive failed verifications
+	last     int64 // highest time step sent as a correct code: the server refuses steps up to the one it last accepted
+	failures int   // consecutive failed verifications
 }
 
-// registerTOTP gives user id a TOTP method and confirms it with the
-// current code (which uses up that time step).
+// registerTOTP gives user id a TOTP method, confirms it, tries a sign-in
+// and turns MFA on, as a user does (the daemon's policy.activation_delay is
+// 0, so MFA is active at once: the privacyIDEA-compatible door rejects
+// users whose MFA is off). The confirmation and the test sign-in each use
+// up a time step, the lowest the server still accepts.
 func registerTOTP(ctx context.Context, d *daemon, id string) (*totpUser, error) {
 	var r struct {
 		Method struct{ ID string }
@@ -55,13 +64,45 @@ func registerTOTP(ctx context.Context, d *daemon, id string) (*totpUser, error) 
 	if err != nil {
 		return nil, err
 	}
-	u := &totpUser{id: id, key: key, used: map[int64]bool{}}
-	s := stepNow()
-	if st, err := d.call(ctx, "POST", "/v1/users/"+id+"/methods/"+r.Method.ID+"/confirm", `{"code":"`+totpAt(key, s)+`"}`, nil); err != nil || st != 200 {
-		return nil, fmt.Errorf("confirm totp for %s: HTTP %d %v", id, st, err)
+	u := &totpUser{id: id, key: key}
+	if err := u.redeem(ctx, d, "/v1/users/"+id+"/methods/"+r.Method.ID+"/confirm"); err != nil {
+		return nil, fmt.Errorf("confirm totp for %s: %w", id, err)
 	}
-	u.used[s] = true
+	var ch struct{ ID string }
+	if st, err := d.call(ctx, "POST", "/v1/users/"+id+"/challenges", `{"purpose":"test"}`, &ch); err != nil || st != 201 {
+		return nil, fmt.Errorf("test sign-in for %s: HTTP %d %v", id, st, err)
+	}
+	if err := u.redeem(ctx, d, "/v1/challenges/"+ch.ID+"/verify"); err != nil {
+		return nil, fmt.Errorf("test sign-in for %s: %w", id, err)
+	}
+	var user struct{ MFA struct{ State string } }
+	if st, err := d.call(ctx, "PUT", "/v1/users/"+id+"/mfa", `{"enabled":true}`, &user); err != nil || st != 200 || user.MFA.State != "active" {
+		return nil, fmt.Errorf("turn MFA on for %s: HTTP %d, state %q %v", id, st, user.MFA.State, err)
+	}
 	return u, nil
+}
+
+// redeem posts the code of the lowest fresh time step to path until one is
+// accepted (200). The lowest step can pass out of the server's window
+// between computing the code and checking it (422); the next is tried then.
+func (u *totpUser) redeem(ctx context.Context, d *daemon, path string) error {
+	for {
+		code, step, ok := u.freshCode()
+		if !ok {
+			return errors.New("no time step the server accepts is left")
+		}
+		st, err := d.call(ctx, "POST", path, `{"code":"`+code+`"}`, nil)
+		if err != nil {
+			return err
+		}
+		u.outcome(step, st == 200, st == 422)
+		if st == 200 {
+			return nil
+		}
+		if st != 422 {
+			return fmt.Errorf("HTTP %d", st)
+		}
+	}
 }
 
 // wrongCode is a code that no accepted step (now-1 … now+1) produces.
@@ -79,12 +120,13 @@ func (u *totpUser) wrongCode() string {
 	}
 }
 
-// freshCode returns a code for a time step the server accepts and has not
-// seen yet for this method (current step first, then next, then previous).
+// freshCode returns a code for the lowest time step the server accepts
+// (now-1 … now+1) that is above the last one accepted for this method:
+// lowest first, so a user yields up to three successes within one step.
 func (u *totpUser) freshCode() (string, int64, bool) {
 	s := stepNow()
-	for _, c := range []int64{s, s + 1, s - 1} {
-		if !u.used[c] {
+	for _, c := range []int64{s - 1, s, s + 1} {
+		if c > u.last {
 			return totpAt(u.key, c), c, true
 		}
 	}
@@ -108,20 +150,39 @@ func (p *userPool) take() *totpUser {
 	return u
 }
 
+// putBack returns a user that waits for a fresh time step, to be taken
+// after all the others.
+func (p *userPool) putBack(u *totpUser) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.users = slices.Insert(p.users, 0, u)
+}
+
+func (p *userPool) size() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.users)
+}
+
 // loadResult is one closed-loop measurement.
 type loadResult struct {
 	requests int
 	elapsed  time.Duration
-	lat      []time.Duration
+	lat      []time.Duration // per HTTP request
+	ops      []time.Duration // per operation (a sign-in attempt: one or two requests)
 	status   map[int]int
 	stopped  string // why it ended before the planned duration, if it did
 }
 
 func (l *loadResult) rps() float64 { return float64(l.requests) / l.elapsed.Seconds() }
 
+// opsPerSec is the rate of completed operations.
+func (l *loadResult) opsPerSec() float64 { return float64(len(l.ops)) / l.elapsed.Seconds() }
+
 // closedLoop runs conc workers for dur (at most maxOps operations each);
 // op performs one operation and returns the latency and status of each
-// HTTP request it made, or false to stop the worker.
+// HTTP request it made, or false to stop the worker. An operation that
+// returns true is timed as a whole too.
 func closedLoop(conc int, dur time.Duration, maxOps int, op func(worker int, rec func(time.Duration, int)) bool) *loadResult {
 	var (
 		mu      sync.Mutex
@@ -134,16 +195,20 @@ func closedLoop(conc int, dur time.Duration, maxOps int, op func(worker int, rec
 	for w := range conc {
 		wg.Go(func() {
 			lat := make([]time.Duration, 0, 4096)
+			ops := make([]time.Duration, 0, 4096)
 			st := map[int]int{}
 			rec := func(d time.Duration, code int) { lat = append(lat, d); st[code]++ }
 			for i := 0; i < maxOps && time.Now().Before(deadline); i++ {
+				t := time.Now()
 				if !op(w, rec) {
 					stopped.Store(true)
 					break
 				}
+				ops = append(ops, time.Since(t))
 			}
 			mu.Lock()
 			res.lat = append(res.lat, lat...)
+			res.ops = append(res.ops, ops...)
 			for k, v := range st {
 				res.status[k] += v
 			}
@@ -192,57 +257,159 @@ func timed(ctx context.Context, c *http.Client, url, body string, out any, rec f
 	return st
 }
 
-// mfagateOp is one sign-in attempt against the daemon: create a TOTP
-// challenge (201), then verify it. A user gets wrong codes (422) until 99
-// consecutive failures, then one correct code for a fresh time step (200),
-// which resets the count; when no fresh step is left the user is retired
-// and the worker takes the next one. So about 1 verification in 100
-// succeeds, and no user reaches the lockout at 100 failures.
-func mfagateOp(ctx context.Context, d *daemon, pool *userPool) func(int, func(time.Duration, int)) bool {
-	var mu sync.Mutex
-	mine := map[int]*totpUser{}
+// signins is figure 1's bookkeeping of users and time steps, shared by
+// both doors the figure drives. Each worker owns the users it took from the
+// pool. A user gets wrong codes until 99 consecutive failures, then one
+// correct code for a fresh time step, which resets the count; when no fresh
+// step is left the worker puts the user back behind all the others, for a
+// later time step, and takes the next one. So about 1 verification in 100
+// succeeds, and no user reaches the lockout at 100 failures. After each
+// loop release hands the users back: the failure count is the user's
+// whichever door the codes went through, so the next loop carries on where
+// the last left off.
+type signins struct {
+	pool *userPool
+	mu   sync.Mutex
+	mine map[int]*totpUser
+}
+
+func newSignins(pool *userPool) *signins { return &signins{pool: pool, mine: map[int]*totpUser{}} }
+
+// next returns worker w's user for its next attempt and the code to send,
+// with the time step the code is for (-1 for a wrong code), or nil when
+// the pool is empty.
+func (s *signins) next(w int) (*totpUser, string, int64) {
+	s.mu.Lock()
+	u := s.mine[w]
+	s.mu.Unlock()
+	for tries := 0; ; tries++ {
+		if u == nil {
+			if tries > s.pool.size() {
+				return nil, "", -1 // every user waits for a fresh time step
+			}
+			if u = s.pool.take(); u == nil {
+				return nil, "", -1
+			}
+			s.mu.Lock()
+			s.mine[w] = u
+			s.mu.Unlock()
+		}
+		if u.failures < 99 {
+			return u, u.wrongCode(), -1
+		}
+		if code, step, ok := u.freshCode(); ok {
+			return u, code, step
+		}
+		s.mu.Lock()
+		delete(s.mine, w)
+		s.mu.Unlock()
+		s.pool.putBack(u)
+		u = nil
+	}
+}
+
+// outcome records the daemon's answer to a code for step (-1: a wrong
+// code): accepted, or refused as a wrong or replayed code. An answer that
+// is neither (an error) changes nothing.
+func (u *totpUser) outcome(step int64, accepted, refused bool) {
+	switch {
+	case accepted:
+		u.last = step
+		u.failures = 0
+	case refused && step >= 0:
+		u.last = step // the step left the window under us; do not retry it
+		u.failures++
+	case refused:
+		u.failures++
+	}
+}
+
+// release returns the users the workers own to the pool.
+func (s *signins) release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for w, u := range s.mine {
+		s.pool.users = append(s.pool.users, u)
+		delete(s.mine, w)
+	}
+}
+
+// mfagateOp is one sign-in attempt through the API: create a TOTP
+// challenge (201), then verify it: 422 for a wrong code, 200 for the
+// correct code of a fresh time step.
+func mfagateOp(ctx context.Context, d *daemon, s *signins) func(int, func(time.Duration, int)) bool {
 	base := "http://" + d.addr
 	return func(w int, rec func(time.Duration, int)) bool {
-		mu.Lock()
-		u := mine[w]
-		mu.Unlock()
-		var code string
-		var step int64 = -1
-		for {
-			if u == nil {
-				if u = pool.take(); u == nil {
-					return false
-				}
-				mu.Lock()
-				mine[w] = u
-				mu.Unlock()
-			}
-			if u.failures < 99 {
-				code = u.wrongCode()
-				break
-			}
-			c, s, ok := u.freshCode()
-			if ok {
-				code, step = c, s
-				break
-			}
-			u = nil
+		u, code, step := s.next(w)
+		if u == nil {
+			return false
 		}
 		var ch struct{ ID string }
 		if st := timed(ctx, d.client, base+"/v1/users/"+u.id+"/challenges", `{}`, &ch, rec); st != 201 {
 			return st > 0
 		}
 		st := timed(ctx, d.client, base+"/v1/challenges/"+ch.ID+"/verify", `{"code":"`+code+`"}`, nil, rec)
-		switch {
-		case st == 200:
-			u.used[step] = true
-			u.failures = 0
-		case st == 422 && step >= 0:
-			u.used[step] = true // the step changed under us; do not retry it
-			u.failures++
-		case st == 422:
-			u.failures++
+		u.outcome(step, st == 200, st == 422)
+		return true
+	}
+}
+
+// verdicts counts the answers of the privacyIDEA-compatible door.
+type verdicts struct {
+	accept, reject atomic.Int64
+	right          atomic.Int64 // correct codes for a fresh step sent
+	wrongAccepted  atomic.Int64 // wrong codes answered ACCEPT: a broken door
+}
+
+// validateOp is the same sign-in attempt through the privacyIDEA-compatible
+// door in one request: POST /validate/check with the form user=…&pass=…
+// and no bearer token (the door admits clients by network). A success is
+// an answer with result.status and result.value true and authentication
+// ACCEPT, nothing else; REJECT is a refused code.
+func validateOp(ctx context.Context, d *daemon, s *signins, v *verdicts) func(int, func(time.Duration, int)) bool {
+	endpoint := "http://" + d.addr + "/validate/check"
+	return func(w int, rec func(time.Duration, int)) bool {
+		u, code, step := s.next(w)
+		if u == nil {
+			return false
 		}
+		if step >= 0 {
+			v.right.Add(1)
+		}
+		req, err := http.NewRequestWithContext(ctx, "POST", endpoint, strings.NewReader(url.Values{"user": {u.id}, "pass": {code}}.Encode()))
+		if err != nil {
+			return false
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		var out struct {
+			Result struct {
+				Status         bool
+				Value          any
+				Authentication string
+			}
+		}
+		t := time.Now()
+		res, err := d.client.Do(req)
+		if err != nil {
+			rec(time.Since(t), -1)
+			return false
+		}
+		derr := json.NewDecoder(res.Body).Decode(&out)
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		rec(time.Since(t), res.StatusCode)
+		ok := res.StatusCode == 200 && derr == nil && out.Result.Status
+		accepted := ok && out.Result.Value == true && out.Result.Authentication == "ACCEPT"
+		refused := ok && out.Result.Value == false && out.Result.Authentication == "REJECT"
+		switch {
+		case accepted && step < 0:
+			v.wrongAccepted.Add(1)
+		case accepted:
+			v.accept.Add(1)
+		case refused:
+			v.reject.Add(1)
+		}
+		u.outcome(step, accepted, refused)
 		return true
 	}
 }
@@ -332,9 +499,12 @@ func startBare() (*exec.Cmd, string, error) {
 }
 
 // figureTOTP is figure 1: TOTP sign-in attempts through the API against
-// the bare net/http baseline at concurrency 1, 16 and 64.
+// the bare net/http baseline at concurrency 1, 16 and 64, and the same
+// attempts through the privacyIDEA-compatible /validate/check in one
+// request, against the API's two.
 func figureTOTP(ctx context.Context, run *Run, bin string, dur time.Duration, users int) error {
-	d, err := startDaemon(bin, "[policy]\nmax_consecutive_failures = 100\n", 64)
+	d, err := startDaemon(bin, "[policy]\nmax_consecutive_failures = 100\nactivation_delay = \"0s\"\n"+
+		"[privacyidea]\nresponse_key_file = \"privacyidea-response.pem\"\n", 64)
 	if err != nil {
 		return err
 	}
@@ -357,9 +527,11 @@ func figureTOTP(ctx context.Context, run *Run, bin string, dur time.Duration, us
 	}
 	defer func() { bare.Process.Kill(); bare.Wait() }()
 	bc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConns: 72, MaxIdleConnsPerHost: 72}}
+	si := newSignins(pool)
 	for _, conc := range []int{1, 16, 64} {
 		b := closedLoop(conc, dur, 1<<20, bareOp(ctx, bc, baddr))
-		m := closedLoop(conc, dur, 1<<20, mfagateOp(ctx, d, pool))
+		m := closedLoop(conc, dur, 1<<20, mfagateOp(ctx, d, si))
+		si.release()
 		note := fmt.Sprintf("%d requests in %s; statuses %v", m.requests, m.elapsed.Round(time.Millisecond), m.status)
 		if m.stopped != "" {
 			note += "; ended early: " + m.stopped
@@ -378,6 +550,14 @@ func figureTOTP(ctx context.Context, run *Run, bin string, dur time.Duration, us
 			}
 		}
 		fmt.Fprintf(os.Stderr, "figure 1: concurrency %d: mfagate %.0f req/s, bare %.0f req/s\n", conc, m.rps(), b.rps())
+		v, err := validateSeries(ctx, run, d, si, conc, dur, m)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "figure 1: concurrency %d: sign-ins/s: /validate/check %.0f, API %.0f\n", conc, v.opsPerSec(), m.opsPerSec())
+	}
+	if err := signatureCost(run, d); err != nil {
+		return err
 	}
 	// The read-only comparison at concurrency 16.
 	b := closedLoop(16, dur, 1<<20, getOp(ctx, bc, baddr, ids))
@@ -397,5 +577,63 @@ func figureTOTP(ctx context.Context, run *Run, bin string, dur time.Duration, us
 		}
 	}
 	fmt.Fprintf(os.Stderr, "figure 1: read only, concurrency 16: mfagate %.0f req/s, bare %.0f req/s\n", m.rps(), b.rps())
+	return nil
+}
+
+// validateSeries measures figure 1's sign-in attempts through
+// /validate/check at concurrency conc, and sets beside the API's figures m
+// the sign-ins per second and per-sign-in latencies of both, with the
+// ratio of the one-request path to the two-request one.
+func validateSeries(ctx context.Context, run *Run, d *daemon, si *signins, conc int, dur time.Duration, m *loadResult) (*loadResult, error) {
+	var vd verdicts
+	v := closedLoop(conc, dur, 1<<20, validateOp(ctx, d, si, &vd))
+	si.release()
+	if n := vd.wrongAccepted.Load(); n > 0 {
+		return nil, fmt.Errorf("/validate/check answered ACCEPT to %d wrong codes", n)
+	}
+	if r := vd.right.Load(); r >= 3 && vd.accept.Load() == 0 {
+		return nil, fmt.Errorf("/validate/check accepted none of %d correct codes for fresh time steps; statuses %v", r, v.status)
+	}
+	note := fmt.Sprintf("one request per sign-in; %d requests in %s; ACCEPT %d (of %d correct codes sent), REJECT %d; HTTP statuses %v",
+		v.requests, v.elapsed.Round(time.Millisecond), vd.accept.Load(), vd.right.Load(), vd.reject.Load(), v.status)
+	if v.stopped != "" {
+		note += "; ended early: " + v.stopped
+	}
+	me := run.add(Entry{Name: fmt.Sprintf("totp_api_c%d_signins", conc), Value: m.opsPerSec(), Unit: "sign-ins/s",
+		Note: fmt.Sprintf("create + verify, two requests per sign-in; %d sign-ins in %s", len(m.ops), m.elapsed.Round(time.Millisecond))})
+	ve := run.add(Entry{Name: fmt.Sprintf("totp_validate_check_c%d_signins", conc), Value: v.opsPerSec(), Unit: "sign-ins/s", Note: note})
+	if err := run.compare(ve, me, v.opsPerSec()/m.opsPerSec(), 0); err != nil {
+		return nil, err
+	}
+	for _, p := range []float64{50, 99} {
+		mp := run.add(Entry{Name: fmt.Sprintf("totp_api_c%d_signin_p%g", conc, p), Value: ms(percentile(m.ops, p)), Unit: "ms"})
+		vp := run.add(Entry{Name: fmt.Sprintf("totp_validate_check_c%d_p%g", conc, p), Value: ms(percentile(v.ops, p)), Unit: "ms"})
+		if vp.Value > 0 {
+			run.compare(vp, mp, mp.Value/vp.Value, 0)
+		}
+	}
+	return v, nil
+}
+
+// signatureCost times pi.Signer.Sign with the key the daemon created, over
+// an answer like /validate/check's: every answer of that door is signed,
+// so this is CPU time each sign-in through it spends beyond the API's.
+func signatureCost(run *Run, d *daemon) error {
+	sg, created, err := pi.LoadOrCreateSigner(filepath.Join(d.dir, "privacyidea-response.pem"))
+	if err != nil {
+		return err
+	}
+	if created {
+		return errors.New("the daemon did not create its response key")
+	}
+	body := `{"detail": {"message": "wrong otp value", "threadid": 1}, "id": 2, "jsonrpc": "2.0", "result": {"authentication": "REJECT", "status": true, "value": false}, "time": 1764800000.123, "version": "privacyIDEA 3.11 (mfagate)", "versionnumber": "3.11"}`
+	const n = 200
+	t0 := time.Now()
+	for range n {
+		sg.Sign(body)
+	}
+	per := time.Since(t0) / n
+	run.add(Entry{Name: "pi_response_signature", Value: ms(per), Unit: "ms",
+		Note: fmt.Sprintf("pi.Signer.Sign with the daemon's response key, one goroutine, mean of %d", n)})
 	return nil
 }
