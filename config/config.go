@@ -625,6 +625,11 @@ type PrivacyIDEA struct {
 	// privacyIDEA signs them; the daemon creates it (mode 0600) when the
 	// file does not exist. Default DefaultPrivacyIDEAResponseKey.
 	ResponseKeyFile string `toml:"response_key_file"`
+	// ResponseSignature is how answers are signed: "rsa_sha256_pss"
+	// (privacyIDEA's scheme, the default) or "none" (privacyIDEA's
+	// PI_NO_RESPONSE_SIGN), which saves the signature's CPU on every
+	// answer where no plugin checks it.
+	ResponseSignature string `toml:"response_signature"`
 
 	Networks     []netip.Prefix `toml:"-"` // parsed Allow, filled by Validate
 	PasswordHash [32]byte       `toml:"-"` // SHA-256 of the password, filled by Validate
@@ -637,6 +642,12 @@ var DefaultPrivacyIDEAAllow = []string{"127.0.0.0/8", "::1/128"}
 // DefaultPrivacyIDEAResponseKey is where the response-signing key is kept
 // when [privacyidea] response_key_file is not set: the state directory.
 const DefaultPrivacyIDEAResponseKey = "/var/lib/mfagate/privacyidea-response.pem"
+
+// Values of [privacyidea] response_signature.
+const (
+	SignatureRSAPSS = "rsa_sha256_pss"
+	SignatureNone   = "none"
+)
 
 // Values of [privacyidea] mfa_off.
 const (

@@ -21,7 +21,8 @@ func TestPrivacyIDEAOffUnlessPresent(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := c.PrivacyIDEA
-	if p == nil || p.MFAOff != MFAOffReject || len(p.Networks) != 2 ||
+	if p == nil || p.MFAOff != MFAOffReject || len(p.Networks) != 2 || p.ResponseSignature != SignatureRSAPSS ||
+		p.ResponseKeyFile != DefaultPrivacyIDEAResponseKey ||
 		!p.Networks[0].Contains(netip.MustParseAddr("127.0.0.1")) || p.Networks[0].Contains(netip.MustParseAddr("10.0.0.1")) {
 		t.Fatalf("empty section: %+v", p)
 	}
@@ -60,6 +61,7 @@ func TestPrivacyIDEAProblems(t *testing.T) {
 		{"password file open", "service_account = \"kc\"\npassword_file = \"open.pw\"\n", "privacyidea.password_file", 3, "chmod o-rwx"},
 		{"trigger digits", "trigger = \"123456\"\n", "privacyidea.trigger", 2, "not all digits"},
 		{"mfa_off", "mfa_off = \"passthru\"\n", "privacyidea.mfa_off", 2, `must be "reject"`},
+		{"response_signature", "response_signature = \"rsa\"\n", "privacyidea.response_signature", 2, `"rsa_sha256_pss"`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Parse([]byte("[privacyidea]\n"+tt.body), dir)

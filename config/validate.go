@@ -941,6 +941,13 @@ func (p *PrivacyIDEA) check(ck *checker) {
 	if p.ResponseKeyFile == "" {
 		p.ResponseKeyFile = DefaultPrivacyIDEAResponseKey
 	}
+	switch p.ResponseSignature {
+	case "":
+		p.ResponseSignature = SignatureRSAPSS
+	case SignatureRSAPSS, SignatureNone:
+	default:
+		ck.add("privacyidea.response_signature", q(p.ResponseSignature), `must be "rsa_sha256_pss" (answers signed as privacyIDEA signs them, the default) or "none" (unsigned, for plugins that do not check signatures)`)
+	}
 	switch p.MFAOff {
 	case "":
 		p.MFAOff = MFAOffReject

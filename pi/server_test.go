@@ -589,3 +589,32 @@ func TestResponseKeyAndMetrics(t *testing.T) {
 		}
 	}
 }
+
+// With response_signature = "none" answers go out unsigned, as
+// privacyIDEA's PI_NO_RESPONSE_SIGN has them, and no key is published.
+func TestUnsignedResponses(t *testing.T) {
+	r := newRig(t)
+	door, err := New(Options{Service: r.svc, Keys: r.door.keys, Config: r.door.cfg, Now: r.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(door.Handler())
+	defer srv.Close()
+	res, err := http.PostForm(srv.URL+"/validate/check", form("user", bob, "pass", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || strings.Contains(string(body), "signature") || !strings.Contains(string(body), `"authentication": "REJECT"`) {
+		t.Fatalf("unsigned answer: %d %s", res.StatusCode, body)
+	}
+	res, err = http.Get(srv.URL + "/privacyidea/response-key.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNotFound {
+		t.Fatalf("response key without signing: %d", res.StatusCode)
+	}
+}

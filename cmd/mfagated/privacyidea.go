@@ -22,13 +22,17 @@ func privacyIDEADoor(cfg *config.Config, svc *mfa.Service, keys *mfa.Keys, m *me
 	if c == nil {
 		return nil, nil
 	}
-	signer, created, err := pi.LoadOrCreateSigner(c.ResponseKeyFile)
-	if err != nil {
-		return nil, err
-	}
-	if created {
-		log.Info("created the privacyIDEA response key; give plugins that verify responses its public key",
-			"file", c.ResponseKeyFile, "public_key_sha256", publicKeyFingerprint(signer))
+	var signer *pi.Signer
+	if c.ResponseSignature != config.SignatureNone {
+		s, created, err := pi.LoadOrCreateSigner(c.ResponseKeyFile)
+		if err != nil {
+			return nil, err
+		}
+		if created {
+			log.Info("created the privacyIDEA response key; give plugins that verify responses its public key",
+				"file", c.ResponseKeyFile, "public_key_sha256", publicKeyFingerprint(s))
+		}
+		signer = s
 	}
 	door, err := pi.New(pi.Options{Service: svc, Keys: keys, Signer: signer, Config: *c, Metrics: m, Logger: log})
 	if err != nil {
@@ -38,7 +42,8 @@ func privacyIDEADoor(cfg *config.Config, svc *mfa.Service, keys *mfa.Keys, m *me
 	for _, p := range door.Routes() {
 		mounts = append(mounts, api.Mount{Pattern: p, Handler: door.Handler()})
 	}
-	log.Info("privacyIDEA-compatible routes served", "allow", c.Allow, "service_account", c.ServiceAccount != "", "mfa_off", c.MFAOff)
+	log.Info("privacyIDEA-compatible routes served", "allow", c.Allow, "service_account", c.ServiceAccount != "", "mfa_off", c.MFAOff,
+		"response_signature", c.ResponseSignature)
 	return mounts, nil
 }
 
