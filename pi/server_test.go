@@ -42,7 +42,7 @@ func (texts) Voice(lang string, nm bool, v map[string]string) string {
 func (texts) DefaultLanguage() string { return "en" }
 
 type rig struct {
-	t       *testing.T
+	t       testing.TB
 	svc     *mfa.Service
 	clock   *mfatest.Clock
 	modem   *mfatest.Sender
@@ -63,7 +63,7 @@ const (
 
 var admin = mfa.Actor{Name: "test-admin", Admin: true}
 
-func newRig(t *testing.T, tweak ...func(*config.PrivacyIDEA)) *rig {
+func newRig(t testing.TB, tweak ...func(*config.PrivacyIDEA)) *rig {
 	t.Helper()
 	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "mfagate.db"))
 	if err != nil {
@@ -616,5 +616,31 @@ func TestUnsignedResponses(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusNotFound {
 		t.Fatalf("response key without signing: %d", res.StatusCode)
+	}
+}
+
+// BenchmarkValidateCheckTOTP is one authenticator-app sign-in through
+// /validate/check, a request and a durable commit, signed answer included.
+func BenchmarkValidateCheckTOTP(b *testing.B) {
+	for _, signed := range []bool{true, false} {
+		b.Run(map[bool]string{true: "signed", false: "unsigned"}[signed], func(b *testing.B) {
+			r := newRig(b)
+			r.enroll()
+			if !signed {
+				r.door.signer = nil
+			}
+			for b.Loop() {
+				r.clock.Advance(30 * time.Second) // a fresh TOTP step: replay protection
+				res, err := http.PostForm(r.srv.URL+"/validate/check", form("user", alice, "pass", totp(r.secret, r.clock.Now())))
+				if err != nil {
+					b.Fatal(err)
+				}
+				body, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				if !bytes.Contains(body, []byte(`"authentication": "ACCEPT"`)) {
+					b.Fatalf("not accepted: %s", body)
+				}
+			}
+		})
 	}
 }
