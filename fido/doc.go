@@ -3,7 +3,9 @@
 // (attestation objects in the packed, fido-u2f and none formats) and
 // assertions (from the kiosk's libfido2 calls and from browsers through the
 // identity provider) against the relying-party and attestation policy, and
-// exports stored registrations in the standard WebAuthn JSON shape.
+// exports stored registrations in the standard WebAuthn JSON shape. It
+// also verifies FIDO Metadata Service (MDS3) BLOBs, which name
+// authenticator models and report revoked ones (Metadata).
 //
 // Parsing, attestation statement verification and signature checks are done
 // with github.com/go-webauthn/webauthn's protocol package. The ceremony

@@ -24,6 +24,12 @@ var (
 	ErrBadSignature      = errors.New("bad signature")
 	ErrUnknownCredential = errors.New("unknown credential")
 	ErrAAGUIDNotAllowed  = errors.New("AAGUID not allowed")
+	// ErrSyncedNotAllowed: the credential can be synced (or carries no
+	// attestation) and the policy refuses synced passkeys.
+	ErrSyncedNotAllowed = errors.New("synced passkey not allowed")
+	// ErrAuthenticatorStatus: the FIDO metadata reports the model revoked,
+	// compromised or retired.
+	ErrAuthenticatorStatus = errors.New("authenticator status refused")
 
 	// ErrAttestationNotTrusted: the attestation certificate does not chain
 	// to any of Policy.TrustedRoots.

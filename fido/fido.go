@@ -37,6 +37,17 @@ type Policy struct {
 	// AAGUIDAllow lists the authenticator models accepted at registration;
 	// empty: any AAGUID. fido-u2f keys have the zero AAGUID.
 	AAGUIDAllow [][16]byte
+	// AAGUIDDeny lists models refused at registration, whatever the allow
+	// list says.
+	AAGUIDDeny [][16]byte
+	// RefuseSynced refuses credentials that can be synced between devices
+	// (passkeys in a password manager): those with the backup eligible (BE)
+	// flag, and those with no attestation (format "none"), which is what
+	// synced passkey providers send. Zero: synced passkeys are accepted.
+	RefuseSynced bool
+	// Metadata, if set, names authenticator models and refuses models whose
+	// metadata status is undesired (revoked, compromised, retired).
+	Metadata *Metadata
 	// AttestationRequired refuses "none" and self attestation. Packed and
 	// fido-u2f x5c certificates must then chain to TrustedRoots; if
 	// TrustedRoots is empty any well-formed certificate attestation counts.

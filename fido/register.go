@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/fxamacker/cbor/v2"
 	"github.com/go-webauthn/webauthn/metadata"
@@ -39,8 +40,10 @@ var credParams = []protocol.CredentialParameter{
 // VerifyRegistration checks an attestationObject and its clientDataJSON
 // against the challenge and policy (WebAuthn §7.1): type webauthn.create,
 // challenge, origin, rpIdHash, UP, UV if required, the attestation
-// statement (packed, fido-u2f or none), the AAGUID allow list and the
-// attestation policy. It returns the credential to store.
+// statement (packed, fido-u2f or none), the AAGUID deny and allow lists,
+// the model's FIDO metadata status (Policy.Metadata), synced passkeys
+// (Policy.RefuseSynced) and the attestation policy. It returns the
+// credential to store. Browser and kiosk registrations both come here.
 func VerifyRegistration(p Policy, challenge, clientDataJSON, attestationObject []byte) (Credential, error) {
 	if err := p.check(); err != nil {
 		return Credential{}, err
@@ -100,8 +103,29 @@ func VerifyRegistration(p Policy, challenge, clientDataJSON, attestationObject [
 	}
 	copy(cred.AAGUID[:], obj.AuthData.AttData.AAGUID)
 
+	model, known := p.Metadata.Lookup(cred.AAGUID)
+	name := "AAGUID " + FormatAAGUID(cred.AAGUID)
+	if known && model.Name != "" {
+		name = fmt.Sprintf("%q (AAGUID %s)", model.Name, FormatAAGUID(cred.AAGUID))
+	}
+	if slices.Contains(p.AAGUIDDeny, cred.AAGUID) {
+		return Credential{}, fail(ErrAAGUIDNotAllowed, fmt.Sprintf("authenticator %s is on the deny list", name))
+	}
 	if len(p.AAGUIDAllow) > 0 && !slices.Contains(p.AAGUIDAllow, cred.AAGUID) {
-		return Credential{}, fail(ErrAAGUIDNotAllowed, fmt.Sprintf("authenticator AAGUID %s is not in the allow list (%s)", FormatAAGUID(cred.AAGUID), allowList(p.AAGUIDAllow)))
+		return Credential{}, fail(ErrAAGUIDNotAllowed, fmt.Sprintf("authenticator %s is not in the allow list (%s)", name, allowList(p.AAGUIDAllow)))
+	}
+	if known {
+		if st := model.RefusedStatus(time.Now()); st != "" {
+			return Credential{}, fail(ErrAuthenticatorStatus, fmt.Sprintf("authenticator %s has FIDO metadata status %s; such keys are not accepted", name, st))
+		}
+	}
+	if p.RefuseSynced {
+		switch {
+		case cred.BackupEligible:
+			return Credential{}, fail(ErrSyncedNotAllowed, fmt.Sprintf("authenticator %s created a passkey that can be synced to other devices (backup eligible); the policy accepts only device-bound keys", name))
+		case cred.AttestationType == AttestationNone:
+			return Credential{}, fail(ErrSyncedNotAllowed, fmt.Sprintf("authenticator %s sent no attestation (format %q), as synced passkeys do; the policy accepts only keys that attest their model", name, obj.Format))
+		}
 	}
 
 	chain, err := x5c(obj.AttStatement)

@@ -240,7 +240,7 @@ func TestVerifyRegistrationErrorsAreSpecific(t *testing.T) {
 
 var allSentinels = []error{
 	ErrCounterRegressed, ErrWrongType, ErrChallengeMismatch, ErrOriginMismatch, ErrRPIDMismatch,
-	ErrUserNotPresent, ErrUserNotVerified, ErrBadSignature, ErrUnknownCredential, ErrAAGUIDNotAllowed,
+	ErrUserNotPresent, ErrUserNotVerified, ErrBadSignature, ErrUnknownCredential, ErrAAGUIDNotAllowed, ErrSyncedNotAllowed, ErrAuthenticatorStatus,
 	ErrAttestationNotTrusted, ErrAttestationNotAllowed, ErrAttestationInvalid, ErrUnsupportedAlgorithm,
 	ErrMalformed, ErrPolicy,
 }
