@@ -268,12 +268,25 @@ type FIDO struct {
 	UserVerification   string     `toml:"user_verification"`    // UVRequired, UVPreferred or UVDiscouraged
 	AAGUIDAllow        []string   `toml:"aaguid_allow"`         // authenticator models allowed, as UUIDs; empty: any
 	AAGUIDs            [][16]byte `toml:"-"`                    // parsed AAGUIDAllow, filled by Validate; nil when any model is allowed
-	Attestation        string     `toml:"attestation"`          // AttestationOptional or AttestationRequired
-	TrustedCAFile      string     `toml:"trusted_ca_file"`      // PEM attestation root certificates; optional
-	DevicePaths        []string   `toml:"device_paths"`         // absolute device paths polled besides libfido2's enumeration
-	PollInterval       Duration   `toml:"poll_interval"`        // how often keys are looked for (hot-plug)
-	TouchTimeout       Duration   `toml:"touch_timeout"`        // how long the kiosk waits for a touch
-	SessionTTL         Duration   `toml:"session_ttl"`          // how long a kiosk enrollment session lives
+	AAGUIDDeny         []string   `toml:"aaguid_deny"`          // authenticator models refused, as UUIDs
+	AAGUIDsDenied      [][16]byte `toml:"-"`                    // parsed AAGUIDDeny, filled by Validate
+	Attestation        string     `toml:"attestation"`          // AttestationOptional or AttestationRequired (a synonym for require_attestation_for = ["kiosk", "browser"])
+	// RequireAttestationFor lists where keys must present a certificate
+	// attestation: PlaceKiosk, PlaceBrowser.
+	RequireAttestationFor []string `toml:"require_attestation_for"`
+	// AllowSynced accepts passkeys that can be synced between devices
+	// (backup eligible) or carry no attestation, as synced passkeys do.
+	AllowSynced   bool   `toml:"allow_synced"`
+	TrustedCAFile string `toml:"trusted_ca_file"` // PEM attestation root certificates; optional
+	// MDSFile is a FIDO Metadata Service (MDS3) BLOB as downloaded from
+	// https://mds3.fidoalliance.org/, re-read every MDSRefresh; optional.
+	MDSFile      string   `toml:"mds_file"`
+	MDSRootFile  string   `toml:"mds_root_file"` // PEM root the BLOB chains to; empty: the FIDO Alliance's production root (go-webauthn's metadata.ProductionMDSRoot)
+	MDSRefresh   Duration `toml:"mds_refresh"`   // how often mds_file is re-read
+	DevicePaths  []string `toml:"device_paths"`  // absolute device paths polled besides libfido2's enumeration
+	PollInterval Duration `toml:"poll_interval"` // how often keys are looked for (hot-plug)
+	TouchTimeout Duration `toml:"touch_timeout"` // how long the kiosk waits for a touch
+	SessionTTL   Duration `toml:"session_ttl"`   // how long a kiosk enrollment session lives
 }
 
 // User verification requirements (WebAuthn UserVerificationRequirement).
@@ -291,6 +304,20 @@ const (
 	AttestationOptional = "optional" // keys without (verifiable) attestation are enrolled too
 	AttestationRequired = "required" // keys must present attestation; with trusted_ca_file, chained to one of its roots
 )
+
+// Places where security keys and passkeys are registered, for
+// require_attestation_for.
+const (
+	PlaceKiosk   = "kiosk"   // the enrollment kiosk, over USB
+	PlaceBrowser = "browser" // the user's own browser (Security info page)
+)
+
+// AttestationRequiredFor reports whether registrations at place (PlaceKiosk,
+// PlaceBrowser) must present a certificate attestation: place is listed in
+// require_attestation_for, or attestation = "required".
+func (f FIDO) AttestationRequiredFor(place string) bool {
+	return f.Attestation == AttestationRequired || slices.Contains(f.RequireAttestationFor, place)
+}
 
 // UserVerificationRequired reports whether every ceremony must verify the
 // user (PIN or biometrics) and not merely test presence.
@@ -340,17 +367,21 @@ func Default() *Config {
 		},
 		Voice: Voice{RingTimeout: D(30 * time.Second), InputTimeout: D(20 * time.Second)},
 		FIDO: FIDO{
-			RPID:             "localhost",
-			RPName:           "mfagate",
-			Origin:           "https://localhost",
-			MinPINLength:     6,
-			UserVerification: UVRequired,
-			AAGUIDAllow:      []string{},
-			Attestation:      AttestationOptional,
-			DevicePaths:      []string{},
-			PollInterval:     D(time.Second),
-			TouchTimeout:     D(30 * time.Second),
-			SessionTTL:       D(15 * time.Minute),
+			RPID:                  "localhost",
+			RPName:                "mfagate",
+			Origin:                "https://localhost",
+			MinPINLength:          6,
+			UserVerification:      UVRequired,
+			AAGUIDAllow:           []string{},
+			AAGUIDDeny:            []string{},
+			Attestation:           AttestationOptional,
+			AllowSynced:           true,
+			MDSRefresh:            D(24 * time.Hour),
+			RequireAttestationFor: []string{},
+			DevicePaths:           []string{},
+			PollInterval:          D(time.Second),
+			TouchTimeout:          D(30 * time.Second),
+			SessionTTL:            D(15 * time.Minute),
 		},
 		OIDC: OIDC{
 			KeyRotation:     D(90 * 24 * time.Hour),
@@ -389,7 +420,7 @@ func Load(path string) (*Config, error) {
 // is a *SyntaxError, and unknown keys, values of the wrong type and values
 // Validate refuses are *Problem values joined together, sorted by line.
 // Relative paths in the file (api.client.token_file, store.path,
-// secrets.key_file, fido.trusted_ca_file) are made absolute against baseDir
+// secrets.key_file, fido.trusted_ca_file, mds_file, mds_root_file) are made absolute against baseDir
 // before validation, and token files and the CA file are read (see
 // Validate).
 //
@@ -478,6 +509,8 @@ func (c *Config) resolvePaths(baseDir string) {
 		c.API.Clients[i].TokenFile = abs(c.API.Clients[i].TokenFile)
 	}
 	c.FIDO.TrustedCAFile = abs(c.FIDO.TrustedCAFile)
+	c.FIDO.MDSFile = abs(c.FIDO.MDSFile)
+	c.FIDO.MDSRootFile = abs(c.FIDO.MDSRootFile)
 	if c.PrivacyIDEA != nil {
 		c.PrivacyIDEA.PasswordFile = abs(c.PrivacyIDEA.PasswordFile)
 		c.PrivacyIDEA.ResponseKeyFile = abs(c.PrivacyIDEA.ResponseKeyFile)

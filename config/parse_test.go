@@ -45,7 +45,7 @@ func TestUnknownKeys(t *testing.T) {
 		{"in [fido]", "[fido]\nrpid = \"login.example.ac.jp\"\n",
 			[]string{"line 2: fido.rpid: unknown key (did you mean fido.rp_id?)"}},
 		{"field without a toml name in [fido]", "[fido]\nAAGUIDs = []\n",
-			[]string{"line 2: fido.AAGUIDs: unknown key; valid in [fido]: aaguid_allow, attestation, device_paths, min_pin_length, origin, poll_interval, require_resident_key, rp_id, rp_name, session_ttl, touch_timeout, trusted_ca_file, user_verification"}},
+			[]string{"line 2: fido.AAGUIDs: unknown key; valid in [fido]: aaguid_allow, aaguid_deny, allow_synced, attestation, device_paths, mds_file, mds_refresh, mds_root_file, min_pin_length, origin, poll_interval, require_attestation_for, require_resident_key, rp_id, rp_name, session_ttl, touch_timeout, trusted_ca_file, user_verification"}},
 		{"after a multi-line string", "[messages.en]\nsms = \"\"\"\n{code}\nis your code\"\"\"\nsmss = \"x\"\n",
 			[]string{"line 5: messages.en.smss: unknown key (did you mean messages.en.sms?)"}},
 	}

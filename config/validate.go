@@ -33,8 +33,10 @@ import (
 // against the configuration file's directory first). It also gives each
 // modem with nil Channels or zero Baud the defaults, and each modem on a
 // "sim:<profile>" port without a Profile that profile. It fills
-// FIDO.AAGUIDs from fido.aaguid_allow and reads fido.trusted_ca_file (a
-// relative path is relative to the working directory, as for token_file).
+// FIDO.AAGUIDs from fido.aaguid_allow and FIDO.AAGUIDsDenied from
+// fido.aaguid_deny, reads fido.trusted_ca_file and fido.mds_root_file and
+// checks that fido.mds_file can be read (its signature is checked when the
+// daemon loads it, at start and at every mds_refresh) (a relative path is relative to the working directory, as for token_file).
 func (c *Config) Validate() error {
 	for i := range c.Modems {
 		c.Modems[i].setDefaults()
@@ -438,7 +440,7 @@ func parseUUID(s string) ([16]byte, bool) {
 	return u, true
 }
 
-// check checks [fido] and fills AAGUIDs. It reads trusted_ca_file but
+// check checks [fido] and fills AAGUIDs and AAGUIDsDenied. It reads trusted_ca_file but
 // does not look for device_paths: keys come and go (hot-plug), and a
 // software key's pty exists only while it runs.
 func (f *FIDO) check(ck *checker) {
@@ -462,26 +464,47 @@ func (f *FIDO) check(ck *checker) {
 		ck.add("fido.user_verification", q(f.UserVerification), "must be %q (a PIN or fingerprint at every use), %q or %q", UVRequired, UVPreferred, UVDiscouraged)
 	}
 
-	f.AAGUIDs = nil // never keep models of an earlier list
-	seen := map[[16]byte]int{}
-	for i, s := range f.AAGUIDAllow {
-		key := fmt.Sprintf("fido.aaguid_allow[%d]", i)
-		u, ok := parseUUID(s)
-		if !ok {
-			ck.add(key, q(s), `must be an AAGUID, a UUID like "cb69481e-8ff7-4039-93ec-0a2729a154a8" (it names a security key model)`)
-			continue
+	// Never keep models of an earlier list.
+	f.AAGUIDs = checkAAGUIDs(ck, "fido.aaguid_allow", f.AAGUIDAllow)
+	f.AAGUIDsDenied = checkAAGUIDs(ck, "fido.aaguid_deny", f.AAGUIDDeny)
+	for i, s := range f.AAGUIDDeny {
+		if u, ok := parseUUID(s); ok {
+			if j := slices.Index(f.AAGUIDs, u); j >= 0 {
+				ck.add(fmt.Sprintf("fido.aaguid_deny[%d]", i), q(s), "is also in fido.aaguid_allow (%q); a model cannot be both allowed and denied", f.AAGUIDAllow[j])
+			}
 		}
-		if j, dup := seen[u]; dup {
-			ck.add(key, q(s), "is already listed as fido.aaguid_allow[%d]", j)
-			continue
-		}
-		seen[u] = i
-		f.AAGUIDs = append(f.AAGUIDs, u)
 	}
 
 	if f.Attestation != AttestationOptional && f.Attestation != AttestationRequired {
-		ck.add("fido.attestation", q(f.Attestation), "must be %q (keys without attestation are enrolled too) or %q", AttestationOptional, AttestationRequired)
+		ck.add("fido.attestation", q(f.Attestation), "must be %q (keys without attestation are enrolled too) or %q (the same as require_attestation_for = [%q, %q])", AttestationOptional, AttestationRequired, PlaceKiosk, PlaceBrowser)
 	}
+	for i, p := range f.RequireAttestationFor {
+		key := fmt.Sprintf("fido.require_attestation_for[%d]", i)
+		switch j := slices.Index(f.RequireAttestationFor, p); {
+		case p != PlaceKiosk && p != PlaceBrowser:
+			ck.add(key, q(p), "must be %q (keys enrolled at the kiosk) or %q (passkeys registered from the user's browser)", PlaceKiosk, PlaceBrowser)
+		case j < i:
+			ck.add(key, q(p), "is already listed as fido.require_attestation_for[%d]", j)
+		}
+	}
+	if f.MDSFile != "" {
+		if msg := checkReadable(f.MDSFile, "metadata BLOB file"); msg != "" {
+			ck.add("fido.mds_file", q(f.MDSFile), "%s", msg)
+		}
+	}
+	if f.MDSRootFile != "" {
+		switch {
+		case f.MDSFile == "":
+			ck.add("fido.mds_root_file", q(f.MDSRootFile), "is set but fido.mds_file is not; the root verifies the metadata BLOB in mds_file")
+		default:
+			if msg := checkCAFile(f.MDSRootFile); msg != "" {
+				ck.add("fido.mds_root_file", q(f.MDSRootFile), "%s", msg)
+			} else if n := countCerts(f.MDSRootFile); n != 1 {
+				ck.add("fido.mds_root_file", q(f.MDSRootFile), "holds %d certificates; it must hold the one root the metadata BLOB chains to", n)
+			}
+		}
+	}
+	ck.durRange("fido.mds_refresh", f.MDSRefresh, time.Minute, 31*24*time.Hour, " (how often mds_file is re-read; the FIDO Alliance publishes about monthly)")
 	if f.TrustedCAFile != "" {
 		if msg := checkCAFile(f.TrustedCAFile); msg != "" {
 			ck.add("fido.trusted_ca_file", q(f.TrustedCAFile), "%s", msg)
@@ -506,6 +529,60 @@ func (f *FIDO) check(ck *checker) {
 	ck.durRange("fido.poll_interval", f.PollInterval, 200*time.Millisecond, 10*time.Second, " (how often keys are looked for)")
 	ck.durRange("fido.touch_timeout", f.TouchTimeout, 5*time.Second, 2*time.Minute, " (how long the kiosk waits for a touch)")
 	ck.durRange("fido.session_ttl", f.SessionTTL, time.Minute, 2*time.Hour, " (how long a kiosk enrollment session lives)")
+}
+
+// checkAAGUIDs parses a list of AAGUIDs, reporting malformed and repeated
+// ones under key.
+func checkAAGUIDs(ck *checker, key string, list []string) [][16]byte {
+	var out [][16]byte
+	seen := map[[16]byte]int{}
+	for i, s := range list {
+		k := fmt.Sprintf("%s[%d]", key, i)
+		u, ok := parseUUID(s)
+		if !ok {
+			ck.add(k, q(s), `must be an AAGUID, a UUID like "cb69481e-8ff7-4039-93ec-0a2729a154a8" (it names a security key model)`)
+			continue
+		}
+		if j, dup := seen[u]; dup {
+			ck.add(k, q(s), "is already listed as %s[%d]", key, j)
+			continue
+		}
+		seen[u] = i
+		out = append(out, u)
+	}
+	return out
+}
+
+// checkReadable returns what keeps a regular file from being read, or "".
+func checkReadable(path, what string) string {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Sprintf("%s %s does not exist", what, path)
+	case err != nil:
+		return fmt.Sprintf("cannot read %s: %v", what, err)
+	case !fi.Mode().IsRegular():
+		return fmt.Sprintf("%s %s is not a regular file", what, path)
+	}
+	fh, err := os.Open(path)
+	if err != nil {
+		return fmt.Sprintf("cannot read %s: %v", what, err)
+	}
+	fh.Close()
+	return ""
+}
+
+// countCerts counts the PEM blocks of a file checkCAFile accepted.
+func countCerts(path string) int {
+	data, _ := os.ReadFile(path)
+	n := 0
+	for {
+		var b *pem.Block
+		if b, data = pem.Decode(data); b == nil {
+			return n
+		}
+		n++
+	}
 }
 
 // checkCAFile returns what is wrong with a file of PEM attestation root
