@@ -39,6 +39,8 @@ type Metrics struct {
 	radiusRequests     *prometheus.CounterVec
 	radiusDropped      *prometheus.CounterVec
 	reloadOK           prometheus.Gauge
+	mdsValid           prometheus.Gauge
+	mdsNextUpdate      prometheus.Gauge
 	reloadTime         prometheus.Gauge
 	nodes              *nodeCollector // nil until WatchNodes
 }
@@ -128,6 +130,14 @@ func New() *Metrics {
 			Name: "mfagate_radius_dropped_total",
 			Help: "RADIUS packets dropped without an answer, by client (\"unknown\" for a source address no [[radius.client]] has) and reason: unknown_client, malformed, unsupported_code, no_message_authenticator, bad_message_authenticator, bad_password (User-Password undecodable: most likely a wrong secret), in_progress (a retransmission of a request still being answered), flood (too many requests of the client in flight), unanswered (the store failed or the daemon was stopping while the request was answered), upstream_unreachable and upstream_unauthentic (proxy mode: the upstream did not answer, or only with replies that failed the checks).",
 		}, []string{"client", "reason"}),
+		mdsValid: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "mfagate_fido_metadata_valid",
+			Help: "1 when the last read of [fido] mds_file gave a FIDO metadata BLOB that verified; 0 when it failed (the previous BLOB, if any, stays in use) or no mds_file is configured.",
+		}),
+		mdsNextUpdate: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "mfagate_fido_metadata_next_update_timestamp_seconds",
+			Help: "Unix time of the nextUpdate of the FIDO metadata BLOB in use (0: none); below time() the BLOB is overdue for replacement but still used.",
+		}),
 		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "mfagate_config_last_reload_successful",
 			Help: "1 when the last configuration load (start or SIGHUP) succeeded; 0 when the daemon kept its previous configuration.",
@@ -155,7 +165,7 @@ func New() *Metrics {
 		info, m.httpRequests, m.httpDuration, m.challengesCreated, m.challengesFinished,
 		m.verifyFailures, m.fraudReports, m.users, m.modemJobs, m.modemJobSeconds, m.dtmf, m.smsFailures,
 		m.outboxQueued, m.outboxSending, m.outboxOldest, m.reloadOK, m.reloadTime, m.fidoEnrollments,
-		m.oidcSignins, m.piRequests, m.radiusRequests, m.radiusDropped,
+		m.oidcSignins, m.piRequests, m.radiusRequests, m.radiusDropped, m.mdsValid, m.mdsNextUpdate,
 	)
 	m.fidoEnrollments.WithLabelValues("done")
 	m.fidoEnrollments.WithLabelValues("failed")
@@ -210,6 +220,19 @@ func (m *Metrics) RadiusRequestsCounter(client, mode, result string) prometheus.
 // RadiusDroppedCounter: see RadiusRequestsCounter.
 func (m *Metrics) RadiusDroppedCounter(client, reason string) prometheus.Counter {
 	return m.radiusDropped.WithLabelValues(client, reason)
+}
+
+// FIDOMetadata records a read of the FIDO metadata BLOB file: whether it
+// verified, and the nextUpdate of the BLOB in use (zero: none).
+func (m *Metrics) FIDOMetadata(valid bool, nextUpdate time.Time) {
+	m.mdsValid.Set(0)
+	if valid {
+		m.mdsValid.Set(1)
+	}
+	m.mdsNextUpdate.Set(0)
+	if !nextUpdate.IsZero() {
+		m.mdsNextUpdate.Set(float64(nextUpdate.Unix()))
+	}
 }
 
 // ConfigLoaded records the outcome of a configuration load at t.

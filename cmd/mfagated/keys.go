@@ -18,27 +18,37 @@ import (
 )
 
 // kioskPolicy turns the [fido] section into the kiosk's policy.
-func kioskPolicy(f config.FIDO) (kiosk.Policy, error) {
+func kioskPolicy(f config.FIDO, md *fido.Metadata) (kiosk.Policy, error) {
+	wp, err := webAuthnPolicy(f, config.PlaceKiosk, md)
 	p := kiosk.Policy{
-		WebAuthn: fido.Policy{RPID: f.RPID, RPName: f.RPName, Origin: f.Origin, AAGUIDAllow: f.AAGUIDs,
-			AttestationRequired: f.Attestation == config.AttestationRequired, UserVerification: f.UserVerification},
+		WebAuthn:     wp,
 		MinPINLength: f.MinPINLength, RequireResidentKey: f.RequireResidentKey,
 		SessionTTL: f.SessionTTL.Duration, TouchTimeout: f.TouchTimeout.Duration,
 	}
+	return p, err
+}
+
+// webAuthnPolicy turns the [fido] section into the verification policy of
+// registrations at place (config.PlaceKiosk, config.PlaceBrowser): the
+// same checks everywhere but for require_attestation_for.
+func webAuthnPolicy(f config.FIDO, place string, md *fido.Metadata) (fido.Policy, error) {
+	p := fido.Policy{RPID: f.RPID, RPName: f.RPName, Origin: f.Origin, AAGUIDAllow: f.AAGUIDs, AAGUIDDeny: f.AAGUIDsDenied,
+		AttestationRequired: f.AttestationRequiredFor(place), RefuseSynced: !f.AllowSynced, Metadata: md,
+		UserVerification: f.UserVerification}
 	if f.TrustedCAFile != "" {
-		roots, err := readCerts(f.TrustedCAFile)
+		roots, err := readCerts(f.TrustedCAFile, "fido.trusted_ca_file")
 		if err != nil {
 			return p, err
 		}
-		p.WebAuthn.TrustedRoots = roots
+		p.TrustedRoots = roots
 	}
 	return p, nil
 }
 
-func readCerts(path string) ([]*x509.Certificate, error) {
+func readCerts(path, key string) ([]*x509.Certificate, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("fido.trusted_ca_file: %w", err)
+		return nil, fmt.Errorf("%s: %w", key, err)
 	}
 	var out []*x509.Certificate
 	for {
@@ -49,7 +59,7 @@ func readCerts(path string) ([]*x509.Certificate, error) {
 		}
 		c, err := x509.ParseCertificate(b.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("fido.trusted_ca_file %s: %w", path, err)
+			return nil, fmt.Errorf("%s %s: %w", key, path, err)
 		}
 		out = append(out, c)
 	}

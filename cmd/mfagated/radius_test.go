@@ -50,11 +50,11 @@ func TestReloadRadiusNeedsRestart(t *testing.T) {
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 
-	same := reloadConfig(cur, func() (*config.Config, error) { return config.Parse([]byte(file("192.0.2.7/32")), dir) }, svc, srv, k, m, log)
+	same := reloadConfig(cur, func() (*config.Config, error) { return config.Parse([]byte(file("192.0.2.7/32")), dir) }, svc, srv, k, nil, m, log)
 	if strings.Contains(logs.String(), "section=radius") {
 		t.Errorf("an unchanged [radius] is reported as changed:\n%s", logs.String())
 	}
-	next := reloadConfig(same, func() (*config.Config, error) { return config.Parse([]byte(file("192.0.2.8/32")), dir) }, svc, srv, k, m, log)
+	next := reloadConfig(same, func() (*config.Config, error) { return config.Parse([]byte(file("192.0.2.8/32")), dir) }, svc, srv, k, nil, m, log)
 	if !strings.Contains(logs.String(), "takes effect only after a restart") || !strings.Contains(logs.String(), "section=radius") {
 		t.Errorf("a changed [radius] is not reported as needing a restart:\n%s", logs.String())
 	}

@@ -14,10 +14,10 @@ import (
 
 // reloadConfig applies a re-read configuration (SIGHUP). What can change
 // safely takes effect at once: API clients, /metrics access, the policy and
-// message templates. Listener, store, key and modems need a restart; a
+// message templates, the [fido] policy and its metadata file. Listener, store, key and modems need a restart; a
 // change there is logged and otherwise ignored. On any error the running
 // configuration stays as it was.
-func reloadConfig(cur *config.Config, load func() (*config.Config, error), svc *mfa.Service, srv *api.Server, k *kiosk.Kiosk, m *metrics.Metrics, log *slog.Logger) *config.Config {
+func reloadConfig(cur *config.Config, load func() (*config.Config, error), svc *mfa.Service, srv *api.Server, k *kiosk.Kiosk, md *metadataFile, m *metrics.Metrics, log *slog.Logger) *config.Config {
 	if load == nil {
 		log.Info("reload: the demo has no configuration file; nothing to reload")
 		return cur
@@ -25,7 +25,11 @@ func reloadConfig(cur *config.Config, load func() (*config.Config, error), svc *
 	next, err := load()
 	var kp kiosk.Policy
 	if err == nil {
-		kp, err = kioskPolicy(next.FIDO)
+		kp, err = kioskPolicy(next.FIDO, md.metadata())
+	}
+	var src metadataSource
+	if err == nil {
+		src, err = md.source(next.FIDO)
 	}
 	if err == nil {
 		err = svc.SetPolicy(policyFrom(next))
@@ -37,6 +41,7 @@ func reloadConfig(cur *config.Config, load func() (*config.Config, error), svc *
 	}
 	srv.SetClients(clientsFrom(next))
 	k.SetPolicy(kp)
+	md.use(src) // mds_file may name another file, or the same one replaced
 	srv.SetMetricsPublic(next.Server.MetricsPublic)
 	for name, same := range map[string]bool{
 		"server.listen": cur.Server.Listen == next.Server.Listen,

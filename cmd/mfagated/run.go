@@ -175,7 +175,17 @@ func serve(ctx context.Context, ln net.Listener, cfg *config.Config, d *demoStat
 		return err
 	}
 	defer stopKeys()
-	kp, err := kioskPolicy(cfg.FIDO)
+	// Without a BLOB that verifies the daemon still starts: names and
+	// status checks are off until a good one is downloaded, and the
+	// metric and the log say so.
+	mdf := newMetadataFile(m, log.With("component", "fido-metadata"))
+	mdsrc, err := mdf.source(cfg.FIDO)
+	if err != nil {
+		return err
+	}
+	mdf.set(mdsrc)
+	mdf.load(time.Now())
+	kp, err := kioskPolicy(cfg.FIDO, mdf.metadata())
 	if err != nil {
 		return err
 	}
@@ -261,6 +271,7 @@ func serve(ctx context.Context, ln net.Listener, cfg *config.Config, d *demoStat
 	sd := notifier{log: log}
 	sd.send(daemon.SdNotifyReady + "\nSTATUS=" + statusLine(pool))
 	wg.Go(func() { watchdog(life, sd, hk, svc, pool) })
+	wg.Go(func() { mdf.run(life) })
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -272,7 +283,7 @@ func serve(ctx context.Context, ln net.Listener, cfg *config.Config, d *demoStat
 				return
 			case <-hup:
 				sd.send(daemon.SdNotifyReloading + "\n" + daemon.SdNotifyMonotonicUsec())
-				running = reloadConfig(running, reload, svc, srv, k, m, log)
+				running = reloadConfig(running, reload, svc, srv, k, mdf, m, log)
 				sd.send(daemon.SdNotifyReady)
 			}
 		}
