@@ -15,7 +15,7 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request, _ *Client) erro
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, userView(v))
+	return writeJSON(w, http.StatusOK, s.userView(v))
 }
 
 type addMethodBody struct {
@@ -46,7 +46,7 @@ func (s *Server) registerMethod(w http.ResponseWriter, r *http.Request, a mfa.Ac
 	if err != nil {
 		return err
 	}
-	out := map[string]any{"method": methodView(res.Method)}
+	out := map[string]any{"method": s.methodView(res.Method)}
 	if res.TOTP != nil {
 		if out["totp"], err = totpView(res.TOTP); err != nil {
 			return err
@@ -72,7 +72,7 @@ func (s *Server) confirmMethod(w http.ResponseWriter, r *http.Request, c *Client
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"method": methodView(m)})
+	return writeJSON(w, http.StatusOK, map[string]any{"method": s.methodView(m)})
 }
 
 func (s *Server) removeMethod(w http.ResponseWriter, r *http.Request, c *Client) error {
@@ -102,7 +102,7 @@ func (s *Server) setDefault(w http.ResponseWriter, r *http.Request, c *Client) e
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, userView(v))
+	return writeJSON(w, http.StatusOK, s.userView(v))
 }
 
 type mfaBody struct {
@@ -122,7 +122,7 @@ func (s *Server) applyMFA(w http.ResponseWriter, r *http.Request, c *Client) err
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, userView(v))
+	return writeJSON(w, http.StatusOK, s.userView(v))
 }
 
 func (s *Server) terminateMFA(w http.ResponseWriter, r *http.Request, c *Client) error {
@@ -130,7 +130,7 @@ func (s *Server) terminateMFA(w http.ResponseWriter, r *http.Request, c *Client)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, userView(v))
+	return writeJSON(w, http.StatusOK, s.userView(v))
 }
 
 func (s *Server) unlock(w http.ResponseWriter, r *http.Request, c *Client) error {
@@ -138,7 +138,7 @@ func (s *Server) unlock(w http.ResponseWriter, r *http.Request, c *Client) error
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, userView(v))
+	return writeJSON(w, http.StatusOK, s.userView(v))
 }
 
 type challengeBody struct {

@@ -45,6 +45,7 @@ type harness struct {
 	keys   *mfa.Keys
 	path   string
 	oidc   *oidcParts // non-nil: the External MFA provider is on
+	models func([16]byte) string
 	api    *api.Server
 }
 
@@ -109,6 +110,7 @@ func (h *harness) open(p mfa.Policy) {
 	if h.oidc != nil {
 		opts.OIDC = h.oidc.provider(h)
 	}
+	opts.Models = h.models
 	s := api.New(opts)
 	h.api = s
 	h.srv = httptest.NewServer(s.Handler())

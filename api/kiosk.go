@@ -54,7 +54,7 @@ func (s *Server) sessionView(sess kiosk.Session) sessionJSON {
 		j.PINRetries = &n
 	}
 	if sess.Method != nil {
-		m := methodView(*sess.Method)
+		m := s.methodView(*sess.Method)
 		j.Method = &m
 	}
 	if sess.Challenge != nil {

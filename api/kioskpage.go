@@ -145,7 +145,7 @@ func (s *Server) pageState(w http.ResponseWriter, r *http.Request, sess kiosk.Se
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, pageStateJSON{Session: s.sessionView(sess), User: userView(v)})
+	return writeJSON(w, http.StatusOK, pageStateJSON{Session: s.sessionView(sess), User: s.userView(v)})
 }
 
 func (s *Server) pageAddMethod(w http.ResponseWriter, r *http.Request, sess kiosk.Session, a mfa.Actor) error {
@@ -161,7 +161,7 @@ func (s *Server) pageConfirm(w http.ResponseWriter, r *http.Request, sess kiosk.
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"method": methodView(m)})
+	return writeJSON(w, http.StatusOK, map[string]any{"method": s.methodView(m)})
 }
 
 func (s *Server) pageRemoveMethod(w http.ResponseWriter, r *http.Request, sess kiosk.Session, a mfa.Actor) error {
@@ -187,7 +187,7 @@ func (s *Server) pageSetDefault(w http.ResponseWriter, r *http.Request, sess kio
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, userView(v))
+	return writeJSON(w, http.StatusOK, s.userView(v))
 }
 
 // pageChallenge starts a test sign-in (step 3) or a proof. A kiosk session
@@ -328,7 +328,7 @@ func (s *Server) pageApply(w http.ResponseWriter, r *http.Request, sess kiosk.Se
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, userView(v))
+	return writeJSON(w, http.StatusOK, s.userView(v))
 }
 
 type kioskStatusJSON struct {

@@ -320,7 +320,7 @@ func (s *Server) flowState(w http.ResponseWriter, r *http.Request, f oidc.Flow, 
 		return err
 	}
 	for _, m := range ms {
-		j := methodView(m)
+		j := s.methodView(m)
 		j.Default = m.ID == v.User.DefaultMethod
 		if m.Kind == mfa.KindPhone {
 			j.Channels = []string{}

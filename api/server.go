@@ -68,6 +68,9 @@ type Options struct {
 	// API) that authenticate their own clients; the server instruments
 	// and lists them with its own.
 	Mounts []Mount
+	// Models names a security key's model by its AAGUID from FIDO
+	// metadata ("" when unknown); nil: methods show the AAGUID only.
+	Models func(aaguid [16]byte) string
 	Logger *slog.Logger
 }
 
@@ -88,6 +91,7 @@ type Server struct {
 	demo          DemoPhones
 	kiosk         Kiosk
 	oidc          *OIDC
+	models        func([16]byte) string
 	log           *slog.Logger
 	mux           *http.ServeMux
 	routes        []route
@@ -104,7 +108,7 @@ var openAPI []byte
 // New builds the API's handler tree.
 func New(o Options) *Server {
 	s := &Server{svc: o.Service, metrics: o.Metrics, readiness: o.Readiness, modems: o.Modems, demo: o.Demo, kiosk: o.Kiosk,
-		oidc: o.OIDC, log: o.Logger, mux: http.NewServeMux()}
+		oidc: o.OIDC, models: o.Models, log: o.Logger, mux: http.NewServeMux()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

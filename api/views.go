@@ -46,6 +46,7 @@ type methodJSON struct {
 	Language    string     `json:"language,omitempty"`
 	Channels    []string   `json:"channels,omitempty"` // External MFA page: the channels this sign-in may use
 	AAGUID      string     `json:"aaguid,omitempty"`
+	Model       string     `json:"model,omitempty"` // the authenticator's name from FIDO metadata
 	SignCount   *uint32    `json:"sign_count,omitempty"`
 	CreatedAt   time.Time  `json:"created_at"`
 	ConfirmedAt *time.Time `json:"confirmed_at"`
@@ -116,7 +117,7 @@ func timePtr(t time.Time) *time.Time {
 	return &t
 }
 
-func userView(v mfa.UserView) userJSON {
+func (s *Server) userView(v mfa.UserView) userJSON {
 	u := userJSON{
 		User: v.User.ID,
 		MFA: mfaJSON{State: string(v.State), LastTestSigninAt: timePtr(v.User.LastTestSigninAt),
@@ -135,14 +136,14 @@ func userView(v mfa.UserView) userJSON {
 		u.Warnings = []string{}
 	}
 	for _, m := range v.Methods {
-		mj := methodView(m)
+		mj := s.methodView(m)
 		mj.Default = m.ID == v.User.DefaultMethod
 		u.Methods = append(u.Methods, mj)
 	}
 	return u
 }
 
-func methodView(m mfa.Method) methodJSON {
+func (s *Server) methodView(m mfa.Method) methodJSON {
 	j := methodJSON{ID: m.ID, Kind: string(m.Kind), Label: m.Label, Confirmed: m.Confirmed,
 		Slot: string(m.Slot), Channel: string(m.Channel), Language: m.Language,
 		Extension: m.Extension != "", CreatedAt: m.CreatedAt.UTC(), ConfirmedAt: timePtr(m.ConfirmedAt)}
@@ -151,6 +152,9 @@ func methodView(m mfa.Method) methodJSON {
 	}
 	if m.FIDO != nil {
 		j.AAGUID = formatUUID(m.FIDO.AAGUID)
+		if s.models != nil && len(m.FIDO.AAGUID) == 16 {
+			j.Model = s.models([16]byte(m.FIDO.AAGUID))
+		}
 		n := m.FIDO.SignCount
 		j.SignCount = &n
 	}

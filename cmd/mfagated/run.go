@@ -210,7 +210,7 @@ func serve(ctx context.Context, ln net.Listener, cfg *config.Config, d *demoStat
 		defer rconn.Close()
 	}
 	opts := api.Options{Service: svc, Clients: clientsFrom(cfg), Metrics: m, MetricsPublic: cfg.Server.MetricsPublic,
-		Modems: pool, Kiosk: k, OIDC: op, Mounts: mounts, Readiness: modemReadiness(cfg, pool), Logger: apiLog}
+		Modems: pool, Kiosk: k, OIDC: op, Mounts: mounts, Models: mdf.metadata().Describe, Readiness: modemReadiness(cfg, pool), Logger: apiLog}
 	if d != nil && simNet != nil {
 		opts.Demo = demoPhones{net: simNet, region: cfg.Policy.DefaultRegion}
 	}
