@@ -258,7 +258,7 @@ func timed(ctx context.Context, c *http.Client, url, body string, out any, rec f
 }
 
 // signins is figure 1's bookkeeping of users and time steps, shared by
-// both doors the figure drives. Each worker owns the users it took from the
+// every door the figure drives. Each worker owns the users it took from the
 // pool. A user gets wrong codes until 99 consecutive failures, then one
 // correct code for a fresh time step, which resets the count; when no fresh
 // step is left the worker puts the user back behind all the others, for a
@@ -500,15 +500,25 @@ func startBare() (*exec.Cmd, string, error) {
 
 // figureTOTP is figure 1: TOTP sign-in attempts through the API against
 // the bare net/http baseline at concurrency 1, 16 and 64, and the same
-// attempts through the privacyIDEA-compatible /validate/check in one
-// request, against the API's two.
+// attempts in one request, against the API's two: through the
+// privacyIDEA-compatible /validate/check and as a RADIUS Access-Request,
+// all to the same daemon over the same users.
 func figureTOTP(ctx context.Context, run *Run, bin string, dur time.Duration, users int) error {
-	d, err := startDaemon(bin, "[policy]\nmax_consecutive_failures = 100\nactivation_delay = \"0s\"\n"+
-		"[privacyidea]\nresponse_key_file = \"privacyidea-response.pem\"\n", 64)
+	raddr, err := freeUDPAddr()
+	if err != nil {
+		return err
+	}
+	var rsecret []byte
+	d, err := startDaemonWith(bin, "[policy]\nmax_consecutive_failures = 100\nactivation_delay = \"0s\"\n"+
+		"[privacyidea]\nresponse_key_file = \"privacyidea-response.pem\"\n"+radiusConfig(raddr), 64,
+		func(dir string) (err error) { rsecret, err = writeRadiusSecret(dir); return err })
 	if err != nil {
 		return err
 	}
 	defer d.stop()
+	if err := radiusProbe(ctx, raddr, rsecret); err != nil {
+		return err
+	}
 	pool := &userPool{}
 	var ids []string
 	t0 := time.Now()
@@ -550,11 +560,18 @@ func figureTOTP(ctx context.Context, run *Run, bin string, dur time.Duration, us
 			}
 		}
 		fmt.Fprintf(os.Stderr, "figure 1: concurrency %d: mfagate %.0f req/s, bare %.0f req/s\n", conc, m.rps(), b.rps())
-		v, err := validateSeries(ctx, run, d, si, conc, dur, m)
+		v, vnote, err := validateLoop(ctx, d, si, conc, dur)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "figure 1: concurrency %d: sign-ins/s: /validate/check %.0f, API %.0f\n", conc, v.opsPerSec(), m.opsPerSec())
+		r, rnote, err := radiusLoop(raddr, rsecret, si, conc, dur)
+		if err != nil {
+			return err
+		}
+		if err := oneRequestSeries(run, conc, m, []oneRequestDoor{{"validate_check", v, vnote}, {"radius", r, rnote}}); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "figure 1: concurrency %d: sign-ins/s: /validate/check %.0f, RADIUS %.0f, API %.0f\n", conc, v.opsPerSec(), r.opsPerSec(), m.opsPerSec())
 	}
 	if err := signatureCost(run, d); err != nil {
 		return err
@@ -580,39 +597,58 @@ func figureTOTP(ctx context.Context, run *Run, bin string, dur time.Duration, us
 	return nil
 }
 
-// validateSeries measures figure 1's sign-in attempts through
-// /validate/check at concurrency conc, and sets beside the API's figures m
-// the sign-ins per second and per-sign-in latencies of both, with the
-// ratio of the one-request path to the two-request one.
-func validateSeries(ctx context.Context, run *Run, d *daemon, si *signins, conc int, dur time.Duration, m *loadResult) (*loadResult, error) {
+// oneRequestDoor is a door that answers figure 1's sign-in in one request.
+type oneRequestDoor struct {
+	name string      // in the entries' names: totp_<name>_c<conc>_…
+	res  *loadResult // its loop at this concurrency
+	note string
+}
+
+// oneRequestSeries sets figure 1's sign-ins through the one-request doors
+// beside the API's at concurrency conc (m: the API's loop): the sign-ins
+// per second and per-sign-in latencies of each, with the ratio of each
+// one-request path to the API's two-request one.
+func oneRequestSeries(run *Run, conc int, m *loadResult, doors []oneRequestDoor) error {
+	me := run.add(Entry{Name: fmt.Sprintf("totp_api_c%d_signins", conc), Value: m.opsPerSec(), Unit: "sign-ins/s",
+		Note: fmt.Sprintf("create + verify, two requests per sign-in; %d sign-ins in %s", len(m.ops), m.elapsed.Round(time.Millisecond))})
+	for _, d := range doors {
+		e := run.add(Entry{Name: fmt.Sprintf("totp_%s_c%d_signins", d.name, conc), Value: d.res.opsPerSec(), Unit: "sign-ins/s", Note: d.note})
+		if err := run.compare(e, me, d.res.opsPerSec()/m.opsPerSec(), 0); err != nil {
+			return err
+		}
+	}
+	for _, p := range []float64{50, 99} {
+		mp := run.add(Entry{Name: fmt.Sprintf("totp_api_c%d_signin_p%g", conc, p), Value: ms(percentile(m.ops, p)), Unit: "ms"})
+		for _, d := range doors {
+			e := run.add(Entry{Name: fmt.Sprintf("totp_%s_c%d_p%g", d.name, conc, p), Value: ms(percentile(d.res.ops, p)), Unit: "ms"})
+			if e.Value > 0 {
+				if err := run.compare(e, mp, mp.Value/e.Value, 0); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// validateLoop measures figure 1's sign-in attempts through
+// /validate/check at concurrency conc and checks what the door answered.
+func validateLoop(ctx context.Context, d *daemon, si *signins, conc int, dur time.Duration) (*loadResult, string, error) {
 	var vd verdicts
 	v := closedLoop(conc, dur, 1<<20, validateOp(ctx, d, si, &vd))
 	si.release()
 	if n := vd.wrongAccepted.Load(); n > 0 {
-		return nil, fmt.Errorf("/validate/check answered ACCEPT to %d wrong codes", n)
+		return nil, "", fmt.Errorf("/validate/check answered ACCEPT to %d wrong codes", n)
 	}
 	if r := vd.right.Load(); r >= 3 && vd.accept.Load() == 0 {
-		return nil, fmt.Errorf("/validate/check accepted none of %d correct codes for fresh time steps; statuses %v", r, v.status)
+		return nil, "", fmt.Errorf("/validate/check accepted none of %d correct codes for fresh time steps; statuses %v", r, v.status)
 	}
 	note := fmt.Sprintf("one request per sign-in; %d requests in %s; ACCEPT %d (of %d correct codes sent), REJECT %d; HTTP statuses %v",
 		v.requests, v.elapsed.Round(time.Millisecond), vd.accept.Load(), vd.right.Load(), vd.reject.Load(), v.status)
 	if v.stopped != "" {
 		note += "; ended early: " + v.stopped
 	}
-	me := run.add(Entry{Name: fmt.Sprintf("totp_api_c%d_signins", conc), Value: m.opsPerSec(), Unit: "sign-ins/s",
-		Note: fmt.Sprintf("create + verify, two requests per sign-in; %d sign-ins in %s", len(m.ops), m.elapsed.Round(time.Millisecond))})
-	ve := run.add(Entry{Name: fmt.Sprintf("totp_validate_check_c%d_signins", conc), Value: v.opsPerSec(), Unit: "sign-ins/s", Note: note})
-	if err := run.compare(ve, me, v.opsPerSec()/m.opsPerSec(), 0); err != nil {
-		return nil, err
-	}
-	for _, p := range []float64{50, 99} {
-		mp := run.add(Entry{Name: fmt.Sprintf("totp_api_c%d_signin_p%g", conc, p), Value: ms(percentile(m.ops, p)), Unit: "ms"})
-		vp := run.add(Entry{Name: fmt.Sprintf("totp_validate_check_c%d_p%g", conc, p), Value: ms(percentile(v.ops, p)), Unit: "ms"})
-		if vp.Value > 0 {
-			run.compare(vp, mp, mp.Value/vp.Value, 0)
-		}
-	}
-	return v, nil
+	return v, note, nil
 }
 
 // signatureCost times pi.Signer.Sign with the key the daemon created, over
