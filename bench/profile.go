@@ -17,7 +17,7 @@ var profileShares = []struct{ key, fn, what string }{
 	{"http_server", "net/http.(*conn).serve", "the server side of each request: net/http, the API handlers and what they call"},
 	{"sqlite_write_transactions", "mfagate/store/sqlite.(*DB).Update", "the write transactions (begin, statements, commit)"},
 	{"sqlite_commit", "database/sql.(*Tx).Commit", "committing them (WAL frames written with pwrite)"},
-	{"challenge_row_writes", "mfagate/store/sqlite.(*tx).PutChallenge", "writing the challenge row (at creation and again when it is decided)"},
+	{"challenge_row_writes", "mfagate/store.(*Tx).PutChallenge", "writing the challenge row (at creation and again when it is decided)"},
 	{"totp_match", "mfagate/mfa.matchTOTP", "computing and comparing the TOTP codes"},
 	{"benchmark_client", "mfagate/api_test.(*harness).do", "the benchmark's own HTTP client"},
 }
