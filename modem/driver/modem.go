@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -112,7 +113,7 @@ type Modem struct {
 	readMem   string
 	active    *callSession // the call in progress, if any
 	unsettled bool         // a command timed out; its late reply may still come
-	bootSeq   uint64       // line count when the first initialisation ended
+	bootSeq   uint64       // line count when the first initialisation ended; max until then
 }
 
 type request struct {
@@ -169,6 +170,10 @@ func New(ctx context.Context, rw io.ReadWriter, profile Profile, opts ...Option)
 		stopped: make(chan struct{}),
 		reports: make(chan StatusReport, cfg.reportBuffer),
 		enc:     newEncoder(),
+		// The line reader starts before the first initialisation, and the
+		// owner may drain the power-on RDY before it serves that request:
+		// until the initialisation has ended, every RDY is the power-on one.
+		bootSeq: math.MaxUint64,
 	}
 	var trace *slog.Logger
 	if cfg.trace {
