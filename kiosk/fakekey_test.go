@@ -214,6 +214,33 @@ func TestStoppingKioskEndsOperation(t *testing.T) {
 	}
 }
 
+// An operation begun before the goroutine running Run has started (the
+// daemon serves requests meanwhile) still ends when Run's context does.
+func TestStoppingKioskEndsOperationBegunBeforeRun(t *testing.T) {
+	fk := newFakeKey("/dev/fake", true)
+	r := newKioskRig(t, newFakeKeys(fk), testPolicy(), false)
+	s := r.session()
+	if _, err := r.k.Enroll(t.Context(), staff, s.ID, kiosk.EnrollRequest{Device: "/dev/fake", NewPIN: "246810"}); err != nil {
+		t.Fatal(err)
+	}
+	fk.waiting(t)
+	r.run()
+	r.stop()
+	select {
+	case <-r.ran:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run did not return after its context ended")
+	}
+	select {
+	case err := <-fk.ended:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("the key's call ended with %v", err)
+		}
+	default:
+		t.Fatal("Run returned before the operation's key call had ended")
+	}
+}
+
 // A device that is not plugged in and PINs the key cannot take are refused
 // before an operation starts; the session is unchanged and the refusals
 // are audited, without the PIN.

@@ -118,7 +118,8 @@ type Kiosk struct {
 	mu       sync.Mutex
 	sessions map[string]*entry
 	ops      sync.WaitGroup
-	ctx      context.Context // ends operations when the kiosk stops
+	ctx      context.Context    // ends operations when the kiosk stops
+	stop     context.CancelFunc // ends ctx; called once Run's context has ended
 }
 
 // entry is this node's copy of a session. With a store, the copy of a
@@ -197,7 +198,10 @@ func (e *PINTooShortError) Error() string {
 // New returns a kiosk; Run starts its housekeeping.
 func New(o Options) *Kiosk {
 	k := &Kiosk{svc: o.Service, keys: o.Keys, obs: o.Observer, log: o.Logger, now: o.Now,
-		store: o.Store, node: o.Node, sessions: map[string]*entry{}, ctx: context.Background()}
+		store: o.Store, node: o.Node, sessions: map[string]*entry{}}
+	// The kiosk's own context, not Run's: an operation may begin before the
+	// goroutine running Run has started, and it must still end with Run.
+	k.ctx, k.stop = context.WithCancel(context.Background())
 	if k.node == "" {
 		k.node, _ = os.Hostname()
 	}
@@ -243,17 +247,15 @@ const tick = 250 * time.Millisecond
 const purgeEvery = int(time.Minute / tick)
 
 // Run expires sessions, follows the progress of sessions other nodes run
-// and deletes old records until ctx ends, then waits for running
-// operations.
+// and deletes old records until ctx ends, then ends the running operations,
+// also those begun before Run was called, and waits for them.
 func (k *Kiosk) Run(ctx context.Context) {
-	k.mu.Lock()
-	k.ctx = ctx
-	k.mu.Unlock()
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	for n := 0; ; n++ {
 		select {
 		case <-ctx.Done():
+			k.stop()
 			k.ops.Wait()
 			return
 		case <-t.C:

@@ -88,6 +88,13 @@ func testPolicy(tweak ...func(*kiosk.Policy)) kiosk.Policy {
 // file; the kiosk's clock is the wall clock plus r.ahead.
 func newDomainRig(t *testing.T, keys kiosk.Keys, p kiosk.Policy) *rig {
 	t.Helper()
+	return newKioskRig(t, keys, p, true)
+}
+
+// newKioskRig is newDomainRig; without run, the kiosk's Run is not started
+// until r.run.
+func newKioskRig(t *testing.T, keys kiosk.Keys, p kiosk.Policy, run bool) *rig {
+	t.Helper()
 	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "m.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -106,18 +113,28 @@ func newDomainRig(t *testing.T, keys kiosk.Keys, p kiosk.Policy) *rig {
 	ahead := new(atomic.Int64)
 	k := kiosk.New(kiosk.Options{Service: svc, Keys: keys, Policy: p, Observer: c,
 		Now: func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }})
+	svc.SetWebAuthn(k.Verifier())
+	r := &rig{t: t, svc: svc, k: k, db: db, count: c, ahead: ahead}
+	if run {
+		r.run()
+	}
+	return r
+}
+
+// run starts the kiosk's Run; r.stop ends its context and r.ran is closed
+// once it has returned.
+func (r *rig) run() {
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan struct{})
 	go func() {
 		defer close(ran)
-		k.Run(ctx)
+		r.k.Run(ctx)
 	}()
-	t.Cleanup(func() {
+	r.t.Cleanup(func() {
 		cancel()
 		<-ran
 	})
-	svc.SetWebAuthn(k.Verifier())
-	return &rig{t: t, svc: svc, k: k, db: db, count: c, ahead: ahead, stop: cancel, ran: ran}
+	r.stop, r.ran = cancel, ran
 }
 
 func (r *rig) session() kiosk.Session {
