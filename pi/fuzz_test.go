@@ -42,27 +42,6 @@ func FuzzReadParams(f *testing.F) {
 	})
 }
 
-// FuzzParseTransaction: only dot-joined challenge IDs are transactions.
-func FuzzParseTransaction(f *testing.F) {
-	f.Add("c_aaaaaaaaaaaaaaaaaaaaaaaaaa.c_bbbbbbbbbbbbbbbbbbbbbbbbbb")
-	f.Add("01294272308714424797")
-	f.Add("c_aaaaaaaaaaaaaaaaaaaaaaaaaa..")
-	f.Fuzz(func(t *testing.T, tid string) {
-		ids, ok := parseTransaction(tid)
-		if !ok {
-			return
-		}
-		if transactionID(ids) != tid || len(ids) > maxOffered {
-			t.Fatalf("%q parsed as %v", tid, ids)
-		}
-		for _, id := range ids {
-			if !challengeID.MatchString(id) {
-				t.Fatalf("%q holds %q", tid, id)
-			}
-		}
-	})
-}
-
 func TestUnquoteIsPythons(t *testing.T) {
 	// Expected values are urllib.parse.unquote's.
 	for in, want := range map[string]string{

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"strings"
 
 	"mfagate/config"
@@ -14,32 +13,8 @@ import (
 	"mfagate/phone"
 )
 
-// A transaction is the set of challenges one CHALLENGE answer offered.
-// privacyIDEA gives them one transaction_id; here the ID is the challenge
-// IDs themselves, joined by dots, so any node can take the answer and no
-// table is needed. Challenge IDs carry 128 random bits and every use
-// checks that they belong to the user, so a transaction ID can be neither
-// guessed nor used for someone else.
-var challengeID = regexp.MustCompile(`^c_[a-z2-7]{26}$`)
-
-// maxOffered bounds the challenges of one transaction: the started method
-// and at most one security key.
-const maxOffered = 2
-
-func transactionID(ids []string) string { return strings.Join(ids, ".") }
-
-func parseTransaction(tid string) ([]string, bool) {
-	ids := strings.Split(tid, ".")
-	if len(ids) > maxOffered {
-		return nil, false
-	}
-	for _, id := range ids {
-		if !challengeID.MatchString(id) {
-			return nil, false
-		}
-	}
-	return ids, true
-}
+// A transaction is an mfa offer: the challenges one CHALLENGE answer
+// offered, under one transaction_id (mfa.OfferID).
 
 // user reads and checks user and realm. privacyIDEA's user@realm form is
 // accepted. The user must be an ID as [policy] user_id_pattern has it: a
@@ -100,7 +75,7 @@ func (s *Server) check(r *http.Request, p params) (answer, error) {
 		return s.answerWebAuthn(ctx, a, user, tid, p)
 	}
 	if tid != "" {
-		ids, ok := parseTransaction(tid)
+		ids, ok := mfa.ParseOffer(tid)
 		if !ok {
 			return rejected(msgNoTransaction), nil
 		}
@@ -170,7 +145,7 @@ func (s *Server) pollTransaction(r *http.Request, p params) (answer, error) {
 		return answer{}, parameterError("Missing parameter: 'transaction_id'")
 	}
 	status := "pending"
-	if ids, ok := parseTransaction(tid); ok {
+	if ids, ok := mfa.ParseOffer(tid); ok {
 		for _, id := range ids {
 			c, err := s.svc.Challenge(r.Context(), id)
 			if err != nil || !isPoll(c) {
@@ -252,7 +227,7 @@ func (s *Server) startChallenge(ctx context.Context, a mfa.Actor, user, serial, 
 	for i, o := range offered {
 		ids[i] = o.c.ID
 	}
-	tid := transactionID(ids)
+	tid := mfa.OfferID(ids)
 	var entries []map[string]any
 	for _, o := range offered {
 		e, err := s.entry(ctx, tid, o)
@@ -459,7 +434,7 @@ func (s *Server) finalise(ctx context.Context, a mfa.Actor, user string, ids []s
 // its base64 encoder writes them); userhandle as text. They are put back
 // together as the AuthenticationResponseJSON the fido package verifies.
 func (s *Server) answerWebAuthn(ctx context.Context, a mfa.Actor, user, tid string, p params) (answer, error) {
-	ids, ok := parseTransaction(tid)
+	ids, ok := mfa.ParseOffer(tid)
 	if !ok {
 		return rejected(msgNoTransaction), nil
 	}

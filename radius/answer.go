@@ -267,7 +267,7 @@ func (s *Server) challenge(r *request, opts []option, i int, c mfa.Challenge, pr
 		}
 		lines = append(lines, say(lang, msgOthers, strings.Join(others, sep)))
 	}
-	return verdict{code: radius.CodeAccessChallenge, lines: lines, state: transactionID([]string{c.ID}),
+	return verdict{code: radius.CodeAccessChallenge, lines: lines, state: mfa.OfferID([]string{c.ID}),
 		timeout: c.ExpiresAt.Sub(s.now()), reason: "challenge " + string(c.Kind) + " " + string(c.Channel)}
 }
 
@@ -311,7 +311,7 @@ func (s *Server) awaitCall(ctx context.Context, a mfa.Actor, r *request, ids []s
 // option.
 func (s *Server) continued(ctx context.Context, a mfa.Actor, r *request) (verdict, error) {
 	lang := s.cfg.Language
-	ids, ok := parseTransaction(string(r.state))
+	ids, ok := mfa.ParseOffer(string(r.state))
 	if !ok {
 		return s.unknownState(ctx, a, r)
 	}
@@ -460,27 +460,6 @@ func accepted(reason string) verdict {
 	return verdict{code: radius.CodeAccessAccept, reason: reason}
 }
 
-// A transaction (the State of an Access-Challenge) is the IDs of the
-// challenges it offered, joined by dots, as the privacyIDEA-compatible door
-// makes its transaction IDs: any node can take the answer, and no table is
-// needed. Challenge IDs carry 128 random bits and every use checks that they
-// belong to the user, so a State can be neither guessed nor used for
-// someone else (RFC 2865 §5.24 lets the server put anything in State).
-var challengeID = regexp.MustCompile(`^c_[a-z2-7]{26}$`)
-
-const maxOffered = 2
-
-func transactionID(ids []string) string { return strings.Join(ids, ".") }
-
-func parseTransaction(tid string) ([]string, bool) {
-	ids := strings.Split(tid, ".")
-	if len(ids) > maxOffered {
-		return nil, false
-	}
-	for _, id := range ids {
-		if !challengeID.MatchString(id) {
-			return nil, false
-		}
-	}
-	return ids, true
-}
+// The State of an Access-Challenge is an mfa offer (mfa.OfferID): the
+// challenges it offered, so any node can take the answer (RFC 2865 §5.24
+// lets the server put anything in State).
