@@ -12,7 +12,13 @@ import (
 
 // ChallengeRequest asks for a sign-in verification.
 type ChallengeRequest struct {
-	Method  string  // "" = the default method
+	Method string // "" = the default method (or any, with Kind)
+	// Kind asks for a challenge any confirmed method of that kind may
+	// answer, instead of one method. Only KindFIDO is possible, and only
+	// with Method "": a discoverable security-key challenge, answered by
+	// whichever of the user's keys the browser offers. Its Method is ""
+	// until it is approved, then the key that answered.
+	Kind    Kind
 	Channel Channel // phone only: override the method's channel
 	Purpose Purpose // "" = signin
 }
@@ -375,6 +381,11 @@ func (s *Service) approve(tx Tx, actor Actor, c Challenge, u User, now time.Time
 	if err := s.event(tx, Event{User: c.User, Type: EventChallengeApproved, Actor: actor.Name, Method: c.Method, Challenge: c.ID, Detail: string(c.Purpose)}); err != nil {
 		return c, err
 	}
+	if c.Purpose != PurposeConfirm {
+		if err := touchMethod(tx, c.Method, now); err != nil {
+			return c, err
+		}
+	}
 	if c.Purpose == PurposeConfirm {
 		m, err := tx.Method(c.Method)
 		if errors.Is(err, ErrNotFound) {
@@ -391,6 +402,20 @@ func (s *Service) approve(tx Tx, actor Actor, c Challenge, u User, now time.Time
 		return c, s.event(tx, Event{User: c.User, Type: EventTestSignin, Actor: actor.Name, Method: c.Method, Challenge: c.ID})
 	}
 	return c, nil
+}
+
+// touchMethod records that method id answered a challenge at now. A
+// method removed meanwhile is passed over.
+func touchMethod(tx Tx, id string, now time.Time) error {
+	m, err := tx.Method(id)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	m.LastUsedAt = now
+	return tx.PutMethod(m)
 }
 
 // end moves c to a final status other than approved and drops its queued job.
