@@ -60,6 +60,15 @@ func (s *Service) CreateChallenge(ctx context.Context, actor Actor, user string,
 	default:
 		return Challenge{}, refuse(CodeInvalidRequest, "channel %q is unknown: use \"sms\" or \"voice\"", truncate(string(req.Channel), 32))
 	}
+	switch {
+	case req.Kind == "":
+	case req.Kind != KindFIDO:
+		return Challenge{}, refuse(CodeInvalidRequest, "kind %q is not possible: only \"fido\" (any of the user's security keys) may stand for a method; otherwise name the method", truncate(string(req.Kind), 32))
+	case req.Method != "":
+		return Challenge{}, refuse(CodeInvalidRequest, "give method or kind, not both: kind \"fido\" lets any of the user's security keys answer, method names one")
+	case req.Channel != "":
+		return Challenge{}, refuse(CodeChannelNotPossible, "channel applies to phone methods only")
+	}
 	p := s.pol()
 	now := s.now()
 	var c Challenge
@@ -73,6 +82,13 @@ func (s *Service) CreateChallenge(ctx context.Context, actor Actor, user string,
 		}
 		if u.ConsecutiveFailures >= p.MaxConsecutiveFailures {
 			return false, refuse(CodeUserLocked, "user %s is locked after %d consecutive failed verifications; an admin must unlock it", user, u.ConsecutiveFailures)
+		}
+		if req.Kind == KindFIDO {
+			if _, err := s.verifier(); err != nil {
+				return false, err
+			}
+			c, err = s.newDiscoverableChallenge(tx, user, req.Purpose, now)
+			return false, err
 		}
 		id := req.Method
 		if id == "" {
