@@ -74,6 +74,9 @@ func (s *Service) CreateChallenge(ctx context.Context, actor Actor, user string,
 	var c Challenge
 	err = s.update(ctx, func(tx Tx) (bool, error) {
 		u, err := tx.User(user)
+		if errors.Is(err, ErrNotFound) && req.Kind == KindFIDO {
+			return false, refuse(CodeNoConfirmedMethod, "user %s has no confirmed security key or passkey; register one first, or name another method", user)
+		}
 		if errors.Is(err, ErrNotFound) {
 			return false, refuse(CodeNoConfirmedMethod, "user %s has no registered method", user)
 		}
