@@ -175,3 +175,56 @@ func TestDiscoverableChallengeAPI(t *testing.T) {
 		t.Fatalf("unknown key: %s", v.raw)
 	}
 }
+
+// The External MFA page's "sign in with a passkey": the state says the
+// user has a key, a kind "fido" challenge allows any credential, and the
+// id_token of the sign-in it answers says fido.
+func TestExternalMFAPasskey(t *testing.T) {
+	h := newOIDCHarness(t)
+	const rpID, origin = "login.example.ac.jp", "https://login.example.ac.jp"
+	h.svc.SetWebAuthn(mfatest.WebAuthn(fido.Policy{RPID: rpID, RPName: "Example", Origin: origin, UserVerification: "required"}))
+	_, _ = h.readyUser()
+	e := h.oidc.entra
+	f := h.browser().start(e.sign(t, e.hintClaims(h.clock.Now()), e.key, "entra-1"))
+	if f.state.body["passkey"] != false {
+		t.Fatalf("a user without a key is offered a passkey: %s", f.state.raw)
+	}
+	h.want(f.b.json("POST", f.base+"api/challenges", f.csrf, `{"kind":"fido"}`), 404, "unknown_method")
+
+	k := mfatest.NewSoftKey(rpID, origin, []byte(user))
+	m, err := h.svc.RegisterFIDO(t.Context(), mfa.Actor{Name: "admin", Admin: true}, user, mfa.FIDORegistration{Label: "key", Credential: k.Credential()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f = h.browser().start(e.sign(t, e.hintClaims(h.clock.Now()), e.key, "entra-1"))
+	if f.state.body["passkey"] != true {
+		t.Fatalf("a user with a key is not offered a passkey: %s", f.state.raw)
+	}
+	for _, body := range []string{`{"kind":"fido","method":"` + m.ID + `"}`, `{"kind":"totp"}`, `{"kind":"fido","channel":"sms"}`} {
+		h.want(f.b.json("POST", f.base+"api/challenges", f.csrf, body), 400, "invalid_request")
+	}
+	r := f.b.json("POST", f.base+"api/challenges", f.csrf, `{"kind":"fido"}`)
+	h.want(r, 201, "")
+	var opts struct {
+		PublicKey struct {
+			Challenge        string
+			AllowCredentials []any
+		}
+	}
+	raw, _ := json.Marshal(r.body["webauthn"])
+	json.Unmarshal(raw, &opts)
+	ch, _ := base64.RawURLEncoding.DecodeString(opts.PublicKey.Challenge)
+	if r.body["method"] != "" || opts.PublicKey.AllowCredentials == nil || len(opts.PublicKey.AllowCredentials) != 0 {
+		t.Fatalf("passkey challenge %s", r.raw)
+	}
+	v := f.b.json("POST", f.base+"api/challenges/"+r.str("id")+"/verify", f.csrf, `{"webauthn":`+string(k.Assert(ch))+`}`)
+	h.want(v, 200, "")
+	if v.str("method") != m.ID {
+		t.Fatalf("verified %s", v.raw)
+	}
+	_, fields := answer(t, f.finish("complete"))
+	c := verifyIDToken(t, h, fields["id_token"])
+	if amr, _ := c["amr"].([]any); len(amr) != 1 || amr[0] != "fido" {
+		t.Fatalf("id_token amr %v, want [fido]", c["amr"])
+	}
+}
