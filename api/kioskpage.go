@@ -204,9 +204,12 @@ func (s *Server) pageChallenge(w http.ResponseWriter, r *http.Request, sess kios
 	default:
 		return newProblem(http.StatusBadRequest, string(mfa.CodeInvalidRequest), "purpose %q is not available at the kiosk: use \"test\" (try signing in) or \"proof\"", truncate(b.Purpose, 32))
 	}
-	ch, err := s.svc.CreateChallenge(r.Context(), a, sess.User, mfa.ChallengeRequest{
-		Method: b.Method, Channel: mfa.Channel(b.Channel), Purpose: mfa.Purpose(b.Purpose),
-	})
+	if b.Kind != "" {
+		// The kiosk's security keys answer their own method's challenge
+		// through libfido2 (api/assert), which names no credential.
+		return newProblem(http.StatusBadRequest, string(mfa.CodeInvalidRequest), "kind is not available at the kiosk: name the method (a security key answers through api/assert)")
+	}
+	ch, err := s.svc.CreateChallenge(r.Context(), a, sess.User, b.request())
 	if err != nil {
 		return err
 	}
