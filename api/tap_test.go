@@ -45,7 +45,7 @@ func (h *harness) tapEvents() []map[string]any {
 // then used up and shows nowhere but in the answer that issued it.
 func TestTAPRecoveryOverHTTP(t *testing.T) {
 	h := newHarness(t, tapOn)
-	h.activeUser()
+	lost, _ := h.activeUser()
 	tapPath := "/v1/users/" + user + "/tap"
 
 	// Without a proof a new method is refused once MFA is on.
@@ -87,6 +87,11 @@ func TestTAPRecoveryOverHTTP(t *testing.T) {
 	}
 	add := h.do("POST", "/v1/users/"+user+"/methods", tokEnroll, `{"kind":"totp","label":"new phone","proof":"`+c.str("id")+`"}`)
 	h.want(add, 201, "")
+	newID := add.body["method"].(map[string]any)["id"].(string)
+	newSecret := add.body["totp"].(map[string]any)["secret"].(string)
+	h.want(h.do("POST", "/v1/users/"+user+"/methods/"+newID+"/confirm", tokEnroll, `{"code":"`+totpCode(newSecret, h.clock.Now())+`"}`), 200, "")
+	// The lost app goes with the same proof, while it is fresh.
+	h.want(h.do("DELETE", "/v1/users/"+user+"/methods/"+lost+"?proof="+c.str("id"), tokEnroll, ""), 204, "")
 
 	// Used up: gone from the user, refused as used.
 	if strings.Contains(h.do("GET", "/v1/users/"+user, tokAdmin, "").string(), tapID) {
