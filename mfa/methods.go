@@ -449,13 +449,13 @@ func (s *Service) RemoveMethod(ctx context.Context, actor Actor, user, methodID,
 		}
 		rest := slices.DeleteFunc(slices.Clone(ms), func(o Method) bool { return o.ID == m.ID })
 		usableLeft := slices.ContainsFunc(rest, Method.Usable)
-		if m.Confirmed && !usableLeft && u.EffectiveState(now) != StateOff && !actor.Admin {
+		if m.Usable() && !usableLeft && u.EffectiveState(now) != StateOff && !actor.Admin {
 			return false, refuse(CodeLastMethod, "this is the user's last usable method and MFA is on: register another method first (losing every method locks the account); only an admin can remove it")
 		}
 		if err := tx.DeleteMethod(m.ID); err != nil {
 			return false, err
 		}
-		if m.Confirmed {
+		if m.Usable() { // a pass leaving changes none of the lasting methods
 			u.LastMethodChangeAt = now
 		}
 		if u.DefaultMethod == m.ID {

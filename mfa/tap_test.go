@@ -445,6 +445,21 @@ func TestTAPNeverDefaultNorLasting(t *testing.T) {
 	if _, err := g.svc.AddMethod(ctx, idp, bob, mfa.AddMethodRequest{Kind: mfa.KindTAP}); mfa.CodeOf(err) != mfa.CodeUnsupportedKind {
 		t.Fatalf("registering a tap as a method: %v", err)
 	}
+
+	// Removing alice's pass through the method route is no method change:
+	// her test sign-in still stands for applying again.
+	before := g.view(alice).User.LastMethodChangeAt
+	r = g.issue(alice, time.Hour, false)
+	c, err = g.prove(alice, r.Method.ID, r.Pass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.svc.RemoveMethod(ctx, idp, alice, r.Method.ID, c.ID); err != nil {
+		t.Fatalf("removing a pass: %v", err)
+	}
+	if after := g.view(alice).User.LastMethodChangeAt; !after.Equal(before) {
+		t.Fatalf("removing a pass moved the last method change %s → %s", before, after)
+	}
 }
 
 func TestTAPWrongPassesLock(t *testing.T) {
