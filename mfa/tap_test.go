@@ -547,3 +547,43 @@ func FuzzParseTAP(f *testing.F) {
 		}
 	})
 }
+
+// Two answers of a one-time pass at once: exactly one is approved.
+func TestTAPOneTimeConcurrently(t *testing.T) {
+	g := newTAPGate(t, false)
+	r := g.issue(alice, time.Hour, true)
+	var ids []string
+	for range 4 {
+		c, err := g.svc.CreateChallenge(t.Context(), idp, alice, mfa.ChallengeRequest{Method: r.Method.ID, Purpose: mfa.PurposeProof})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, c.ID)
+	}
+	errs := make(chan error, len(ids))
+	for _, id := range ids {
+		go func() {
+			_, err := g.svc.Verify(t.Context(), idp, id, r.Pass)
+			errs <- err
+		}()
+	}
+	approved := 0
+	for range ids {
+		switch err := <-errs; mfa.CodeOf(err) {
+		case "":
+			if err != nil {
+				t.Fatal(err)
+			}
+			approved++
+		case mfa.CodeTAPUsed:
+		default:
+			t.Fatalf("concurrent answer: %v", err)
+		}
+	}
+	if approved != 1 {
+		t.Fatalf("%d answers of a one-time pass approved, want 1", approved)
+	}
+	if n := len(g.events(alice, mfa.EventTAPUsed)); n != 1 {
+		t.Fatalf("%d tap_used events", n)
+	}
+}
