@@ -39,6 +39,7 @@ type Metrics struct {
 	radiusRequests     *prometheus.CounterVec
 	radiusDropped      *prometheus.CounterVec
 	reloadOK           prometheus.Gauge
+	mdsConfigured      prometheus.Gauge
 	mdsValid           prometheus.Gauge
 	mdsNextUpdate      prometheus.Gauge
 	reloadTime         prometheus.Gauge
@@ -130,6 +131,10 @@ func New() *Metrics {
 			Name: "mfagate_radius_dropped_total",
 			Help: "RADIUS packets dropped without an answer, by client (\"unknown\" for a source address no [[radius.client]] has) and reason: unknown_client, malformed, unsupported_code, no_message_authenticator, bad_message_authenticator, bad_password (User-Password undecodable: most likely a wrong secret), in_progress (a retransmission of a request still being answered), flood (too many requests of the client in flight), unanswered (the store failed or the daemon was stopping while the request was answered), upstream_unreachable and upstream_unauthentic (proxy mode: the upstream did not answer, or only with replies that failed the checks).",
 		}, []string{"client", "reason"}),
+		mdsConfigured: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "mfagate_fido_metadata_configured",
+			Help: "1 when [fido] mds_file names a FIDO metadata BLOB file to read; 0 without one (mfagate_fido_metadata_valid is then 0 too, and means nothing).",
+		}),
 		mdsValid: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "mfagate_fido_metadata_valid",
 			Help: "1 when the last read of [fido] mds_file gave a FIDO metadata BLOB that verified; 0 when it failed (the previous BLOB, if any, stays in use) or no mds_file is configured.",
@@ -165,7 +170,7 @@ func New() *Metrics {
 		info, m.httpRequests, m.httpDuration, m.challengesCreated, m.challengesFinished,
 		m.verifyFailures, m.fraudReports, m.users, m.modemJobs, m.modemJobSeconds, m.dtmf, m.smsFailures,
 		m.outboxQueued, m.outboxSending, m.outboxOldest, m.reloadOK, m.reloadTime, m.fidoEnrollments,
-		m.oidcSignins, m.piRequests, m.radiusRequests, m.radiusDropped, m.mdsValid, m.mdsNextUpdate,
+		m.oidcSignins, m.piRequests, m.radiusRequests, m.radiusDropped, m.mdsConfigured, m.mdsValid, m.mdsNextUpdate,
 	)
 	m.fidoEnrollments.WithLabelValues("done")
 	m.fidoEnrollments.WithLabelValues("failed")
@@ -222,9 +227,14 @@ func (m *Metrics) RadiusDroppedCounter(client, reason string) prometheus.Counter
 	return m.radiusDropped.WithLabelValues(client, reason)
 }
 
-// FIDOMetadata records a read of the FIDO metadata BLOB file: whether it
-// verified, and the nextUpdate of the BLOB in use (zero: none).
-func (m *Metrics) FIDOMetadata(valid bool, nextUpdate time.Time) {
+// FIDOMetadata records a read of the FIDO metadata BLOB file: whether one
+// is configured, whether it verified, and the nextUpdate of the BLOB in use
+// (zero: none).
+func (m *Metrics) FIDOMetadata(configured, valid bool, nextUpdate time.Time) {
+	m.mdsConfigured.Set(0)
+	if configured {
+		m.mdsConfigured.Set(1)
+	}
 	m.mdsValid.Set(0)
 	if valid {
 		m.mdsValid.Set(1)
