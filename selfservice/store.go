@@ -80,10 +80,11 @@ type Store interface {
 
 	// CreateLogin stores a new sign-in; an existing StateHash is an error.
 	CreateLogin(ctx context.Context, l Login) error
-	// UseLogin marks the sign-in used if it is unused and not expired at
-	// now and returns it; else ErrLoginUsed, ErrLoginExpired or
-	// ErrLoginNotFound, and nothing changes.
-	UseLogin(ctx context.Context, stateHash []byte, now time.Time) (Login, error)
+	// UseLogin marks the sign-in used if it is bound to bindingHash, unused
+	// and not expired at now, and returns it; else ErrLoginBinding (another
+	// browser's), ErrLoginUsed, ErrLoginExpired or ErrLoginNotFound, and
+	// nothing changes.
+	UseLogin(ctx context.Context, stateHash, bindingHash []byte, now time.Time) (Login, error)
 
 	// DeleteExpiredSelfService deletes the sessions, links and logins that
 	// expired before t and returns how many rows it deleted.
@@ -100,4 +101,5 @@ var (
 	ErrLoginNotFound = errors.New("selfservice: no such sign-in")
 	ErrLoginUsed     = errors.New("selfservice: the sign-in was already completed")
 	ErrLoginExpired  = errors.New("selfservice: the sign-in expired")
+	ErrLoginBinding  = errors.New("selfservice: the sign-in was started in another browser")
 )

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"database/sql"
 	"errors"
 	"time"
@@ -127,9 +128,12 @@ func CreateLogin(c Conn, l selfservice.Login) error {
 	return c.Err("store self-service sign-in", err)
 }
 
-// UseLogin marks the sign-in used, unless it is used or expired at now.
-func UseLogin(c Conn, stateHash []byte, now time.Time) (selfservice.Login, error) {
-	n, err := c.Exec(`UPDATE selfservice_logins SET used = true WHERE state_hash = ? AND NOT used AND expires_at > ?`, stateHash, Nanos(now))
+// UseLogin marks the sign-in used, unless it is another browser's, used
+// or expired at now. The binding is part of the condition, so a state
+// sent from another browser leaves the sign-in as it was.
+func UseLogin(c Conn, stateHash, bindingHash []byte, now time.Time) (selfservice.Login, error) {
+	n, err := c.Exec(`UPDATE selfservice_logins SET used = true WHERE state_hash = ? AND binding_hash = ? AND NOT used AND expires_at > ?`,
+		stateHash, bindingHash, Nanos(now))
 	if err != nil {
 		return selfservice.Login{}, c.Err("use self-service sign-in", err)
 	}
@@ -147,6 +151,8 @@ func UseLogin(c Conn, stateHash []byte, now time.Time) (selfservice.Login, error
 		return selfservice.Login{}, err
 	case n == 1:
 		return l, nil
+	case !bytes.Equal(l.BindingHash, bindingHash):
+		return selfservice.Login{}, selfservice.ErrLoginBinding
 	case l.Used:
 		return selfservice.Login{}, selfservice.ErrLoginUsed
 	}

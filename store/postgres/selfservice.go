@@ -53,9 +53,10 @@ func (db *DB) CreateLogin(ctx context.Context, l selfservice.Login) error {
 	return store.CreateLogin(&conn{ctx: ctx, q: db.pool}, l)
 }
 
-// UseLogin marks the sign-in used, unless it is used or expired at now.
-func (db *DB) UseLogin(ctx context.Context, stateHash []byte, now time.Time) (selfservice.Login, error) {
-	return store.UseLogin(&conn{ctx: ctx, q: db.pool}, stateHash, now)
+// UseLogin marks the sign-in used, unless it is another browser's, used
+// or expired at now.
+func (db *DB) UseLogin(ctx context.Context, stateHash, bindingHash []byte, now time.Time) (selfservice.Login, error) {
+	return store.UseLogin(&conn{ctx: ctx, q: db.pool}, stateHash, bindingHash, now)
 }
 
 // DeleteExpiredSelfService deletes what expired before t.

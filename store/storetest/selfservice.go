@@ -266,10 +266,17 @@ func testLoginOnce(t *testing.T, s selfservice.Store) {
 	if err := s.CreateLogin(t.Context(), l); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.UseLogin(t.Context(), l.StateHash, l.Expires); !errors.Is(err, selfservice.ErrLoginExpired) {
+	if _, err := s.UseLogin(t.Context(), l.StateHash, l.BindingHash, l.Expires); !errors.Is(err, selfservice.ErrLoginExpired) {
 		t.Fatalf("a sign-in at its expiry: %v, want ErrLoginExpired", err)
 	}
-	ok, errs := race(8, func() error { _, err := s.UseLogin(t.Context(), l.StateHash, t0.Add(time.Minute)); return err })
+	// The state sent from another browser: refused, and the sign-in stays.
+	if _, err := s.UseLogin(t.Context(), l.StateHash, digest("another browser"), t0); !errors.Is(err, selfservice.ErrLoginBinding) {
+		t.Fatalf("another browser's callback: %v, want ErrLoginBinding", err)
+	}
+	ok, errs := race(8, func() error {
+		_, err := s.UseLogin(t.Context(), l.StateHash, l.BindingHash, t0.Add(time.Minute))
+		return err
+	})
 	if ok != 1 {
 		t.Fatalf("%d of 8 concurrent callbacks took the sign-in, want 1", ok)
 	}
@@ -278,7 +285,7 @@ func testLoginOnce(t *testing.T, s selfservice.Store) {
 			t.Fatalf("a losing callback: %v, want ErrLoginUsed", err)
 		}
 	}
-	if _, err := s.UseLogin(t.Context(), digest("other"), t0); !errors.Is(err, selfservice.ErrLoginNotFound) {
+	if _, err := s.UseLogin(t.Context(), digest("other"), l.BindingHash, t0); !errors.Is(err, selfservice.ErrLoginNotFound) {
 		t.Fatalf("an unknown state: %v, want ErrLoginNotFound", err)
 	}
 	// What the winner read back is what was stored.
@@ -287,7 +294,7 @@ func testLoginOnce(t *testing.T, s selfservice.Store) {
 	if err := s.CreateLogin(t.Context(), l2); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.UseLogin(t.Context(), l2.StateHash, t0)
+	got, err := s.UseLogin(t.Context(), l2.StateHash, l2.BindingHash, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,7 +336,7 @@ func testDeleteExpiredSelfService(t *testing.T, s selfservice.Store) {
 	if _, err := s.UseLink(t.Context(), liveLink.TokenHash, t0); err != nil {
 		t.Fatalf("a live link after housekeeping: %v", err)
 	}
-	if _, err := s.UseLogin(t.Context(), oldLogin.StateHash, t0.Add(-time.Minute)); !errors.Is(err, selfservice.ErrLoginNotFound) {
+	if _, err := s.UseLogin(t.Context(), oldLogin.StateHash, oldLogin.BindingHash, t0.Add(-time.Minute)); !errors.Is(err, selfservice.ErrLoginNotFound) {
 		t.Fatalf("an expired sign-in after housekeeping: %v, want ErrLoginNotFound", err)
 	}
 }
