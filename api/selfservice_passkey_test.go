@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
+
+	"mfagate/mfa/mfatest"
 )
 
 // softAuthenticator is a platform authenticator and browser written here
@@ -238,5 +240,71 @@ func TestSelfServicePasskeys(t *testing.T) {
 	h.want(b.registerPasskey(cer, third.makeCredential(pk, selfOrigin, selfRPID, "none", flagUP|flagUV), `,"proof":"`+proof+`"`), 201, "")
 	if n := h.fidoMethods(); n != 3 {
 		t.Fatalf("%d fido methods, want 3", n)
+	}
+}
+
+// getAssertion signs in with the credential (§6.1, §7.2 of the
+// authenticator's side): counter count, user handle userHandle.
+func (a *softAuthenticator) getAssertion(publicKey map[string]any, origin, rpID string, count uint32, userHandle []byte) []byte {
+	t := a.t
+	t.Helper()
+	challenge, err := base64.RawURLEncoding.DecodeString(publicKey["challenge"].(string))
+	if err != nil {
+		t.Fatalf("request options challenge: %v", err)
+	}
+	rpHash := sha256.Sum256([]byte(rpID))
+	authData := slices.Concat(rpHash[:], []byte{flagUP | flagUV}, binary.BigEndian.AppendUint32(nil, count))
+	cdj := fmt.Appendf(nil, `{"type":"webauthn.get","challenge":%q,"origin":%q,"crossOrigin":false}`, base64.RawURLEncoding.EncodeToString(challenge), origin)
+	cdh := sha256.Sum256(cdj)
+	h := sha256.Sum256(slices.Concat(authData, cdh[:]))
+	sig, err := ecdsa.SignASN1(rand.Reader, a.key, h[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := base64.RawURLEncoding.EncodeToString
+	b, _ := json.Marshal(map[string]any{"id": e(a.credID), "rawId": e(a.credID), "type": "public-key", "clientExtensionResults": map[string]any{},
+		"response": map[string]any{"clientDataJSON": e(cdj), "authenticatorData": e(authData), "signature": e(sig), "userHandle": e(userHandle)}})
+	return b
+}
+
+// A passkey registered on the page signs in through the page's
+// discoverable challenge (kind fido: no allowCredentials), its user handle
+// the user ID's bytes; the rename route relabels it.
+func TestSelfServicePasskeySignin(t *testing.T) {
+	h := newSelfHarness(t, nil)
+	h.svc.SetWebAuthn(mfatest.WebAuthn(browserPolicy()))
+	b := h.selfBrowser()
+	b.signIn()
+	auth := newSoftAuthenticator(t)
+	cer, pk := b.passkeyOptions()
+	r := b.registerPasskey(cer, auth.makeCredential(pk, selfOrigin, selfRPID, "none", flagUP|flagUV), "")
+	h.want(r, 201, "")
+	id := r.body["method"].(map[string]any)["id"].(string)
+
+	r = b.call("POST", "/me/api/challenges", `{"kind":"fido","purpose":"test"}`, true)
+	h.want(r, 201, "")
+	opts := r.body["webauthn"].(map[string]any)["publicKey"].(map[string]any)
+	if allow, _ := opts["allowCredentials"].([]any); len(allow) != 0 || r.str("method") != "" {
+		t.Fatalf("a discoverable challenge %s: want no method and an empty allowCredentials", r.raw)
+	}
+	// Another user's handle is refused; the user's own signs in.
+	h.want(b.call("POST", "/me/api/challenges/"+r.str("id")+"/verify", `{"webauthn":`+string(auth.getAssertion(opts, selfOrigin, selfRPID, 1, []byte("9876543210")))+`}`, true), 422, "")
+	r = b.call("POST", "/me/api/challenges", `{"kind":"fido","purpose":"test"}`, true)
+	h.want(r, 201, "")
+	opts = r.body["webauthn"].(map[string]any)["publicKey"].(map[string]any)
+	r = b.call("POST", "/me/api/challenges/"+r.str("id")+"/verify", `{"webauthn":`+string(auth.getAssertion(opts, selfOrigin, selfRPID, 2, []byte(user)))+`}`, true)
+	h.want(r, 200, "")
+	if r.str("status") != "approved" || r.str("method") != id {
+		t.Fatalf("the passkey's sign-in %s: want approved by %s", r.raw, id)
+	}
+	r = b.call("PATCH", "/me/api/methods/"+id, `{"label":"work laptop"}`, true)
+	h.want(r, 200, "")
+	if r.body["method"].(map[string]any)["label"] != "work laptop" {
+		t.Fatalf("renamed %s", r.raw)
+	}
+	h.want(b.call("PATCH", "/me/api/methods/"+id, `{}`, true), 400, "invalid_request")
+	ev := jsonArray(t, h.do("GET", "/v1/audit?user="+user+"&limit=1", tokAdmin, "").raw)
+	if ev[0]["type"] != "method_renamed" || ev[0]["actor"] != "self:"+user {
+		t.Fatalf("newest audit event %v, want method_renamed by self:%s", ev[0], user)
 	}
 }
