@@ -177,7 +177,7 @@ test('a one-time link: an app, a phone and a passkey made in the browser, MFA, t
   await page.click('#phonesubmit');
   await page.locator('#proof').waitFor();
   assert.equal(await activeTag(page), 'H1');
-  assert.match(await page.locator('#msg').innerText(), /needs a verification with one of your methods/);
+  assert.match(await page.locator('#proof').innerText(), /MFA is on for your account, so changing your methods needs a verification/);
   const offered = await page.locator('#proof-methods button').evaluateAll((bs) => bs.map((b) => b.id));
   assert.deepEqual(offered.sort(), [app.id, oldPhone.id, key.id].map((id) => 'proof-' + id).sort(), 'every confirmed method may prove');
   assert.equal(await g.handsetMessages(newNumber), 0, 'still nothing sent to the new phone');

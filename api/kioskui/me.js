@@ -45,6 +45,10 @@
   const base = '/me/api';
   const FINAL = ['approved', 'denied', 'expired', 'failed', 'locked', 'no_answer', 'busy'];
   const SLOTS = ['mobile', 'alternate', 'office'];
+  // The labels the gateway gives a method registered without one: the page
+  // shows the kind's name in the page's language instead.
+  const DEFAULT_LABELS = ['Authenticator app', 'Mobile phone', 'Alternate phone', 'Office phone', 'Security key', 'Passkey'];
+  const ownLabel = (m) => { const l = (m.label || '').trim(); return DEFAULT_LABELS.includes(l) ? '' : l; };
   const S = {
     view: 'loading',
     state: null, // GET /me/api/state: {user, csrf, expires_at, code_length, totp_digits, signin}
@@ -77,8 +81,8 @@
   function methodLabel(m) {
     let s = kindName(m);
     if (m.kind === 'phone') s += ' ' + UI.maskedPhone(m.phone) + ' (' + (m.channel === 'voice' ? t('chVoice') : 'SMS') + ')';
-    const own = (m.label || '').trim();
-    if (own && own !== s) s += ' \u00B7 ' + own;
+    const own = ownLabel(m);
+    if (own) s += ' \u00B7 ' + own;
     return s;
   }
   function problemText(p) {
@@ -213,7 +217,7 @@
   function askProof(pending) {
     S.proof = '';
     S.pending = pending;
-    go('proof', { msg: { kind: 'status', text: () => t('me.err.proof_required') } });
+    go('proof');
   }
   // failed shows a refused change in the view it came from.
   function failed(back, r) {
@@ -425,7 +429,7 @@
   function methodRow(m) {
     const nameID = 'name-' + m.id;
     const details = [];
-    if (m.label && m.label.trim()) details.push(h('span', { cls: 'mlabel', text: m.label }));
+    if (ownLabel(m)) details.push(h('span', { cls: 'mlabel', text: ownLabel(m) }));
     if (m.kind === 'phone') details.push(h('span', { text: UI.maskedPhone(m.phone) + ' \u00B7 ' + (m.channel === 'voice' ? t('chVoice') : t('chSms')) }));
     if (m.kind === 'fido' && m.model) details.push(h('span', { cls: 'model', text: m.model }));
     if (m.confirmed) details.push(h('span', { cls: 'hint lastused', text: m.last_used_at ? t('me.lastUsed', { when: fmtDateTime(m.last_used_at) }) : t('me.neverUsed') }));
@@ -439,7 +443,7 @@
       h('div', { cls: 'mactions' },
         m.confirmed ? act('me.try', 'test', () => startVerify(m, 'test')) : null,
         m.confirmed && !m.default && m.kind !== 'fido' ? act('makeDefault', 'default', () => makeDefault(m)) : null,
-        m.confirmed ? act('me.rename', 'rename', () => { S.target = m; S.label = m.label || ''; go('rename'); }) : null,
+        m.confirmed ? act('me.rename', 'rename', () => { S.target = m; S.label = ownLabel(m); go('rename'); }) : null,
         act('me.remove', 'remove', () => { S.target = m; go('remove'); }, 'danger')));
   }
 
@@ -635,7 +639,7 @@
       }
       const m = r.data.method;
       x.label = '';
-      afterChange(() => t('registered', { label: m.model || m.label || t('me.kindFido') }));
+      afterChange(() => t('registered', { label: ownLabel(m) || m.model || t('me.kindFido') }));
     };
     // A ceremony cannot be repeated without the person, so ask for the
     // proof first when MFA is on (the server still decides: a refusal
