@@ -61,7 +61,7 @@
     totp: null, // {method, secret, qr}
     phone: { number: '', slot: '', channel: 'sms' },
     ph: null, // a phone registration: {id, method, channel, status, match, final}
-    passkey: { label: '', busy: false },
+    passkey: { label: '', busy: false, options: null }, // options: a ceremony fetched ahead
     target: null, // the method being renamed or removed
     label: '',
     ver: null, // a test or proof: {purpose, method, ch, busy}
@@ -274,7 +274,7 @@
       h('div', { cls: 'choices', role: 'group', 'aria-label': t('me.chooseTitle') },
         choice('totp', t('kindTotp'), t('kindTotpHint', { n: codeLen('totp') }), startTOTP),
         choice('phone', t('kindPhone'), t('kindPhoneHint'), startPhone),
-        choice('fido', t('me.kindFido'), t('me.fidoHint'), () => go('passkey'))),
+        choice('fido', t('me.kindFido'), t('me.fidoHint'), startPasskey)),
       h('p', { cls: 'hint', text: t('me.notOffered') }),
       msgArea(),
       h('div', { cls: 'row' }, button(t('back'), () => home(), '', { id: 'back' })))],
@@ -604,13 +604,28 @@
   }
 
   // ---- passkey or security key ----
+  // startPasskey opens the passkey view and fetches the ceremony's options
+  // ahead, so that pressing "Create" calls navigator.credentials.create
+  // straight away: some browsers let a page start a WebAuthn ceremony only
+  // right after a press.
+  async function startPasskey() {
+    const x = S.passkey;
+    x.options = null;
+    go('passkey');
+    const o = await api('POST', '/passkeys/options', {});
+    if (o && o.ok && S.view === 'passkey') x.options = { data: o.data, at: Date.now() };
+  }
   function createPasskey() {
     const x = S.passkey;
     if (x.busy) return;
     if (!webauthn.supported()) return setMsg('error', () => t('me.passkeyUnsupported'));
     setMsg(null);
     const run = async (proof) => {
-      const o = await api('POST', '/passkeys/options', {});
+      // The ceremony fetched ahead, while it is fresh (the server keeps it
+      // for five minutes), else a new one.
+      let o = x.options && Date.now() - x.options.at < 4 * 60000 ? { ok: true, data: x.options.data } : null;
+      x.options = null;
+      if (!o) o = await api('POST', '/passkeys/options', {});
       if (!o || !o.ok) return o;
       x.busy = true;
       render();
