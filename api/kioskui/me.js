@@ -30,7 +30,7 @@
 //              #test-<id>, #default-<id>, #rename-<id>, #remove-<id>,
 //              #default-line, #single-warning, #add-method, #mfa-state, #apply,
 //              #reminders, #signout
-//   choose:    #choose-totp, #choose-phone, #choose-fido
+//   choose:    #choose-totp, #choose-phone, #choose-fido (absent when the server has no passkey registration)
 //   totp:      #qr, #secret, #code, #codesubmit
 //   phone:     #number, input[name=slot], input[name=channel], #phonesubmit
 //   sms/voice: #code, #codesubmit, #match, #wait
@@ -51,7 +51,7 @@
   const ownLabel = (m) => { const l = (m.label || '').trim(); return DEFAULT_LABELS.includes(l) ? '' : l; };
   const S = {
     view: 'loading',
-    state: null, // GET /me/api/state: {user, csrf, expires_at, code_length, totp_digits, signin}
+    state: null, // GET /me/api/state: {user, csrf, expires_at, code_length, totp_digits, signin, passkeys}
     user: null,
     signin: null, // {oidc, links} as last known
     out: 'none', // why signed out: none, expired, you
@@ -274,7 +274,7 @@
       h('div', { cls: 'choices', role: 'group', 'aria-label': t('me.chooseTitle') },
         choice('totp', t('kindTotp'), t('kindTotpHint', { n: codeLen('totp') }), startTOTP),
         choice('phone', t('kindPhone'), t('kindPhoneHint'), startPhone),
-        choice('fido', t('me.kindFido'), t('me.fidoHint'), startPasskey)),
+        S.state && S.state.passkeys === false ? null : choice('fido', t('me.kindFido'), t('me.fidoHint'), startPasskey)),
       h('p', { cls: 'hint', text: t('me.notOffered') }),
       msgArea(),
       h('div', { cls: 'row' }, button(t('back'), () => home(), '', { id: 'back' })))],

@@ -292,13 +292,6 @@ var MFA_STRINGS = {
         no_confirmed_method: 'Register a method first.',
         network: 'mfagate did not answer. Check your connection and try again.',
       },
-      link: {
-        title: 'This link cannot be used',
-        used: 'This link has already been used. Each link opens Security info once.',
-        expired: 'This link has expired. Links are valid for a short time only.',
-        unknown: 'This link is not known here. Check that you copied all of it.',
-        again: 'Get a new link from your account portal, or ask the help desk.',
-      },
     },
   },
   ja: {
@@ -585,13 +578,6 @@ var MFA_STRINGS = {
         no_test_signin: '申請の前に、いずれかの方法で「サインインを試す」を行ってください（最後の変更のあとにもう一度）。',
         no_confirmed_method: '先に認証方法を登録してください。',
         network: 'mfagate から応答がありません。接続を確認してもう一度お試しください。',
-      },
-      link: {
-        title: 'このリンクは使えません',
-        used: 'このリンクはすでに使用されています。リンクで開けるのは 1 回だけです。',
-        expired: 'このリンクの有効期限が切れています。リンクは短い時間だけ有効です。',
-        unknown: 'このリンクは見つかりません。リンク全体をコピーしたか確認してください。',
-        again: 'アカウントのポータルで新しいリンクを取得するか、ヘルプデスクに相談してください。',
       },
     },
   },
