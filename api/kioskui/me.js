@@ -650,7 +650,9 @@
       if (!r.ok) {
         if (S.view !== 'passkey') go('passkey');
         render();
-        return setMsg('error', () => (r.problem && r.problem.code === 'local' ? t('me.' + r.problem.local) : problemText(r.problem)));
+        const c = r.problem && r.problem.code;
+        // slot_taken: the key's credential is registered already.
+        return setMsg('error', () => (c === 'local' ? t('me.' + r.problem.local) : c === 'slot_taken' ? t('me.passkeyExists') : problemText(r.problem)));
       }
       const m = r.data.method;
       x.label = '';
