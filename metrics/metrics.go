@@ -38,6 +38,7 @@ type Metrics struct {
 	piRequests         *prometheus.CounterVec
 	radiusRequests     *prometheus.CounterVec
 	radiusDropped      *prometheus.CounterVec
+	selfService        *prometheus.CounterVec
 	reloadOK           prometheus.Gauge
 	mdsValid           prometheus.Gauge
 	mdsNextUpdate      prometheus.Gauge
@@ -118,6 +119,10 @@ func New() *Metrics {
 			Name: "mfagate_oidc_signins_total",
 			Help: "External MFA (OpenID Connect) sign-ins by client and result: success, or the OAuth error sent back (access_denied, invalid_request, login_required, temporarily_unavailable), or error_page when the request could not be answered at all; amr names how a successful one verified.",
 		}, []string{"client", "result", "amr"}),
+		selfService: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mfagate_selfservice_requests_total",
+			Help: "Requests of the Security info page (/me) by action (link, login, callback, state, logout, add_method, confirm, rename, remove, set_default, apply, challenge, get_challenge, verify, passkey_options, register_passkey, create_link) and result: ok, or the problem code of the refusal (no_session, csrf, link_used, proof_required, …).",
+		}, []string{"action", "result"}),
 		piRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mfagate_privacyidea_requests_total",
 			Help: "Requests to the privacyIDEA-compatible routes by route (auth, check, triggerchallenge, polltransaction, response_key) and result: accept, reject, challenge, declined, or error (an error envelope: bad parameters, wrong credentials, a client outside [privacyidea] allow).",
@@ -165,7 +170,7 @@ func New() *Metrics {
 		info, m.httpRequests, m.httpDuration, m.challengesCreated, m.challengesFinished,
 		m.verifyFailures, m.fraudReports, m.users, m.modemJobs, m.modemJobSeconds, m.dtmf, m.smsFailures,
 		m.outboxQueued, m.outboxSending, m.outboxOldest, m.reloadOK, m.reloadTime, m.fidoEnrollments,
-		m.oidcSignins, m.piRequests, m.radiusRequests, m.radiusDropped, m.mdsValid, m.mdsNextUpdate,
+		m.oidcSignins, m.selfService, m.piRequests, m.radiusRequests, m.radiusDropped, m.mdsValid, m.mdsNextUpdate,
 	)
 	m.fidoEnrollments.WithLabelValues("done")
 	m.fidoEnrollments.WithLabelValues("failed")
@@ -190,6 +195,12 @@ func (m *Metrics) Enrollment(result string) { m.fidoEnrollments.WithLabelValues(
 // makes a new series.
 func (m *Metrics) OIDCSignin(client, result, amr string) {
 	m.oidcSignins.WithLabelValues(client, result, amr).Inc()
+}
+
+// SelfServiceRequest counts one answer of the Security info page. action
+// is the route's fixed name, result "ok" or a problem code (a fixed set).
+func (m *Metrics) SelfServiceRequest(action, result string) {
+	m.selfService.WithLabelValues(action, result).Inc()
 }
 
 // PrivacyIDEARequest counts one answer of the privacyIDEA-compatible

@@ -29,6 +29,12 @@ type demoState struct {
 // withOIDC turns on the External MFA provider on the demo's listen
 // address, with the Entra stand-in unless hintIssuer names another.
 func (d *demoState) withOIDC(cfg *config.Config, hintIssuer, redirectURI string) error {
+	// The Security info page and the kiosk page need the browser's
+	// origin, with or without the External MFA provider.
+	demoOrigin(cfg)
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
 	if err := demoOIDC(cfg, hintIssuer, redirectURI); err != nil || !cfg.OIDC.Enabled() {
 		return err
 	}
@@ -116,6 +122,9 @@ func prepareDemo(dir string) (*demoState, error) {
 		Timeout: config.D(config.DefaultRadiusTimeout)}, {
 		Name: demoSSHClient, Address: "127.0.0.2/32", SecretFile: sshSecret, RequireMessageAuthenticator: false,
 		Timeout: config.D(config.DefaultRadiusTimeout)}}}
+	// The Security info page, reached by one-time links the admin token
+	// can ask for (POST /v1/users/{user}/selfservice-links).
+	cfg.SelfService = &config.SelfService{Links: true}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("demo: built-in configuration: %w", err)
 	}
