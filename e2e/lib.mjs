@@ -107,12 +107,19 @@ export class Gateway {
   // state, with env added to its environment (for example
   // MFAGATED_E2E_CLOCK_OFFSET, which the e2e build honours).
   async restart(env) {
+    const off = /^(\d+)(ms|s|m|h)$/.exec((env && env.MFAGATED_E2E_CLOCK_OFFSET) || '0s');
+    if (!off) throw new Error('restart: MFAGATED_E2E_CLOCK_OFFSET must be like 90s or 3m');
+    this.clockOffsetMs = Number(off[1]) * { ms: 1, s: 1000, m: 60000, h: 3600000 }[off[2]];
     if (this.proc && this.proc.exitCode === null) {
       this.proc.kill('SIGTERM');
       await this.exited;
     }
     await this.start(this.args, this.readyLine, env);
   }
+
+  // now is the daemon's clock: the test's, plus the offset it was
+  // restarted with (for codes of an authenticator app).
+  now() { return Date.now() + (this.clockOffsetMs || 0); }
 
   async stop() {
     if (this.proc && this.proc.exitCode === null) {
