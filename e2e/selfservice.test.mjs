@@ -127,6 +127,7 @@ test('a one-time link: an app, a phone and a passkey made in the browser, MFA, t
   const row = page.locator('#m-' + key.id);
   assert.match(await row.innerText(), /Work laptop/);
   assert.equal(await page.locator('#default-' + key.id).count(), 0, 'a passkey cannot be made the default');
+  await row.scrollIntoViewIfNeeded();
   await shot(page, '64-me-passkey-added');
 
   // Try signing in with it: a test challenge answered by navigator.credentials.get.
@@ -144,9 +145,11 @@ test('a one-time link: an app, a phone and a passkey made in the browser, MFA, t
   await page.click('#apply');
   await page.locator('#mfa-state[data-state=pending]').waitFor();
   assert.equal(await activeID(page), 'mfa-state', 'focus on the new state');
+  await page.evaluate(() => window.scrollTo(0, 0));
   await shot(page, '62-me-desktop-ja');
   await page.click('#lang');
   await page.locator('#me-title', { hasText: 'Security info' }).waitFor();
+  await page.evaluate(() => window.scrollTo(0, 0));
   await shot(page, '63-me-desktop-en');
 
   // MFA becomes active: the daemon comes back with its clock ahead of the
@@ -244,7 +247,9 @@ test('a link works once; without a session the page says how to get back in', as
   await phone.ctx.clearCookies();
   const res = await page.goto(link.href);
   assert.equal(res.status(), 410, 'a used link is gone');
-  assert.match(await page.locator('body').innerText(), /使用|used/i);
+  assert.equal(await page.locator('#error-code').innerText(), 'link_used');
+  assert.match(await page.locator('main').innerText(), /使用済み/);
+  assert.match(await page.locator('main').innerText(), /already been used/);
   await shot(page, '67-me-link-used');
   // It made no session.
   await page.goto(g.origin + '/me');

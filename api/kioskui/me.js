@@ -430,7 +430,7 @@
     const nameID = 'name-' + m.id;
     const details = [];
     if (ownLabel(m)) details.push(h('span', { cls: 'mlabel', text: ownLabel(m) }));
-    if (m.kind === 'phone') details.push(h('span', { text: UI.maskedPhone(m.phone) + ' \u00B7 ' + (m.channel === 'voice' ? t('chVoice') : t('chSms')) }));
+    if (m.kind === 'phone') details.push(h('span', { text: UI.maskedPhone(m.phone) + ' \u00B7 ' + (m.channel === 'voice' ? t('chVoice') : 'SMS') }));
     if (m.kind === 'fido' && m.model) details.push(h('span', { cls: 'model', text: m.model }));
     if (m.confirmed) details.push(h('span', { cls: 'hint lastused', text: m.last_used_at ? t('me.lastUsed', { when: fmtDateTime(m.last_used_at) }) : t('me.neverUsed') }));
     const act = (key, id, fn, cls) => button(t(key), fn, cls || '', { id: id + '-' + m.id, 'aria-describedby': nameID });
