@@ -9,7 +9,12 @@
 // honoured by the e2e build) instead of waiting.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { Gateway, browser, shot, totp, assertFits, passkeyAuthenticator } from './lib.mjs';
+import { Entra } from './entra.mjs';
 
 let g, desk, phone;
 
@@ -345,4 +350,43 @@ test('on a phone: Japanese and English, errors in words, keyboard only', async (
   await page.locator('#single-warning').waitFor();
   await assertFits(page);
   await page.close();
+});
+
+test('with sign-in through the identity provider: the signed-out page offers Sign in, which starts the code flow', async () => {
+  // The Entra stand-in as the OpenID provider: its discovery document
+  // names an authorization endpoint; the test stops where it would answer.
+  const op = await Entra.start();
+  const dir = mkdtempSync(join(tmpdir(), 'mfagate-e2e-oidc-'));
+  const secretFile = join(dir, 'client.secret');
+  writeFileSync(secretFile, randomBytes(24).toString('hex') + '\n', { mode: 0o600 });
+  const gw = await Gateway.withConfig('', ['[selfservice]', `oidc_issuer = "${op.issuer}"`, 'client_id = "mfagate-me"',
+    `client_secret_file = "${secretFile}"`, 'links = false', ''].join('\n'));
+  try {
+    await desk.ctx.clearCookies();
+    const page = await desk.ctx.newPage();
+    await page.goto(gw.url + '/me?lang=en');
+    await page.locator('#signedout').waitFor();
+    const signin = page.locator('#signin');
+    await signin.waitFor();
+    assert.equal(await page.locator('#ask-link').count(), 0, 'no link advice when sign-in is on and links are off');
+    assert.match(await page.locator('#signedout').innerText(), /Sign in with your organisation/);
+    const authorize = op.origin + '/' + op.tenant + '/oauth2/v2.0/authorize';
+    const [req] = await Promise.all([page.waitForRequest((r) => r.url().startsWith(authorize)), signin.click()]);
+    const q = new URL(req.url()).searchParams;
+    assert.equal(q.get('response_type'), 'code');
+    assert.equal(q.get('client_id'), 'mfagate-me');
+    assert.equal(q.get('code_challenge_method'), 'S256');
+    assert.match(q.get('code_challenge') || '', /^[A-Za-z0-9_-]{43}$/);
+    assert.ok(q.get('state') && q.get('nonce'), 'state and nonce');
+    assert.equal(q.get('redirect_uri'), 'http://localhost/me/callback');
+    assert.ok((q.get('scope') || '').split(' ').includes('openid'));
+    // Links are off: none can be made.
+    const r = await gw.call('POST', '/v1/users/0123460004/selfservice-links', {});
+    assert.notEqual(r.status, 201, 'no link without links = true');
+    await page.close();
+  } finally {
+    await gw.stop();
+    await op.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
