@@ -349,6 +349,27 @@ test('on a phone: Japanese and English, errors in words, keyboard only', async (
   assert.equal((await userOf(user)).methods.some((m) => m.id === appID), false);
   await page.locator('#single-warning').waitFor();
   await assertFits(page);
+
+  // A passkey again, now without the browser's JSON helpers: the page
+  // converts the options and the credential by hand.
+  const vk = await passkeyAuthenticator(page);
+  await page.evaluate(() => { delete PublicKeyCredential.parseCreationOptionsFromJSON; delete PublicKeyCredential.prototype.toJSON; });
+  await page.locator('#add-method').focus();
+  await page.keyboard.press('Enter');
+  await page.locator('#choose-fido').focus();
+  await page.keyboard.press('Enter');
+  await page.locator('#passkey-label').waitFor();
+  assert.equal(await activeID(page), 'passkey-label');
+  await page.keyboard.type('Phone passkey');
+  await page.keyboard.press('Enter');
+  await success(page, /Phone passkey is registered/);
+  const creds = await vk.credentials();
+  assert.equal(creds.length, 1);
+  assert.equal(creds[0].isResidentCredential, true);
+  const key = (await userOf(user)).methods.find((m) => m.kind === 'fido');
+  assert.ok(key && key.confirmed && key.label === 'Phone passkey', JSON.stringify(key));
+  assert.equal(await page.locator('#single-warning').count(), 0);
+  await assertFits(page);
   await page.close();
 });
 
