@@ -86,6 +86,31 @@ func (s *Server) removeMethod(w http.ResponseWriter, r *http.Request, c *Client)
 	return nil
 }
 
+type renameBody struct {
+	Label *string `json:"label"`
+}
+
+func (s *Server) renameMethod(w http.ResponseWriter, r *http.Request, c *Client) error {
+	return s.relabel(w, r, actor(c), r.PathValue("user"), r.PathValue("id"))
+}
+
+// relabel decodes a rename body and answers 200 with the renamed method
+// (the API's route and the Security info page's).
+func (s *Server) relabel(w http.ResponseWriter, r *http.Request, a mfa.Actor, user, id string) error {
+	var b renameBody
+	if err := decode(w, r, &b, false); err != nil {
+		return err
+	}
+	if b.Label == nil {
+		return newProblem(http.StatusBadRequest, string(mfa.CodeInvalidRequest), "label is required: the method's new name")
+	}
+	m, err := s.svc.RenameMethod(r.Context(), a, user, id, *b.Label)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"method": s.methodView(m)})
+}
+
 type defaultBody struct {
 	Method string `json:"method"`
 }
@@ -143,8 +168,13 @@ func (s *Server) unlock(w http.ResponseWriter, r *http.Request, c *Client) error
 
 type challengeBody struct {
 	Method  string `json:"method"`
+	Kind    string `json:"kind"` // "fido": any of the user's security keys (discoverable)
 	Channel string `json:"channel"`
 	Purpose string `json:"purpose"`
+}
+
+func (b challengeBody) request() mfa.ChallengeRequest {
+	return mfa.ChallengeRequest{Method: b.Method, Kind: mfa.Kind(b.Kind), Channel: mfa.Channel(b.Channel), Purpose: mfa.Purpose(b.Purpose)}
 }
 
 func (s *Server) createChallenge(w http.ResponseWriter, r *http.Request, c *Client) error {
@@ -152,18 +182,25 @@ func (s *Server) createChallenge(w http.ResponseWriter, r *http.Request, c *Clie
 	if err := decode(w, r, &b, true); err != nil {
 		return err
 	}
-	ch, err := s.svc.CreateChallenge(r.Context(), actor(c), r.PathValue("user"), mfa.ChallengeRequest{
-		Method: b.Method, Channel: mfa.Channel(b.Channel), Purpose: mfa.Purpose(b.Purpose),
-	})
+	ch, err := s.svc.CreateChallenge(r.Context(), actor(c), r.PathValue("user"), b.request())
 	if err != nil {
 		return err
 	}
-	view := challengeView(ch)
-	if view.WebAuthn, err = s.svc.AssertionOptions(r.Context(), ch); err != nil {
+	view, err := s.challengeWithOptions(r.Context(), ch)
+	if err != nil {
 		return err
 	}
 	w.Header().Set("Location", "/v1/challenges/"+ch.ID)
 	return writeJSON(w, http.StatusCreated, view)
+}
+
+// challengeWithOptions is the view of a new challenge with, for a
+// security key, the browser's request options.
+func (s *Server) challengeWithOptions(ctx context.Context, ch mfa.Challenge) (challengeJSON, error) {
+	view := challengeView(ch)
+	var err error
+	view.WebAuthn, err = s.svc.AssertionOptions(ctx, ch)
+	return view, err
 }
 
 // MaxWait is the longest long poll GET /v1/challenges/{id}?wait= allows.

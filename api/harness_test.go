@@ -46,7 +46,7 @@ type harness struct {
 	path   string
 	oidc   *oidcParts // non-nil: the External MFA provider is on
 	// self, when set, builds the Security info page for the server at base.
-	self func(h *harness, base string) *api.SelfService
+	self   func(h *harness, base string) *api.SelfService
 	models func([16]byte) string
 	api    *api.Server
 }

@@ -167,7 +167,7 @@ func (s *Server) pageSetDefault(w http.ResponseWriter, r *http.Request, sess kio
 // pageChallenge starts a test sign-in (step 3) or a proof. A kiosk session
 // never produces a sign-in approval for the identity provider.
 func (s *Server) pageChallenge(w http.ResponseWriter, r *http.Request, sess kiosk.Session, a mfa.Actor) error {
-	return s.userChallenge(w, r, sess.User, a, "at the kiosk")
+	return s.userChallenge(w, r, sess.User, a, "at the kiosk", false)
 }
 
 func (s *Server) pageGetChallenge(w http.ResponseWriter, r *http.Request, sess kiosk.Session, _ mfa.Actor) error {
@@ -221,9 +221,10 @@ func (s *Server) userSetDefault(w http.ResponseWriter, r *http.Request, user str
 }
 
 // userChallenge starts a test sign-in or a proof (where names the page in
-// the refusal of another purpose). A security key's challenge carries the
-// browser's WebAuthn request options.
-func (s *Server) userChallenge(w http.ResponseWriter, r *http.Request, user string, a mfa.Actor, where string) error {
+// the refusal of another purpose; discoverable allows kind "fido", a
+// challenge any of the user's keys answers). A security key's challenge
+// carries the browser's WebAuthn request options.
+func (s *Server) userChallenge(w http.ResponseWriter, r *http.Request, user string, a mfa.Actor, where string, discoverable bool) error {
 	var b challengeBody
 	if err := decode(w, r, &b, true); err != nil {
 		return err
@@ -235,9 +236,12 @@ func (s *Server) userChallenge(w http.ResponseWriter, r *http.Request, user stri
 	default:
 		return newProblem(http.StatusBadRequest, string(mfa.CodeInvalidRequest), "purpose %q is not available %s: use \"test\" (try signing in) or \"proof\"", truncate(b.Purpose, 32), where)
 	}
-	ch, err := s.svc.CreateChallenge(r.Context(), a, user, mfa.ChallengeRequest{
-		Method: b.Method, Channel: mfa.Channel(b.Channel), Purpose: mfa.Purpose(b.Purpose),
-	})
+	if b.Kind != "" && !discoverable {
+		// The kiosk's security keys answer their own method's challenge
+		// through libfido2 (api/assert), which names no credential.
+		return newProblem(http.StatusBadRequest, string(mfa.CodeInvalidRequest), "kind is not available at the kiosk: name the method (a security key answers through api/assert)")
+	}
+	ch, err := s.svc.CreateChallenge(r.Context(), a, user, b.request())
 	if err != nil {
 		return err
 	}

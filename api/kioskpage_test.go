@@ -188,6 +188,7 @@ func TestKioskPageBadInput(t *testing.T) {
 		{"POST", "/methods", `{"kind":"fido"}`, 422, "unsupported_method_kind"},
 		{"POST", "/methods", `not json`, 400, "malformed_json"},
 		{"POST", "/challenges", `{"purpose":"signin"}`, 400, "invalid_request"},
+		{"POST", "/challenges", `{"kind":"fido"}`, 400, "invalid_request"},
 		{"POST", "/challenges", `{}`, 409, "no_confirmed_method"},
 		{"POST", "/challenges/c_nope/verify", `{}`, 400, "invalid_request"},
 		{"GET", "/challenges/c_nope?wait=1h", "", 400, "invalid_request"},

@@ -259,6 +259,10 @@ type flowStateJSON struct {
 	} `json:"flow"`
 	User    string       `json:"user"`
 	Methods []methodJSON `json:"methods"`
+	// Passkey: the user has a security key this sign-in may use, so the
+	// page can offer one "sign in with a passkey" for all of them (a
+	// challenge with kind "fido").
+	Passkey bool         `json:"passkey"`
 	Refusal *refusalJSON `json:"refusal"`
 	AMR     []string     `json:"amr_values"` // what the request's claims allow; empty: any
 }
@@ -320,6 +324,7 @@ func (s *Server) flowState(w http.ResponseWriter, r *http.Request, f oidc.Flow, 
 		return err
 	}
 	for _, m := range ms {
+		out.Passkey = out.Passkey || m.Kind == mfa.KindFIDO
 		j := s.methodView(m)
 		j.Default = m.ID == v.User.DefaultMethod
 		if m.Kind == mfa.KindPhone {
@@ -333,40 +338,56 @@ func (s *Server) flowState(w http.ResponseWriter, r *http.Request, f oidc.Flow, 
 	return writeJSON(w, http.StatusOK, out)
 }
 
-// flowChallenge starts a sign-in challenge with a method the page offered
-// and makes it the one that can answer the flow.
+// flowChallenge starts a sign-in challenge with a method the page offered,
+// or with kind "fido" one any of the user's security keys answers, and
+// makes it the one that can answer the flow.
 func (s *Server) flowChallenge(w http.ResponseWriter, r *http.Request, f oidc.Flow, _ string) error {
 	var b struct {
 		Method  string `json:"method"`
+		Kind    string `json:"kind"`
 		Channel string `json:"channel"`
 	}
 	if err := decode(w, r, &b, false); err != nil {
 		return err
 	}
-	if b.Method == "" {
-		return newProblem(http.StatusBadRequest, string(mfa.CodeInvalidRequest), "method is required: the ID (m_…) of one of the methods api/state lists")
+	switch {
+	case b.Kind != "" && b.Kind != string(mfa.KindFIDO):
+		return newProblem(http.StatusBadRequest, string(mfa.CodeInvalidRequest), "kind %q is not possible: only \"fido\" (any of the user's security keys)", truncate(b.Kind, 32))
+	case b.Kind != "" && (b.Method != "" || b.Channel != ""):
+		return newProblem(http.StatusBadRequest, string(mfa.CodeInvalidRequest), "give method (with channel) or kind, not both: kind \"fido\" lets any of the user's security keys answer")
+	case b.Kind == "" && b.Method == "":
+		return newProblem(http.StatusBadRequest, string(mfa.CodeInvalidRequest), "method is required: the ID (m_…) of one of the methods api/state lists, or kind \"fido\" for any security key")
 	}
 	ms, _, err := s.signinMethods(r.Context(), f)
 	if err != nil {
 		return err
 	}
-	var m *mfa.Method
-	for i := range ms {
-		if ms[i].ID == b.Method {
-			m = &ms[i]
+	var req mfa.ChallengeRequest
+	if b.Kind != "" {
+		if !slices.ContainsFunc(ms, func(m mfa.Method) bool { return m.Kind == mfa.KindFIDO }) {
+			return newProblem(http.StatusNotFound, string(mfa.CodeUnknownMethod), "this sign-in offers no security key: the user has none it may use")
 		}
+		req = mfa.ChallengeRequest{Kind: mfa.KindFIDO, Purpose: mfa.PurposeSignin}
+	} else {
+		var m *mfa.Method
+		for i := range ms {
+			if ms[i].ID == b.Method {
+				m = &ms[i]
+			}
+		}
+		if m == nil {
+			return newProblem(http.StatusNotFound, string(mfa.CodeUnknownMethod), "method %s is not one this sign-in offers", truncate(b.Method, 40))
+		}
+		ch := mfa.Channel(b.Channel)
+		if m.Kind == mfa.KindPhone && ch == "" {
+			ch = m.Channel
+		}
+		if !slices.Contains(s.allowedChannels(f, *m), ch) {
+			return newProblem(http.StatusUnprocessableEntity, string(mfa.CodeChannelNotPossible), "this sign-in cannot verify method %s by %q", m.ID, ch)
+		}
+		req = mfa.ChallengeRequest{Method: m.ID, Channel: ch, Purpose: mfa.PurposeSignin}
 	}
-	if m == nil {
-		return newProblem(http.StatusNotFound, string(mfa.CodeUnknownMethod), "method %s is not one this sign-in offers", truncate(b.Method, 40))
-	}
-	ch := mfa.Channel(b.Channel)
-	if m.Kind == mfa.KindPhone && ch == "" {
-		ch = m.Channel
-	}
-	if !slices.Contains(s.allowedChannels(f, *m), ch) {
-		return newProblem(http.StatusUnprocessableEntity, string(mfa.CodeChannelNotPossible), "this sign-in cannot verify method %s by %q", m.ID, ch)
-	}
-	c, err := s.svc.CreateChallenge(r.Context(), oidcActor(f.ClientID), f.User, mfa.ChallengeRequest{Method: m.ID, Channel: ch, Purpose: mfa.PurposeSignin})
+	c, err := s.svc.CreateChallenge(r.Context(), oidcActor(f.ClientID), f.User, req)
 	if err != nil {
 		return err
 	}

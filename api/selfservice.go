@@ -66,7 +66,6 @@ const (
 	codeLinkUsed        = "link_used"
 	codeLinkExpired     = "link_expired"
 	codeLinksOff        = "links_off"
-	codeNotImplemented  = "not_implemented"
 	codeUnknownCeremony = "unknown_ceremony"
 	codeCeremonyExpired = "ceremony_expired"
 )
@@ -96,7 +95,7 @@ func (s *Server) selfServiceRoutes() {
 	s.handle("PUT /me/api/default-method", nil, s.inSelf("set_default", s.selfUser(s.userSetDefault)))
 	s.handle("PUT /me/api/mfa", nil, s.inSelf("apply", s.selfUser(s.userApply)))
 	s.handle("POST /me/api/challenges", nil, s.inSelf("challenge", func(w http.ResponseWriter, r *http.Request, sess selfservice.Session, a mfa.Actor) error {
-		return s.userChallenge(w, r, sess.User, a, "on the Security info page")
+		return s.userChallenge(w, r, sess.User, a, "on the Security info page", true)
 	}))
 	s.handle("GET /me/api/challenges/{challenge}", nil, s.inSelf("get_challenge", func(w http.ResponseWriter, r *http.Request, sess selfservice.Session, _ mfa.Actor) error {
 		return s.userGetChallenge(w, r, sess.User)
@@ -263,28 +262,8 @@ func (s *Server) selfLogout(w http.ResponseWriter, r *http.Request, sess selfser
 	return nil
 }
 
-// renamer is package mfa's RenameMethod, looked up at run time so that
-// the page's route is served as soon as the domain offers it.
-type renamer interface {
-	RenameMethod(ctx context.Context, actor mfa.Actor, user, methodID, label string) (mfa.Method, error)
-}
-
 func (s *Server) userRename(w http.ResponseWriter, r *http.Request, user string, a mfa.Actor) error {
-	var b struct {
-		Label string `json:"label"`
-	}
-	if err := decode(w, r, &b, false); err != nil {
-		return err
-	}
-	rn, ok := any(s.svc).(renamer)
-	if !ok {
-		return newProblem(http.StatusNotImplemented, codeNotImplemented, "renaming a method is not available in this version of the gateway")
-	}
-	m, err := rn.RenameMethod(r.Context(), a, user, r.PathValue("method"), b.Label)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, map[string]any{"method": s.methodView(m)})
+	return s.relabel(w, r, a, user, r.PathValue("method"))
 }
 
 func (s *Server) serveMePage(w http.ResponseWriter, _ *http.Request, _ *Client) error {

@@ -52,16 +52,19 @@ func (s *Server) selfCallback(w http.ResponseWriter, r *http.Request, _ *Client)
 	if c, err := r.Cookie(selfLoginCookie); err == nil {
 		secret = c.Value
 	}
-	// The login cookie has done its work whatever the outcome.
-	http.SetCookie(w, &http.Cookie{Name: selfLoginCookie, Path: selfPath + "/", MaxAge: -1, HttpOnly: true, Secure: s.self.Secure, SameSite: http.SameSiteLaxMode})
 	user, err := s.self.Login.Finish(r.Context(), selfservice.Callback{Code: q.Get("code"), State: q.Get("state"),
 		Error: q.Get("error"), ErrorDesc: q.Get("error_description")}, secret)
+	var le *selfservice.LoginError
+	if !errors.As(err, &le) || le.Code != "login_state" {
+		// The sign-in of this cookie is used up; a callback that matched
+		// none (a forged one, another browser's) leaves it for the real one.
+		http.SetCookie(w, &http.Cookie{Name: selfLoginCookie, Path: selfPath + "/", MaxAge: -1, HttpOnly: true, Secure: s.self.Secure, SameSite: http.SameSiteLaxMode})
+	}
 	if err == nil {
 		if cerr := s.svc.CheckUserID(user); cerr != nil {
 			err = &selfservice.LoginError{Code: "login_user", Msg: "the account's user ID " + truncate(user, 40) + " is not one this gateway serves"}
 		}
 	}
-	var le *selfservice.LoginError
 	if errors.As(err, &le) {
 		s.log.Warn("Security info page sign-in refused", "code", le.Code, "err", err)
 		status, ok := loginStatus[le.Code]

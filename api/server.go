@@ -136,6 +136,7 @@ func New(o Options) *Server {
 	s.handle("GET /v1/users/{user}", reads, s.getUser)
 	s.handle("POST /v1/users/{user}/methods", enroll, s.addMethod)
 	s.handle("POST /v1/users/{user}/methods/{id}/confirm", enroll, s.confirmMethod)
+	s.handle("PATCH /v1/users/{user}/methods/{id}", enroll, s.renameMethod)
 	s.handle("DELETE /v1/users/{user}/methods/{id}", enroll, s.removeMethod)
 	s.handle("PUT /v1/users/{user}/default-method", enroll, s.setDefault)
 	s.handle("PUT /v1/users/{user}/mfa", enroll, s.applyMFA)

@@ -50,6 +50,7 @@ type methodJSON struct {
 	SignCount   *uint32    `json:"sign_count,omitempty"`
 	CreatedAt   time.Time  `json:"created_at"`
 	ConfirmedAt *time.Time `json:"confirmed_at"`
+	LastUsedAt  *time.Time `json:"last_used_at"`
 }
 
 type deliveryJSON struct {
@@ -146,7 +147,8 @@ func (s *Server) userView(v mfa.UserView) userJSON {
 func (s *Server) methodView(m mfa.Method) methodJSON {
 	j := methodJSON{ID: m.ID, Kind: string(m.Kind), Label: m.Label, Confirmed: m.Confirmed,
 		Slot: string(m.Slot), Channel: string(m.Channel), Language: m.Language,
-		Extension: m.Extension != "", CreatedAt: m.CreatedAt.UTC(), ConfirmedAt: timePtr(m.ConfirmedAt)}
+		Extension: m.Extension != "", CreatedAt: m.CreatedAt.UTC(), ConfirmedAt: timePtr(m.ConfirmedAt),
+		LastUsedAt: timePtr(m.LastUsedAt)}
 	if m.Phone != "" {
 		j.Phone = phone.Mask(m.Phone)
 	}

@@ -4,7 +4,8 @@
 // checked at the redirect URI against the gateway's published keys.
 // Cases: an authenticator app (a wrong code first), SMS, a voice call, a
 // security key (the demo key registered at the kiosk, then used by
-// Chromium's virtual authenticator with the same credential), a refusal,
+// Chromium's virtual authenticator with the same credential), the same key
+// as a resident credential through "sign in with a passkey", a refusal,
 // and an unknown redirect URI. One gateway and one browser; a user each.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -172,20 +173,29 @@ test('voice: another option of the mobile phone, two digits keyed in, the id_tok
   await page.close();
 });
 
-test('security key: registered at the kiosk, used by the browser, the id_token says fido', async () => {
-  const user = '0123450004';
-  const app = await addTOTP(user);
-  // The demo's software key, registered at the kiosk through libfido2.
-  await g.enrollKeyAtKiosk(b.ctx, user);
-  await testSignin(user, app.id, async () => totp(app.secret));
-  await applyMFA(user);
+// keyUser is the user whose security key is the demo's software key,
+// registered at the kiosk through libfido2 (once: the key's PIN is set
+// then), with its exported credential ID and private key.
+let keyUserOnce = null;
+function keyUser() {
+  keyUserOnce ||= (async () => {
+    const user = '0123450004';
+    const app = await addTOTP(user);
+    await g.enrollKeyAtKiosk(b.ctx, user);
+    await testSignin(user, app.id, async () => totp(app.secret));
+    await applyMFA(user);
+    const u = await ok(await g.call('GET', '/v1/users/' + user), 200, 'user');
+    const key = u.methods.find((m) => m.kind === 'fido' && m.confirmed);
+    assert.ok(key, 'the key is registered');
+    const reg = await ok(await g.call('GET', `/v1/users/${user}/methods/${key.id}/credential`), 200, 'credential export');
+    const credentialID = Buffer.from(reg.rawId || reg.id, 'base64url');
+    return { user, key, reg, credentialID, pkcs8: softkeyPrivateKey(g.stateDir, credentialID, 'localhost') };
+  })();
+  return keyUserOnce;
+}
 
-  const u = await ok(await g.call('GET', '/v1/users/' + user), 200, 'user');
-  const key = u.methods.find((m) => m.kind === 'fido' && m.confirmed);
-  assert.ok(key, 'the key is registered');
-  const reg = await ok(await g.call('GET', `/v1/users/${user}/methods/${key.id}/credential`), 200, 'credential export');
-  const credentialID = Buffer.from(reg.rawId || reg.id, 'base64url');
-  const pkcs8 = softkeyPrivateKey(g.stateDir, credentialID, 'localhost');
+test('security key: registered at the kiosk, used by the browser, the id_token says fido', async () => {
+  const { user, reg, credentialID, pkcs8 } = await keyUser();
 
   const page = await b.ctx.newPage();
   const r = await startSignin(page, user);
@@ -199,6 +209,57 @@ test('security key: registered at the kiosk, used by the browser, the id_token s
   const creds = await vk.credentials();
   assert.equal(creds.length, 1);
   assert.ok(creds[0].signCount > (reg.sign_count || 0) + 100, 'the virtual key signed');
+  await page.close();
+});
+
+// "Sign in with a passkey": a challenge any of the user's keys answers,
+// its request options naming no credential, so only a discoverable
+// (resident) credential can answer it. Chromium's virtual authenticator
+// holds the kiosk key's credential as a resident one, with the user
+// handle the registration used (the user ID's bytes).
+test('passkey: one option for all keys, a resident credential answers, the id_token says fido', async () => {
+  const { user, key, credentialID, pkcs8 } = await keyUser();
+  const before = (await ok(await g.call('GET', '/v1/users/' + user), 200, 'user')).methods.find((m) => m.id === key.id);
+
+  const page = await b.ctx.newPage();
+  const r = await startSignin(page, user);
+  await signinPage(page);
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('WebAuthn.enable', { enableUI: false });
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', { options: {
+    protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true,
+  } });
+  await cdp.send('WebAuthn.addCredential', { authenticatorId, credential: {
+    credentialId: credentialID.toString('base64'), isResidentCredential: true, rpId: 'localhost',
+    privateKey: Buffer.from(pkcs8).toString('base64'), userHandle: Buffer.from(user).toString('base64'),
+    signCount: (before.sign_count || 0) + 100,
+  } });
+
+  await page.click('#other-option');
+  const options = page.locator('#options button');
+  assert.equal(await page.locator('#options button[data-kind=passkey]').count(), 1, 'one passkey option');
+  assert.equal(await options.first().getAttribute('data-kind'), 'passkey', 'the passkey option comes first');
+  await page.locator('#options button[data-kind=passkey]', { hasText: 'パスキーでサインイン' }).click();
+  await page.locator('[data-option=passkey] .hint', { hasText: 'どれでも使えます' }).waitFor();
+  await assertFits(page);
+  await shot(page, '48-oidc-passkey');
+  const created = page.waitForResponse((res) => res.url().endsWith('/api/challenges') && res.request().method() === 'POST');
+  await page.locator('#start', { hasText: 'パスキーを使う' }).click();
+  const ch = await (await created).json();
+  assert.equal(ch.kind, 'fido');
+  assert.equal(ch.method, '', 'no key named before one answers');
+  assert.deepEqual(ch.webauthn.publicKey.allowCredentials, [], 'the request options allow any credential');
+  await idToken(page, r, 'fido');
+
+  const creds = (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials;
+  assert.equal(creds.length, 1);
+  assert.ok(creds[0].signCount > (before.sign_count || 0) + 100, 'the resident credential signed');
+  const after = (await ok(await g.call('GET', '/v1/users/' + user), 200, 'user')).methods.find((m) => m.id === key.id);
+  assert.ok(after.last_used_at && (!before.last_used_at || after.last_used_at >= before.last_used_at), 'the key\'s last use is recorded: ' + JSON.stringify(after));
+  assert.ok(after.sign_count > (before.sign_count || 0) + 100, 'the stored counter moved on');
+  const ev = await ok(await g.call('GET', '/v1/audit?user=' + user), 200, 'audit');
+  const approval = ev.find((e) => e.type === 'challenge_approved' && e.challenge === ch.id);
+  assert.equal(approval && approval.method, key.id, 'the approval names the key that answered');
   await page.close();
 });
 

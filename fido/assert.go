@@ -64,6 +64,53 @@ type assertionResponse struct {
 	} `json:"response"`
 }
 
+// AssertionIdentity reads which credential answered a browser's
+// AuthenticationResponseJSON and for which user: rawId (or, without it,
+// id), and response.userHandle, nil when the response carries none (it is
+// optional for a credential the relying party named, WebAuthn L3 §5.2.2).
+// A discoverable sign-in (empty allowCredentials) needs both to find the
+// stored credential before VerifyAssertion checks it (WebAuthn L3 §7.2
+// steps 5 and 6). Nothing is verified here.
+func AssertionIdentity(responseJSON []byte) (credentialID, userHandle []byte, err error) {
+	var r assertionResponse
+	if err := json.Unmarshal(responseJSON, &r); err != nil {
+		return nil, nil, failWith(ErrMalformed, "the assertion is not an AuthenticationResponseJSON object", err)
+	}
+	switch {
+	case r.RawID != nil:
+		if credentialID, err = field("rawId", r.RawID); err != nil {
+			return nil, nil, err
+		}
+		if r.ID != nil {
+			id, err := field("id", r.ID)
+			if err != nil {
+				return nil, nil, err
+			}
+			if !bytes.Equal(id, credentialID) {
+				return nil, nil, fail(ErrMalformed, "the assertion's id and rawId differ")
+			}
+		}
+	case r.ID != nil:
+		if credentialID, err = field("id", r.ID); err != nil {
+			return nil, nil, err
+		}
+	default:
+		return nil, nil, fail(ErrMalformed, "the assertion has no rawId or id naming its credential")
+	}
+	if len(credentialID) == 0 {
+		return nil, nil, fail(ErrMalformed, "the assertion's rawId names an empty credential ID")
+	}
+	if r.Response != nil && r.Response.UserHandle != nil && *r.Response.UserHandle != "" {
+		if userHandle, err = field("response.userHandle", r.Response.UserHandle); err != nil {
+			return nil, nil, err
+		}
+		if len(userHandle) == 0 {
+			userHandle = nil
+		}
+	}
+	return credentialID, userHandle, nil
+}
+
 // VerifyAssertion checks a browser's AuthenticationResponseJSON (id, rawId,
 // type, response{clientDataJSON, authenticatorData, signature, userHandle},
 // base64url) against the stored credential (WebAuthn §7.2): credential ID,

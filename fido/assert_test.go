@@ -223,3 +223,42 @@ func TestAssertionOptions(t *testing.T) {
 		t.Errorf("discoverable options %s", raw)
 	}
 }
+
+func TestAssertionIdentity(t *testing.T) {
+	k := newTestKey(t, newTestCA(t, testAAGUID))
+	id, handle, err := AssertionIdentity(k.assert(t, flagUP|flagUV, 1).json(t))
+	if err != nil || !bytes.Equal(id, k.credID) || string(handle) != "user-0001" {
+		t.Fatalf("browser response: id %x handle %q %v; want %x and the user handle", id, handle, err, k.credID)
+	}
+	for _, tc := range []struct {
+		name, in   string
+		id, handle string // base64url; "" for none
+		wantMsg    string
+	}{
+		{name: "rawId only, no user handle", in: `{"rawId":"AQID","response":{}}`, id: "AQID"},
+		{name: "id only", in: `{"id":"AQID"}`, id: "AQID"},
+		{name: "null user handle", in: `{"id":"AQID","rawId":"AQID","response":{"userHandle":null}}`, id: "AQID"},
+		{name: "empty user handle", in: `{"id":"AQID","rawId":"AQID","response":{"userHandle":""}}`, id: "AQID"},
+		{name: "user handle", in: `{"id":"AQID","rawId":"AQID","response":{"userHandle":"MDEyMzQ1Njc4OQ"}}`, id: "AQID", handle: "MDEyMzQ1Njc4OQ"},
+		{name: "no credential", in: `{"response":{"userHandle":"AQ"}}`, wantMsg: "no rawId or id"},
+		{name: "empty rawId", in: `{"rawId":""}`, wantMsg: "no rawId"},
+		{name: "id and rawId differ", in: `{"id":"AQID","rawId":"AQIE"}`, wantMsg: "id and rawId differ"},
+		{name: "rawId not base64url", in: `{"rawId":"a+b/"}`, wantMsg: "rawId is not base64url"},
+		{name: "user handle not base64url", in: `{"rawId":"AQ","response":{"userHandle":"@@"}}`, wantMsg: "response.userHandle is not base64url"},
+		{name: "not an object", in: `"AQID"`, wantMsg: "not an AuthenticationResponseJSON"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id, handle, err := AssertionIdentity([]byte(tc.in))
+			if tc.wantMsg != "" {
+				if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), tc.wantMsg) {
+					t.Fatalf("err %v, want ErrMalformed saying %q", err, tc.wantMsg)
+				}
+				return
+			}
+			e := base64.RawURLEncoding.EncodeToString
+			if err != nil || e(id) != tc.id || e(handle) != tc.handle || (tc.handle == "") != (handle == nil) {
+				t.Fatalf("id %q handle %q (%v), want %q %q", e(id), e(handle), err, tc.id, tc.handle)
+			}
+		})
+	}
+}

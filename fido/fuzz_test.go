@@ -140,3 +140,68 @@ func isSentinel(err error) bool {
 	}
 	return false
 }
+
+// FuzzAssertionIdentity: no input makes AssertionIdentity panic, every
+// refusal is ErrMalformed, and what it reads agrees with a plain decoding
+// of the JSON here: the credential ID is rawId's bytes (else id's), never
+// empty, and the user handle is response.userHandle's bytes, nil when
+// absent or empty.
+func FuzzAssertionIdentity(f *testing.F) {
+	k := newTestKey(f, newTestCA(f, testAAGUID))
+	valid := k.assert(f, flagUP|flagUV, 1).json(f)
+	f.Add(valid)
+	f.Add([]byte(`{"id":"AQID","rawId":"AQID","response":{"userHandle":"MDEyMzQ1Njc4OQ"}}`))
+	f.Add([]byte(`{"id":"AQID"}`))
+	f.Add([]byte(`{"rawId":"AQID=="}`))
+	f.Add([]byte(`{"id":"AQID","rawId":"AQIE"}`))
+	f.Add([]byte(`{"rawId":"","response":{"userHandle":null}}`))
+	f.Add([]byte(`{"rawId":"AQ","response":{"userHandle":"!"}}`))
+	f.Add([]byte(`null`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		id, handle, err := AssertionIdentity(in)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("refusal %v is not ErrMalformed", err)
+			}
+			if id != nil || handle != nil {
+				t.Fatalf("refused, yet returned id %x handle %x", id, handle)
+			}
+			return
+		}
+		var plain struct {
+			ID       *string `json:"id"`
+			RawID    *string `json:"rawId"`
+			Response *struct {
+				UserHandle *string `json:"userHandle"`
+			} `json:"response"`
+		}
+		if json.Unmarshal(in, &plain) != nil {
+			t.Fatalf("accepted %q, which encoding/json refuses", in)
+		}
+		src := plain.RawID
+		if src == nil {
+			src = plain.ID
+		}
+		if src == nil {
+			t.Fatalf("accepted %q without rawId or id", in)
+		}
+		want, derr := base64.RawURLEncoding.DecodeString(strings.TrimRight(*src, "="))
+		if derr != nil || len(want) == 0 || !bytes.Equal(id, want) {
+			t.Fatalf("credential ID %x from %q, want %x (%v)", id, *src, want, derr)
+		}
+		var wantHandle []byte
+		if plain.Response != nil && plain.Response.UserHandle != nil && *plain.Response.UserHandle != "" {
+			wantHandle, derr = base64.RawURLEncoding.DecodeString(strings.TrimRight(*plain.Response.UserHandle, "="))
+			if derr != nil {
+				t.Fatalf("accepted user handle %q that is not base64url", *plain.Response.UserHandle)
+			}
+			if len(wantHandle) == 0 {
+				wantHandle = nil
+			}
+		}
+		if !bytes.Equal(handle, wantHandle) || (handle == nil) != (wantHandle == nil) {
+			t.Fatalf("user handle %x, want %x", handle, wantHandle)
+		}
+	})
+}

@@ -31,6 +31,10 @@ func (v verifier) VerifyAssertion(c mfa.FIDOCredential, challenge, responseJSON 
 	return fido.VerifyAssertion(v.k.pol().WebAuthn, credential(c), challenge, responseJSON)
 }
 
+func (verifier) AssertionIdentity(responseJSON []byte) ([]byte, []byte, error) {
+	return fido.AssertionIdentity(responseJSON)
+}
+
 func (v verifier) VerifyRawAssertion(c mfa.FIDOCredential, challenge, clientDataJSON, authData, sig []byte) (uint32, error) {
 	return fido.VerifyRawAssertion(v.k.pol().WebAuthn, credential(c), challenge, clientDataJSON, authData, sig)
 }

@@ -12,7 +12,13 @@ import (
 
 // ChallengeRequest asks for a sign-in verification.
 type ChallengeRequest struct {
-	Method  string  // "" = the default method
+	Method string // "" = the default method (or any, with Kind)
+	// Kind asks for a challenge any confirmed method of that kind may
+	// answer, instead of one method. Only KindFIDO is possible, and only
+	// with Method "": a discoverable security-key challenge, answered by
+	// whichever of the user's keys the browser offers. Its Method is ""
+	// until it is approved, then the key that answered.
+	Kind    Kind
 	Channel Channel // phone only: override the method's channel
 	Purpose Purpose // "" = signin
 }
@@ -54,11 +60,23 @@ func (s *Service) CreateChallenge(ctx context.Context, actor Actor, user string,
 	default:
 		return Challenge{}, refuse(CodeInvalidRequest, "channel %q is unknown: use \"sms\" or \"voice\"", truncate(string(req.Channel), 32))
 	}
+	switch {
+	case req.Kind == "":
+	case req.Kind != KindFIDO:
+		return Challenge{}, refuse(CodeInvalidRequest, "kind %q is not possible: only \"fido\" (any of the user's security keys) may stand for a method; otherwise name the method", truncate(string(req.Kind), 32))
+	case req.Method != "":
+		return Challenge{}, refuse(CodeInvalidRequest, "give method or kind, not both: kind \"fido\" lets any of the user's security keys answer, method names one")
+	case req.Channel != "":
+		return Challenge{}, refuse(CodeChannelNotPossible, "channel applies to phone methods only")
+	}
 	p := s.pol()
 	now := s.now()
 	var c Challenge
 	err = s.update(ctx, func(tx Tx) (bool, error) {
 		u, err := tx.User(user)
+		if errors.Is(err, ErrNotFound) && req.Kind == KindFIDO {
+			return false, refuse(CodeNoConfirmedMethod, "user %s has no confirmed security key or passkey; register one first, or name another method", user)
+		}
 		if errors.Is(err, ErrNotFound) {
 			return false, refuse(CodeNoConfirmedMethod, "user %s has no registered method", user)
 		}
@@ -67,6 +85,13 @@ func (s *Service) CreateChallenge(ctx context.Context, actor Actor, user string,
 		}
 		if u.ConsecutiveFailures >= p.MaxConsecutiveFailures {
 			return false, refuse(CodeUserLocked, "user %s is locked after %d consecutive failed verifications; an admin must unlock it", user, u.ConsecutiveFailures)
+		}
+		if req.Kind == KindFIDO {
+			if _, err := s.verifier(); err != nil {
+				return false, err
+			}
+			c, err = s.newDiscoverableChallenge(tx, user, req.Purpose, now)
+			return false, err
 		}
 		id := req.Method
 		if id == "" {
@@ -375,6 +400,11 @@ func (s *Service) approve(tx Tx, actor Actor, c Challenge, u User, now time.Time
 	if err := s.event(tx, Event{User: c.User, Type: EventChallengeApproved, Actor: actor.Name, Method: c.Method, Challenge: c.ID, Detail: string(c.Purpose)}); err != nil {
 		return c, err
 	}
+	if c.Purpose != PurposeConfirm {
+		if err := touchMethod(tx, c.Method, now); err != nil {
+			return c, err
+		}
+	}
 	if c.Purpose == PurposeConfirm {
 		m, err := tx.Method(c.Method)
 		if errors.Is(err, ErrNotFound) {
@@ -391,6 +421,20 @@ func (s *Service) approve(tx Tx, actor Actor, c Challenge, u User, now time.Time
 		return c, s.event(tx, Event{User: c.User, Type: EventTestSignin, Actor: actor.Name, Method: c.Method, Challenge: c.ID})
 	}
 	return c, nil
+}
+
+// touchMethod records that method id answered a challenge at now. A
+// method removed meanwhile is passed over.
+func touchMethod(tx Tx, id string, now time.Time) error {
+	m, err := tx.Method(id)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	m.LastUsedAt = now
+	return tx.PutMethod(m)
 }
 
 // end moves c to a final status other than approved and drops its queued job.

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -21,6 +23,11 @@ type WebAuthn interface {
 	AssertionOptions(challenge []byte, allow [][]byte) json.RawMessage
 	// VerifyAssertion checks a browser's AuthenticationResponseJSON.
 	VerifyAssertion(cred FIDOCredential, challenge, responseJSON []byte) (uint32, error)
+	// AssertionIdentity reads the credential ID and the user handle (nil
+	// when absent) of a browser's AuthenticationResponseJSON, without
+	// verifying anything: a discoverable challenge needs them to find
+	// which key answered.
+	AssertionIdentity(responseJSON []byte) (credentialID, userHandle []byte, err error)
 	// VerifyRawAssertion checks an assertion taken at the kiosk.
 	VerifyRawAssertion(cred FIDOCredential, challenge, clientDataJSON, authData, signature []byte) (uint32, error)
 	// CounterRegressed reports whether err means the sign counter went
@@ -145,9 +152,10 @@ func (s *Service) RegisterFIDO(ctx context.Context, actor Actor, user string, r 
 }
 
 // newFIDOChallenge creates a security-key challenge with fresh WebAuthn
-// challenge bytes.
+// challenge bytes, for the key m or, with m.ID "", for any confirmed key of
+// m.User (a discoverable challenge).
 func (s *Service) newFIDOChallenge(tx Tx, m Method, purpose Purpose, now time.Time) (Challenge, error) {
-	if m.FIDO == nil {
+	if m.ID != "" && m.FIDO == nil {
 		return Challenge{}, fmt.Errorf("method %s has no credential", m.ID)
 	}
 	wc := make([]byte, 32)
@@ -160,8 +168,23 @@ func (s *Service) newFIDOChallenge(tx Tx, m Method, purpose Purpose, now time.Ti
 	return c, tx.PutChallenge(c)
 }
 
+// newDiscoverableChallenge creates a security-key challenge that any of
+// the user's confirmed keys may answer.
+func (s *Service) newDiscoverableChallenge(tx Tx, user string, purpose Purpose, now time.Time) (Challenge, error) {
+	ms, err := tx.Methods(user)
+	if err != nil {
+		return Challenge{}, err
+	}
+	if !slices.ContainsFunc(ms, func(m Method) bool { return m.Kind == KindFIDO && m.Confirmed && m.FIDO != nil }) {
+		return Challenge{}, refuse(CodeNoConfirmedMethod, "user %s has no confirmed security key or passkey; register one first, or name another method", user)
+	}
+	return s.newFIDOChallenge(tx, Method{User: user}, purpose, now)
+}
+
 // AssertionOptions returns the browser request options of a security-key
-// challenge (nil for other kinds).
+// challenge (nil for other kinds). A discoverable challenge's options name
+// no credential: an empty allowCredentials lets the browser offer any
+// passkey of this relying party (WebAuthn L3 §5.5, §7.2 step 1).
 func (s *Service) AssertionOptions(ctx context.Context, c Challenge) (json.RawMessage, error) {
 	if c.Kind != KindFIDO {
 		return nil, nil
@@ -169,6 +192,9 @@ func (s *Service) AssertionOptions(ctx context.Context, c Challenge) (json.RawMe
 	w, err := s.verifier()
 	if err != nil {
 		return nil, err
+	}
+	if c.Method == "" {
+		return w.AssertionOptions(c.WebAuthn, nil), nil
 	}
 	m, err := s.method(ctx, c.Method)
 	if err != nil || m.FIDO == nil {
@@ -228,15 +254,24 @@ func (s *Service) VerifyFIDO(ctx context.Context, actor Actor, id string, a FIDO
 		if u.ConsecutiveFailures >= s.pol().MaxConsecutiveFailures {
 			return false, refuse(CodeUserLocked, "user %s is locked after %d consecutive failed verifications; an admin must unlock it", u.ID, u.ConsecutiveFailures)
 		}
-		m, err := tx.Method(c.Method)
-		if err != nil || m.FIDO == nil {
+		var m Method
+		var verr error // the answer does not verify: one failed attempt
+		if c.Method == "" {
+			if a.ResponseJSON == nil {
+				return false, refuse(CodeWrongVerification, "challenge %s may be answered by any of the user's security keys: it needs a browser's answer (webauthn), which names the key", c.ID)
+			}
+			if m, verr, err = s.answeringKey(tx, w, c.User, a.ResponseJSON); err != nil {
+				return false, err
+			}
+		} else if m, err = tx.Method(c.Method); err != nil || m.FIDO == nil {
 			return false, fmt.Errorf("credential of challenge %s: %w", c.ID, err)
 		}
 		var count uint32
-		var verr error
-		if a.ResponseJSON != nil {
+		switch {
+		case verr != nil:
+		case a.ResponseJSON != nil:
 			count, verr = w.VerifyAssertion(*m.FIDO, c.WebAuthn, a.ResponseJSON)
-		} else {
+		default:
 			count, verr = w.VerifyRawAssertion(*m.FIDO, c.WebAuthn, a.ClientDataJSON, a.AuthData, a.Signature)
 		}
 		changed = true
@@ -246,6 +281,7 @@ func (s *Service) VerifyFIDO(ctx context.Context, actor Actor, id string, a FIDO
 			if err := tx.PutMethod(m); err != nil {
 				return false, err
 			}
+			c.Method = m.ID // a discoverable challenge: the key that answered
 			out, err = s.approve(tx, actor, c, u, now)
 			return false, err
 		case w.CounterRegressed(verr):
@@ -264,7 +300,7 @@ func (s *Service) VerifyFIDO(ctx context.Context, actor Actor, id string, a FIDO
 			if err := s.putUser(tx, u); err != nil {
 				return false, err
 			}
-			if err := s.event(tx, Event{User: c.User, Type: EventVerifyFailed, Actor: actor.Name, Method: c.Method, Challenge: c.ID,
+			if err := s.event(tx, Event{User: c.User, Type: EventVerifyFailed, Actor: actor.Name, Method: m.ID, Challenge: c.ID,
 				Detail: truncate(verr.Error(), 200)}); err != nil {
 				return false, err
 			}
@@ -287,6 +323,44 @@ func (s *Service) VerifyFIDO(ctx context.Context, actor Actor, id string, a FIDO
 	}
 	s.observeFailure(out, err)
 	return out, err
+}
+
+// answeringKey finds which of user's confirmed security keys answered a
+// discoverable challenge, by the credential ID of the browser's response
+// (WebAuthn L3 §7.2 step 5), and checks that the response's user handle,
+// when it carries one, is this user's: the user handle every registration
+// here uses is the user ID's bytes (§7.2 step 6). A response it cannot
+// read, a credential that is not one of the user's keys (unknown, or
+// another user's) and a user handle of someone else come back as verr, a
+// failed attempt; err is a store failure.
+func (s *Service) answeringKey(tx Tx, w WebAuthn, user string, responseJSON []byte) (_ Method, verr, err error) {
+	credID, handle, verr := w.AssertionIdentity(responseJSON)
+	if verr != nil {
+		return Method{}, verr, nil
+	}
+	if handle != nil && !bytes.Equal(handle, []byte(user)) {
+		return Method{}, fmt.Errorf("the passkey answered for another account: its user handle is not user %s's", user), nil
+	}
+	ms, err := tx.Methods(user)
+	if err != nil {
+		return Method{}, nil, err
+	}
+	for _, m := range ms {
+		if m.Kind == KindFIDO && m.Confirmed && m.FIDO != nil && bytes.Equal(m.FIDO.ID, credID) {
+			return m, nil, nil
+		}
+	}
+	return Method{}, fmt.Errorf("the passkey used (credential %s) is not one of user %s's registered security keys", shortCredential(credID), user), nil
+}
+
+// shortCredential names a credential ID in messages: base64url, cut to 16
+// characters.
+func shortCredential(id []byte) string {
+	s := base64.RawURLEncoding.EncodeToString(id)
+	if len(s) > 16 {
+		return s[:16] + "…"
+	}
+	return s
 }
 
 // Method returns one of a user's methods.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -375,6 +376,49 @@ func userMethod(tx Tx, user, id string) (Method, error) {
 		return Method{}, refuse(CodeUnknownMethod, "user %s has no method %s", user, truncate(id, 40))
 	}
 	return m, err
+}
+
+// RenameMethod changes a method's label. The label follows the rules of
+// registration (valid UTF-8, at most 64 characters, no control
+// characters); surrounding spaces are trimmed and an empty label is
+// refused. A label does not verify anyone, so no proof is needed even
+// once MFA is on.
+func (s *Service) RenameMethod(ctx context.Context, actor Actor, user, methodID, label string) (_ Method, err error) {
+	if err := s.checkUserID(user); err != nil {
+		return Method{}, err
+	}
+	defer s.auditRefusal(ctx, actor, user, truncate(methodID, 40), "rename_method", &err)
+	label = strings.TrimSpace(label)
+	if label == "" {
+		return Method{}, refuse(CodeInvalidRequest, "label is required: a name of 1 to %d characters the user recognises the method by", maxLabel)
+	}
+	// The kind only chooses a default for an empty label, refused above.
+	if label, err = checkLabel(label, "", ""); err != nil {
+		return Method{}, err
+	}
+	var out Method
+	err = s.update(ctx, func(tx Tx) (bool, error) {
+		m, err := userMethod(tx, user, methodID)
+		if err != nil {
+			return false, err
+		}
+		out = m
+		if m.Label == label {
+			return false, nil
+		}
+		m.Label = label
+		if err := tx.PutMethod(m); err != nil {
+			return false, err
+		}
+		out = m
+		// The labels stay out of the record: a user may write a phone
+		// number into one.
+		return false, s.event(tx, Event{User: user, Type: EventMethodRenamed, Actor: actor.Name, Method: m.ID, Detail: string(m.Kind)})
+	})
+	if err != nil {
+		return Method{}, err
+	}
+	return out, nil
 }
 
 // RemoveMethod deletes a method. Once MFA is on, the user needs a proof and

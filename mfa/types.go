@@ -131,6 +131,10 @@ type Method struct {
 	FIDO        *FIDOCredential
 	CreatedAt   time.Time
 	ConfirmedAt time.Time
+	// LastUsedAt is when the method last answered a challenge (a sign-in,
+	// a test sign-in or a proof; not the confirmation of a new phone);
+	// zero when never.
+	LastUsedAt time.Time
 }
 
 // FIDOCredential is a security key's registration: what a WebAuthn verifier
@@ -198,6 +202,7 @@ const (
 	EventMethodAdded       = "method_added"
 	EventMethodConfirmed   = "method_confirmed"
 	EventMethodRemoved     = "method_removed"
+	EventMethodRenamed     = "method_renamed"
 	EventDefaultChanged    = "default_changed"
 	EventMFAApplied        = "mfa_applied"
 	EventMFAActivated      = "mfa_activated"

@@ -138,16 +138,16 @@ func (t *Tx) PutUser(u mfa.User) error {
 }
 
 const methodCols = `id, user_id, kind, label, confirmed, slot, channel, phone, extension, language, secret, last_step, created_at, confirmed_at,
-	credential_id, public_key, aaguid, sign_count, attestation_object, client_data, attestation_format`
+	credential_id, public_key, aaguid, sign_count, attestation_object, client_data, attestation_format, last_used_at`
 
 func scanMethod(row Row) (mfa.Method, error) {
 	var m mfa.Method
-	var created, confirmedAt, count int64
+	var created, confirmedAt, count, used int64
 	var f mfa.FIDOCredential
 	err := row.Scan(&m.ID, &m.User, &m.Kind, &m.Label, &m.Confirmed, &m.Slot, &m.Channel, &m.Phone, &m.Extension,
 		&m.Language, &m.Secret, &m.LastStep, &created, &confirmedAt,
-		&f.ID, &f.PublicKey, &f.AAGUID, &count, &f.AttestationObject, &f.ClientDataJSON, &f.AttestationFormat)
-	m.CreatedAt, m.ConfirmedAt = Time(created), Time(confirmedAt)
+		&f.ID, &f.PublicKey, &f.AAGUID, &count, &f.AttestationObject, &f.ClientDataJSON, &f.AttestationFormat, &used)
+	m.CreatedAt, m.ConfirmedAt, m.LastUsedAt = Time(created), Time(confirmedAt), Time(used)
 	if f.ID != nil {
 		f.SignCount = uint32(count)
 		m.FIDO = &f
@@ -168,13 +168,14 @@ func (t *Tx) PutMethod(m mfa.Method) error {
 	if f == nil {
 		f = &mfa.FIDOCredential{}
 	}
-	return t.exec("store method", `INSERT INTO methods (`+methodCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+	return t.exec("store method", `INSERT INTO methods (`+methodCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT (id) DO UPDATE SET label = excluded.label, confirmed = excluded.confirmed,
 		channel = excluded.channel, language = excluded.language, secret = excluded.secret,
-		last_step = excluded.last_step, confirmed_at = excluded.confirmed_at, sign_count = excluded.sign_count`,
+		last_step = excluded.last_step, confirmed_at = excluded.confirmed_at, sign_count = excluded.sign_count,
+		last_used_at = excluded.last_used_at`,
 		m.ID, m.User, string(m.Kind), m.Label, m.Confirmed, string(m.Slot), string(m.Channel), m.Phone,
 		m.Extension, m.Language, m.Secret, m.LastStep, Nanos(m.CreatedAt), Nanos(m.ConfirmedAt),
-		f.ID, f.PublicKey, f.AAGUID, int64(f.SignCount), f.AttestationObject, f.ClientDataJSON, f.AttestationFormat)
+		f.ID, f.PublicKey, f.AAGUID, int64(f.SignCount), f.AttestationObject, f.ClientDataJSON, f.AttestationFormat, Nanos(m.LastUsedAt))
 }
 
 func (t *Tx) DeleteMethod(id string) error {
@@ -200,7 +201,7 @@ func (t *Tx) Challenge(id string) (mfa.Challenge, error) {
 
 func (t *Tx) PutChallenge(c mfa.Challenge) error {
 	return t.exec("store challenge", `INSERT INTO challenges (`+challengeCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-		ON CONFLICT (id) DO UPDATE SET status = excluded.status, reason = excluded.reason,
+		ON CONFLICT (id) DO UPDATE SET method_id = excluded.method_id, status = excluded.status, reason = excluded.reason,
 		attempts_left = excluded.attempts_left, finished_at = excluded.finished_at,
 		delivery_modem = excluded.delivery_modem, delivery_attempts = excluded.delivery_attempts,
 		delivery_status = excluded.delivery_status, delivery_reason = excluded.delivery_reason,

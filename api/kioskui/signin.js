@@ -3,7 +3,10 @@
 // sent the person here to verify a sign-in. It shows the default method
 // first with its primary action, lets the person pick any other method
 // ("Use a different verification option"), follows SMS delivery and voice
-// calls live, and uses WebAuthn for security keys. When a challenge is
+// calls live, and uses WebAuthn for security keys: one key's own option,
+// and, when the user has any key, "sign in with a passkey", a challenge
+// any of the user's keys answers (the browser offers the passkeys it
+// holds: an empty allowCredentials). When a challenge is
 // approved it submits the finish form (action=complete); the server then
 // answers Entra with its own form_post page. Giving up, or a refusal,
 // submits action=cancel. All state lives in S and render() rebuilds the
@@ -20,6 +23,7 @@
   const S = {
     view: 'loading', // loading, gone, refused, method, choose, done
     flow: null, user: '', methods: [], refusal: null,
+    passkey: false, // the user has a key this sign-in may use (state.passkey)
     gone: '', // the flow error code when view is gone
     option: null, // the option shown: {key, method, kind, channel}
     ch: null, // the current challenge (JSON) of the option, with .final
@@ -28,9 +32,12 @@
   let waitCtl = null; // AbortController of the current long poll or WebAuthn call
   let expiryTimer = 0;
 
-  // ---- options: a method, and for a mobile phone each of SMS and voice ----
+  // ---- options: a method, and for a mobile phone each of SMS and voice;
+  // first, with any security key, one passkey option for all of them ----
+  const PASSKEY = { id: '', kind: 'fido' }; // the passkey option's stand-in method
   function optionsOf(methods) {
     const out = [];
+    if (S.passkey) out.push({ key: 'passkey', method: PASSKEY, kind: 'passkey', channel: '' });
     for (const m of methods) {
       if (m.kind === 'phone') {
         // channels: the ways this sign-in may reach the phone (both for a
@@ -50,6 +57,7 @@
     const phone = UI.maskedPhone(o.method.phone);
     if (o.kind === 'totp') return t('signin.optTotp');
     if (o.kind === 'fido') return t('signin.optFido');
+    if (o.kind === 'passkey') return t('signin.passkey.option');
     return o.channel === 'voice' ? t('signin.optVoice', { phone }) : t('signin.optSms', { phone });
   }
   function codeLen() {
@@ -150,12 +158,13 @@
             kids.push(h('div', { cls: 'row' }, button(t('signin.voiceRetry'), startChallenge, 'primary', { id: 'start' })));
           }
         }
-      } else if (o.kind === 'fido') {
+      } else if (o.kind === 'fido' || o.kind === 'passkey') {
+        const pk = o.kind === 'passkey';
         if (!ch || ch.final || !S.busy) {
-          kids.push(h('p', { cls: 'hint', text: t('signin.fidoHint') }));
-          kids.push(h('div', { cls: 'row' }, button(t('signin.fidoAction'), startChallenge, 'primary', { id: 'start', disabled: S.busy })));
+          kids.push(h('p', { cls: 'hint', text: pk ? t('signin.passkey.hint') : t('signin.fidoHint') }));
+          kids.push(h('div', { cls: 'row' }, button(pk ? t('signin.passkey.action') : t('signin.fidoAction'), startChallenge, 'primary', { id: 'start', disabled: S.busy })));
         } else {
-          kids.push(wait(t('signin.fidoWaiting'), 'touch'));
+          kids.push(wait(pk ? t('signin.passkey.waiting') : t('signin.fidoWaiting'), 'touch'));
         }
       }
       kids.push(msgArea());
@@ -248,7 +257,7 @@
     render();
     let r;
     try {
-      const body = { method: o.method.id };
+      const body = o.kind === 'passkey' ? { kind: 'fido' } : { method: o.method.id };
       if (o.kind === 'phone') body.channel = o.channel;
       r = await api('POST', 'challenges', body);
     } catch (e) { return; }
@@ -256,7 +265,7 @@
     S.busy = false;
     if (!r.ok) { render(); setMsg('error', () => problemText(r.problem)); return; }
     S.ch = Object.assign(r.data, { final: FINAL.includes(r.data.status) });
-    if (o.kind === 'fido') { S.busy = true; render(); useKey(o, S.ch); return; }
+    if (o.kind === 'fido' || o.kind === 'passkey') { S.busy = true; render(); useKey(o, S.ch); return; }
     render(true);
     follow(o, S.ch);
   }
@@ -398,6 +407,7 @@
     S.user = r.data.user || '';
     S.methods = r.data.methods || [];
     S.refusal = r.data.refusal || null;
+    S.passkey = !!r.data.passkey;
     const os = optionsOf(S.methods);
     if (S.refusal || !os.length) {
       S.refusal = S.refusal || { code: 'no_usable_method', message: '' };

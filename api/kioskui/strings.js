@@ -217,6 +217,14 @@ var MFA_STRINGS = {
         invalid_hint: 'The sign-in request could not be verified as coming from your organisation\u2019s Microsoft sign-in.',
         generic: 'The sign-in request was not accepted.',
       },
+      // "Sign in with a passkey": one option for all of the user's keys
+      // (a discoverable challenge, kind "fido").
+      passkey: {
+        option: 'Sign in with a passkey',
+        action: 'Use a passkey',
+        hint: 'Any security key or passkey registered for this account. Your browser shows the ones it can use.',
+        waiting: 'Follow your browser\u2019s prompt: choose your passkey, or insert your security key and touch it.',
+      },
     },
     // The Security info page (me.html), for a person on their own phone or computer.
     me: {
@@ -521,6 +529,13 @@ var MFA_STRINGS = {
         invalid_request: 'サインインの要求が不完全か、形式が正しくありません。',
         invalid_hint: 'サインインの要求が、所属組織の Microsoft サインインから来たものであることを確認できませんでした。',
         generic: 'サインインの要求は受け付けられませんでした。',
+      },
+      // 「パスキーでサインイン」：利用者のすべてのキーに共通の一つの選択肢。
+      passkey: {
+        option: 'パスキーでサインイン',
+        action: 'パスキーを使う',
+        hint: 'このアカウントに登録したセキュリティキーまたはパスキーのどれでも使えます。使えるものをブラウザーが表示します。',
+        waiting: 'ブラウザーの案内に従ってください。パスキーを選ぶか、セキュリティキーを挿して触れてください。',
       },
     },
     me: {

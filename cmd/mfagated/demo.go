@@ -166,6 +166,14 @@ func (d *demoState) oidcLine() string {
 		d.entra.base, demoEntraPath, d.entra.base, oidc.DiscoveryPath)
 }
 
+func (d *demoState) selfServiceLine(url string) string {
+	if d.cfg.SelfService == nil || strings.HasPrefix(url, "unix:") {
+		return ""
+	}
+	return fmt.Sprintf("Security info page: ask for a one-time link, then open %s<url> in a browser:\n  curl -s -X POST -H \"Authorization: Bearer $(cat %s)\" -d '{}' %s/v1/users/0123456789/selfservice-links\n\n",
+		strings.Replace(url, "127.0.0.1", "localhost", 1), d.tokenPath, url)
+}
+
 // announce prints what a person needs to try the demo.
 func (d *demoState) announce(w io.Writer, listen string) {
 	url := "http://" + listen
@@ -184,6 +192,6 @@ Try it (mfagatectl reads the demo's token file with -demo-dir):
   go run ./cmd/mfagatectl -url %s -demo-dir %s challenge 0123456789 -purpose test -verify
   go run ./cmd/mfagatectl -url %s -demo-dir %s mfa apply 0123456789
 
-%s%s%sStop it with Ctrl-C; the state directory keeps the data for the next -demo -state-dir %s.
-`, url, url, d.dir, d.token, d.tokenPath, url, d.dir, url, d.dir, url, d.dir, d.oidcLine(), d.privacyIDEALine(url), d.radiusLine(), d.dir)
+%s%s%s%sStop it with Ctrl-C; the state directory keeps the data for the next -demo -state-dir %s.
+`, url, url, d.dir, d.token, d.tokenPath, url, d.dir, url, d.dir, url, d.dir, d.oidcLine(), d.selfServiceLine(url), d.privacyIDEALine(url), d.radiusLine(), d.dir)
 }

@@ -25,10 +25,12 @@ func testRoundTrip(t *testing.T, s mfa.Store) {
 			Channel: mfa.ChannelVoice, Phone: "+81312345678", Extension: "1234", Language: "ja", CreatedAt: t0,
 			ConfirmedAt: t0.Add(time.Minute)},
 		{ID: "m_totp", User: users[0].ID, Kind: mfa.KindTOTP, Label: "app", Confirmed: true, Secret: []byte{0, 1, 2, 0xff},
-			LastStep: 59_000_000_123, CreatedAt: t0.Add(time.Second), ConfirmedAt: t0.Add(2 * time.Second)},
+			LastStep: 59_000_000_123, CreatedAt: t0.Add(time.Second), ConfirmedAt: t0.Add(2 * time.Second),
+			LastUsedAt: t0.Add(3 * time.Second).In(jst)},
 		{ID: "m_unconfirmed", User: users[0].ID, Kind: mfa.KindPhone, Label: "mobile", Slot: mfa.SlotMobile,
 			Channel: mfa.ChannelSMS, Phone: "+819012345678", Language: "en", CreatedAt: t0.Add(2 * time.Second)},
 		{ID: "m_fido", User: users[3].ID, Kind: mfa.KindFIDO, Label: "key", Confirmed: true, CreatedAt: t0, ConfirmedAt: t0,
+			LastUsedAt: t0.Add(time.Hour),
 			FIDO: &mfa.FIDOCredential{ID: []byte{9, 8, 7, 0}, PublicKey: []byte{0xa5, 1, 2, 3, 0x26},
 				AAGUID: []byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, SignCount: 4_000_000_000,
 				AttestationFormat: "packed", AttestationObject: []byte{0xa3, 0x63}, ClientDataJSON: []byte(`{"type":"webauthn.create"}`)}},
@@ -46,6 +48,8 @@ func testRoundTrip(t *testing.T, s mfa.Store) {
 		{ID: "c_fido", User: users[3].ID, Method: "m_fido", Kind: mfa.KindFIDO, Purpose: mfa.PurposeSignin,
 			Status: mfa.StatusCreated, WebAuthn: []byte{0, 0xfe, 0xed, 0}, AttemptsLeft: 1, CreatedAt: t0.In(jst),
 			ExpiresAt: t0.Add(2 * time.Minute)},
+		{ID: "c_discoverable", User: users[3].ID, Kind: mfa.KindFIDO, Purpose: mfa.PurposeSignin,
+			Status: mfa.StatusCreated, WebAuthn: []byte{1, 2}, AttemptsLeft: 5, CreatedAt: t0, ExpiresAt: t0.Add(2 * time.Minute)},
 		{ID: "c_redeemed", User: users[0].ID, Method: "m_phone", Kind: mfa.KindPhone, Channel: mfa.ChannelVoice,
 			Purpose: mfa.PurposeSignin, Status: mfa.StatusApproved, NumberMatch: "17", AttemptsLeft: 5, CreatedAt: t0,
 			ExpiresAt: t0.Add(5 * time.Minute), FinishedAt: t0.Add(20 * time.Second), RedeemedAt: t0.Add(21 * time.Second).In(jst)},
@@ -139,6 +143,7 @@ func testOverwrite(t *testing.T, s mfa.Store) {
 	f.SignCount = 7
 	m2.FIDO = &f
 	m2.Label, m2.Confirmed, m2.ConfirmedAt, m2.LastStep, m2.Secret = "renamed", true, t0.Add(time.Minute), 5, []byte{9}
+	m2.LastUsedAt = t0.Add(3 * time.Minute)
 	c2 := c
 	c2.Status, c2.Reason, c2.AttemptsLeft, c2.FinishedAt = mfa.StatusApproved, "ok", 1, t0.Add(time.Minute)
 	c2.RedeemedAt = t0.Add(2 * time.Minute)
@@ -335,4 +340,52 @@ func testViewIsReadOnly(t *testing.T, s mfa.Store) {
 		wantErr(t, "user written in View", err, mfa.ErrNotFound)
 		return nil
 	})
+}
+
+// A method's last use is stored and can be moved on; a discoverable
+// security-key challenge is stored without a method and gets the one that
+// answered it when approved.
+func testMethodLastUse(t *testing.T, s mfa.Store) {
+	m := mfa.Method{ID: "m_key", User: "u", Kind: mfa.KindFIDO, Label: "key", Confirmed: true, CreatedAt: t0, ConfirmedAt: t0,
+		FIDO: &mfa.FIDOCredential{ID: []byte{1}, PublicKey: []byte{2}, AAGUID: make([]byte, 16), AttestationFormat: "none"}}
+	c := challenge("c_any", "u", "", mfa.KindFIDO, t0)
+	c.WebAuthn = []byte{7, 7}
+	put(t, s, user("u", mfa.StateActive), m, c)
+	view(t, s, func(tx mfa.Tx) error {
+		gm, err := tx.Method("m_key")
+		if err != nil {
+			return err
+		}
+		if !gm.LastUsedAt.IsZero() {
+			t.Errorf("never-used method read back with last use %v", gm.LastUsedAt)
+		}
+		gc, err := tx.Challenge("c_any")
+		if err == nil && gc.Method != "" {
+			t.Errorf("discoverable challenge read back with method %q", gc.Method)
+		}
+		return err
+	})
+	for _, at := range []time.Time{t0.Add(time.Minute), t0.Add(time.Hour)} {
+		m.LastUsedAt = at
+		c.Method, c.Status, c.FinishedAt = m.ID, mfa.StatusApproved, at
+		put(t, s, m, c)
+		view(t, s, func(tx mfa.Tx) error {
+			gm, err := tx.Method("m_key")
+			if err != nil {
+				return err
+			}
+			if !gm.LastUsedAt.Equal(at) || gm.LastUsedAt.Location() != time.UTC {
+				t.Errorf("last use read back as %v, want %v in UTC", gm.LastUsedAt, at)
+			}
+			ms, err := tx.Methods("u")
+			if err != nil || len(ms) != 1 || !ms[0].LastUsedAt.Equal(at) {
+				t.Errorf("Methods(u) = %+v, %v; want the last use %v", ms, err, at)
+			}
+			gc, err := tx.Challenge("c_any")
+			if err == nil && gc.Method != m.ID {
+				t.Errorf("approved discoverable challenge has method %q, want %q", gc.Method, m.ID)
+			}
+			return err
+		})
+	}
 }

@@ -34,6 +34,7 @@ func Run(t *testing.T, open Open) {
 		{"Overwrite", testOverwrite},
 		{"NotFound", testNotFound},
 		{"MethodsOfUser", testMethodsOfUser},
+		{"MethodLastUse", testMethodLastUse},
 		{"RollbackOnError", testRollbackOnError},
 		{"RollbackOnPanic", testRollbackOnPanic},
 		{"ViewIsReadOnly", testViewIsReadOnly},
