@@ -4,9 +4,12 @@
 // (DevTools WebAuthn domain) makes and uses a real passkey; the demo's
 // handsets receive the SMS; the admin API and the authenticator's own
 // credential list check what the page did, independently of the page.
-// The demo applies MFA with a one-minute delay: the test restarts the
-// daemon with its clock a few minutes ahead (MFAGATED_E2E_CLOCK_OFFSET,
-// honoured by the e2e build) instead of waiting.
+// The demo applies MFA with a one-minute delay and keeps sessions for 15
+// minutes: the test restarts the daemon with its clock ahead
+// (MFAGATED_E2E_CLOCK_OFFSET, honoured by the e2e build) instead of
+// waiting; sessions live in the store, so they survive the restart. The
+// last case runs the daemon from a configuration with OpenID Connect
+// sign-in on and links off, with the Entra stand-in as the provider.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
@@ -261,6 +264,17 @@ test('a link works once; without a session the page says how to get back in', as
   await page.locator('#signedout').waitFor();
   const unknown = await page.goto(g.origin + '/me/link/' + 'A'.repeat(43));
   assert.equal(unknown.status(), 404);
+
+  // A session that ends while the page is open: the next action says so.
+  // The daemon comes back with its clock past the session's 15 minutes.
+  await openLink(page, user);
+  await g.restart({ MFAGATED_E2E_CLOCK_OFFSET: '25m' });
+  await page.click('#add-method');
+  await page.click('#choose-totp');
+  await page.locator('#signedout').waitFor();
+  assert.match(await page.locator('#signedout-reason').innerText(), /利用時間が過ぎたか/);
+  await page.locator('#ask-link').waitFor();
+  assert.equal((await userOf(user)).methods.length, 0, 'nothing was added');
   await page.close();
 });
 
