@@ -290,7 +290,7 @@ var MFA_STRINGS = {
       notSignedIn: 'This page is open without a sign-in.',
       signIn: 'Sign in',
       signInHint: 'Sign in with your organisation\u2019s account to see and change your methods.',
-      askLink: 'To open this page again, use the link from your account portal (each link works once, for a short time), or ask the help desk.',
+      askLink: 'To open this page, use the link from your account portal (each link works once, for a short time), or ask the help desk.',
       err: {
         proof_required: 'This change needs a verification with one of your methods.',
         csrf: 'The page lost its security token. Reload the page and try again.',
@@ -601,7 +601,7 @@ var MFA_STRINGS = {
       notSignedIn: 'サインインしないままこのページが開かれています。',
       signIn: 'サインイン',
       signInHint: '所属組織のアカウントでサインインすると、認証方法の確認と変更ができます。',
-      askLink: 'もう一度このページを開くには、アカウントのポータルにあるリンクを使ってください（リンクは短い時間に 1 回だけ使えます）。わからない場合はヘルプデスクに相談してください。',
+      askLink: 'このページを開くには、アカウントのポータルにあるリンクを使ってください（リンクは短い時間に 1 回だけ使えます）。わからない場合はヘルプデスクに相談してください。',
       err: {
         proof_required: 'この変更には、登録済みの方法での確認が必要です。',
         csrf: 'ページのセキュリティトークンが無効になりました。ページを再読み込みしてもう一度お試しください。',
