@@ -45,6 +45,8 @@ type harness struct {
 	keys   *mfa.Keys
 	path   string
 	oidc   *oidcParts // non-nil: the External MFA provider is on
+	// self, when set, builds the Security info page for the server at base.
+	self   func(h *harness, base string) *api.SelfService
 	models func([16]byte) string
 	api    *api.Server
 }
@@ -111,9 +113,15 @@ func (h *harness) open(p mfa.Policy) {
 		opts.OIDC = h.oidc.provider(h)
 	}
 	opts.Models = h.models
+	srv := httptest.NewUnstartedServer(nil) // listening already: its URL is known before the handler is built
+	if h.self != nil {
+		opts.SelfService = h.self(h, "http://"+srv.Listener.Addr().String())
+	}
 	s := api.New(opts)
 	h.api = s
-	h.srv = httptest.NewServer(s.Handler())
+	srv.Config.Handler = s.Handler()
+	srv.Start()
+	h.srv = srv
 	t.Cleanup(h.close)
 }
 

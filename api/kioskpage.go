@@ -153,29 +153,59 @@ func (s *Server) pageAddMethod(w http.ResponseWriter, r *http.Request, sess kios
 }
 
 func (s *Server) pageConfirm(w http.ResponseWriter, r *http.Request, sess kiosk.Session, a mfa.Actor) error {
+	return s.userConfirm(w, r, sess.User, a)
+}
+
+func (s *Server) pageRemoveMethod(w http.ResponseWriter, r *http.Request, sess kiosk.Session, a mfa.Actor) error {
+	return s.userRemoveMethod(w, r, sess.User, a)
+}
+
+func (s *Server) pageSetDefault(w http.ResponseWriter, r *http.Request, sess kiosk.Session, a mfa.Actor) error {
+	return s.userSetDefault(w, r, sess.User, a)
+}
+
+// pageChallenge starts a test sign-in (step 3) or a proof. A kiosk session
+// never produces a sign-in approval for the identity provider.
+func (s *Server) pageChallenge(w http.ResponseWriter, r *http.Request, sess kiosk.Session, a mfa.Actor) error {
+	return s.userChallenge(w, r, sess.User, a, "at the kiosk", false)
+}
+
+func (s *Server) pageGetChallenge(w http.ResponseWriter, r *http.Request, sess kiosk.Session, _ mfa.Actor) error {
+	return s.userGetChallenge(w, r, sess.User)
+}
+
+func (s *Server) pageVerify(w http.ResponseWriter, r *http.Request, sess kiosk.Session, a mfa.Actor) error {
+	return s.userVerify(w, r, sess.User, a)
+}
+
+// The page operations the kiosk and the Security info page share: each
+// acts for one user (the session's) as one actor, and a challenge of
+// another user is answered as one that does not exist.
+
+func (s *Server) userConfirm(w http.ResponseWriter, r *http.Request, user string, a mfa.Actor) error {
 	var b confirmBody
 	if err := decode(w, r, &b, false); err != nil {
 		return err
 	}
-	m, err := s.svc.ConfirmMethod(r.Context(), a, sess.User, r.PathValue("method"), mfa.ConfirmRequest{Code: b.Code, Challenge: b.Challenge})
+	m, err := s.svc.ConfirmMethod(r.Context(), a, user, r.PathValue("method"), mfa.ConfirmRequest{Code: b.Code, Challenge: b.Challenge})
 	if err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"method": s.methodView(m)})
 }
 
-func (s *Server) pageRemoveMethod(w http.ResponseWriter, r *http.Request, sess kiosk.Session, a mfa.Actor) error {
+func (s *Server) userRemoveMethod(w http.ResponseWriter, r *http.Request, user string, a mfa.Actor) error {
 	if err := onlyQuery(r, "proof"); err != nil {
 		return err
 	}
-	if err := s.svc.RemoveMethod(r.Context(), a, sess.User, r.PathValue("method"), r.URL.Query().Get("proof")); err != nil {
+	if err := s.svc.RemoveMethod(r.Context(), a, user, r.PathValue("method"), r.URL.Query().Get("proof")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
-func (s *Server) pageSetDefault(w http.ResponseWriter, r *http.Request, sess kiosk.Session, a mfa.Actor) error {
+func (s *Server) userSetDefault(w http.ResponseWriter, r *http.Request, user string, a mfa.Actor) error {
 	var b defaultBody
 	if err := decode(w, r, &b, false); err != nil {
 		return err
@@ -183,16 +213,18 @@ func (s *Server) pageSetDefault(w http.ResponseWriter, r *http.Request, sess kio
 	if b.Method == "" {
 		return newProblem(http.StatusBadRequest, string(mfa.CodeInvalidRequest), "method is required: the ID (m_…) of a confirmed method")
 	}
-	v, err := s.svc.SetDefault(r.Context(), a, sess.User, b.Method)
+	v, err := s.svc.SetDefault(r.Context(), a, user, b.Method)
 	if err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, s.userView(v))
 }
 
-// pageChallenge starts a test sign-in (step 3) or a proof. A kiosk session
-// never produces a sign-in approval for the identity provider.
-func (s *Server) pageChallenge(w http.ResponseWriter, r *http.Request, sess kiosk.Session, a mfa.Actor) error {
+// userChallenge starts a test sign-in or a proof (where names the page in
+// the refusal of another purpose; discoverable allows kind "fido", a
+// challenge any of the user's keys answers). A security key's challenge
+// carries the browser's WebAuthn request options.
+func (s *Server) userChallenge(w http.ResponseWriter, r *http.Request, user string, a mfa.Actor, where string, discoverable bool) error {
 	var b challengeBody
 	if err := decode(w, r, &b, true); err != nil {
 		return err
@@ -202,40 +234,44 @@ func (s *Server) pageChallenge(w http.ResponseWriter, r *http.Request, sess kios
 		b.Purpose = string(mfa.PurposeTest)
 	case mfa.PurposeTest, mfa.PurposeProof:
 	default:
-		return newProblem(http.StatusBadRequest, string(mfa.CodeInvalidRequest), "purpose %q is not available at the kiosk: use \"test\" (try signing in) or \"proof\"", truncate(b.Purpose, 32))
+		return newProblem(http.StatusBadRequest, string(mfa.CodeInvalidRequest), "purpose %q is not available %s: use \"test\" (try signing in) or \"proof\"", truncate(b.Purpose, 32), where)
 	}
-	if b.Kind != "" {
+	if b.Kind != "" && !discoverable {
 		// The kiosk's security keys answer their own method's challenge
 		// through libfido2 (api/assert), which names no credential.
 		return newProblem(http.StatusBadRequest, string(mfa.CodeInvalidRequest), "kind is not available at the kiosk: name the method (a security key answers through api/assert)")
 	}
-	ch, err := s.svc.CreateChallenge(r.Context(), a, sess.User, b.request())
+	ch, err := s.svc.CreateChallenge(r.Context(), a, user, b.request())
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusCreated, challengeView(ch))
+	view := challengeView(ch)
+	if view.WebAuthn, err = s.svc.AssertionOptions(r.Context(), ch); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, view)
 }
 
-// ownChallenge returns a challenge of the session's user; another user's
-// challenge is reported exactly like one that does not exist.
-func (s *Server) ownChallenge(r *http.Request, sess kiosk.Session) (mfa.Challenge, error) {
+// ownChallenge returns a challenge of user; another user's challenge is
+// reported exactly like one that does not exist.
+func (s *Server) ownChallenge(r *http.Request, user string) (mfa.Challenge, error) {
 	id := r.PathValue("challenge")
 	if id == "" {
 		id = "-"
 	}
 	c, err := s.svc.Challenge(r.Context(), id)
-	if err == nil && c.User != sess.User {
+	if err == nil && c.User != user {
 		return mfa.Challenge{}, newProblem(http.StatusNotFound, string(mfa.CodeUnknownChallenge), "challenge %s does not exist", truncate(id, 40))
 	}
 	return c, err
 }
 
-func (s *Server) pageGetChallenge(w http.ResponseWriter, r *http.Request, sess kiosk.Session, _ mfa.Actor) error {
+func (s *Server) userGetChallenge(w http.ResponseWriter, r *http.Request, user string) error {
 	wait, err := waitParam(r)
 	if err != nil {
 		return err
 	}
-	c, err := s.ownChallenge(r, sess)
+	c, err := s.ownChallenge(r, user)
 	if err != nil {
 		return err
 	}
@@ -245,24 +281,41 @@ func (s *Server) pageGetChallenge(w http.ResponseWriter, r *http.Request, sess k
 	return writeJSON(w, http.StatusOK, challengeView(c))
 }
 
-func (s *Server) pageVerify(w http.ResponseWriter, r *http.Request, sess kiosk.Session, a mfa.Actor) error {
-	var b struct {
-		Code string `json:"code"`
-	}
+// userVerify answers one of user's challenges with a code or a security
+// key's assertion.
+func (s *Server) userVerify(w http.ResponseWriter, r *http.Request, user string, a mfa.Actor) error {
+	var b verifyBody
 	if err := decode(w, r, &b, false); err != nil {
 		return err
 	}
-	if b.Code == "" {
+	if b.Code == "" && b.WebAuthn == nil {
 		return newProblem(http.StatusBadRequest, string(mfa.CodeInvalidRequest), "code is required: the digits the authenticator app or the SMS shows")
 	}
-	c, err := s.ownChallenge(r, sess)
+	c, err := s.ownChallenge(r, user)
 	if err != nil {
 		return err
 	}
-	if c, err = s.svc.Verify(r.Context(), a, c.ID, b.Code); err != nil {
+	if c, err = s.verifyWith(r.Context(), a, c.ID, b); err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, challengeView(c))
+}
+
+// userApply applies user for MFA; only {"enabled":true} is accepted.
+func (s *Server) userApply(w http.ResponseWriter, r *http.Request, user string, a mfa.Actor) error {
+	var b mfaBody
+	if err := decode(w, r, &b, false); err != nil {
+		return err
+	}
+	if b.Enabled == nil || !*b.Enabled {
+		return newProblem(http.StatusBadRequest, string(mfa.CodeInvalidRequest),
+			"send {\"enabled\":true} to apply for MFA; only the help desk can turn MFA off")
+	}
+	v, err := s.svc.ApplyMFA(r.Context(), a, user)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, s.userView(v))
 }
 
 func (s *Server) pageDevices(w http.ResponseWriter, r *http.Request, _ kiosk.Session, _ mfa.Actor) error {
@@ -290,7 +343,7 @@ func (s *Server) pageAssert(w http.ResponseWriter, r *http.Request, sess kiosk.S
 		return newProblem(http.StatusBadRequest, string(mfa.CodeInvalidRequest), "challenge is required: the security-key challenge (c_…) to answer")
 	}
 	r.SetPathValue("challenge", b.Challenge)
-	c, err := s.ownChallenge(r, sess)
+	c, err := s.ownChallenge(r, sess.User)
 	if err != nil {
 		return err
 	}
@@ -319,19 +372,7 @@ func (s *Server) pageEvents(w http.ResponseWriter, r *http.Request, _ kiosk.Sess
 }
 
 func (s *Server) pageApply(w http.ResponseWriter, r *http.Request, sess kiosk.Session, a mfa.Actor) error {
-	var b mfaBody
-	if err := decode(w, r, &b, false); err != nil {
-		return err
-	}
-	if b.Enabled == nil || !*b.Enabled {
-		return newProblem(http.StatusBadRequest, string(mfa.CodeInvalidRequest),
-			"send {\"enabled\":true} to apply for MFA; only the help desk can turn MFA off")
-	}
-	v, err := s.svc.ApplyMFA(r.Context(), a, sess.User)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, s.userView(v))
+	return s.userApply(w, r, sess.User, a)
 }
 
 type kioskStatusJSON struct {

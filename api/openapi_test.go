@@ -13,6 +13,7 @@ import (
 
 	"mfagate/mfa"
 	"mfagate/pi"
+	"mfagate/selfservice"
 )
 
 type openAPIDoc struct {
@@ -49,7 +50,8 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	for _, p := range pi.Patterns() {
 		mounts = append(mounts, Mount{Pattern: p, Handler: http.NotFoundHandler()})
 	}
-	s := New(Options{Demo: noDemo{}, Kiosk: noKiosk{}, OIDC: &OIDC{}, Mounts: mounts})
+	s := New(Options{Demo: noDemo{}, Kiosk: noKiosk{}, OIDC: &OIDC{}, Mounts: mounts,
+		SelfService: &SelfService{Links: true, Login: &selfservice.RP{}}})
 	documented := map[string]bool{}
 	for path, ops := range doc.Paths {
 		for method, op := range ops {

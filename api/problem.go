@@ -13,14 +13,15 @@ import (
 
 // problem is an RFC 9457 problem detail with the gateway's stable code.
 type problem struct {
-	Type         string         `json:"type"`
-	Title        string         `json:"title"`
-	Status       int            `json:"status"`
-	Detail       string         `json:"detail"`
-	Code         string         `json:"code"`
-	AttemptsLeft *int           `json:"attempts_left,omitempty"`
-	MinLength    int            `json:"min_length,omitempty"` // pin_too_short: the shortest PIN accepted
-	Challenge    *challengeJSON `json:"challenge,omitempty"`
+	Type         string          `json:"type"`
+	Title        string          `json:"title"`
+	Status       int             `json:"status"`
+	Detail       string          `json:"detail"`
+	Code         string          `json:"code"`
+	AttemptsLeft *int            `json:"attempts_left,omitempty"`
+	MinLength    int             `json:"min_length,omitempty"` // pin_too_short: the shortest PIN accepted
+	Challenge    *challengeJSON  `json:"challenge,omitempty"`
+	Signin       *selfSigninJSON `json:"signin,omitempty"` // no_session: how to get back in to the Security info page
 	retryAfter   int
 }
 

@@ -64,6 +64,8 @@ type Options struct {
 	Demo      DemoPhones // non-nil only in -demo: serves /v1/demo/phones/…
 	Kiosk     Kiosk      // nil: no security-key enrollment
 	OIDC      *OIDC      // nil: no External MFA provider (no /oidc routes)
+	// SelfService is the Security info page; nil: no /me routes.
+	SelfService *SelfService
 	// Mounts are routes of other front doors (the privacyIDEA-compatible
 	// API) that authenticate their own clients; the server instruments
 	// and lists them with its own.
@@ -91,6 +93,7 @@ type Server struct {
 	demo          DemoPhones
 	kiosk         Kiosk
 	oidc          *OIDC
+	self          *SelfService
 	models        func([16]byte) string
 	log           *slog.Logger
 	mux           *http.ServeMux
@@ -108,7 +111,7 @@ var openAPI []byte
 // New builds the API's handler tree.
 func New(o Options) *Server {
 	s := &Server{svc: o.Service, metrics: o.Metrics, readiness: o.Readiness, modems: o.Modems, demo: o.Demo, kiosk: o.Kiosk,
-		oidc: o.OIDC, models: o.Models, log: o.Logger, mux: http.NewServeMux()}
+		oidc: o.OIDC, self: o.SelfService, models: o.Models, log: o.Logger, mux: http.NewServeMux()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -164,6 +167,9 @@ func New(o Options) *Server {
 	s.handle("GET /v1/users/{user}/methods/{id}/credential", admin, s.exportCredential)
 	if s.oidc != nil {
 		s.oidcRoutes()
+	}
+	if s.self != nil {
+		s.selfServiceRoutes()
 	}
 	for _, m := range o.Mounts {
 		s.mux.Handle(m.Pattern, s.instrument(m.Pattern, m.Handler))

@@ -40,6 +40,9 @@ type Config struct {
 	// Radius is the RADIUS authentication server for VPN gateways, Citrix
 	// gateways and pam_radius; nil (no [radius] section) leaves it off.
 	Radius *Radius `toml:"radius"`
+	// SelfService is the Security info page (/me); nil (no [selfservice]
+	// section) leaves every /me route unserved.
+	SelfService *SelfService `toml:"selfservice"`
 }
 
 // Server is the HTTP listener.
@@ -459,6 +462,7 @@ func parse(data []byte, baseDir, file string) (*Config, error) {
 	modemDefaults(cfg, data)
 	oidcClientDefaults(cfg, data)
 	radiusClientDefaults(cfg, data)
+	selfServiceDefaults(cfg, data)
 	if !md.IsDefined("policy", "allowed_regions") {
 		cfg.Policy.AllowedRegions = []string{cfg.Policy.DefaultRegion}
 	}
@@ -521,6 +525,9 @@ func (c *Config) resolvePaths(baseDir string) {
 	if c.PrivacyIDEA != nil {
 		c.PrivacyIDEA.PasswordFile = abs(c.PrivacyIDEA.PasswordFile)
 		c.PrivacyIDEA.ResponseKeyFile = abs(c.PrivacyIDEA.ResponseKeyFile)
+	}
+	if c.SelfService != nil {
+		c.SelfService.ClientSecretFile = abs(c.SelfService.ClientSecretFile)
 	}
 	if c.Radius != nil {
 		for i := range c.Radius.Clients {

@@ -402,7 +402,10 @@ func TestExampleConfig(t *testing.T) {
 			// [radius] likewise.
 			strings.HasPrefix(key, "radius.") && bytes.Contains(src, []byte("\n#"+key[strings.LastIndex(key, ".")+1:]+" = ")) ||
 			key == "radius" && bytes.Contains(src, []byte("\n#[radius]\n")) ||
-			key == "radius.client" && bytes.Contains(src, []byte("\n#[[radius.client]]\n")) {
+			key == "radius.client" && bytes.Contains(src, []byte("\n#[[radius.client]]\n")) ||
+			// [selfservice] likewise.
+			strings.HasPrefix(key, "selfservice.") && bytes.Contains(src, []byte("\n#"+key[strings.LastIndex(key, ".")+1:]+" = ")) ||
+			key == "selfservice" && bytes.Contains(src, []byte("\n#[selfservice]\n")) {
 			continue
 		}
 		t.Errorf("the example does not show key %s", key)

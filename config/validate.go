@@ -96,6 +96,9 @@ func (c *Config) problems() []*Problem {
 	if c.Radius != nil {
 		c.Radius.check(ck, c.Messages.DefaultLanguage)
 	}
+	if c.SelfService != nil {
+		c.SelfService.check(ck, c.FIDO.Origin)
+	}
 	return ck.ps
 }
 

@@ -50,6 +50,8 @@ export class Gateway {
     const port = await freePort();
     const g = new Gateway(dir, port);
     g.stateDir = join(dir, 'state');
+    // The demo's WebAuthn origin (the External MFA and Security info pages).
+    g.origin = 'http://localhost:' + port;
     await g.start(['-demo', '-state-dir', g.stateDir, '-listen', '127.0.0.1:' + port,
       '-sim-sms-latency', '300ms', '-sim-answer-after', '500ms', '-log-level', 'warn', ...extra], 'Stop it with Ctrl-C');
     g.token = readFileSync(join(dir, 'state', 'admin.token'), 'utf8').trim();
@@ -85,8 +87,11 @@ export class Gateway {
     this.log = '';
   }
 
-  async start(args, readyLine) {
-    this.proc = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  async start(args, readyLine, env) {
+    this.args = args;
+    this.readyLine = readyLine;
+    this.log = '';
+    this.proc = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], env: Object.assign({}, process.env, env || {}) });
     this.proc.stdout.on('data', (d) => { this.log += d; });
     this.proc.stderr.on('data', (d) => { this.log += d; });
     const exited = new Promise((resolve) => this.proc.on('exit', resolve));
@@ -97,6 +102,24 @@ export class Gateway {
       try { return (await fetch(this.url + '/healthz')).ok; } catch { return false; }
     }, 30000, 100);
   }
+
+  // restart stops the daemon and starts it again on the same port and
+  // state, with env added to its environment (for example
+  // MFAGATED_E2E_CLOCK_OFFSET, which the e2e build honours).
+  async restart(env) {
+    const off = /^(\d+)(ms|s|m|h)$/.exec((env && env.MFAGATED_E2E_CLOCK_OFFSET) || '0s');
+    if (!off) throw new Error('restart: MFAGATED_E2E_CLOCK_OFFSET must be like 90s or 3m');
+    this.clockOffsetMs = Number(off[1]) * { ms: 1, s: 1000, m: 60000, h: 3600000 }[off[2]];
+    if (this.proc && this.proc.exitCode === null) {
+      this.proc.kill('SIGTERM');
+      await this.exited;
+    }
+    await this.start(this.args, this.readyLine, env);
+  }
+
+  // now is the daemon's clock: the test's, plus the offset it was
+  // restarted with (for codes of an authenticator app).
+  now() { return Date.now() + (this.clockOffsetMs || 0); }
 
   async stop() {
     if (this.proc && this.proc.exitCode === null) {
@@ -140,6 +163,21 @@ export class Gateway {
     await kiosk.click('#pinsubmit');
     await kiosk.locator('#msg.success', { hasText: 'Security key is registered' }).waitFor({ timeout: 30000 });
     await kiosk.close();
+  }
+
+  // selfserviceLink creates a one-time link to the Security info page for
+  // user (as the identity provider would) and returns it with its absolute
+  // address on the demo's WebAuthn origin.
+  async selfserviceLink(user) {
+    const r = await this.call('POST', '/v1/users/' + encodeURIComponent(user) + '/selfservice-links', {});
+    if (r.status !== 201) throw new Error('selfservice link: ' + r.status + ' ' + JSON.stringify(r.body));
+    return Object.assign({}, r.body, { href: (this.origin || this.url) + r.body.url });
+  }
+
+  // handsetMessages is how many SMS the demo handset at number has had.
+  async handsetMessages(number) {
+    const r = await this.call('GET', '/v1/demo/phones/' + encodeURIComponent(number) + '/messages');
+    return r.status === 200 ? r.body.length : 0;
   }
 
   async handsetCode(number, n) {
@@ -209,4 +247,22 @@ export async function assertFits(page) {
   }));
   if (r.overflow > 0) throw new Error('the page scrolls sideways by ' + r.overflow + 'px');
   if (r.small.length) throw new Error('buttons smaller than a touch target: ' + r.small.join(', '));
+}
+
+// passkeyAuthenticator gives the page a Chromium virtual authenticator
+// (DevTools protocol, WebAuthn domain) that makes passkeys as a platform
+// authenticator does: CTAP 2.1, resident (discoverable) credentials, user
+// verification that always succeeds, presence simulated.
+export async function passkeyAuthenticator(page) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('WebAuthn.enable', { enableUI: false });
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', { options: {
+    protocol: 'ctap2', ctap2Version: 'ctap2_1', transport: 'internal', hasResidentKey: true,
+    hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true,
+  } });
+  return {
+    cdp, authenticatorId,
+    credentials: async () => (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials,
+    remove: () => cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId }),
+  };
 }

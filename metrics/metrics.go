@@ -39,7 +39,9 @@ type Metrics struct {
 	piRequests         *prometheus.CounterVec
 	radiusRequests     *prometheus.CounterVec
 	radiusDropped      *prometheus.CounterVec
+	selfService        *prometheus.CounterVec
 	reloadOK           prometheus.Gauge
+	mdsConfigured      prometheus.Gauge
 	mdsValid           prometheus.Gauge
 	mdsNextUpdate      prometheus.Gauge
 	reloadTime         prometheus.Gauge
@@ -123,6 +125,10 @@ func New() *Metrics {
 			Name: "mfagate_oidc_signins_total",
 			Help: "External MFA (OpenID Connect) sign-ins by client and result: success, or the OAuth error sent back (access_denied, invalid_request, login_required, temporarily_unavailable), or error_page when the request could not be answered at all; amr names how a successful one verified.",
 		}, []string{"client", "result", "amr"}),
+		selfService: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mfagate_selfservice_requests_total",
+			Help: "Requests of the Security info page (/me) by action (link, login, callback, state, logout, add_method, confirm, rename, remove, set_default, apply, challenge, get_challenge, verify, passkey_options, register_passkey, create_link) and result: ok, or the problem code of the refusal (no_session, csrf, link_used, proof_required, …).",
+		}, []string{"action", "result"}),
 		piRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mfagate_privacyidea_requests_total",
 			Help: "Requests to the privacyIDEA-compatible routes by route (auth, check, triggerchallenge, polltransaction, response_key) and result: accept, reject, challenge, declined, or error (an error envelope: bad parameters, wrong credentials, a client outside [privacyidea] allow).",
@@ -135,6 +141,10 @@ func New() *Metrics {
 			Name: "mfagate_radius_dropped_total",
 			Help: "RADIUS packets dropped without an answer, by client (\"unknown\" for a source address no [[radius.client]] has) and reason: unknown_client, malformed, unsupported_code, no_message_authenticator, bad_message_authenticator, bad_password (User-Password undecodable: most likely a wrong secret), in_progress (a retransmission of a request still being answered), flood (too many requests of the client in flight), unanswered (the store failed or the daemon was stopping while the request was answered), upstream_unreachable and upstream_unauthentic (proxy mode: the upstream did not answer, or only with replies that failed the checks).",
 		}, []string{"client", "reason"}),
+		mdsConfigured: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "mfagate_fido_metadata_configured",
+			Help: "1 when [fido] mds_file names a FIDO metadata BLOB file to read; 0 without one (mfagate_fido_metadata_valid is then 0 too, and means nothing).",
+		}),
 		mdsValid: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "mfagate_fido_metadata_valid",
 			Help: "1 when the last read of [fido] mds_file gave a FIDO metadata BLOB that verified; 0 when it failed (the previous BLOB, if any, stays in use) or no mds_file is configured.",
@@ -170,7 +180,7 @@ func New() *Metrics {
 		info, m.httpRequests, m.httpDuration, m.challengesCreated, m.challengesFinished,
 		m.verifyFailures, m.fraudReports, m.users, m.modemJobs, m.modemJobSeconds, m.dtmf, m.smsFailures,
 		m.outboxQueued, m.outboxSending, m.outboxOldest, m.reloadOK, m.reloadTime, m.fidoEnrollments,
-		m.oidcSignins, m.piRequests, m.radiusRequests, m.radiusDropped, m.mdsValid, m.mdsNextUpdate,
+		m.oidcSignins, m.selfService, m.piRequests, m.radiusRequests, m.radiusDropped, m.mdsConfigured, m.mdsValid, m.mdsNextUpdate,
 		m.tapIssued,
 	)
 	// Both series exist from the start, so that a rate over them is
@@ -200,6 +210,12 @@ func (m *Metrics) Enrollment(result string) { m.fidoEnrollments.WithLabelValues(
 // makes a new series.
 func (m *Metrics) OIDCSignin(client, result, amr string) {
 	m.oidcSignins.WithLabelValues(client, result, amr).Inc()
+}
+
+// SelfServiceRequest counts one answer of the Security info page. action
+// is the route's fixed name, result "ok" or a problem code (a fixed set).
+func (m *Metrics) SelfServiceRequest(action, result string) {
+	m.selfService.WithLabelValues(action, result).Inc()
 }
 
 // PrivacyIDEARequest counts one answer of the privacyIDEA-compatible
@@ -232,9 +248,14 @@ func (m *Metrics) RadiusDroppedCounter(client, reason string) prometheus.Counter
 	return m.radiusDropped.WithLabelValues(client, reason)
 }
 
-// FIDOMetadata records a read of the FIDO metadata BLOB file: whether it
-// verified, and the nextUpdate of the BLOB in use (zero: none).
-func (m *Metrics) FIDOMetadata(valid bool, nextUpdate time.Time) {
+// FIDOMetadata records a read of the FIDO metadata BLOB file: whether one
+// is configured, whether it verified, and the nextUpdate of the BLOB in use
+// (zero: none).
+func (m *Metrics) FIDOMetadata(configured, valid bool, nextUpdate time.Time) {
+	m.mdsConfigured.Set(0)
+	if configured {
+		m.mdsConfigured.Set(1)
+	}
 	m.mdsValid.Set(0)
 	if valid {
 		m.mdsValid.Set(1)

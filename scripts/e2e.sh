@@ -14,7 +14,9 @@ major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$major" -ge 20 ] || { echo "e2e: node $(node --version) is too old; the test runner needs Node.js 20 or newer" >&2; exit 1; }
 [ -x "$CHROMIUM" ] || { echo "e2e: $CHROMIUM is missing; run make deps (Debian package chromium)" >&2; exit 1; }
 
-"$GO" build -o bin/e2e/ ./cmd/mfagated
+# -tags e2eclock: the test binary honours MFAGATED_E2E_CLOCK_OFFSET, so a test
+# can restart it with its clock ahead (an MFA activation delay, an expiry).
+"$GO" build -tags e2eclock -o bin/e2e/ ./cmd/mfagated
 cd e2e
 PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
 rm -rf artifacts

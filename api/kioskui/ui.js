@@ -56,6 +56,12 @@ var UI = (() => {
     return d.toLocaleTimeString(lang === 'ja' ? 'ja-JP' : 'en-GB', { hour: '2-digit', minute: '2-digit' });
   }
 
+  // fmtDateTime is a date and time, for example a method's last use.
+  function fmtDateTime(iso) {
+    const d = new Date(iso);
+    return d.toLocaleString(lang === 'ja' ? 'ja-JP' : 'en-GB', { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+  }
+
   // maskedPhone is a phone number for display. The gateway sends numbers
   // already masked (+81 90-****-2222, +81 ••• ••5678); should one ever come
   // unmasked, every digit but the last four is hidden here too.
@@ -143,8 +149,72 @@ var UI = (() => {
     if (first) first.focus();
   }
 
+  // webauthn converts between the server's JSON forms of WebAuthn options
+  // and responses (base64url byte fields: WebAuthn Level 3 §5.1.8–5.1.10,
+  // PublicKeyCredentialCreationOptionsJSON, RequestOptionsJSON,
+  // RegistrationResponseJSON, AuthenticationResponseJSON) and what
+  // navigator.credentials takes and gives. It uses the browser's own
+  // parse…FromJSON and toJSON() where they exist (§5.1.8, §5.1.9,
+  // §5.1.10) and converts by hand where they do not. Options may come bare
+  // or as {publicKey: …}.
+  const webauthn = (() => {
+    function bytes(s) {
+      const str = String(s);
+      const bin = atob(str.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(str.length / 4) * 4, '='));
+      const out = new Uint8Array(bin.length);
+      for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+      return out.buffer;
+    }
+    function b64u(buf) {
+      if (buf == null) return null;
+      const b = buf instanceof ArrayBuffer ? new Uint8Array(buf) : new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+      let s = '';
+      for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]);
+      return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+    }
+    const unwrap = (o) => (o && o.publicKey ? o.publicKey : o);
+    const descriptors = (list) => (list || []).map((c) => Object.assign({}, c, { id: bytes(c.id) }));
+    function native(name) { return window.PublicKeyCredential && typeof PublicKeyCredential[name] === 'function'; }
+    function creationOptions(w) {
+      const o = unwrap(w);
+      if (native('parseCreationOptionsFromJSON')) return PublicKeyCredential.parseCreationOptionsFromJSON(o);
+      const out = Object.assign({}, o, { challenge: bytes(o.challenge), user: Object.assign({}, o.user, { id: bytes(o.user.id) }) });
+      if (o.excludeCredentials) out.excludeCredentials = descriptors(o.excludeCredentials);
+      return out;
+    }
+    function requestOptions(w) {
+      const o = unwrap(w);
+      if (native('parseRequestOptionsFromJSON')) return PublicKeyCredential.parseRequestOptionsFromJSON(o);
+      const out = Object.assign({}, o, { challenge: bytes(o.challenge) });
+      if (o.allowCredentials) out.allowCredentials = descriptors(o.allowCredentials);
+      return out;
+    }
+    // responseJSON is a credential from create() or get() as JSON.
+    function responseJSON(cred) {
+      if (typeof cred.toJSON === 'function') return cred.toJSON();
+      const r = cred.response;
+      const out = {
+        id: cred.id, rawId: b64u(cred.rawId), type: cred.type, authenticatorAttachment: cred.authenticatorAttachment || undefined,
+        clientExtensionResults: cred.getClientExtensionResults ? cred.getClientExtensionResults() : {},
+      };
+      if (r.attestationObject) {
+        out.response = { clientDataJSON: b64u(r.clientDataJSON), attestationObject: b64u(r.attestationObject),
+          transports: typeof r.getTransports === 'function' ? r.getTransports() : [] };
+        if (typeof r.getAuthenticatorData === 'function') out.response.authenticatorData = b64u(r.getAuthenticatorData());
+        if (typeof r.getPublicKeyAlgorithm === 'function') out.response.publicKeyAlgorithm = r.getPublicKeyAlgorithm();
+        if (typeof r.getPublicKey === 'function' && r.getPublicKey()) out.response.publicKey = b64u(r.getPublicKey());
+      } else {
+        out.response = { clientDataJSON: b64u(r.clientDataJSON), authenticatorData: b64u(r.authenticatorData),
+          signature: b64u(r.signature), userHandle: r.userHandle ? b64u(r.userHandle) : undefined };
+      }
+      return out;
+    }
+    const supported = () => !!(window.PublicKeyCredential && navigator.credentials && navigator.credentials.create);
+    return { bytes, b64u, creationOptions, requestOptions, responseJSON, supported };
+  })();
+
   return {
-    t, has, lang: () => lang, langSwitch, applyLang, fmtTime, maskedPhone,
-    h, button, wait, fetchJSON, problemText, focusFirst,
+    t, has, lang: () => lang, langSwitch, applyLang, fmtTime, fmtDateTime, maskedPhone,
+    h, button, wait, fetchJSON, problemText, focusFirst, webauthn,
   };
 })();

@@ -29,6 +29,12 @@ type demoState struct {
 // withOIDC turns on the External MFA provider on the demo's listen
 // address, with the Entra stand-in unless hintIssuer names another.
 func (d *demoState) withOIDC(cfg *config.Config, hintIssuer, redirectURI string) error {
+	// The Security info page and the kiosk page need the browser's
+	// origin, with or without the External MFA provider.
+	demoOrigin(cfg)
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
 	if err := demoOIDC(cfg, hintIssuer, redirectURI); err != nil || !cfg.OIDC.Enabled() {
 		return err
 	}
@@ -116,6 +122,9 @@ func prepareDemo(dir string) (*demoState, error) {
 		Timeout: config.D(config.DefaultRadiusTimeout)}, {
 		Name: demoSSHClient, Address: "127.0.0.2/32", SecretFile: sshSecret, RequireMessageAuthenticator: false,
 		Timeout: config.D(config.DefaultRadiusTimeout)}}}
+	// The Security info page, reached by one-time links the admin token
+	// can ask for (POST /v1/users/{user}/selfservice-links).
+	cfg.SelfService = &config.SelfService{Links: true}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("demo: built-in configuration: %w", err)
 	}
@@ -157,6 +166,14 @@ func (d *demoState) oidcLine() string {
 		d.entra.base, demoEntraPath, d.entra.base, oidc.DiscoveryPath)
 }
 
+func (d *demoState) selfServiceLine(url string) string {
+	if d.cfg.SelfService == nil || strings.HasPrefix(url, "unix:") {
+		return ""
+	}
+	return fmt.Sprintf("Security info page: ask for a one-time link, then open %s<url> in a browser:\n  curl -s -X POST -H \"Authorization: Bearer $(cat %s)\" -d '{}' %s/v1/users/0123456789/selfservice-links\n\n",
+		strings.Replace(url, "127.0.0.1", "localhost", 1), d.tokenPath, url)
+}
+
 // announce prints what a person needs to try the demo.
 func (d *demoState) announce(w io.Writer, listen string) {
 	url := "http://" + listen
@@ -175,6 +192,6 @@ Try it (mfagatectl reads the demo's token file with -demo-dir):
   go run ./cmd/mfagatectl -url %s -demo-dir %s challenge 0123456789 -purpose test -verify
   go run ./cmd/mfagatectl -url %s -demo-dir %s mfa apply 0123456789
 
-%s%s%sStop it with Ctrl-C; the state directory keeps the data for the next -demo -state-dir %s.
-`, url, url, d.dir, d.token, d.tokenPath, url, d.dir, url, d.dir, url, d.dir, d.oidcLine(), d.privacyIDEALine(url), d.radiusLine(), d.dir)
+%s%s%s%sStop it with Ctrl-C; the state directory keeps the data for the next -demo -state-dir %s.
+`, url, url, d.dir, d.token, d.tokenPath, url, d.dir, url, d.dir, url, d.dir, d.oidcLine(), d.selfServiceLine(url), d.privacyIDEALine(url), d.radiusLine(), d.dir)
 }

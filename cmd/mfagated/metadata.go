@@ -93,7 +93,7 @@ func (f *metadataFile) load(now time.Time) {
 	f.mu.Unlock()
 	if path == "" {
 		f.md.Set(nil)
-		f.m.FIDOMetadata(false, time.Time{})
+		f.m.FIDOMetadata(false, false, time.Time{})
 		return
 	}
 	data, err := os.ReadFile(path)
@@ -106,7 +106,7 @@ func (f *metadataFile) load(now time.Time) {
 		if cur := f.md.Current(); cur != nil {
 			next = cur.NextUpdate
 		}
-		f.m.FIDOMetadata(false, next)
+		f.m.FIDOMetadata(true, false, next)
 		if errors.Is(err, os.ErrNotExist) || next.IsZero() {
 			f.log.Error("FIDO metadata unavailable: authenticator names and status checks are off", "file", path, "err", err)
 		} else {
@@ -114,7 +114,7 @@ func (f *metadataFile) load(now time.Time) {
 		}
 		return
 	}
-	f.m.FIDOMetadata(true, b.NextUpdate)
+	f.m.FIDOMetadata(true, true, b.NextUpdate)
 	if now.After(b.NextUpdate) {
 		f.log.Warn("FIDO metadata BLOB is past its nextUpdate; using it until a newer one is downloaded", "file", path, "no", b.Number, "next_update", b.NextUpdate.Format(time.DateOnly))
 	} else {

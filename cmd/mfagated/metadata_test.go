@@ -62,6 +62,9 @@ func TestMetadataFile(t *testing.T) {
 		if got := mf.metadata().Describe(id); got != name {
 			t.Errorf("%s: model %q, want %q", step, got, name)
 		}
+		if got := gauge(t, m, "mfagate_fido_metadata_configured"); got != 1 {
+			t.Errorf("%s: mfagate_fido_metadata_configured %v, want 1", step, got)
+		}
 		if got := gauge(t, m, "mfagate_fido_metadata_valid"); got != valid {
 			t.Errorf("%s: mfagate_fido_metadata_valid %v, want %v", step, got, valid)
 		}
@@ -87,6 +90,19 @@ func TestMetadataFile(t *testing.T) {
 	if !strings.Contains(logs.String(), "past its nextUpdate") {
 		t.Errorf("log does not warn of the expired BLOB:\n%s", logs.String())
 	}
+
+	// Without mds_file the metadata is dropped and nothing is configured,
+	// so no alert fires for a gateway that reads no BLOB.
+	mf.set(metadataSource{})
+	mf.load(time.Now())
+	if got := gauge(t, m, "mfagate_fido_metadata_configured"); got != 0 {
+		t.Errorf("no mds_file: mfagate_fido_metadata_configured %v, want 0", got)
+	}
+	if got := mf.metadata().Describe(id); got != "" {
+		t.Errorf("no mds_file: model %q still named", got)
+	}
+	mf.set(src)
+	mf.load(time.Now())
 
 	// The kiosk's policy shares the metadata: a reload needs no rebuild.
 	kp, err := kioskPolicy(cfg.FIDO, mf.metadata())

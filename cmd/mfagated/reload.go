@@ -7,6 +7,7 @@ import (
 
 	"mfagate/api"
 	"mfagate/config"
+	"mfagate/fido"
 	"mfagate/kiosk"
 	"mfagate/metrics"
 	"mfagate/mfa"
@@ -27,6 +28,10 @@ func reloadConfig(cur *config.Config, load func() (*config.Config, error), svc *
 	if err == nil {
 		kp, err = kioskPolicy(next.FIDO, md.metadata())
 	}
+	var wp fido.Policy
+	if err == nil {
+		wp, err = webAuthnPolicy(next.FIDO, config.PlaceBrowser, md.metadata())
+	}
 	var src metadataSource
 	if err == nil {
 		src, err = md.source(next.FIDO)
@@ -41,6 +46,7 @@ func reloadConfig(cur *config.Config, load func() (*config.Config, error), svc *
 	}
 	srv.SetClients(clientsFrom(next))
 	k.SetPolicy(kp)
+	srv.SetPasskeyPolicy(wp)
 	md.use(src) // mds_file may name another file, or the same one replaced
 	srv.SetMetricsPublic(next.Server.MetricsPublic)
 	for name, same := range map[string]bool{
@@ -52,6 +58,7 @@ func reloadConfig(cur *config.Config, load func() (*config.Config, error), svc *
 		"oidc":          oidcSame(cur.OIDC, next.OIDC),
 		"privacyidea":   reflect.DeepEqual(cur.PrivacyIDEA, next.PrivacyIDEA),
 		"radius":        radiusSame(cur.Radius, next.Radius),
+		"selfservice":   selfServiceSame(cur.SelfService, next.SelfService),
 		"fido.device_paths and poll_interval": reflect.DeepEqual(cur.FIDO.DevicePaths, next.FIDO.DevicePaths) &&
 			cur.FIDO.PollInterval == next.FIDO.PollInterval,
 	} {
@@ -64,8 +71,19 @@ func reloadConfig(cur *config.Config, load func() (*config.Config, error), svc *
 	// Keep what did not take effect, so the next reload compares against
 	// what is really running.
 	next.Server.Listen, next.Store, next.Secrets, next.Modems, next.Voice = cur.Server.Listen, cur.Store, cur.Secrets, cur.Modems, cur.Voice
-	next.OIDC, next.PrivacyIDEA, next.Radius = cur.OIDC, cur.PrivacyIDEA, cur.Radius
+	next.OIDC, next.PrivacyIDEA, next.Radius, next.SelfService = cur.OIDC, cur.PrivacyIDEA, cur.Radius, cur.SelfService
 	return next
+}
+
+// selfServiceSame reports whether two [selfservice] sections are the
+// same (the page is built at start; a change needs a restart).
+func selfServiceSame(a, b *config.SelfService) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	x, y := *a, *b
+	x.User, y.User = nil, nil // compiled from UserPattern, compared there
+	return reflect.DeepEqual(x, y)
 }
 
 // radiusSame reports whether two [radius] sections are the same, the

@@ -209,8 +209,12 @@ func serve(ctx context.Context, ln net.Listener, cfg *config.Config, d *demoStat
 	if rconn != nil {
 		defer rconn.Close()
 	}
+	self, err := selfServiceDoor(cfg, db, mdf.metadata())
+	if err != nil {
+		return err
+	}
 	opts := api.Options{Service: svc, Clients: clientsFrom(cfg), Metrics: m, MetricsPublic: cfg.Server.MetricsPublic,
-		Modems: pool, Kiosk: k, OIDC: op, Mounts: mounts, Models: mdf.metadata().Describe, Readiness: modemReadiness(cfg, pool), Logger: apiLog}
+		Modems: pool, Kiosk: k, OIDC: op, SelfService: self, Mounts: mounts, Models: mdf.metadata().Describe, Readiness: modemReadiness(cfg, pool), Logger: apiLog}
 	if d != nil && simNet != nil {
 		opts.Demo = demoPhones{net: simNet, region: cfg.Policy.DefaultRegion}
 	}
@@ -245,6 +249,9 @@ func serve(ctx context.Context, ln net.Listener, cfg *config.Config, d *demoStat
 	wg.Go(func() { cl.run(life) })
 	if op != nil {
 		wg.Go(func() { oidcHousekeeping(life, op, oidcLog) })
+	}
+	if self != nil {
+		wg.Go(func() { selfServiceHousekeeping(life, db, log.With("component", "selfservice")) })
 	}
 	wg.Go(func() { listen(life, db, svc, pool, log.With("component", "cluster")) })
 	// The pool drains its exchanges in flight once life ends.

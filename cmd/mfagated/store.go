@@ -7,17 +7,19 @@ import (
 	"mfagate/config"
 	"mfagate/mfa"
 	"mfagate/modem"
+	"mfagate/selfservice"
 	"mfagate/store/postgres"
 	"mfagate/store/sqlite"
 )
 
 // database is what the daemon needs from a store backend: the domain's
 // store, the modems' SIM usage counters, the External MFA provider's keys
-// and flows, and Close.
+// and flows, the Security info page's sessions, and Close.
 type database interface {
 	mfa.Store
 	modem.Usage
 	oidcStore
+	selfservice.Store
 	Close() error
 }
 
