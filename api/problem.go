@@ -95,6 +95,11 @@ var domainStatus = map[mfa.Code]int{
 	mfa.CodeUnknownJob:           http.StatusNotFound,
 	mfa.CodeUnknownModem:         http.StatusNotFound,
 	mfa.CodeCounterRegressed:     http.StatusForbidden,
+	mfa.CodeTAPExpired:           http.StatusGone,
+	mfa.CodeTAPUsed:              http.StatusGone,
+	mfa.CodeTAPSigninOff:         http.StatusForbidden,
+	mfa.CodeTAPCannotBeDefault:   http.StatusUnprocessableEntity,
+	mfa.CodeNoTAP:                http.StatusNotFound,
 }
 
 // toProblem turns any handler error into a problem; errors that are not

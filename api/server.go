@@ -142,6 +142,8 @@ func New(o Options) *Server {
 	s.handle("PUT /v1/users/{user}/mfa", enroll, s.applyMFA)
 	s.handle("DELETE /v1/users/{user}/mfa", admin, s.terminateMFA)
 	s.handle("POST /v1/users/{user}/unlock", admin, s.unlock)
+	s.handle("POST /v1/users/{user}/tap", enroll, s.issueTAP) // narrowed by [policy] tap_allowed_for (tap.go)
+	s.handle("DELETE /v1/users/{user}/tap", enroll, s.revokeTAP)
 	s.handle("POST /v1/users/{user}/challenges", verify, s.createChallenge)
 	s.handle("GET /v1/challenges/{id}", verify, s.getChallenge)
 	s.handle("POST /v1/challenges/{id}/verify", verify, s.verify)

@@ -51,6 +51,8 @@ type methodJSON struct {
 	CreatedAt   time.Time  `json:"created_at"`
 	ConfirmedAt *time.Time `json:"confirmed_at"`
 	LastUsedAt  *time.Time `json:"last_used_at"`
+	ExpiresAt   *time.Time `json:"expires_at,omitempty"` // tap only
+	OneTime     *bool      `json:"one_time,omitempty"`   // tap only
 }
 
 type deliveryJSON struct {
@@ -159,6 +161,10 @@ func (s *Server) methodView(m mfa.Method) methodJSON {
 		}
 		n := m.FIDO.SignCount
 		j.SignCount = &n
+	}
+	if m.Kind == mfa.KindTAP {
+		one := m.OneTime
+		j.ExpiresAt, j.OneTime = timePtr(m.ExpiresAt), &one
 	}
 	return j
 }

@@ -143,6 +143,11 @@ type Policy struct {
 	DefaultRegion          string         `toml:"default_region"`
 	AllowedRegions         []string       `toml:"allowed_regions"`
 	VoiceConfirmation      string         `toml:"voice_confirmation"`
+	// Temporary Access Passes the help desk issues to users who lost
+	// their methods.
+	TAPMaxLifetime Duration `toml:"tap_max_lifetime"`
+	TAPAllowedFor  []string `toml:"tap_allowed_for"` // API roles that may issue and revoke passes
+	TAPSignin      bool     `toml:"tap_signin"`      // a pass may also answer sign-ins, not just proofs
 }
 
 // Voice confirmation modes.
@@ -361,6 +366,8 @@ func Default() *Config {
 			DefaultRegion:          "JP",
 			AllowedRegions:         []string{"JP"},
 			VoiceConfirmation:      VoiceNumberMatch,
+			TAPMaxLifetime:         D(8 * time.Hour),
+			TAPAllowedFor:          []string{"enroll", "admin"},
 		},
 		TOTP: TOTP{Issuer: "mfagate", Digits: 6, Period: D(30 * time.Second), Skew: 1},
 		Messages: Messages{

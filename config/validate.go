@@ -720,6 +720,26 @@ func (p *Policy) check(ck *checker) {
 	if p.VoiceConfirmation != VoiceNumberMatch && p.VoiceConfirmation != VoicePound {
 		ck.add("policy.voice_confirmation", q(p.VoiceConfirmation), "must be %q (the callee keys the number shown on the sign-in screen) or %q (the callee presses #)", VoiceNumberMatch, VoicePound)
 	}
+	p.checkTAP(ck)
+}
+
+// checkTAP checks the Temporary Access Pass keys. The lifetime bounds are
+// Entra ID's (10 minutes to 30 days).
+func (p *Policy) checkTAP(ck *checker) {
+	ck.durRange("policy.tap_max_lifetime", p.TAPMaxLifetime, 10*time.Minute, 30*24*time.Hour, " (a Temporary Access Pass lives 10 minutes to 30 days)")
+	seen := map[string]bool{}
+	for i, r := range p.TAPAllowedFor {
+		key := fmt.Sprintf("policy.tap_allowed_for[%d]", i)
+		switch {
+		case r == "idp":
+			ck.add(key, q(r), `may not issue passes: an "idp" client verifies sign-ins, and one that could also issue passes would verify its own; list "enroll" (the help desk) or "admin"`)
+		case r != "enroll" && r != "admin":
+			ck.add(key, q(r), `is not a role that may issue passes; use "enroll" or "admin" (an empty list lets nobody issue them)`)
+		case seen[r]:
+			ck.add(key, q(r), "is listed twice")
+		}
+		seen[r] = true
+	}
 }
 
 func toAny(xs []string) []any {

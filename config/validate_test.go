@@ -28,6 +28,11 @@ func TestBadValues(t *testing.T) {
 		line int
 		msg  string
 	}{
+		{"tap_max_lifetime too short", "[policy]\ntap_max_lifetime = \"5m\"", "policy.tap_max_lifetime", 2, "must be at least 10m (a Temporary Access Pass lives 10 minutes to 30 days)"},
+		{"tap_max_lifetime over 30 days", "[policy]\ntap_max_lifetime = \"721h\"", "policy.tap_max_lifetime", 2, "must be at most 720h (a Temporary Access Pass lives 10 minutes to 30 days)"},
+		{"tap_allowed_for idp", "[policy]\ntap_allowed_for = [\"enroll\", \"idp\"]", "policy.tap_allowed_for[1]", 2, `an "idp" client verifies sign-ins`},
+		{"tap_allowed_for unknown", "[policy]\ntap_allowed_for = [\"helpdesk\"]", "policy.tap_allowed_for[0]", 2, `is not a role that may issue passes; use "enroll" or "admin"`},
+		{"tap_allowed_for twice", "[policy]\ntap_allowed_for = [\"admin\", \"admin\"]", "policy.tap_allowed_for[1]", 2, "is listed twice"},
 		{"listen not host:port", "[server]\nlisten = \"8470\"", "server.listen", 2, `must be "host:port"`},
 		{"listen port not numeric", "[server]\nlisten = \"localhost:http\"", "server.listen", 2, "port must be a number from 1 to 65535"},
 		{"listen port too big", "[server]\nlisten = \"127.0.0.1:70000\"", "server.listen", 2, "port must be a number from 1 to 65535"},
@@ -273,5 +278,25 @@ func TestValidateDirect(t *testing.T) {
 	}
 	if c.API.Clients[0].TokenHash[0] != 0xAB {
 		t.Error("Validate did not fill TokenHash from upper-case hex token_sha256")
+	}
+}
+
+// Temporary Access Passes: by default up to 8h, issued by enroll and admin
+// clients, a proof only; an empty list lets nobody issue them.
+func TestTAPPolicy(t *testing.T) {
+	c, err := Parse([]byte("[policy]\ncode_length = 6\n"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := c.Policy
+	if p.TAPMaxLifetime.Duration.String() != "8h0m0s" || strings.Join(p.TAPAllowedFor, ",") != "enroll,admin" || p.TAPSignin {
+		t.Fatalf("defaults: max %s allowed %v signin %v", p.TAPMaxLifetime, p.TAPAllowedFor, p.TAPSignin)
+	}
+	c, err = Parse([]byte("[policy]\ntap_max_lifetime = \"720h\"\ntap_allowed_for = []\ntap_signin = true\n"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := c.Policy; p.TAPMaxLifetime.Duration.Hours() != 720 || len(p.TAPAllowedFor) != 0 || !p.TAPSignin {
+		t.Fatalf("set: max %s allowed %v signin %v", p.TAPMaxLifetime, p.TAPAllowedFor, p.TAPSignin)
 	}
 }

@@ -25,6 +25,7 @@ type Metrics struct {
 	challengesFinished *prometheus.CounterVec
 	verifyFailures     *prometheus.CounterVec
 	fraudReports       prometheus.Counter
+	tapIssued          *prometheus.CounterVec
 	users              *prometheus.GaugeVec
 	modemJobs          *prometheus.CounterVec
 	modemJobSeconds    *prometheus.HistogramVec
@@ -79,6 +80,10 @@ func New() *Metrics {
 			Name: "mfagate_fraud_reports_total",
 			Help: "Voice calls in which the callee reported a sign-in they did not start (0#).",
 		}),
+		tapIssued: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mfagate_tap_issued_total",
+			Help: "Temporary Access Passes issued, by the API role of the client that issued them (enroll, admin). Their use shows in the challenge metrics with kind \"tap\".",
+		}, []string{"role"}),
 		users: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "mfagate_users",
 			Help: "Users with a stored record, by MFA state.",
@@ -176,7 +181,12 @@ func New() *Metrics {
 		m.verifyFailures, m.fraudReports, m.users, m.modemJobs, m.modemJobSeconds, m.dtmf, m.smsFailures,
 		m.outboxQueued, m.outboxSending, m.outboxOldest, m.reloadOK, m.reloadTime, m.fidoEnrollments,
 		m.oidcSignins, m.selfService, m.piRequests, m.radiusRequests, m.radiusDropped, m.mdsConfigured, m.mdsValid, m.mdsNextUpdate,
+		m.tapIssued,
 	)
+	// Both series exist from the start, so that a rate over them is
+	// defined before the first pass.
+	m.tapIssued.WithLabelValues("enroll")
+	m.tapIssued.WithLabelValues("admin")
 	m.fidoEnrollments.WithLabelValues("done")
 	m.fidoEnrollments.WithLabelValues("failed")
 	for _, s := range []mfa.State{mfa.StateOff, mfa.StatePending, mfa.StateActive} {
@@ -335,6 +345,9 @@ func (m *Metrics) VerificationFailed(kind mfa.Kind, ch mfa.Channel) {
 
 // FraudReported implements mfa.Observer.
 func (m *Metrics) FraudReported() { m.fraudReports.Inc() }
+
+// TAPIssued counts a Temporary Access Pass issued by a client of role.
+func (m *Metrics) TAPIssued(role string) { m.tapIssued.WithLabelValues(role).Inc() }
 
 // SetUsers publishes user counts by state; the daemon refreshes them on a
 // tick so that a scrape never queries the store.

@@ -140,6 +140,12 @@ func (s *Service) CreateChallenge(ctx context.Context, actor Actor, user string,
 			}
 			c, err = s.newFIDOChallenge(tx, m, req.Purpose, now)
 			return false, err
+		case KindTAP:
+			if req.Channel != "" {
+				return false, refuse(CodeChannelNotPossible, "channel applies to phone methods only")
+			}
+			c, err = s.newTAPChallenge(tx, m, req.Purpose, now)
+			return false, err
 		default:
 			return false, refuse(CodeUnsupportedKind, "verification with a %s method is not available through this call", m.Kind)
 		}
@@ -235,7 +241,8 @@ func (s *Service) checkCodeFormat(code string, length int) error {
 	return nil
 }
 
-// Verify checks a code for a TOTP or SMS challenge.
+// Verify checks a code for a TOTP or SMS challenge, or the pass for a
+// Temporary Access Pass challenge.
 func (s *Service) Verify(ctx context.Context, actor Actor, id, code string) (_ Challenge, err error) {
 	defer s.auditRefusal(ctx, actor, "", "", "verify", &err)
 	now := s.now()
@@ -252,7 +259,7 @@ func (s *Service) Verify(ctx context.Context, actor Actor, id, code string) (_ C
 		if c.Kind == KindPhone && c.Channel == ChannelVoice {
 			return false, refuse(CodeWrongVerification, "a voice challenge is confirmed on the phone keypad; poll GET /v1/challenges/%s for the result", c.ID)
 		}
-		if c.Kind != KindTOTP && c.Kind != KindPhone {
+		if c.Kind != KindTOTP && c.Kind != KindPhone && c.Kind != KindTAP {
 			return false, refuse(CodeWrongVerification, "a %s challenge is verified with a security key's answer (\"webauthn\"), not a code", c.Kind)
 		}
 		c, keep, err := s.checkCode(tx, actor, c, code, now)
@@ -302,17 +309,22 @@ func (s *Service) checkCode(tx Tx, actor Actor, c Challenge, code string, now ti
 	if u.ConsecutiveFailures >= p.MaxConsecutiveFailures {
 		return c, false, refuse(CodeUserLocked, "user %s is locked after %d consecutive failed verifications; an admin must unlock it", u.ID, u.ConsecutiveFailures)
 	}
-	length := p.CodeLength
-	if c.Kind == KindTOTP {
-		length = p.TOTP.Digits
-	}
-	if err := s.checkCodeFormat(code, length); err != nil {
-		return c, false, err
-	}
 	var ok bool
 	var m Method
 	var step int64
-	if c.Kind == KindTOTP {
+	switch c.Kind {
+	case KindTAP:
+		if c.Purpose == PurposeSignin && !p.TAP.Signin {
+			return c, false, errTAPSigninOff() // turned off since the challenge began
+		}
+		m, ok, err = s.checkTAP(tx, c, code, now)
+		if err != nil {
+			return c, false, err
+		}
+	case KindTOTP:
+		if err := s.checkCodeFormat(code, p.TOTP.Digits); err != nil {
+			return c, false, err
+		}
 		m, err = tx.Method(c.Method)
 		if err != nil {
 			return c, false, fmt.Errorf("load method of challenge: %w", err)
@@ -331,13 +343,21 @@ func (s *Service) checkCode(tx Tx, actor Actor, c Challenge, code string, now ti
 			e.Challenge = &c
 			return c, true, e
 		}
-	} else {
+	default:
+		if err := s.checkCodeFormat(code, p.CodeLength); err != nil {
+			return c, false, err
+		}
 		ok = s.keys.CodeMatches(c.ID, code, c.CodeHash)
 	}
 	if ok {
 		if c.Kind == KindTOTP {
 			m.LastStep = step
 			if err := tx.PutMethod(m); err != nil {
+				return c, false, err
+			}
+		}
+		if c.Kind == KindTAP {
+			if err := s.useTAP(tx, actor, m, c, now); err != nil {
 				return c, false, err
 			}
 		}
@@ -362,12 +382,16 @@ func (s *Service) checkCode(tx Tx, actor Actor, c Challenge, code string, now ti
 	} else if err := tx.PutChallenge(c); err != nil {
 		return c, false, err
 	}
-	e := refuse(CodeInvalidCode, "the code is wrong; %d attempts left", c.AttemptsLeft)
+	what := "code"
+	if c.Kind == KindTAP {
+		what = "pass"
+	}
+	e := refuse(CodeInvalidCode, "the %s is wrong; %d attempts left", what, c.AttemptsLeft)
 	left := c.AttemptsLeft
 	e.AttemptsLeft = &left
 	e.Challenge = &c
 	if c.Status == StatusLocked {
-		e.Message = "the code is wrong and no attempts are left: the challenge is locked; start a new one"
+		e.Message = "the " + what + " is wrong and no attempts are left: the challenge is locked; start a new one"
 	}
 	return c, true, e
 }
@@ -391,7 +415,9 @@ func (s *Service) approve(tx Tx, actor Actor, c Challenge, u User, now time.Time
 		return c, err
 	}
 	u.ConsecutiveFailures = 0
-	if c.Purpose != PurposeConfirm {
+	// A pass is not a method the user keeps: it never stands for the
+	// test sign-in that applying for MFA needs.
+	if c.Purpose != PurposeConfirm && c.Kind != KindTAP {
 		u.LastTestSigninAt = now
 	}
 	if err := s.putUser(tx, u); err != nil {

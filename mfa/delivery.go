@@ -491,8 +491,9 @@ func (s *Service) Jobs(ctx context.Context, state JobState, limit int) ([]Job, e
 	return out, err
 }
 
-// Sweep expires overdue challenges (dropping their queued jobs) and
-// activates pending users whose time has come. The daemon runs it on a tick.
+// Sweep expires overdue challenges (dropping their queued jobs), removes
+// Temporary Access Passes whose time ended, and activates pending users
+// whose time has come. The daemon runs it on a tick.
 func (s *Service) Sweep(ctx context.Context) error {
 	now := s.now()
 	var changed []Challenge
@@ -508,6 +509,9 @@ func (s *Service) Sweep(ctx context.Context) error {
 				return err
 			}
 			changed = append(changed, c)
+		}
+		if err := s.sweepTAPs(tx, now); err != nil {
+			return err
 		}
 		us, err := tx.DueActivations(now, 500)
 		if err != nil {

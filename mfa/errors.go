@@ -52,6 +52,11 @@ const (
 	CodeCounterRegressed     Code = "sign_counter_regressed"
 	CodeMFAOff               Code = "mfa_off"
 	CodeNoUsableMethod       Code = "no_usable_method"
+	CodeTAPExpired           Code = "tap_expired"
+	CodeTAPUsed              Code = "tap_used"
+	CodeTAPSigninOff         Code = "tap_signin_disabled"
+	CodeTAPCannotBeDefault   Code = "tap_cannot_be_default"
+	CodeNoTAP                Code = "no_tap"
 )
 
 // Error is a refusal with a stable code and a message a person can act on.

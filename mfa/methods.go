@@ -78,6 +78,8 @@ func (s *Service) AddMethod(ctx context.Context, actor Actor, user string, req A
 		return AddMethodResult{}, refuse(CodeMethodNotAllowed, "%s cannot be used to verify a sign-in; register an authenticator app, a phone or a security key", req.Kind)
 	case KindFIDO:
 		return AddMethodResult{}, refuse(CodeUnsupportedKind, "security keys are enrolled at a kiosk (POST /v1/kiosk/sessions), not through this call")
+	case KindTAP:
+		return AddMethodResult{}, refuse(CodeUnsupportedKind, "a Temporary Access Pass is issued by the help desk (POST /v1/users/{user}/tap), not registered through this call")
 	case "":
 		return AddMethodResult{}, refuse(CodeInvalidRequest, "kind is required: \"totp\" or \"phone\"")
 	default:
@@ -447,19 +449,19 @@ func (s *Service) RemoveMethod(ctx context.Context, actor Actor, user, methodID,
 		}
 		rest := slices.DeleteFunc(slices.Clone(ms), func(o Method) bool { return o.ID == m.ID })
 		usableLeft := slices.ContainsFunc(rest, Method.Usable)
-		if m.Confirmed && !usableLeft && u.EffectiveState(now) != StateOff && !actor.Admin {
+		if m.Usable() && !usableLeft && u.EffectiveState(now) != StateOff && !actor.Admin {
 			return false, refuse(CodeLastMethod, "this is the user's last usable method and MFA is on: register another method first (losing every method locks the account); only an admin can remove it")
 		}
 		if err := tx.DeleteMethod(m.ID); err != nil {
 			return false, err
 		}
-		if m.Confirmed {
+		if m.Usable() { // a pass leaving changes none of the lasting methods
 			u.LastMethodChangeAt = now
 		}
 		if u.DefaultMethod == m.ID {
 			u.DefaultMethod = ""
 			for _, o := range rest {
-				if o.Confirmed && o.Kind != KindFIDO {
+				if o.Usable() && o.Kind != KindFIDO {
 					u.DefaultMethod = o.ID
 					break
 				}
@@ -508,6 +510,9 @@ func (s *Service) SetDefault(ctx context.Context, actor Actor, user, methodID st
 		m, err := userMethod(tx, user, methodID)
 		if err != nil {
 			return nil, err
+		}
+		if m.Kind == KindTAP {
+			return nil, refuse(CodeTAPCannotBeDefault, "a Temporary Access Pass is never the default method: it stands in for lost methods only until it expires")
 		}
 		if m.Kind == KindFIDO {
 			return nil, refuse(CodeFIDOCannotBeDefault, "a security key cannot be the default method (some systems cannot use it); choose an authenticator app or a phone")

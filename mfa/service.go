@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -27,6 +28,7 @@ type Policy struct {
 	VoiceNumberMatch       bool // false: a plain # approves (the guide's behaviour)
 	TOTP                   TOTPParams
 	Messages               Messages
+	TAP                    TAPPolicy
 }
 
 // Messages renders the text of SMS codes and voice prompts.
@@ -142,6 +144,8 @@ func (p *Policy) check() error {
 		return errors.New("mfa: policy has impossible code settings")
 	case p.TOTP.Period < time.Second || p.TOTP.Issuer == "":
 		return errors.New("mfa: policy has impossible TOTP settings")
+	case p.TAP.MaxLifetime != 0 && (p.TAP.MaxLifetime < MinTAPLifetime || p.TAP.MaxLifetime > MaxTAPLifetime):
+		return fmt.Errorf("mfa: a Temporary Access Pass lifetime of at most %s is impossible: use %s to %s", p.TAP.MaxLifetime, MinTAPLifetime, MaxTAPLifetime)
 	}
 	return nil
 }
@@ -200,10 +204,14 @@ const (
 )
 
 func (s *Service) view(u User, methods []Method) UserView {
-	v := UserView{User: u, State: u.EffectiveState(s.now()), Methods: methods}
+	now := s.now()
+	// A Temporary Access Pass that expired or was used up is gone for the
+	// user even before the sweeper deletes it.
+	methods = slices.DeleteFunc(methods, func(m Method) bool { return m.Kind == KindTAP && !tapLive(m, now) })
+	v := UserView{User: u, State: u.EffectiveState(now), Methods: methods}
 	confirmed := 0
 	for _, m := range methods {
-		if m.Confirmed {
+		if m.Usable() {
 			confirmed++
 		}
 	}

@@ -38,6 +38,8 @@ func (s *Service) SigninMethods(ctx context.Context, user string) (UserView, []M
 		case m.Kind == KindFIDO && keysErr != nil:
 		case m.Kind == KindTOTP, m.Kind == KindPhone, m.Kind == KindFIDO:
 			out = append(out, m)
+		case m.Kind == KindTAP && p.TAP.Signin: // GetUser left out a spent pass
+			out = append(out, m)
 		}
 	}
 	if len(out) == 0 {
@@ -46,16 +48,18 @@ func (s *Service) SigninMethods(ctx context.Context, user string) (UserView, []M
 		}
 		return v, nil, refuse(CodeNoUsableMethod, "user %s has no confirmed method this gateway can verify", user)
 	}
-	// The default first; the rest keep their stored order.
-	slices.SortStableFunc(out, func(a, b Method) int {
+	// The default first, a Temporary Access Pass last (a door that picks
+	// the first method never starts with it); the rest keep their order.
+	rank := func(m Method) int {
 		switch {
-		case a.ID == v.User.DefaultMethod:
-			return -1
-		case b.ID == v.User.DefaultMethod:
-			return 1
+		case m.ID == v.User.DefaultMethod:
+			return 0
+		case m.Kind == KindTAP:
+			return 2
 		}
-		return 0
-	})
+		return 1
+	}
+	slices.SortStableFunc(out, func(a, b Method) int { return rank(a) - rank(b) })
 	return v, out, nil
 }
 
@@ -104,9 +108,10 @@ func (s *Service) verifyCode(ctx context.Context, actor Actor, user string, offe
 	p := s.pol()
 	now := s.now()
 	var out Challenge
-	var changed, created bool
+	var changed bool
+	var createdKind Kind // the kind of the challenge made for the code, "" when none
 	err = s.update(ctx, func(tx Tx) (bool, error) {
-		out, changed, created = Challenge{}, false, false // a store may run this again
+		out, changed, createdKind = Challenge{}, false, "" // a store may run this again
 		// The offered SMS and TOTP challenges, in the order offered.
 		var codes []Challenge
 		for _, id := range offered {
@@ -117,7 +122,7 @@ func (s *Service) verifyCode(ctx context.Context, actor Actor, user string, offe
 			if err != nil {
 				return false, err
 			}
-			isCode := c.Kind == KindTOTP || c.Kind == KindPhone && c.Channel == ChannelSMS
+			isCode := c.Kind == KindTOTP || c.Kind == KindPhone && c.Channel == ChannelSMS || c.Kind == KindTAP
 			if isCode && !slices.ContainsFunc(codes, func(o Challenge) bool { return o.ID == c.ID }) {
 				codes = append(codes, c)
 			}
@@ -137,10 +142,21 @@ func (s *Service) verifyCode(ctx context.Context, actor Actor, user string, offe
 			return false, err
 		}
 		var apps []Method // confirmed authenticator apps, the default first
+		var tap *Method   // the user's Temporary Access Pass
 		for _, m := range ms {
 			if m.Kind == KindTOTP && m.Confirmed {
 				apps = append(apps, m)
 			}
+			if m.Kind == KindTAP {
+				tap = &m
+			}
+		}
+		// A pass typed where a code is asked for: refused without a look
+		// at it unless passes may sign in (then it is checked, a wrong one
+		// costing an attempt like a wrong code).
+		passLike := looksLikeTAP(code)
+		if passLike && tap != nil && !p.TAP.Signin {
+			return false, errTAPSigninOff()
 		}
 		slices.SortStableFunc(apps, func(a, b Method) int {
 			switch {
@@ -153,6 +169,9 @@ func (s *Service) verifyCode(ctx context.Context, actor Actor, user string, offe
 		})
 		open := func(c Challenge) bool { return !c.Status.Final() && now.Before(c.ExpiresAt) }
 		fits := func(k Kind) bool {
+			if k == KindTAP {
+				return passLike
+			}
 			length := p.CodeLength
 			if k == KindTOTP {
 				length = p.TOTP.Digits
@@ -162,7 +181,15 @@ func (s *Service) verifyCode(ctx context.Context, actor Actor, user string, offe
 		newTOTP := func(m Method) (Challenge, error) {
 			c := Challenge{ID: newID("c_"), User: user, Method: m.ID, Kind: KindTOTP, Purpose: PurposeSignin,
 				Status: StatusCreated, AttemptsLeft: p.MaxAttempts, CreatedAt: now, ExpiresAt: now.Add(p.CodeTTL)}
-			created = true
+			createdKind = KindTOTP
+			return c, tx.PutChallenge(c)
+		}
+
+		newTAPChallenge := func(m Method) (Challenge, error) {
+			// Checked again, with the pass's state, by checkCode.
+			c := Challenge{ID: newID("c_"), User: user, Method: m.ID, Kind: KindTAP, Purpose: PurposeSignin,
+				Status: StatusCreated, AttemptsLeft: p.MaxAttempts, CreatedAt: now, ExpiresAt: now.Add(p.CodeTTL)}
+			createdKind = KindTAP
 			return c, tx.PutChallenge(c)
 		}
 
@@ -188,6 +215,17 @@ func (s *Service) verifyCode(ctx context.Context, actor Actor, user string, offe
 			} else if target, err = newTOTP(apps[i]); err != nil {
 				return false, err
 			}
+		}
+
+		if !found && passLike && tap != nil {
+			// A pass answers only the user's one pass; a wrong one is
+			// counted on it, so it is the target either way.
+			if j := slices.IndexFunc(codes, func(c Challenge) bool { return c.Method == tap.ID && open(c) }); j >= 0 {
+				target = codes[j]
+			} else if target, err = newTAPChallenge(*tap); err != nil {
+				return false, err
+			}
+			found = true
 		}
 
 		// None: the one attempt is counted on the first open code challenge
@@ -223,8 +261,8 @@ func (s *Service) verifyCode(ctx context.Context, actor Actor, user string, offe
 		return keep, err
 	})
 	if changed {
-		if created {
-			s.obs.ChallengeCreated(KindTOTP, "")
+		if createdKind != "" {
+			s.obs.ChallengeCreated(createdKind, "")
 		}
 		s.finished(out)
 	}

@@ -79,6 +79,10 @@ type Tx interface {
 	// Nodes lists the nodes by ID, each with the number of jobs it holds.
 	Nodes() ([]Node, error)
 
+	// ExpiredTAPs lists Temporary Access Passes (methods of kind tap)
+	// whose expiry is not after t, the oldest expiry first.
+	ExpiredTAPs(t time.Time, limit int) ([]Method, error)
+
 	// DueActivations lists pending users whose activation time is not after t.
 	DueActivations(t time.Time, limit int) ([]User, error)
 	// CountUsers counts stored users by their stored state.

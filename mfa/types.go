@@ -11,6 +11,7 @@ const (
 	KindTOTP        Kind = "totp"
 	KindPhone       Kind = "phone"
 	KindFIDO        Kind = "fido"
+	KindTAP         Kind = "tap" // a Temporary Access Pass, issued by staff (tap.go)
 	KindAppPassword Kind = "app_password"
 	KindEmail       Kind = "email"
 )
@@ -126,7 +127,7 @@ type Method struct {
 	Phone       string // E.164
 	Extension   string // office phones only
 	Language    string // message language for SMS and calls
-	Secret      []byte // TOTP seed, sealed (never plaintext at rest)
+	Secret      []byte // TOTP seed, sealed; tap: the pass's keyed hash (never plaintext at rest)
 	LastStep    int64  // last accepted TOTP time step (replay protection)
 	FIDO        *FIDOCredential
 	CreatedAt   time.Time
@@ -135,6 +136,11 @@ type Method struct {
 	// a test sign-in or a proof; not the confirmation of a new phone);
 	// zero when never.
 	LastUsedAt time.Time
+	// A Temporary Access Pass (kind tap) stops verifying at ExpiresAt,
+	// and a OneTime pass once UsedAt is set by its first verification.
+	ExpiresAt time.Time
+	UsedAt    time.Time
+	OneTime   bool
 }
 
 // FIDOCredential is a security key's registration: what a WebAuthn verifier
@@ -150,8 +156,11 @@ type FIDOCredential struct {
 	ClientDataJSON    []byte
 }
 
-// Usable reports whether the method can verify a sign-in.
-func (m Method) Usable() bool { return m.Confirmed }
+// Usable reports whether the method is one of the user's lasting ways to
+// verify: confirmed, and not a Temporary Access Pass, which stands in for
+// lost methods only for a while (it never counts toward applying for MFA,
+// the single_method warning or a user's last method).
+func (m Method) Usable() bool { return m.Confirmed && m.Kind != KindTAP }
 
 // Delivery is what the outbox knows about a phone challenge's delivery.
 type Delivery struct {
@@ -222,6 +231,10 @@ const (
 	EventTestSMS           = "test_sms"
 	EventCounterRegressed  = "sign_counter_regressed"
 	EventExternalSignin    = "external_signin" // a front door's sign-in ended; detail: client, result, amr or reason
+	EventTAPIssued         = "tap_issued"      // detail: lifetime, one_time, the pass it replaced (never the pass)
+	EventTAPUsed           = "tap_used"        // a pass answered a challenge; detail: purpose
+	EventTAPExpired        = "tap_expired"     // the sweeper removed a pass whose time ended
+	EventTAPRevoked        = "tap_revoked"     // staff withdrew the pass
 )
 
 // EventFilter selects audit events, newest first.

@@ -255,7 +255,9 @@ func pick(methods []mfa.Method, serial, typ string) (mfa.Method, mfa.Channel, er
 	var want func(m mfa.Method) (mfa.Channel, bool)
 	switch strings.ToLower(typ) {
 	case "":
-		want = func(m mfa.Method) (mfa.Channel, bool) { return "", true }
+		// A Temporary Access Pass is typed as the pass (/validate/check),
+		// never triggered.
+		want = func(m mfa.Method) (mfa.Channel, bool) { return "", m.Kind != mfa.KindTAP }
 	case "totp", "hotp":
 		want = func(m mfa.Method) (mfa.Channel, bool) { return "", m.Kind == mfa.KindTOTP }
 	case "webauthn", "passkey", "u2f":

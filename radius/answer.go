@@ -446,6 +446,10 @@ func refusal(lang string, err error) (verdict, error) {
 		m = msgNoTransaction
 	case mfa.CodeChallengeNotApproved:
 		m = msgCallEnded
+	case mfa.CodeTAPSigninOff:
+		m = msgTAPSigninOff
+	case mfa.CodeTAPExpired, mfa.CodeTAPUsed:
+		m = msgTAPSpent
 	}
 	v := reject(lang, m, string(e.Code))
 	v.lines = []string{say(lang, m, args...)}

@@ -33,6 +33,8 @@ const (
 	msgCHAP
 	msgUpstreamReject
 	msgUpstreamChallenge
+	msgTAPSigninOff
+	msgTAPSpent
 )
 
 var messages = map[string][]string{
@@ -62,6 +64,8 @@ var messages = map[string][]string{
 		msgCHAP:              "This gateway must send the code as User-Password (PAP), not CHAP.",
 		msgUpstreamReject:    "The user name or password is not correct.",
 		msgUpstreamChallenge: "The directory server asked for another verification, which this gateway does not support. Contact the help desk.",
+		msgTAPSigninOff:      "A Temporary Access Pass cannot sign in here; use it to register a new method.",
+		msgTAPSpent:          "This Temporary Access Pass has expired or was already used. Contact the help desk.",
 	},
 	"ja": {
 		msgSMS:               "%s にSMSで送信したコードを入力してください",
@@ -89,6 +93,8 @@ var messages = map[string][]string{
 		msgCHAP:              "このゲートウェイはコードを CHAP ではなく User-Password（PAP）で送る必要があります。",
 		msgUpstreamReject:    "ユーザー名またはパスワードが正しくありません。",
 		msgUpstreamChallenge: "ディレクトリサーバーが別の確認を求めましたが、このゲートウェイは対応していません。ヘルプデスクに連絡してください。",
+		msgTAPSigninOff:      "一時アクセスパスはここではサインインに使えません。新しい確認方法の登録に使ってください。",
+		msgTAPSpent:          "この一時アクセスパスは期限切れか使用済みです。ヘルプデスクに連絡してください。",
 	},
 }
 

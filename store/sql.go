@@ -138,16 +138,19 @@ func (t *Tx) PutUser(u mfa.User) error {
 }
 
 const methodCols = `id, user_id, kind, label, confirmed, slot, channel, phone, extension, language, secret, last_step, created_at, confirmed_at,
-	credential_id, public_key, aaguid, sign_count, attestation_object, client_data, attestation_format, last_used_at`
+	credential_id, public_key, aaguid, sign_count, attestation_object, client_data, attestation_format, last_used_at,
+	expires_at, used_at, one_time`
 
 func scanMethod(row Row) (mfa.Method, error) {
 	var m mfa.Method
-	var created, confirmedAt, count, used int64
+	var created, confirmedAt, count, used, expires, spent int64
 	var f mfa.FIDOCredential
 	err := row.Scan(&m.ID, &m.User, &m.Kind, &m.Label, &m.Confirmed, &m.Slot, &m.Channel, &m.Phone, &m.Extension,
 		&m.Language, &m.Secret, &m.LastStep, &created, &confirmedAt,
-		&f.ID, &f.PublicKey, &f.AAGUID, &count, &f.AttestationObject, &f.ClientDataJSON, &f.AttestationFormat, &used)
+		&f.ID, &f.PublicKey, &f.AAGUID, &count, &f.AttestationObject, &f.ClientDataJSON, &f.AttestationFormat, &used,
+		&expires, &spent, &m.OneTime)
 	m.CreatedAt, m.ConfirmedAt, m.LastUsedAt = Time(created), Time(confirmedAt), Time(used)
+	m.ExpiresAt, m.UsedAt = Time(expires), Time(spent)
 	if f.ID != nil {
 		f.SignCount = uint32(count)
 		m.FIDO = &f
@@ -168,14 +171,20 @@ func (t *Tx) PutMethod(m mfa.Method) error {
 	if f == nil {
 		f = &mfa.FIDOCredential{}
 	}
-	return t.exec("store method", `INSERT INTO methods (`+methodCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+	return t.exec("store method", `INSERT INTO methods (`+methodCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT (id) DO UPDATE SET label = excluded.label, confirmed = excluded.confirmed,
 		channel = excluded.channel, language = excluded.language, secret = excluded.secret,
 		last_step = excluded.last_step, confirmed_at = excluded.confirmed_at, sign_count = excluded.sign_count,
-		last_used_at = excluded.last_used_at`,
+		last_used_at = excluded.last_used_at, used_at = excluded.used_at`,
 		m.ID, m.User, string(m.Kind), m.Label, m.Confirmed, string(m.Slot), string(m.Channel), m.Phone,
 		m.Extension, m.Language, m.Secret, m.LastStep, Nanos(m.CreatedAt), Nanos(m.ConfirmedAt),
-		f.ID, f.PublicKey, f.AAGUID, int64(f.SignCount), f.AttestationObject, f.ClientDataJSON, f.AttestationFormat, Nanos(m.LastUsedAt))
+		f.ID, f.PublicKey, f.AAGUID, int64(f.SignCount), f.AttestationObject, f.ClientDataJSON, f.AttestationFormat, Nanos(m.LastUsedAt),
+		Nanos(m.ExpiresAt), Nanos(m.UsedAt), m.OneTime)
+}
+
+func (t *Tx) ExpiredTAPs(at time.Time, n int) ([]mfa.Method, error) {
+	return list(t.c, "list expired passes", scanMethod,
+		`SELECT `+methodCols+` FROM methods WHERE kind = 'tap' AND expires_at <= ? ORDER BY expires_at, id LIMIT ?`, Nanos(at), limit(n))
 }
 
 func (t *Tx) DeleteMethod(id string) error {

@@ -29,6 +29,11 @@ func policyFrom(cfg *config.Config) mfa.Policy {
 			Skew:   cfg.TOTP.Skew,
 		},
 		Messages: messages{cfg.Messages},
+		TAP: mfa.TAPPolicy{
+			MaxLifetime: p.TAPMaxLifetime.Duration,
+			AllowedFor:  p.TAPAllowedFor,
+			Signin:      p.TAPSignin,
+		},
 	}
 }
 

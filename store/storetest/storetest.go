@@ -35,6 +35,7 @@ func Run(t *testing.T, open Open) {
 		{"NotFound", testNotFound},
 		{"MethodsOfUser", testMethodsOfUser},
 		{"MethodLastUse", testMethodLastUse},
+		{"TAP", testTAP},
 		{"RollbackOnError", testRollbackOnError},
 		{"RollbackOnPanic", testRollbackOnPanic},
 		{"ViewIsReadOnly", testViewIsReadOnly},

@@ -1,0 +1,7 @@
+-- Temporary Access Passes (methods of kind 'tap'): when the pass stops
+-- verifying, when a one-time pass was used (0: not yet), and whether it is
+-- one-time. The pass itself is kept only as a keyed hash in secret.
+ALTER TABLE methods ADD COLUMN expires_at bigint NOT NULL DEFAULT 0;
+ALTER TABLE methods ADD COLUMN used_at bigint NOT NULL DEFAULT 0;
+ALTER TABLE methods ADD COLUMN one_time boolean NOT NULL DEFAULT false;
+CREATE INDEX methods_tap_expiry ON methods (expires_at) WHERE kind = 'tap';
