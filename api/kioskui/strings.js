@@ -7,6 +7,10 @@
 var MFA_STRINGS = {
   en: {
     title: 'Multi-factor authentication setup',
+    kindTap: 'Temporary Access Pass',
+    tapLabel: 'Enter the Temporary Access Pass the help desk gave you',
+    tapHint: 'Letters and digits, like 7KQ4-MX9P-R3TD; upper or lower case, hyphens optional.',
+    tapAccepted: 'The Temporary Access Pass is accepted: you can now register new methods.',
     langSwitch: '日本語',
     account: 'Account {user}',
     step: 'Step {n}',
@@ -369,6 +373,10 @@ var MFA_STRINGS = {
   },
   ja: {
     title: '多要素認証（MFA）の設定',
+    kindTap: '一時アクセスパス',
+    tapLabel: 'ヘルプデスクから受け取った一時アクセスパスを入力してください',
+    tapHint: '7KQ4-MX9P-R3TD のような英数字です。大文字・小文字、ハイフンの有無は問いません。',
+    tapAccepted: '一時アクセスパスを確認しました。新しい方法を登録できます。',
     langSwitch: 'English',
     account: 'アカウント {user}',
     step: 'ステップ {n}',
