@@ -149,7 +149,7 @@
   }
   function confirmView(kind, title, lines, onGo) {
     const why = reasonInput(kind + '-reason');
-    return h('form', { cls: 'card', onsubmit: (e) => {
+    return h('form', { cls: 'card', novalidate: true, onsubmit: (e) => {
       e.preventDefault();
       if (!why.value.trim()) { S.msg = { text: t('console.reasonNeeded'), kind: 'error' }; return render(); }
       onGo(why.value.trim());
