@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"mfagate/mfa"
 )
@@ -76,10 +78,14 @@ func (s *Server) confirmMethod(w http.ResponseWriter, r *http.Request, c *Client
 }
 
 func (s *Server) removeMethod(w http.ResponseWriter, r *http.Request, c *Client) error {
-	if err := onlyQuery(r, "proof"); err != nil {
+	if err := onlyQuery(r, "proof", "reason"); err != nil {
 		return err
 	}
-	if err := s.svc.RemoveMethod(r.Context(), actor(c), r.PathValue("user"), r.PathValue("id"), r.URL.Query().Get("proof")); err != nil {
+	a, err := staffActor(r, c, r.URL.Query().Get("reason"), "removing a method on the user's behalf")
+	if err != nil {
+		return err
+	}
+	if err := s.svc.RemoveMethod(r.Context(), a, r.PathValue("user"), r.PathValue("id"), r.URL.Query().Get("proof")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -151,15 +157,34 @@ func (s *Server) applyMFA(w http.ResponseWriter, r *http.Request, c *Client) err
 }
 
 func (s *Server) terminateMFA(w http.ResponseWriter, r *http.Request, c *Client) error {
-	v, err := s.svc.TerminateMFA(r.Context(), actor(c), r.PathValue("user"))
+	if err := onlyQuery(r, "reason"); err != nil {
+		return err
+	}
+	a, err := staffActor(r, c, r.URL.Query().Get("reason"), "terminating MFA use")
+	if err != nil {
+		return err
+	}
+	v, err := s.svc.TerminateMFA(r.Context(), a, r.PathValue("user"))
 	if err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, s.userView(v))
 }
 
+type unlockBody struct {
+	Reason string `json:"reason"`
+}
+
 func (s *Server) unlock(w http.ResponseWriter, r *http.Request, c *Client) error {
-	v, err := s.svc.Unlock(r.Context(), actor(c), r.PathValue("user"))
+	var b unlockBody
+	if err := decode(w, r, &b, true); err != nil {
+		return err
+	}
+	a, err := staffActor(r, c, b.Reason, "")
+	if err != nil {
+		return err
+	}
+	v, err := s.svc.Unlock(r.Context(), a, r.PathValue("user"))
 	if err != nil {
 		return err
 	}
@@ -318,6 +343,31 @@ func (s *Server) outboxJob(w http.ResponseWriter, r *http.Request, _ *Client) er
 		return err
 	}
 	return writeJSON(w, http.StatusOK, jobView(j))
+}
+
+// ConsoleHeader is the header the help-desk console (/console) sends with
+// every request. Staff actions sent with it must give a reason, so that
+// the audit log says why a method was removed or MFA terminated; scripted
+// clients (mfagatectl, identity management) may still omit it.
+const ConsoleHeader = "Mfagate-Console"
+
+// MaxReason is the longest reason a staff action takes, in characters.
+const MaxReason = 200
+
+// staffActor is c as the actor of a staff action with its reason. what,
+// when not empty, names an action that needs a reason when the console
+// asks for it.
+func staffActor(r *http.Request, c *Client, reason, what string) (mfa.Actor, error) {
+	a := actor(c)
+	reason = strings.TrimSpace(reason)
+	if n := utf8.RuneCountInString(reason); n > MaxReason || !utf8.ValidString(reason) {
+		return a, newProblem(http.StatusBadRequest, string(mfa.CodeInvalidRequest), "reason is %d characters; write at most %d", n, MaxReason)
+	}
+	if reason == "" && what != "" && r.Header.Get(ConsoleHeader) != "" {
+		return a, newProblem(http.StatusBadRequest, codeReasonRequired, "%s from the console needs a reason (reason=…, at most %d characters): the audit log records why staff acted", what, MaxReason)
+	}
+	a.Reason = reason
+	return a, nil
 }
 
 func intParam(v, name string, lo, hi int) (int, error) {

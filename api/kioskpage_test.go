@@ -277,6 +277,10 @@ func TestKioskPageAssets(t *testing.T) {
 		{"/kiosk/e_" + strings.Repeat("b", 26), "text/html; charset=utf-8", 404},
 		{"/kiosk/status", "text/html; charset=utf-8", 200},
 		{"/kiosk/assets/kiosk.js", "text/javascript; charset=utf-8", 200},
+		{"/console", "text/html; charset=utf-8", 200},
+		{"/console/assets/console.js", "text/javascript; charset=utf-8", 200},
+		{"/console/assets/strings.js", "text/javascript; charset=utf-8", 200},
+		{"/console/assets/console.html", "application/problem+json", 404},
 		{"/kiosk/assets/status.js", "text/javascript; charset=utf-8", 200},
 		{"/kiosk/assets/kiosk.css", "text/css; charset=utf-8", 200},
 		{"/kiosk/assets/index.html", "application/problem+json", 404},
@@ -301,7 +305,7 @@ func TestKioskPageAssets(t *testing.T) {
 		}
 		if strings.HasSuffix(c.ctype, "html; charset=utf-8") {
 			for _, ref := range regexp.MustCompile(`(?:src|href)="([^"]*)"`).FindAllStringSubmatch(body, -1) {
-				if !strings.HasPrefix(ref[1], "/kiosk/assets/") {
+				if !strings.HasPrefix(ref[1], "/kiosk/assets/") && !(c.path == "/console" && strings.HasPrefix(ref[1], "/console/assets/")) {
 					t.Errorf("GET %s loads %q", c.path, ref[1])
 				}
 			}

@@ -31,6 +31,7 @@ func (p *problem) Error() string { return p.Code + ": " + p.Detail }
 const (
 	codeUnauthorized     = "unauthorized"
 	codeForbidden        = "forbidden"
+	codeReasonRequired   = "reason_required"
 	codeMalformedJSON    = "malformed_json"
 	codeUnknownField     = "unknown_field"
 	codeInvalidType      = "invalid_type"

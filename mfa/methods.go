@@ -470,7 +470,7 @@ func (s *Service) RemoveMethod(ctx context.Context, actor Actor, user, methodID,
 		if err := s.putUser(tx, u); err != nil {
 			return false, err
 		}
-		return false, s.event(tx, Event{User: user, Type: EventMethodRemoved, Actor: actor.Name, Method: m.ID, Detail: string(m.Kind)})
+		return false, s.event(tx, Event{User: user, Type: EventMethodRemoved, Actor: actor.Name, Method: m.ID, Detail: withReason(string(m.Kind), actor)})
 	})
 }
 
@@ -568,7 +568,7 @@ func (s *Service) TerminateMFA(ctx context.Context, actor Actor, user string) (_
 			return nil, nil
 		}
 		u.State, u.ActivatesAt = StateOff, time.Time{}
-		return &Event{Type: EventMFATerminated, Actor: actor.Name}, nil
+		return &Event{Type: EventMFATerminated, Actor: actor.Name, Detail: withReason("", actor)}, nil
 	})
 }
 
@@ -580,7 +580,7 @@ func (s *Service) Unlock(ctx context.Context, actor Actor, user string) (_ UserV
 			return nil, nil
 		}
 		u.ConsecutiveFailures, u.PhoneBlocked = 0, false
-		return &Event{Type: EventUserUnlocked, Actor: actor.Name}, nil
+		return &Event{Type: EventUserUnlocked, Actor: actor.Name, Detail: withReason("", actor)}, nil
 	})
 }
 

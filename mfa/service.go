@@ -42,6 +42,21 @@ type Messages interface {
 type Actor struct {
 	Name  string
 	Admin bool
+	// Reason is why staff acted (removing a method, terminating MFA,
+	// unlocking); it is recorded in the audit event's detail.
+	Reason string
+}
+
+// withReason appends the actor's reason to an audit detail, cleaned as
+// other outside text in the audit log is.
+func withReason(detail string, a Actor) string {
+	if a.Reason == "" {
+		return detail
+	}
+	if detail == "" {
+		return "reason: " + cleanDetail(a.Reason)
+	}
+	return detail + "; reason: " + cleanDetail(a.Reason)
 }
 
 // Sender is the phone delivery seam, implemented by the modem pool. The

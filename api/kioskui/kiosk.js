@@ -24,7 +24,7 @@
 
   // ---- text ----
   function methodLabel(m) {
-    const kind = m.kind === 'totp' ? t('kindTotp') : m.kind === 'fido' ? t('kindFido')
+    const kind = m.kind === 'totp' ? t('kindTotp') : m.kind === 'fido' ? t('kindFido') : m.kind === 'tap' ? t('kindTap')
       : { mobile: t('slotMobile'), alternate: t('slotAlternate'), office: t('slotOffice') }[m.slot] || t('kindPhone');
     const extra = m.kind === 'phone' ? ' ' + UI.maskedPhone(m.phone) + ' (' + (m.channel === 'voice' ? t('chVoice') : 'SMS') + ')' : '';
     return kind + extra;
@@ -71,6 +71,14 @@
     return h('form', { id: 'codeform', novalidate: true, onsubmit: (e) => { e.preventDefault(); onsubmit(S.code); } },
       h('label', { for: 'code', text: label }), input,
       h('div', { cls: 'row' }, h('button', { type: 'submit', cls: 'primary', id: 'codesubmit' }, submitText || t('confirm'))));
+  }
+  // passForm asks for a Temporary Access Pass (letters, digits, hyphens):
+  // not the digits-only code input.
+  function passForm(onsubmit) {
+    const input = h('input', { id: 'pass', type: 'text', cls: 'pass', autocomplete: 'off', autocapitalize: 'characters', spellcheck: 'false', maxlength: '24', size: '16', value: S.code, oninput: (e) => { S.code = e.target.value; } });
+    return h('form', { id: 'passform', novalidate: true, onsubmit: (e) => { e.preventDefault(); onsubmit(S.code.trim()); } },
+      h('label', { for: 'pass', text: t('tapLabel') }), h('p', { cls: 'hint', text: t('tapHint') }), input,
+      h('div', { cls: 'row' }, h('button', { type: 'submit', cls: 'primary', id: 'passsubmit' }, t('confirm'))));
   }
   function setMsg(kind, text) { S.msg = kind ? { kind, text } : null; const m = document.getElementById('msg'); if (m) m.replaceWith(msgArea()); }
 
@@ -275,7 +283,9 @@
         kids.push(h('div', { cls: 'row' }, button(t('toStep4'), () => go('apply'), 'primary', { id: 'to-step4' })));
         return [h('div', { cls: 'card' }, kids)];
       }
-      if (chosen && chosen.kind === 'totp' && x.challenge) {
+      if (chosen && chosen.kind === 'tap' && x.challenge) {
+        kids.push(passForm(verifyTest));
+      } else if (chosen && chosen.kind === 'totp' && x.challenge) {
         kids.push(h('p', { text: t('s3With', { label: methodLabel(chosen) }) }));
         kids.push(h('p', { text: t('s3TotpPrompt') }));
         kids.push(codeForm(t('s3CodeLabel', { n: codeLen('totp') }), verifyTest, null, 'totp'));
@@ -537,21 +547,32 @@
     const x = S.test || (S.test = { others: false });
     x.method = m.id;
     x.challenge = null;
-    const r = await api('POST', '/challenges', { method: m.id, purpose: 'test' });
+    // A Temporary Access Pass proves who the person is (for adding
+    // methods) but never answers a test sign-in.
+    const r = await api('POST', '/challenges', { method: m.id, purpose: m.kind === 'tap' ? 'proof' : 'test' });
     if (!r.ok) { S.view = 'test'; render(); return setMsg('error', () => t('s3Failed', { reason: problemText(r.problem) })); }
     const c = r.data;
     x.challenge = c.id;
+    if (c.kind === 'tap') { S.view = 'test'; S.code = ''; render(true); return; }
     if (c.kind === 'totp') { S.view = 'test'; S.code = ''; render(true); return; }
     if (c.kind === 'phone') { follow(c, m, true); return; }
     if (c.kind === 'fido') { startKey({ challenge: c.id, method: m }); }
   }
   async function verifyTest(code) {
-    if (!codeOK(code, S.view === 'sms' ? 'phone' : 'totp')) return;
+    const tap = S.view === 'test' && S.test && (confirmed().find((m) => m.id === S.test.method) || {}).kind === 'tap';
+    if (tap ? !code : !codeOK(code, S.view === 'sms' ? 'phone' : 'totp')) return;
     const id = S.view === 'sms' ? S.sms.id : S.test.challenge;
     const r = await api('POST', '/challenges/' + id + '/verify', { code });
     if (!r.ok) {
       S.code = ''; render();
       return setMsg('error', () => t('s3Failed', { reason: problemText(r.problem) }));
+    }
+    if (tap) { // a proof for the next method changes, not a test sign-in
+      S.proof = id; S.test = null; S.code = '';
+      S.msg = { kind: 'success', text: () => t('tapAccepted') };
+      S.view = S.user && S.user.methods.some((m) => m.confirmed && m.kind !== 'tap') ? 'alternatives' : 'choose';
+      refresh().finally(() => render(true));
+      return;
     }
     const m = confirmed().find((x) => x.id === r.data.method);
     passTest(m);

@@ -74,6 +74,7 @@
   function kindName(m) {
     if (m.kind === 'totp') return t('kindTotp');
     if (m.kind === 'fido') return t('me.kindFido');
+    if (m.kind === 'tap') return t('kindTap');
     return { mobile: t('slotMobile'), alternate: t('slotAlternate'), office: t('slotOffice') }[m.slot] || t('kindPhone');
   }
   // methodLabel names a method in one line: its kind, its own label and,
@@ -401,6 +402,8 @@
         h('p', { id: 'verify-with', text: t('s3With', { label: methodLabel(m) }) })];
       if (!ch) {
         kids.push(wait(t('loading')));
+      } else if (ch.kind === 'tap') {
+        kids.push(passForm(verifyCode));
       } else if (ch.kind === 'totp') {
         kids.push(h('p', { text: t('s3TotpPrompt') }));
         kids.push(codeForm(t('s3CodeLabel', { n: codeLen('totp') }), verifyCode, 'totp'));
@@ -441,7 +444,7 @@
           m.confirmed ? null : h('span', { cls: 'badge muted', text: t('me.unconfirmed') })),
         details),
       h('div', { cls: 'mactions' },
-        m.confirmed ? act('me.try', 'test', () => startVerify(m, 'test')) : null,
+        m.confirmed && m.kind !== 'tap' ? act('me.try', 'test', () => startVerify(m, 'test')) : null,
         m.confirmed && !m.default && m.kind !== 'fido' ? act('makeDefault', 'default', () => makeDefault(m)) : null,
         m.confirmed ? act('me.rename', 'rename', () => { S.target = m; S.label = ownLabel(m); go('rename'); }) : null,
         act('me.remove', 'remove', () => { S.target = m; go('remove'); }, 'danger')));
@@ -477,6 +480,18 @@
     return h('form', { id: 'codeform', novalidate: true, onsubmit: (e) => { e.preventDefault(); onsubmit(S.code); } },
       h('label', { for: 'code', text: label }), input,
       h('div', { cls: 'row' }, h('button', { type: 'submit', cls: 'primary', id: 'codesubmit' }, t('confirm'))));
+  }
+  // passForm asks for a Temporary Access Pass: letters and digits with
+  // hyphens (7KQ4-MX9P-R3TD), typed in either case, so not the code input.
+  function passForm(onsubmit) {
+    const input = h('input', {
+      id: 'pass', type: 'text', cls: 'pass', autocomplete: 'off', autocapitalize: 'characters', spellcheck: 'false',
+      maxlength: '24', size: '16', value: S.code, 'aria-describedby': 'msg',
+      oninput: (e) => { S.code = e.target.value; },
+    });
+    return h('form', { id: 'passform', novalidate: true, onsubmit: (e) => { e.preventDefault(); onsubmit(S.code.trim()); } },
+      h('label', { for: 'pass', text: t('tapLabel') }), h('p', { cls: 'hint', text: t('tapHint') }), input,
+      h('div', { cls: 'row' }, h('button', { type: 'submit', cls: 'primary', id: 'passsubmit' }, t('confirm'))));
   }
   function freeSlots() {
     const used = methods().filter((m) => m.kind === 'phone').map((m) => m.slot);
@@ -690,7 +705,7 @@
   }
   async function verifyCode(code) {
     const x = S.ver;
-    if (!codeOK(code, x.ch.kind === 'totp' ? 'totp' : 'phone')) return;
+    if (x.ch.kind === 'tap' ? !code : !codeOK(code, x.ch.kind === 'totp' ? 'totp' : 'phone')) return;
     const r = await api('POST', '/challenges/' + encodeURIComponent(x.ch.id) + '/verify', { code });
     if (!r || S.ver !== x) return;
     if (r.ok && r.data.status === 'approved') { approved(x); return; }

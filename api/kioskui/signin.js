@@ -47,7 +47,7 @@
         chans.sort((a, b) => (a === first ? -1 : b === first ? 1 : 0));
         if (!chans.length) chans = [first];
         for (const c of chans) out.push({ key: m.id + ':' + c, method: m, kind: 'phone', channel: c });
-      } else if (m.kind === 'totp' || m.kind === 'fido') {
+      } else if (m.kind === 'totp' || m.kind === 'fido' || m.kind === 'tap') { // tap: only when the server offers it ([policy] tap_signin)
         out.push({ key: m.id + ':' + m.kind, method: m, kind: m.kind, channel: '' });
       }
     }
@@ -56,6 +56,7 @@
   function optionLabel(o) {
     const phone = UI.maskedPhone(o.method.phone);
     if (o.kind === 'totp') return t('signin.optTotp');
+    if (o.kind === 'tap') return t('kindTap');
     if (o.kind === 'fido') return t('signin.optFido');
     if (o.kind === 'passkey') return t('signin.passkey.option');
     return o.channel === 'voice' ? t('signin.optVoice', { phone }) : t('signin.optSms', { phone });
@@ -135,7 +136,9 @@
       const ch = S.ch;
       const phone = UI.maskedPhone(o.method.phone);
       const kids = [h('h1', { text: t('signin.title') }), h('p', { text: t('signin.intro') })];
-      if (o.kind === 'totp') {
+      if (o.kind === 'tap') {
+        kids.push(passForm());
+      } else if (o.kind === 'totp') {
         kids.push(h('p', { id: 'prompt', cls: 'prompt', text: t('signin.totpPrompt') }));
         kids.push(codeForm(t('signin.totpLabel', { n: codeLen() })));
       } else if (o.kind === 'phone' && o.channel === 'sms') {
@@ -203,6 +206,18 @@
     return h('form', { id: 'codeform', novalidate: true, onsubmit: (e) => { e.preventDefault(); submitCode(); } },
       h('label', { for: 'code', text: label }), input,
       h('div', { cls: 'row' }, h('button', { type: 'submit', cls: 'primary', id: 'codesubmit', disabled: S.busy }, t('signin.verify'))));
+  }
+
+  // passForm asks for a Temporary Access Pass (letters, digits, hyphens),
+  // not for digits.
+  function passForm() {
+    const input = h('input', {
+      id: 'pass', type: 'text', cls: 'pass', autocomplete: 'off', autocapitalize: 'characters', spellcheck: 'false',
+      maxlength: '24', size: '16', value: S.code, 'aria-describedby': 'msg', oninput: (e) => { S.code = e.target.value; },
+    });
+    return h('form', { id: 'passform', novalidate: true, onsubmit: (e) => { e.preventDefault(); S.code = S.code.trim(); submitCode(); } },
+      h('label', { for: 'pass', text: t('tapLabel') }), h('p', { cls: 'hint', text: t('tapHint') }), input,
+      h('div', { cls: 'row' }, h('button', { type: 'submit', cls: 'primary', id: 'passsubmit', disabled: S.busy }, t('signin.verify'))));
   }
 
   function render(moveFocus) {
@@ -295,7 +310,7 @@
   async function submitCode() {
     const o = S.option;
     const n = codeLen();
-    if (!new RegExp('^\\d{' + n + '}$').test(S.code)) { setMsg('error', () => t('err.invalid_code_format', { n })); return; }
+    if (o.kind === 'tap' ? !S.code : !new RegExp('^\\d{' + n + '}$').test(S.code)) { setMsg('error', () => t('err.invalid_code_format', { n })); return; }
     if (S.busy) return;
     S.busy = true;
     setMsg('status', () => t('signin.checking'));
@@ -303,7 +318,7 @@
     try {
       // An authenticator app needs no delivery: its challenge is made on
       // the first try and reused for the next ones.
-      if (o.kind === 'totp' && (!S.ch || S.ch.final)) {
+      if ((o.kind === 'totp' || o.kind === 'tap') && (!S.ch || S.ch.final)) {
         const body = { method: o.method.id };
         const c = await api('POST', 'challenges', body);
         if (!c.ok) { S.busy = false; S.code = ''; render(); setMsg('error', () => problemText(c.problem)); return; }
@@ -316,7 +331,7 @@
     if (r.ok && r.data.status === 'approved') { approved(); return; }
     S.code = '';
     const p = r.ok ? { code: 'challenge_' + r.data.status } : r.problem;
-    if (p && ['challenge_expired', 'challenge_locked', 'replayed_code'].includes(p.code) && o.kind === 'totp') S.ch = null;
+    if (p && ['challenge_expired', 'challenge_locked', 'replayed_code'].includes(p.code) && (o.kind === 'totp' || o.kind === 'tap')) S.ch = null;
     if (p && ['challenge_expired', 'challenge_locked'].includes(p.code) && o.kind === 'phone') S.ch = null;
     render(true);
     setMsg('error', () => problemText(p));
