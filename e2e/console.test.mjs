@@ -9,7 +9,7 @@
 // with the staff client's name.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Gateway, browser, shot, totp, assertFits } from './lib.mjs';
+import { Gateway, ok, browser, shot, totp, assertFits } from './lib.mjs';
 
 let g, desk, phone;
 
@@ -24,10 +24,6 @@ after(async () => {
   if (g) await g.stop();
 });
 
-async function ok(r, status, what) {
-  assert.equal(r.status, status, what + ': ' + JSON.stringify(r.body));
-  return r.body;
-}
 const userOf = async (user) => ok(await g.call('GET', '/v1/users/' + user), 200, 'user ' + user);
 const activeID = (page) => page.evaluate(() => document.activeElement && document.activeElement.id);
 

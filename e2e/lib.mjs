@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 
 export const here = dirname(fileURLToPath(import.meta.url));
@@ -28,6 +29,13 @@ function freePort() {
       srv.close(() => resolve(port));
     });
   });
+}
+
+// ok asserts that an API answer r (from Gateway.call) has status and
+// returns its body; what names the call in the failure message.
+export function ok(r, status, what) {
+  assert.equal(r.status, status, what + ': ' + JSON.stringify(r.body));
+  return r.body;
 }
 
 // waitFor polls fn until it returns a truthy value or the deadline passes.

@@ -9,7 +9,7 @@
 // and an unknown redirect URI. One gateway and one browser; a user each.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Gateway, browser, shot, totp, assertFits } from './lib.mjs';
+import { Gateway, ok, browser, shot, totp, assertFits } from './lib.mjs';
 import { Entra, verifyIDToken, softkeyPrivateKey, virtualKey } from './entra.mjs';
 
 const CLIENT = 'demo-entra';
@@ -28,10 +28,6 @@ after(async () => {
 });
 
 // ---- users set up through the admin API ----
-async function ok(r, status, what) {
-  assert.equal(r.status, status, what + ': ' + JSON.stringify(r.body));
-  return r.body;
-}
 async function addTOTP(user) {
   const r = await ok(await g.call('POST', `/v1/users/${user}/methods`, { kind: 'totp', label: 'app' }), 201, 'add totp');
   const secret = r.totp.secret;

@@ -10,7 +10,7 @@
 // Chromium's virtual authenticator with the same credential.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Gateway, browser, totp, waitFor } from './lib.mjs';
+import { Gateway, ok, browser, totp, waitFor } from './lib.mjs';
 import { softkeyPrivateKey, virtualKey } from './entra.mjs';
 
 let g, b, origin;
@@ -25,10 +25,6 @@ after(async () => {
   if (g) await g.stop();
 });
 
-async function ok(r, status, what) {
-  assert.equal(r.status, status, what + ': ' + JSON.stringify(r.body));
-  return r.body;
-}
 
 // The Keycloak provider's Java client: a form post, the plain parameters
 // URL-encoded once more before the form encoding, the WebAuthn ones not.

@@ -16,7 +16,7 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Gateway, browser, shot, totp, assertFits, passkeyAuthenticator } from './lib.mjs';
+import { Gateway, ok, browser, shot, totp, assertFits, passkeyAuthenticator } from './lib.mjs';
 import { Entra } from './entra.mjs';
 
 let g, desk, phone;
@@ -33,10 +33,6 @@ after(async () => {
 });
 
 // ---- helpers ----
-async function ok(r, status, what) {
-  assert.equal(r.status, status, what + ': ' + JSON.stringify(r.body));
-  return r.body;
-}
 const userOf = async (user) => ok(await g.call('GET', '/v1/users/' + user), 200, 'user ' + user);
 
 async function openLink(page, user) {
