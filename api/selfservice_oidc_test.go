@@ -40,6 +40,7 @@ type testOP struct {
 	signKID   string                     // the key that signs
 	signKey   *rsa.PrivateKey            // when set, signs instead (unpublished)
 	username  string                     // preferred_username of the next sign-in
+	groups    []string                   // the groups claim of the next sign-in (nil: none)
 	tweak     func(claims map[string]any)
 	deny      bool // the next authorization answers access_denied
 	codes     map[string]opGrant
@@ -167,6 +168,9 @@ func (op *testOP) token(w http.ResponseWriter, r *http.Request) {
 	now := op.now()
 	claims := map[string]any{"iss": op.srv.URL, "sub": "sub-" + op.username, "aud": op.clientID, "exp": now.Add(5 * time.Minute).Unix(),
 		"iat": now.Unix(), "nonce": g.nonce, "preferred_username": op.username}
+	if op.groups != nil {
+		claims["groups"] = op.groups
+	}
 	if op.tweak != nil {
 		op.tweak(claims)
 	}

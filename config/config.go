@@ -43,6 +43,9 @@ type Config struct {
 	// SelfService is the Security info page (/me); nil (no [selfservice]
 	// section) leaves every /me route unserved.
 	SelfService *SelfService `toml:"selfservice"`
+	// Console is the help-desk console's OpenID Connect staff sign-in;
+	// nil (no [console] section): staff use their API tokens there.
+	Console *Console `toml:"console"`
 }
 
 // Server is the HTTP listener.
@@ -528,6 +531,9 @@ func (c *Config) resolvePaths(baseDir string) {
 	}
 	if c.SelfService != nil {
 		c.SelfService.ClientSecretFile = abs(c.SelfService.ClientSecretFile)
+	}
+	if c.Console != nil {
+		c.Console.ClientSecretFile = abs(c.Console.ClientSecretFile)
 	}
 	if c.Radius != nil {
 		for i := range c.Radius.Clients {

@@ -99,6 +99,9 @@ func (c *Config) problems() []*Problem {
 	if c.SelfService != nil {
 		c.SelfService.check(ck, c.FIDO.Origin)
 	}
+	if c.Console != nil {
+		c.Console.check(ck, c.FIDO.Origin)
+	}
 	return ck.ps
 }
 

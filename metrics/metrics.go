@@ -26,6 +26,7 @@ type Metrics struct {
 	verifyFailures     *prometheus.CounterVec
 	fraudReports       prometheus.Counter
 	tapIssued          *prometheus.CounterVec
+	staffActions       *prometheus.CounterVec
 	users              *prometheus.GaugeVec
 	modemJobs          *prometheus.CounterVec
 	modemJobSeconds    *prometheus.HistogramVec
@@ -84,6 +85,10 @@ func New() *Metrics {
 			Name: "mfagate_tap_issued_total",
 			Help: "Temporary Access Passes issued, by the API role of the client that issued them (enroll, admin). Their use shows in the challenge metrics with kind \"tap\".",
 		}, []string{"role"}),
+		staffActions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mfagate_staff_actions_total",
+			Help: "Staff actions for a user (console or API, token or staff sign-in) by action (unlock, remove_method, set_default, terminate, tap_issue, tap_revoke, kiosk_open), the staff role (enroll, admin) and result: ok, forbidden (the role may not), refused (bad input or state) or error.",
+		}, []string{"action", "role", "result"}),
 		users: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "mfagate_users",
 			Help: "Users with a stored record, by MFA state.",
@@ -181,7 +186,7 @@ func New() *Metrics {
 		m.verifyFailures, m.fraudReports, m.users, m.modemJobs, m.modemJobSeconds, m.dtmf, m.smsFailures,
 		m.outboxQueued, m.outboxSending, m.outboxOldest, m.reloadOK, m.reloadTime, m.fidoEnrollments,
 		m.oidcSignins, m.selfService, m.piRequests, m.radiusRequests, m.radiusDropped, m.mdsConfigured, m.mdsValid, m.mdsNextUpdate,
-		m.tapIssued,
+		m.tapIssued, m.staffActions,
 	)
 	// Both series exist from the start, so that a rate over them is
 	// defined before the first pass.
@@ -348,6 +353,12 @@ func (m *Metrics) FraudReported() { m.fraudReports.Inc() }
 
 // TAPIssued counts a Temporary Access Pass issued by a client of role.
 func (m *Metrics) TAPIssued(role string) { m.tapIssued.WithLabelValues(role).Inc() }
+
+// StaffAction counts one staff action for a user; every label comes
+// from a fixed set.
+func (m *Metrics) StaffAction(action, role, result string) {
+	m.staffActions.WithLabelValues(action, role, result).Inc()
+}
 
 // SetUsers publishes user counts by state; the daemon refreshes them on a
 // tick so that a scrape never queries the store.

@@ -31,6 +31,7 @@ var knownMetrics = map[string]bool{
 	"mfagate_verification_failures_total":                  false,
 	"mfagate_fraud_reports_total":                          false,
 	"mfagate_tap_issued_total":                             false,
+	"mfagate_staff_actions_total":                          false,
 	"mfagate_users":                                        false,
 	"mfagate_build_info":                                   false,
 	"mfagate_modem_up":                                     false,

@@ -214,7 +214,7 @@ func serve(ctx context.Context, ln net.Listener, cfg *config.Config, d *demoStat
 		return err
 	}
 	opts := api.Options{Service: svc, Clients: clientsFrom(cfg), Metrics: m, MetricsPublic: cfg.Server.MetricsPublic,
-		Modems: pool, Kiosk: k, OIDC: op, SelfService: self, Mounts: mounts, Models: mdf.metadata().Describe, Readiness: modemReadiness(cfg, pool), Logger: apiLog}
+		Modems: pool, Kiosk: k, OIDC: op, SelfService: self, Console: consoleDoor(cfg, db), Mounts: mounts, Models: mdf.metadata().Describe, Readiness: modemReadiness(cfg, pool), Logger: apiLog}
 	if d != nil && simNet != nil {
 		opts.Demo = demoPhones{net: simNet, region: cfg.Policy.DefaultRegion}
 	}
@@ -250,7 +250,7 @@ func serve(ctx context.Context, ln net.Listener, cfg *config.Config, d *demoStat
 	if op != nil {
 		wg.Go(func() { oidcHousekeeping(life, op, oidcLog) })
 	}
-	if self != nil {
+	if self != nil || cfg.Console != nil { // the console's staff sessions share the tables
 		wg.Go(func() { selfServiceHousekeeping(life, db, log.With("component", "selfservice")) })
 	}
 	wg.Go(func() { listen(life, db, svc, pool, log.With("component", "cluster")) })
