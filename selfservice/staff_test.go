@@ -93,3 +93,41 @@ func TestStaffSessions(t *testing.T) {
 		t.Fatalf("a signed-out session: %v", err)
 	}
 }
+
+// FuzzStaffPolicy feeds the policy ID token claims of any content: it
+// never panics, a staff member it accepts has a name of the staff shape
+// and the role of a group the claims list, and anything else is a
+// LoginError of login_user or login_staff.
+func FuzzStaffPolicy(f *testing.F) {
+	f.Add("hana@example.ac.jp", "helpdesk", "students", false)
+	f.Add("aki", "mfa-admins", "", true)
+	f.Add("", "", "", false)
+	f.Add("a b", "helpdesk", "mfa-admins", true)
+	f.Add(strings.Repeat("x", 70), "\x00", "mfa-admins\n", false)
+	p := selfservice.StaffPolicy{NameClaim: "preferred_username", GroupsClaim: "groups", AdminGroup: "mfa-admins", HelpdeskGroup: "helpdesk"}
+	f.Fuzz(func(t *testing.T, name, g1, g2 string, asString bool) {
+		claims := map[string]any{"preferred_username": name, "groups": []any{g1, g2}}
+		if asString {
+			claims["groups"] = g1
+		}
+		st, err := p.Staff(claims)
+		if err != nil {
+			var le *selfservice.LoginError
+			if !errors.As(err, &le) || (le.Code != "login_user" && le.Code != "login_staff") {
+				t.Fatalf("refusal %v is not a login_user or login_staff LoginError", err)
+			}
+			return
+		}
+		listed := func(g string) bool { return g1 == g || (!asString && g2 == g) }
+		switch {
+		case st.Name != name || len(name) > 64 || strings.ContainsAny(name, " \t\r\n;:<>\"'/\\"):
+			t.Fatalf("accepted staff name %q", name)
+		case st.Role == "admin" && !listed("mfa-admins"):
+			t.Fatalf("admin without the admin group: %q %q %v", g1, g2, asString)
+		case st.Role == "enroll" && (!listed("helpdesk") || listed("mfa-admins")):
+			t.Fatalf("enroll from groups %q %q %v", g1, g2, asString)
+		case st.Role != "admin" && st.Role != "enroll":
+			t.Fatalf("role %q", st.Role)
+		}
+	})
+}
