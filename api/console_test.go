@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"encoding/base64"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -19,7 +20,7 @@ import (
 // the test's OpenID provider (the Security info page tests' testOP, with a
 // client registration of the console's own): the group "helpdesk" makes
 // a staff member help desk (enroll), "mfa-admins" admin.
-func newConsoleHarness(t *testing.T) (*harness, *testOP) {
+func newConsoleHarness(t testing.TB) (*harness, *testOP) {
 	t.Helper()
 	var op *testOP
 	h := &harness{t: t, path: t.TempDir() + "/mfagate.db"}
@@ -278,4 +279,42 @@ func TestConsoleWithoutStaffSignIn(t *testing.T) {
 	h := newHarness(t)
 	h.want(h.do("GET", "/console/api/session", "", ""), 404, "not_found")
 	h.want(h.do("GET", "/console/v1/users/"+user, tokAdmin, ""), 404, "not_found")
+}
+
+// BenchmarkStaffSessionGetUser is the cost of the staff session: a user
+// read (GET /v1/users/{user}) with a bearer token, and the same read
+// through /console/v1 with a staff session cookie (one more indexed
+// read of the session table), over real HTTP on loopback.
+func BenchmarkStaffSessionGetUser(b *testing.B) {
+	h, op := newConsoleHarness(b)
+	h.addTOTP()
+	desk := h.selfBrowser()
+	desk.staffSignIn(op, "hana", "enroll", "helpdesk")
+	for _, bc := range []struct {
+		name, path string
+		c          *http.Client
+		token      string
+	}{
+		{"token", "/v1/users/" + user, h.srv.Client(), tokEnroll},
+		{"staff_session", "/console/v1/users/" + user, desk.c, ""},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				req, _ := http.NewRequest("GET", h.srv.URL+bc.path, nil)
+				if bc.token != "" {
+					req.Header.Set("Authorization", "Bearer "+bc.token)
+				}
+				res, err := bc.c.Do(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode != 200 {
+					b.Fatalf("%s: %d", bc.path, res.StatusCode)
+				}
+			}
+		})
+	}
 }

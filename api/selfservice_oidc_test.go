@@ -28,7 +28,7 @@ import (
 // authentication (client_secret_basic, RFC 6749 §2.3.1), the exact
 // redirect_uri, and that code_challenge = BASE64URL(SHA256(code_verifier)).
 type testOP struct {
-	t           *testing.T
+	t           testing.TB
 	srv         *httptest.Server
 	now         func() time.Time
 	clientID    string
@@ -53,7 +53,7 @@ type opGrant struct {
 	used                          bool
 }
 
-func newTestOP(t *testing.T, now func() time.Time) *testOP {
+func newTestOP(t testing.TB, now func() time.Time) *testOP {
 	op := &testOP{t: t, now: now, clientID: "mfagate-me", secret: "client-secret-0123456789", keys: map[string]*rsa.PrivateKey{},
 		username: user + "@example.ac.jp", codes: map[string]opGrant{}}
 	op.rotate()
