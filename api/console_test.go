@@ -180,6 +180,9 @@ func TestConsoleStaffSignIn(t *testing.T) {
 		!strings.Contains(body, "not registered as help desk staff") || h.cookie(res, "mfagate_staff") != nil {
 		t.Fatalf("a non-staff sign-in: %d, cookie %v\n%s", res.StatusCode, h.cookie(res, "mfagate_staff"), body)
 	}
+	if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") {
+		t.Fatalf("the refusal page's policy %q", csp)
+	}
 	h.want(guest.call("GET", "/console/api/session", "", false), 401, "no_session")
 	// No groups claim at all: the same.
 	res, _ = guest.staffLogin(op, "sora")
