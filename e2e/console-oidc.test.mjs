@@ -144,7 +144,8 @@ test('a help-desk member issues a pass, an administrator terminates MFA with a r
   const audit = await con.locator('#audit').innerText();
   assert.match(audit, /mfa_terminated · staff:aki · reason: lost every method, identity checked at the desk; from: 127\.0\.0\.1/);
   assert.match(audit, /tap_issued · staff:hana · .*from: 127\.0\.0\.1/);
-  await shot(con, '71-console-oidc-admin-desktop-en');
+  await con.locator('#audit').scrollIntoViewIfNeeded();
+  await shot(con, '71-console-oidc-admin-audit-desktop-en');
   assert.equal(op.refused.length, 0, 'the provider refused no token request: ' + op.refused.join(', '));
   await con.close();
 });
