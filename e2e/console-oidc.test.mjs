@@ -135,6 +135,7 @@ test('a help-desk member issues a pass, an administrator terminates MFA with a r
   // The administrator terminates MFA with a reason.
   await signInThroughProvider(con, 'aki', ['mfa-admins']);
   await find(con, user);
+  assert.match(await con.locator('#unlock-hint').innerText(), /both the consecutive-failure lock and the fraud block/, 'unlock says it clears the fraud block too');
   await con.click('#terminate');
   await con.locator('#main[data-view=terminate]').waitFor();
   await con.fill('#terminate-reason', 'lost every method, identity checked at the desk');
