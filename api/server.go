@@ -151,6 +151,7 @@ func New(o Options) *Server {
 	s.handle("POST /v1/users/{user}/tap", enroll, s.issueTAP) // narrowed by [policy] tap_allowed_for (tap.go)
 	s.handle("DELETE /v1/users/{user}/tap", enroll, s.revokeTAP)
 	s.handle("POST /v1/users/{user}/challenges", verify, s.createChallenge)
+	s.handle("POST /v1/users/{user}/verify", verify, s.signIn)
 	s.handle("GET /v1/challenges/{id}", verify, s.getChallenge)
 	s.handle("POST /v1/challenges/{id}/verify", verify, s.verify)
 	s.handle("GET /v1/audit", admin, s.audit)

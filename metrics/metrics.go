@@ -367,3 +367,20 @@ func (m *Metrics) SetUsers(counts map[mfa.State]int) {
 		m.users.WithLabelValues(string(s)).Set(float64(n))
 	}
 }
+
+// WatchStore exports the store's write counters: commits of write
+// transactions (mfagate_store_commits_total) and the WAL frames they wrote
+// (mfagate_store_wal_frames_total, SQLite only: walFrames nil leaves it
+// out). Both are read from the store at scrape time.
+func (m *Metrics) WatchStore(commits, walFrames func() uint64) {
+	m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "mfagate_store_commits_total",
+		Help: "Write transactions this daemon committed to the store (a group commit counts once).",
+	}, func() float64 { return float64(commits()) }))
+	if walFrames != nil {
+		m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "mfagate_store_wal_frames_total",
+			Help: "Pages the SQLite store's commits wrote to its write-ahead log.",
+		}, func() float64 { return float64(walFrames()) }))
+	}
+}

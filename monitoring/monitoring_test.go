@@ -33,6 +33,8 @@ var knownMetrics = map[string]bool{
 	"mfagate_tap_issued_total":                             false,
 	"mfagate_staff_actions_total":                          false,
 	"mfagate_users":                                        false,
+	"mfagate_store_commits_total":                          false,
+	"mfagate_store_wal_frames_total":                       false,
 	"mfagate_build_info":                                   false,
 	"mfagate_modem_up":                                     false,
 	"mfagate_modem_state":                                  false,

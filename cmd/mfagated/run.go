@@ -146,6 +146,7 @@ func serve(ctx context.Context, ln net.Listener, cfg *config.Config, d *demoStat
 	defer db.Close()
 	m := metrics.New()
 	m.ConfigLoaded(true, time.Now())
+	watchStore(m, db)
 	svc, err := mfa.New(mfa.Options{Store: db, Keys: keys, Policy: policyFrom(cfg), Observer: m, Logger: log.With("component", "mfa"),
 		Node: node, Lease: cfg.Store.Lease.Duration, Now: now})
 	if err != nil {
