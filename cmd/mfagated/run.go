@@ -297,7 +297,14 @@ func serve(ctx context.Context, ln net.Listener, cfg *config.Config, d *demoStat
 		}
 	})
 	if d != nil {
-		d.announce(stdout, cfg.Server.Listen)
+		url := listenURL(ln)
+		unpublish, perr := d.publishURL(url)
+		if perr != nil {
+			log.Warn("the demo's address is not in its state directory", "err", perr)
+		} else {
+			defer unpublish()
+		}
+		d.announce(stdout, url)
 	}
 
 	select {

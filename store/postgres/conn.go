@@ -18,6 +18,7 @@ import (
 // instead of queueing behind their row locks.
 var dialect = store.Dialect{
 	SkipLocked: ` FOR UPDATE SKIP LOCKED`,
+	ByteOrder:  ` COLLATE "C"`, // the indexes of migration 0012 are in this order
 	AnyOf: func(column string, values []string) (string, []any) {
 		return column + ` = ANY(?)`, []any{values}
 	},
