@@ -83,6 +83,15 @@ oidc.key_publish_ahead (48 hours by default), because Entra caches the
 provider's key set for 24 hours. The key it replaces stays published until
 the tokens it signed have expired. Keys also rotate on their own every
 oidc.key_rotation.`},
+	{name: "token new", args: "CLIENT", opts: "[-config FILE]", minArgs: 1, maxArgs: 1,
+		summary: "make a fresh API token for a client and print it once, with the token_sha256 line to paste", setup: setupTokenNew,
+		details: `Runs on this machine only: the gateway is not asked and the token crosses
+no network. Prints the token (64 hex characters, shown once) and the
+token_sha256 line for the client's [[api.client]] entry. With -config, the
+gateway's configuration file, the line lists the hashes the client holds
+and the new one, for a change-over: paste it, reload the gateway (SIGHUP,
+systemctl reload mfagated), move the client to the new token, then remove
+the old hash and reload again. Every token listed is accepted meanwhile.`},
 	{name: "status", minArgs: 0, maxArgs: 0,
 		summary: "one screen for the sysadmin: readiness, modems, security keys, outbox, nodes (admin)", setup: setupStatus,
 		details: `Shows the gateway's readiness (GET /readyz) and its components, the modems
