@@ -106,7 +106,7 @@ type API struct {
 
 // Client is one caller of the HTTP API, authenticated by a bearer token.
 type Client struct {
-	Name        string   `toml:"name"`
+	Name string `toml:"name"`
 	// TokenSHA256s are the SHA-256 of the client's bearer tokens, 64 hex
 	// characters each, written as one string or, during a change-over
 	// from one token to the next, a list: every token listed is accepted.
