@@ -46,6 +46,7 @@ type Metrics struct {
 	mdsNextUpdate      prometheus.Gauge
 	reloadTime         prometheus.Gauge
 	nodes              *nodeCollector // nil until WatchNodes
+	secrets            secretsMetrics
 }
 
 var _ mfa.Observer = (*Metrics)(nil)
@@ -183,6 +184,8 @@ func New() *Metrics {
 		m.oidcSignins, m.selfService, m.piRequests, m.radiusRequests, m.radiusDropped, m.mdsConfigured, m.mdsValid, m.mdsNextUpdate,
 		m.tapIssued,
 	)
+	m.secrets = newSecretsMetrics()
+	m.Registry.MustRegister(m.secrets.collectors()...)
 	// Both series exist from the start, so that a rate over them is
 	// defined before the first pass.
 	m.tapIssued.WithLabelValues("enroll")

@@ -83,6 +83,15 @@ oidc.key_publish_ahead (48 hours by default), because Entra caches the
 provider's key set for 24 hours. The key it replaces stays published until
 the tokens it signed have expired. Keys also rotate on their own every
 oidc.key_rotation.`},
+	{name: "backup", args: "FILE", opts: "[-force]", minArgs: 1, maxArgs: 1,
+		summary: "copy the gateway's SQLite database to FILE (mode 0600) while it keeps serving (admin)", setup: setupBackup,
+		details: `Asks the gateway for a consistent copy of its database (GET /v1/backup,
+made with SQLite's VACUUM INTO while sign-ins go on) and writes it to FILE,
+mode 0600, renamed into place only once whole. FILE holds TOTP secrets and
+queued codes sealed with the server key, but not the key: back the key file
+up separately. Put a copy back with mfagated -restore FILE. A PostgreSQL
+store is refused (backup_unsupported): use pg_dump. A large database may
+need a longer -timeout (and server.write_timeout).`},
 	{name: "token new", args: "CLIENT", opts: "[-config FILE]", minArgs: 1, maxArgs: 1,
 		summary: "make a fresh API token for a client and print it once, with the token_sha256 line to paste", setup: setupTokenNew,
 		details: `Runs on this machine only: the gateway is not asked and the token crosses
