@@ -89,6 +89,23 @@ func LoadKeyRing(current string, previous []string) (*Keys, error) {
 	return k, nil
 }
 
+// NewKeyRing derives the working keys of current and of the keys being
+// rotated out, tried in the order given.
+func NewKeyRing(current []byte, previous ...[]byte) (*Keys, error) {
+	k, err := NewKeys(current)
+	if err != nil {
+		return nil, err
+	}
+	for _, raw := range previous {
+		p, err := NewKeys(raw)
+		if err != nil {
+			return nil, err
+		}
+		k.previous = append(k.previous, p)
+	}
+	return k, nil
+}
+
 // derivedID tells keys apart without revealing them.
 func derivedID(k *Keys) string { return string(k.MAC("mfagate key id", nil)) }
 
