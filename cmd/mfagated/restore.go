@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"mfagate/config"
@@ -51,7 +52,13 @@ func restore(ctx context.Context, cfg *config.Config, file string, force bool, s
 			return fmt.Errorf("-restore: %s was sealed with a key this configuration does not have (a value in %s does not open with secrets.key_file or any of secrets.previous_key_files): give the key file it was made with as key_file, or list it in previous_key_files", file, v.Table)
 		}
 	}
-	if _, err := os.Lstat(target); err == nil {
+	if _, err := os.Lstat(target); errors.Is(err, os.ErrNotExist) {
+		for _, side := range []string{target + "-wal", target + "-shm"} {
+			if _, err := os.Lstat(side); err == nil {
+				return fmt.Errorf("-restore: %s is left without its database %s: SQLite would apply it to the restored one; move it away first", side, target)
+			}
+		}
+	} else if err == nil {
 		if !force {
 			return fmt.Errorf("-restore: store.path %s exists: stop mfagated and pass -force to replace it (it is kept beside, renamed)", target)
 		}
@@ -74,6 +81,9 @@ func restore(ctx context.Context, cfg *config.Config, file string, force bool, s
 	}
 	defer src.Close()
 	if err := tmp.Chmod(0o600); err != nil {
+		return fmt.Errorf("-restore: %w", err)
+	}
+	if err := sameOwner(tmp, target); err != nil {
 		return fmt.Errorf("-restore: %w", err)
 	}
 	if _, err := io.Copy(tmp, src); err != nil {
@@ -129,4 +139,22 @@ func releaseWAL(ctx context.Context, path string) error {
 		return fmt.Errorf("store.path %s: %w", path, err)
 	}
 	return nil
+}
+
+// sameOwner gives f the owner of the database it replaces, else of the
+// directory it goes into, so that a restore run as root leaves a file the
+// daemon's user can open.
+func sameOwner(f *os.File, target string) error {
+	fi, err := os.Stat(target)
+	if err != nil {
+		fi, err = os.Stat(filepath.Dir(target))
+	}
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || os.Geteuid() != 0 {
+		return nil // only root can give a file away; anyone else owns it already
+	}
+	return f.Chown(int(st.Uid), int(st.Gid))
 }
