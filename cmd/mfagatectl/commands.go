@@ -108,15 +108,16 @@ the old hash and reload again. Every token listed is accepted meanwhile.`},
 last error), the security keys present at the kiosk, how many jobs are
 queued and sending in the outbox, and every gateway node sharing the store
 (GET /v1/nodes): alive while its heartbeat is younger than store.lease, or
-SILENT, with its modems up and the jobs it holds. Modems and keys are the
+SILENT, with its modems up and the jobs it holds, and the re-seal after a
+server key rotation (GET /v1/secrets). Modems, keys and the re-seal are the
 answering node's own.
 
 Exit status: 0 when the gateway is ready, 1 when it is not or a part could
 not be read (everything that could be read is printed first).
 
 With -json it prints one object: "readiness", "modems", "nodes" and
-"kiosk_devices" hold the gateway's answers unchanged (kiosk_devices is null
-when the kiosk is not enabled), "outbox" the counts, and "errors" the parts
+"kiosk_devices" and "secrets" hold the gateway's answers unchanged
+(kiosk_devices is null when the kiosk is not enabled), "outbox" the counts, and "errors" the parts
 that could not be read.`},
 	{name: "modems", minArgs: 0, maxArgs: 0,
 		summary: "list the modems: state, signal, SIM, port, counters (admin)", setup: setupModems,
