@@ -233,6 +233,31 @@ func TestKeyRotation(t *testing.T) {
 		u.method, u.secret = g.enrollApp(u.id)
 		users = append(users, u)
 	}
+	// Temporary Access Passes are keyed hashes made with A: they cannot be
+	// re-sealed, and verify while A is listed.
+	type issued struct {
+		Pass   string
+		Method struct{ ID string }
+	}
+	var passes [2]issued
+	for i, u := range []appUser{users[1], users[4]} {
+		if c := g.call("POST", "/v1/users/"+u.id+"/tap", `{"lifetime":"1h"}`, &passes[i]); c != 201 || passes[i].Pass == "" {
+			t.Fatalf("issue a pass for %s: HTTP %d", u.id, c)
+		}
+	}
+	usePass := func(user string, p issued) int {
+		t.Helper()
+		var ch struct{ ID string }
+		if c := g.call("POST", "/v1/users/"+user+"/challenges", `{"method":"`+p.Method.ID+`","purpose":"proof"}`, &ch); c != 201 {
+			t.Fatalf("challenge of the pass of %s: HTTP %d", user, c)
+		}
+		var res struct{ Status string }
+		c := g.call("POST", "/v1/challenges/"+ch.ID+"/verify", `{"code":"`+p.Pass+`"}`, &res)
+		if c == 200 && res.Status != "approved" {
+			return 0
+		}
+		return c
+	}
 	g.stop()
 	os.WriteFile(filepath.Join(g.dir, "b.key"), []byte(strings.Repeat("5a", 32)), 0o600)
 	setKeys := func(keys string) {
@@ -295,6 +320,9 @@ func TestKeyRotation(t *testing.T) {
 			t.Errorf("%s under B with A previous: HTTP %d", u.id, c)
 		}
 	}
+	if c := usePass(users[1].id, passes[0]); c != 200 {
+		t.Errorf("a pass issued under A, used with A previous: HTTP %d, want 200", c)
+	}
 	g.stop()
 
 	setKeys(`key_file = "b.key"`)
@@ -303,6 +331,11 @@ func TestKeyRotation(t *testing.T) {
 		if c := g.signIn(u.id, u.method, u.secret, time.Now()); c != 200 {
 			t.Errorf("%s under B alone after the re-seal: HTTP %d", u.id, c)
 		}
+	}
+	// Once A is gone, so is what only A keyed: the README says to keep A
+	// until such passes have expired.
+	if c := usePass(users[4].id, passes[1]); c == 200 {
+		t.Error("a pass hashed with A verified after A was removed")
 	}
 	g.call("GET", "/v1/secrets", "", &s)
 	if s.PreviousKeys != 0 || !s.Done {
