@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	_ "embed"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -78,6 +79,11 @@ type Options struct {
 	// Models names a security key's model by its AAGUID from FIDO
 	// metadata ("" when unknown); nil: methods show the AAGUID only.
 	Models func(aaguid [16]byte) string
+	// Reseal reports the re-seal after a server key rotation; nil: none.
+	Reseal func() mfa.ResealProgress
+	// Backup writes a consistent copy of the database to w, headers first
+	// set by the caller; nil: the store is not copied by the gateway.
+	Backup func(ctx context.Context, w io.Writer) error
 	Logger *slog.Logger
 }
 
@@ -101,6 +107,8 @@ type Server struct {
 	self          *SelfService
 	console       *Console
 	models        func([16]byte) string
+	reseal        func() mfa.ResealProgress
+	backupTo      func(context.Context, io.Writer) error
 	log           *slog.Logger
 	mux           *http.ServeMux
 	routes        []route
@@ -117,7 +125,7 @@ var openAPI []byte
 // New builds the API's handler tree.
 func New(o Options) *Server {
 	s := &Server{svc: o.Service, metrics: o.Metrics, readiness: o.Readiness, modems: o.Modems, demo: o.Demo, kiosk: o.Kiosk,
-		oidc: o.OIDC, self: o.SelfService, console: o.Console, models: o.Models, log: o.Logger, mux: http.NewServeMux()}
+		oidc: o.OIDC, self: o.SelfService, console: o.Console, models: o.Models, reseal: o.Reseal, backupTo: o.Backup, log: o.Logger, mux: http.NewServeMux()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -159,6 +167,8 @@ func New(o Options) *Server {
 	s.handle("GET /v1/outbox/{id}", admin, s.outboxJob)
 	s.handle("GET /v1/modems", admin, s.listModems)
 	s.handle("GET /v1/nodes", admin, s.listNodes)
+	s.handle("GET /v1/secrets", admin, s.secrets)
+	s.handle("GET /v1/backup", admin, s.backup)
 	s.handle("POST /v1/modems/{id}/test-sms", admin, s.testSMS)
 	if s.kiosk != nil {
 		s.handle("POST /v1/kiosk/sessions", enroll, s.openSession)

@@ -47,6 +47,7 @@ type Metrics struct {
 	mdsNextUpdate      prometheus.Gauge
 	reloadTime         prometheus.Gauge
 	nodes              *nodeCollector // nil until WatchNodes
+	secrets            secretsMetrics
 }
 
 var _ mfa.Observer = (*Metrics)(nil)
@@ -188,6 +189,8 @@ func New() *Metrics {
 		m.oidcSignins, m.selfService, m.piRequests, m.radiusRequests, m.radiusDropped, m.mdsConfigured, m.mdsValid, m.mdsNextUpdate,
 		m.tapIssued, m.staffActions,
 	)
+	m.secrets = newSecretsMetrics()
+	m.Registry.MustRegister(m.secrets.collectors()...)
 	// Both series exist from the start, so that a rate over them is
 	// defined before the first pass.
 	m.tapIssued.WithLabelValues("enroll")

@@ -52,7 +52,7 @@ func reloadConfig(cur *config.Config, load func() (*config.Config, error), svc *
 	for name, same := range map[string]bool{
 		"server.listen": cur.Server.Listen == next.Server.Listen,
 		"store":         cur.Store == next.Store,
-		"secrets":       cur.Secrets == next.Secrets,
+		"secrets":       reflect.DeepEqual(cur.Secrets, next.Secrets),
 		"modem":         reflect.DeepEqual(cur.Modems, next.Modems),
 		"voice":         cur.Voice == next.Voice,
 		"oidc":          oidcSame(cur.OIDC, next.OIDC),
