@@ -195,6 +195,11 @@ func New() *Metrics {
 	// defined before the first pass.
 	m.tapIssued.WithLabelValues("enroll")
 	m.tapIssued.WithLabelValues("admin")
+	for _, action := range StaffActions {
+		for _, role := range []string{"enroll", "admin"} {
+			m.staffActions.WithLabelValues(action, role, "ok")
+		}
+	}
 	m.fidoEnrollments.WithLabelValues("done")
 	m.fidoEnrollments.WithLabelValues("failed")
 	for _, s := range []mfa.State{mfa.StateOff, mfa.StatePending, mfa.StateActive} {
@@ -356,6 +361,11 @@ func (m *Metrics) FraudReported() { m.fraudReports.Inc() }
 
 // TAPIssued counts a Temporary Access Pass issued by a client of role.
 func (m *Metrics) TAPIssued(role string) { m.tapIssued.WithLabelValues(role).Inc() }
+
+// StaffActions are the action label's values of
+// mfagate_staff_actions_total; each has an ok series per staff role from
+// the start.
+var StaffActions = []string{"unlock", "remove_method", "set_default", "terminate", "tap_issue", "tap_revoke", "kiosk_open"}
 
 // StaffAction counts one staff action for a user; every label comes
 // from a fixed set.
