@@ -44,64 +44,9 @@ func (s *Service) Claim(ctx context.Context, modem string, channels []Channel) (
 	var changed []Challenge
 	found := false
 	err := s.store.Update(ctx, func(tx Tx) error {
-		changed, found = changed[:0], false
-		// Drop ended jobs on the way, but commit those drops even when
-		// nothing sendable remains.
-		for range 100 {
-			j, err := tx.ClaimJob(JobClaim{Channels: channels, Modem: modem, Node: s.node, Now: now, LeaseUntil: now.Add(s.lease)})
-			if errors.Is(err, ErrNotFound) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			if j.Challenge == "" {
-				o, ok, err := s.claimTest(tx, j, now)
-				if err != nil || !ok {
-					return err
-				}
-				out, found = o, true
-				return nil
-			}
-			c, err := tx.Challenge(j.Challenge)
-			if err != nil {
-				return fmt.Errorf("challenge of job %s: %w", j.ID, err)
-			}
-			if c.Status.Final() || !now.Before(c.ExpiresAt) {
-				j.State, j.Reason, j.UpdatedAt = JobFailed, "challenge_ended", now
-				if err := tx.PutJob(j); err != nil {
-					return err
-				}
-				if !c.Status.Final() {
-					c, err = s.end(tx, actorSystem, c, StatusExpired, "ttl", now)
-					if err != nil {
-						return err
-					}
-					changed = append(changed, c)
-				}
-				continue
-			}
-			j.Attempts++
-			if err := tx.PutJob(j); err != nil {
-				return err
-			}
-			c.Status = StatusSending
-			if j.Channel == ChannelVoice {
-				c.Status = StatusCalling
-			}
-			c.Delivery = Delivery{Modem: modem, Attempts: j.Attempts, Status: string(JobSending)}
-			if err := tx.PutChallenge(c); err != nil {
-				return err
-			}
-			changed = append(changed, c)
-			secret, err := s.keys.Open(j.Sealed, j.ID)
-			if err != nil {
-				return fmt.Errorf("open job %s: %w", j.ID, err)
-			}
-			out, found = s.render(j, c, string(secret), now), true
-			return nil
-		}
-		return nil
+		var err error
+		out, found, changed, err = s.claim(tx, modem, channels, now)
+		return err
 	})
 	for _, c := range changed {
 		s.finished(c)
@@ -110,6 +55,68 @@ func (s *Service) Claim(ctx context.Context, modem string, channels []Channel) (
 		err = ErrNotFound
 	}
 	return out, err
+}
+
+// claim is Claim's transaction: the job found, if any, and the challenges
+// it changed on the way.
+func (s *Service) claim(tx Tx, modem string, channels []Channel, now time.Time) (out Outgoing, found bool, changed []Challenge, _ error) {
+	// Drop ended jobs on the way, but commit those drops even when
+	// nothing sendable remains.
+	for range 100 {
+		j, err := tx.ClaimJob(JobClaim{Channels: channels, Modem: modem, Node: s.node, Now: now, LeaseUntil: now.Add(s.lease)})
+		if errors.Is(err, ErrNotFound) {
+			return out, found, changed, nil
+		}
+		if err != nil {
+			return out, found, changed, err
+		}
+		if j.Challenge == "" {
+			o, ok, err := s.claimTest(tx, j, now)
+			if err != nil || !ok {
+				return out, found, changed, err
+			}
+			out, found = o, true
+			return out, found, changed, nil
+		}
+		c, err := tx.Challenge(j.Challenge)
+		if err != nil {
+			return out, found, changed, fmt.Errorf("challenge of job %s: %w", j.ID, err)
+		}
+		if c.Status.Final() || !now.Before(c.ExpiresAt) {
+			j.State, j.Reason, j.UpdatedAt = JobFailed, "challenge_ended", now
+			if err := tx.PutJob(j); err != nil {
+				return out, found, changed, err
+			}
+			if !c.Status.Final() {
+				c, err = s.end(tx, actorSystem, c, StatusExpired, "ttl", now)
+				if err != nil {
+					return out, found, changed, err
+				}
+				changed = append(changed, c)
+			}
+			continue
+		}
+		j.Attempts++
+		if err := tx.PutJob(j); err != nil {
+			return out, found, changed, err
+		}
+		c.Status = StatusSending
+		if j.Channel == ChannelVoice {
+			c.Status = StatusCalling
+		}
+		c.Delivery = Delivery{Modem: modem, Attempts: j.Attempts, Status: string(JobSending)}
+		if err := tx.PutChallenge(c); err != nil {
+			return out, found, changed, err
+		}
+		changed = append(changed, c)
+		secret, err := s.keys.Open(j.Sealed, j.ID)
+		if err != nil {
+			return out, found, changed, fmt.Errorf("open job %s: %w", j.ID, err)
+		}
+		out, found = s.render(j, c, string(secret), now), true
+		return out, found, changed, nil
+	}
+	return out, found, changed, nil
 }
 
 // claimTest hands out an operator's test SMS, or drops it when it waited
@@ -211,109 +218,60 @@ func (s *Service) Report(ctx context.Context, jobID string, o Outcome) error {
 	var c Challenge
 	var fraud, wrong bool
 	err := s.store.Update(ctx, func(tx Tx) error {
-		fraud, wrong = false, false // a store may run this again
-		j, err := tx.Job(jobID)
-		if err != nil {
-			return fmt.Errorf("job %s: %w", jobID, err)
-		}
-		if !s.mayReport(j, o) {
-			s.log.Warn("outcome ignored: another node took the job over", "job", j.ID, "outcome", o.Kind, "holder", j.Node)
-			return nil
-		}
-		if j.Challenge == "" {
-			return reportTest(tx, j, o, now)
-		}
-		c, err = tx.Challenge(j.Challenge)
-		if err != nil {
-			return fmt.Errorf("challenge of job %s: %w", jobID, err)
-		}
-		j.UpdatedAt = now
-		switch o.Kind {
-		case OutcomeSent:
-			j.State, j.MR = JobSent, o.MR
-			c.Delivery.Status = string(JobSent)
-			if c.Status == StatusSending || c.Status == StatusQueued {
-				c.Status = StatusSent
+		var err error
+		c, fraud, wrong, err = s.report(tx, jobID, o, now)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.reported(c, fraud, wrong)
+	return nil
+}
+
+// Handover records the outcome of the job a modem just finished and
+// claims the modem's next job in the same write transaction, so a modem
+// sending back to back commits once per message instead of twice. It is
+// Report followed by Claim: ErrNotFound means the outcome is recorded and
+// nothing waits; any other error means neither happened (the caller then
+// reports the outcome on its own).
+func (s *Service) Handover(ctx context.Context, modem string, channels []Channel, jobID string, o Outcome) (Outgoing, error) {
+	now := s.now()
+	var c Challenge
+	var fraud, wrong, found bool
+	var out Outgoing
+	var changed []Challenge
+	err := s.store.Update(ctx, func(tx Tx) error {
+		var err error
+		if c, fraud, wrong, err = s.report(tx, jobID, o, now); err != nil {
+			if errors.Is(err, ErrNotFound) { // not "nothing waits": nothing was recorded
+				return fmt.Errorf("record the outcome before the next claim: %v", err)
 			}
-		case OutcomeDelivered:
-			c.Delivery.Status = "delivered"
-			if c.Status == StatusSent {
-				c.Status = StatusDelivered
-			}
-		case OutcomeRetry:
-			c.Delivery.Reason = o.Reason
-			if j.Attempts >= MaxDeliveryAttempts {
-				j.State, j.Reason = JobFailed, o.Reason
-				c.Delivery.Status = string(JobFailed)
-				if !c.Status.Final() {
-					c, err = s.end(tx, modemActor(j), c, StatusFailed, "delivery_failed: "+o.Reason, now)
-					if err != nil {
-						return err
-					}
-				}
-			} else {
-				j.State, j.Modem, j.Node, j.LeaseUntil = JobQueued, "", "", time.Time{}
-				c.Delivery.Status = string(JobQueued)
-				if !c.Status.Final() {
-					c.Status = StatusQueued
-				}
-			}
-		case OutcomeFailed, OutcomeDeliveryFailed:
-			if o.Kind == OutcomeFailed {
-				j.State = JobFailed
-			}
-			j.Reason = o.Reason
-			c.Delivery.Status, c.Delivery.Reason = string(JobFailed), o.Reason
-			if !c.Status.Final() {
-				c, err = s.end(tx, modemActor(j), c, StatusFailed, string(o.Kind)+": "+o.Reason, now)
-				if err != nil {
-					return err
-				}
-			}
-		case OutcomeAnswered:
-			j.State = JobSent
-			c.Delivery.Status = string(JobSent)
-			if !c.Status.Final() {
-				c.Status = StatusAnswered
-			}
-		case OutcomeNoAnswer, OutcomeBusy, OutcomeNoInput:
-			j.State = JobSent
-			c.Delivery.Status = string(JobSent)
-			if !c.Status.Final() {
-				status := map[OutcomeKind]Status{OutcomeNoAnswer: StatusNoAnswer, OutcomeBusy: StatusBusy, OutcomeNoInput: StatusFailed}[o.Kind]
-				c, err = s.end(tx, modemActor(j), c, status, string(o.Kind), now)
-				if err != nil {
-					return err
-				}
-			}
-		case OutcomeKeys:
-			j.State = JobSent
-			c.Delivery.Status = string(JobSent)
-			if c.Status.Final() {
-				break
-			}
-			if !now.Before(c.ExpiresAt) {
-				c, err = s.end(tx, actorSystem, c, StatusExpired, "ttl", now)
-				if err != nil {
-					return err
-				}
-				break
-			}
-			c, fraud, err = s.decideKeys(tx, c, o.Digits, now)
-			if err != nil {
-				return err
-			}
-			wrong = c.Status == StatusDenied && c.Reason == "wrong_number"
-		default:
-			return fmt.Errorf("unknown outcome %q", o.Kind)
-		}
-		if err := tx.PutJob(j); err != nil {
 			return err
 		}
-		return tx.PutChallenge(c)
-	})
-	if err != nil || c.ID == "" {
+		out, found, changed, err = s.claim(tx, modem, channels, now)
+		if errors.Is(err, ErrNotFound) { // a missing row, rolling back the outcome too
+			return fmt.Errorf("claim after recording an outcome: %v", err)
+		}
 		return err
+	})
+	if err != nil {
+		return Outgoing{}, err
+	}
+	s.reported(c, fraud, wrong)
+	for _, c := range changed {
+		s.finished(c)
+	}
+	if !found {
+		return Outgoing{}, ErrNotFound
+	}
+	return out, nil
+}
+
+// reported tells metrics and long polls about a recorded outcome.
+func (s *Service) reported(c Challenge, fraud, wrong bool) {
+	if c.ID == "" {
+		return
 	}
 	if fraud {
 		s.obs.FraudReported()
@@ -322,7 +280,111 @@ func (s *Service) Report(ctx context.Context, jobID string, o Outcome) error {
 		s.obs.VerificationFailed(c.Kind, c.Channel)
 	}
 	s.finished(c)
-	return nil
+}
+
+// report is Report's transaction: the challenge it moved on ("" ID when
+// none: a test SMS, or an outcome of another node's attempt), whether the
+// callee reported fraud, and whether the keys were a wrong number.
+func (s *Service) report(tx Tx, jobID string, o Outcome, now time.Time) (c Challenge, fraud, wrong bool, err error) {
+	j, err := tx.Job(jobID)
+	if err != nil {
+		return c, fraud, wrong, fmt.Errorf("job %s: %w", jobID, err)
+	}
+	if !s.mayReport(j, o) {
+		s.log.Warn("outcome ignored: another node took the job over", "job", j.ID, "outcome", o.Kind, "holder", j.Node)
+		return c, fraud, wrong, nil
+	}
+	if j.Challenge == "" {
+		return c, fraud, wrong, reportTest(tx, j, o, now)
+	}
+	c, err = tx.Challenge(j.Challenge)
+	if err != nil {
+		return c, fraud, wrong, fmt.Errorf("challenge of job %s: %w", jobID, err)
+	}
+	j.UpdatedAt = now
+	switch o.Kind {
+	case OutcomeSent:
+		j.State, j.MR = JobSent, o.MR
+		c.Delivery.Status = string(JobSent)
+		if c.Status == StatusSending || c.Status == StatusQueued {
+			c.Status = StatusSent
+		}
+	case OutcomeDelivered:
+		c.Delivery.Status = "delivered"
+		if c.Status == StatusSent {
+			c.Status = StatusDelivered
+		}
+	case OutcomeRetry:
+		c.Delivery.Reason = o.Reason
+		if j.Attempts >= MaxDeliveryAttempts {
+			j.State, j.Reason = JobFailed, o.Reason
+			c.Delivery.Status = string(JobFailed)
+			if !c.Status.Final() {
+				c, err = s.end(tx, modemActor(j), c, StatusFailed, "delivery_failed: "+o.Reason, now)
+				if err != nil {
+					return c, fraud, wrong, err
+				}
+			}
+		} else {
+			j.State, j.Modem, j.Node, j.LeaseUntil = JobQueued, "", "", time.Time{}
+			c.Delivery.Status = string(JobQueued)
+			if !c.Status.Final() {
+				c.Status = StatusQueued
+			}
+		}
+	case OutcomeFailed, OutcomeDeliveryFailed:
+		if o.Kind == OutcomeFailed {
+			j.State = JobFailed
+		}
+		j.Reason = o.Reason
+		c.Delivery.Status, c.Delivery.Reason = string(JobFailed), o.Reason
+		if !c.Status.Final() {
+			c, err = s.end(tx, modemActor(j), c, StatusFailed, string(o.Kind)+": "+o.Reason, now)
+			if err != nil {
+				return c, fraud, wrong, err
+			}
+		}
+	case OutcomeAnswered:
+		j.State = JobSent
+		c.Delivery.Status = string(JobSent)
+		if !c.Status.Final() {
+			c.Status = StatusAnswered
+		}
+	case OutcomeNoAnswer, OutcomeBusy, OutcomeNoInput:
+		j.State = JobSent
+		c.Delivery.Status = string(JobSent)
+		if !c.Status.Final() {
+			status := map[OutcomeKind]Status{OutcomeNoAnswer: StatusNoAnswer, OutcomeBusy: StatusBusy, OutcomeNoInput: StatusFailed}[o.Kind]
+			c, err = s.end(tx, modemActor(j), c, status, string(o.Kind), now)
+			if err != nil {
+				return c, fraud, wrong, err
+			}
+		}
+	case OutcomeKeys:
+		j.State = JobSent
+		c.Delivery.Status = string(JobSent)
+		if c.Status.Final() {
+			break
+		}
+		if !now.Before(c.ExpiresAt) {
+			c, err = s.end(tx, actorSystem, c, StatusExpired, "ttl", now)
+			if err != nil {
+				return c, fraud, wrong, err
+			}
+			break
+		}
+		c, fraud, err = s.decideKeys(tx, c, o.Digits, now)
+		if err != nil {
+			return c, fraud, wrong, err
+		}
+		wrong = c.Status == StatusDenied && c.Reason == "wrong_number"
+	default:
+		return c, fraud, wrong, fmt.Errorf("unknown outcome %q", o.Kind)
+	}
+	if err := tx.PutJob(j); err != nil {
+		return c, fraud, wrong, err
+	}
+	return c, fraud, wrong, tx.PutChallenge(c)
 }
 
 // mayReport decides whether this node's outcome for j still counts. A node

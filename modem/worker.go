@@ -25,13 +25,27 @@ type worker struct {
 	log  *slog.Logger
 	wake chan struct{}
 
-	mrs       map[int]pendingReport // message reference → job awaiting a status report
-	day       string                // local date SentToday counts for
-	failures  int                   // consecutive failed health checks
-	coolUntil time.Time             // no claims before this, after a transient failure
+	mrs map[int]pendingReport // message reference → job awaiting a status report
+	// sent is the outcome of the SMS just sent, recorded with the next
+	// claim in one transaction (Handover) when the service offers it.
+	sent      *sentOutcome
+	day       string    // local date SentToday counts for
+	failures  int       // consecutive failed health checks
+	coolUntil time.Time // no claims before this, after a transient failure
 
 	mu     sync.Mutex
 	status Status
+}
+
+type sentOutcome struct {
+	job string
+	o   mfa.Outcome
+}
+
+// handover is a Service that records an outcome and claims the next job
+// in one transaction (mfa.Service.Handover).
+type handover interface {
+	Handover(ctx context.Context, modem string, channels []mfa.Channel, job string, o mfa.Outcome) (mfa.Outgoing, error)
 }
 
 type pendingReport struct {
@@ -220,12 +234,13 @@ func (w *worker) channels() []mfa.Channel {
 
 // work claims and handles jobs until none waits or one fails transiently.
 func (w *worker) work(ctx context.Context, drv *driver.Modem) jobEnd {
+	defer w.flushSent()
 	for ctx.Err() == nil {
 		chans := w.channels()
 		if len(chans) == 0 {
 			return jobIdle
 		}
-		o, err := w.pool.opts.Service.Claim(ctx, w.cfg.ID, chans)
+		o, err := w.claim(ctx, chans)
 		if errors.Is(err, mfa.ErrNotFound) {
 			return jobIdle
 		}
@@ -260,6 +275,33 @@ func (w *worker) work(ctx context.Context, drv *driver.Modem) jobEnd {
 		}
 	}
 	return jobIdle
+}
+
+// claim claims the next job, recording the last SMS's outcome in the same
+// transaction when there is one and the service can.
+func (w *worker) claim(ctx context.Context, chans []mfa.Channel) (mfa.Outgoing, error) {
+	h, ok := w.pool.opts.Service.(handover)
+	if w.sent == nil || !ok {
+		w.flushSent()
+		return w.pool.opts.Service.Claim(ctx, w.cfg.ID, chans)
+	}
+	p := w.sent
+	w.sent = nil
+	o, err := h.Handover(ctx, w.cfg.ID, chans, p.job, p.o)
+	if err != nil && !errors.Is(err, mfa.ErrNotFound) {
+		// Nothing was recorded: the outcome goes on its own, with the
+		// retries of a report.
+		w.report(context.WithoutCancel(ctx), p.job, p.o)
+	}
+	return o, err
+}
+
+// flushSent records the last SMS's outcome if no claim took it along.
+func (w *worker) flushSent() {
+	if p := w.sent; p != nil {
+		w.sent = nil
+		w.report(context.Background(), p.job, p.o)
+	}
 }
 
 // report records an outcome, retrying while the store is unreachable (a
@@ -346,7 +388,11 @@ func (w *worker) sms(ctx context.Context, drv *driver.Modem, o mfa.Outgoing) (st
 			w.mrs[mr] = pendingReport{job: o.Job, sent: now}
 		}
 		w.pruneReports(now)
-		w.report(ctx, o.Job, mfa.Outcome{Kind: mfa.OutcomeSent, MR: mrs})
+		if _, ok := w.pool.opts.Service.(handover); ok {
+			w.sent = &sentOutcome{job: o.Job, o: mfa.Outcome{Kind: mfa.OutcomeSent, MR: mrs}} // recorded with the next claim
+		} else {
+			w.report(ctx, o.Job, mfa.Outcome{Kind: mfa.OutcomeSent, MR: mrs})
+		}
 		w.countSent(ctx, len(mrs))
 		w.update(func(s *Status) { s.SMSSent++ })
 		w.log.Info("sms sent", "job", o.Job, "to", phone.Mask(o.To), "parts", len(mrs))

@@ -100,6 +100,21 @@ type conn struct {
 	}
 	tx    *sql.Tx    // q when it is a transaction
 	stmts *stmtCache // of the pool of tx; nil: statements run unprepared
+	// stats, when set, counts each statement as a commit: q is the
+	// writer's pool outside a transaction, where a statement commits on
+	// its own.
+	stats *writeStats
+}
+
+// writer runs single statements on the writer, each its own commit.
+func (db *DB) writer(ctx context.Context) *conn {
+	return &conn{ctx: ctx, q: db.w, stats: &db.stats}
+}
+
+func (c *conn) counted(err error) {
+	if c.stats != nil && err == nil {
+		c.stats.committed()
+	}
 }
 
 func newConn(ctx context.Context, tx *sql.Tx, stmts *stmtCache) *conn {
@@ -120,7 +135,9 @@ func (c *conn) QueryRow(q string, args ...any) store.Row {
 	if s := c.prepared(q); s != nil {
 		return s.QueryRowContext(c.ctx, args...)
 	}
-	return c.q.QueryRowContext(c.ctx, q, args...)
+	r := c.q.QueryRowContext(c.ctx, q, args...)
+	c.counted(r.Err())
+	return r
 }
 
 // rows gives *sql.Rows the Close of store.Rows.
@@ -139,6 +156,7 @@ func (c *conn) Query(q string, args ...any) (store.Rows, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.counted(nil)
 	return rows{rs}, nil
 }
 
@@ -153,6 +171,7 @@ func (c *conn) Exec(q string, args ...any) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	c.counted(nil)
 	return res.RowsAffected()
 }
 

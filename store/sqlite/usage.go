@@ -8,7 +8,7 @@ import (
 
 // AddUsage adds n to a SIM's count for day and returns the new total.
 func (db *DB) AddUsage(ctx context.Context, sim, day string, n int) (int, error) {
-	return store.AddUsage(&conn{ctx: ctx, q: db.w}, sim, day, n)
+	return store.AddUsage(db.writer(ctx), sim, day, n)
 }
 
 // Usage returns a SIM's count for day.

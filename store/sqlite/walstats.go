@@ -3,6 +3,7 @@ package sqlite
 import (
 	"encoding/binary"
 	"os"
+	"sync"
 	"sync/atomic"
 )
 
@@ -17,14 +18,17 @@ import (
 // §2.1). The difference from the value after the previous commit is what
 // the commit wrote; a smaller value means the WAL was restarted from its
 // beginning after a complete checkpoint, and then all of it is new. Only
-// the writer writes frames, so nothing is missed between two reads (an
-// automatic checkpoint restarts the WAL only after at least
-// wal_autocheckpoint frames, more than any transaction of the daemon
-// writes, so a restart is never mistaken for growth).
+// the writer connection writes frames, so none is missed between two reads
+// (a single statement's frames may be counted with the next commit). An
+// automatic checkpoint restarts the WAL only after wal_autocheckpoint
+// frames, more than any transaction of the daemon writes, so a restart is
+// never mistaken for growth.
 type writeStats struct {
 	commits atomic.Uint64
 	frames  atomic.Uint64
-	// Used by the writer only (one batch at a time).
+	// The writer's statements outside a batch (kiosk, usage and session
+	// records, each its own commit) count here too, hence mu.
+	mu   sync.Mutex
 	shm  *os.File
 	path string
 	last uint32
@@ -54,6 +58,8 @@ func (s *writeStats) mxFrame() (uint32, bool) {
 
 // committed counts one commit of the writer and the frames it wrote.
 func (s *writeStats) committed() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.commits.Add(1)
 	mx, ok := s.mxFrame()
 	if !ok {
@@ -68,6 +74,8 @@ func (s *writeStats) committed() {
 }
 
 func (s *writeStats) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.shm != nil {
 		s.shm.Close()
 		s.shm = nil

@@ -55,3 +55,25 @@ func TestWALFramesCounted(t *testing.T) {
 		t.Fatalf("%.1f frames per one-row commit across a checkpoint", per)
 	}
 }
+
+// The writer's single statements (SIM usage, kiosk and session records)
+// are commits too.
+func TestSingleStatementsCounted(t *testing.T) {
+	db := open(t)
+	c0, _ := db.WriteStats()
+	if _, err := db.AddUsage(t.Context(), "sim1", "2026-04-01", 1); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := db.AddUsage(t.Context(), "sim1", "2026-04-01", 2); err != nil || n != 3 {
+		t.Fatalf("usage %d %v", n, err)
+	}
+	if c, _ := db.WriteStats(); c-c0 != 2 {
+		t.Fatalf("two usage writes counted %d commits", c-c0)
+	}
+	if _, err := db.Usage(t.Context(), "sim1", "2026-04-01"); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := db.WriteStats(); c-c0 != 2 {
+		t.Fatalf("a read counted as a commit")
+	}
+}
