@@ -27,6 +27,7 @@ type Metrics struct {
 	fraudReports       prometheus.Counter
 	tapIssued          *prometheus.CounterVec
 	users              *prometheus.GaugeVec
+	pruned             *prometheus.CounterVec
 	modemJobs          *prometheus.CounterVec
 	modemJobSeconds    *prometheus.HistogramVec
 	dtmf               *prometheus.CounterVec
@@ -88,6 +89,10 @@ func New() *Metrics {
 			Name: "mfagate_users",
 			Help: "Users with a stored record, by MFA state.",
 		}, []string{"state"}),
+		pruned: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mfagate_store_pruned_rows_total",
+			Help: "Rows retention deleted, by table (challenges, outbox, audit), on this node.",
+		}, []string{"table"}),
 		modemJobs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mfagate_modem_jobs_total",
 			Help: "Outbox jobs a modem handled, by channel and result (sent, retry, failed, keys, busy, no_answer, no_input).",
@@ -181,7 +186,7 @@ func New() *Metrics {
 		m.verifyFailures, m.fraudReports, m.users, m.modemJobs, m.modemJobSeconds, m.dtmf, m.smsFailures,
 		m.outboxQueued, m.outboxSending, m.outboxOldest, m.reloadOK, m.reloadTime, m.fidoEnrollments,
 		m.oidcSignins, m.selfService, m.piRequests, m.radiusRequests, m.radiusDropped, m.mdsConfigured, m.mdsValid, m.mdsNextUpdate,
-		m.tapIssued,
+		m.tapIssued, m.pruned,
 	)
 	// Both series exist from the start, so that a rate over them is
 	// defined before the first pass.
@@ -191,6 +196,9 @@ func New() *Metrics {
 	m.fidoEnrollments.WithLabelValues("failed")
 	for _, s := range []mfa.State{mfa.StateOff, mfa.StatePending, mfa.StateActive} {
 		m.users.WithLabelValues(string(s))
+	}
+	for _, t := range []string{"challenges", "outbox", "audit"} {
+		m.pruned.WithLabelValues(t)
 	}
 	return m
 }
@@ -348,6 +356,13 @@ func (m *Metrics) FraudReported() { m.fraudReports.Inc() }
 
 // TAPIssued counts a Temporary Access Pass issued by a client of role.
 func (m *Metrics) TAPIssued(role string) { m.tapIssued.WithLabelValues(role).Inc() }
+
+// AddPruned counts the rows a pruning round deleted.
+func (m *Metrics) AddPruned(p mfa.Pruned) {
+	m.pruned.WithLabelValues("challenges").Add(float64(p.Challenges))
+	m.pruned.WithLabelValues("outbox").Add(float64(p.Outbox))
+	m.pruned.WithLabelValues("audit").Add(float64(p.Audit))
+}
 
 // SetUsers publishes user counts by state; the daemon refreshes them on a
 // tick so that a scrape never queries the store.

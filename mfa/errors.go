@@ -57,6 +57,7 @@ const (
 	CodeTAPSigninOff         Code = "tap_signin_disabled"
 	CodeTAPCannotBeDefault   Code = "tap_cannot_be_default"
 	CodeNoTAP                Code = "no_tap"
+	CodeInvalidCursor        Code = "invalid_cursor"
 )
 
 // Error is a refusal with a stable code and a message a person can act on.

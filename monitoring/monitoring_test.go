@@ -32,6 +32,7 @@ var knownMetrics = map[string]bool{
 	"mfagate_fraud_reports_total":                          false,
 	"mfagate_tap_issued_total":                             false,
 	"mfagate_users":                                        false,
+	"mfagate_store_pruned_rows_total":                      false,
 	"mfagate_build_info":                                   false,
 	"mfagate_modem_up":                                     false,
 	"mfagate_modem_state":                                  false,
