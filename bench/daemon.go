@@ -68,17 +68,22 @@ func startDaemonWith(bin, extra string, conc int, prepare func(dir string) error
 	d := &daemon{dir: dir, addr: addr, logTail: &bytes.Buffer{}}
 	os.WriteFile(filepath.Join(dir, "secret.key"), []byte(strings.Repeat("5a", 32)), 0o600)
 	os.WriteFile(filepath.Join(dir, "bench.token"), []byte(benchToken), 0o600)
+	// An extra that starts with [store] is keys of that table only.
+	store := ""
+	if keys, ok := strings.CutPrefix(extra, "[store]\n"); ok {
+		store, extra = keys, ""
+	}
 	conf := fmt.Sprintf(`[server]
 listen = %q
 [store]
 path = "mfagate.db"
-[secrets]
+%s[secrets]
 key_file = "secret.key"
 [[api.client]]
 name = "bench"
 token_file = "bench.token"
 roles = ["idp", "enroll", "admin"]
-%s`, addr, extra)
+%s`, addr, store, extra)
 	if err := os.WriteFile(filepath.Join(dir, "mfagate.toml"), []byte(conf), 0o600); err != nil {
 		return nil, err
 	}

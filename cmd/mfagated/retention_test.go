@@ -17,7 +17,7 @@ import (
 )
 
 // oldRows is how many rows of each pruned table the retention tests seed
-// 40 days in the past: several pruning rounds' worth (500 rows a batch,
+// 40 days in the past: hundreds of pruning batches (100 rows a batch,
 // 2 s a round), so that pruning runs through many batches while the
 // sign-ins go on.
 const oldRows = 20000
