@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -316,7 +317,7 @@ func (s *Server) verifyWith(ctx context.Context, a mfa.Actor, id string, b verif
 }
 
 func (s *Server) audit(w http.ResponseWriter, r *http.Request, _ *Client) error {
-	if err := onlyQuery(r, "user", "limit", "before"); err != nil {
+	if err := onlyQuery(r, "user", "limit", "before", "after"); err != nil {
 		return err
 	}
 	q := r.URL.Query()
@@ -325,11 +326,12 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request, _ *Client) error 
 	if f.Limit, err = intParam(q.Get("limit"), "limit", 1, 1000); err != nil {
 		return err
 	}
-	before, err := intParam(q.Get("before"), "before", 1, 1<<62)
-	if err != nil {
+	if f.BeforeID, err = eventCursor(q, "before"); err != nil {
 		return err
 	}
-	f.BeforeID = int64(before)
+	if f.AfterID, err = eventCursor(q, "after"); err != nil {
+		return err
+	}
 	es, err := s.svc.Events(r.Context(), f)
 	if err != nil {
 		return err
@@ -341,8 +343,23 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request, _ *Client) error 
 	return writeJSON(w, http.StatusOK, out)
 }
 
+// eventCursor is the event ID of the audit route's before or after
+// parameter (0 when absent).
+func eventCursor(q url.Values, name string) (int64, error) {
+	v := q.Get(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 1 {
+		return 0, newProblem(http.StatusBadRequest, string(mfa.CodeInvalidCursor),
+			"%s=%q must be the id of an event (a whole number from 1), as a previous page listed it", name, truncate(v, 32))
+	}
+	return n, nil
+}
+
 func (s *Server) outbox(w http.ResponseWriter, r *http.Request, _ *Client) error {
-	if err := onlyQuery(r, "state", "limit"); err != nil {
+	if err := onlyQuery(r, "state", "limit", "before", "after"); err != nil {
 		return err
 	}
 	q := r.URL.Query()
@@ -350,7 +367,8 @@ func (s *Server) outbox(w http.ResponseWriter, r *http.Request, _ *Client) error
 	if err != nil {
 		return err
 	}
-	js, err := s.svc.Jobs(r.Context(), mfa.JobState(q.Get("state")), limit)
+	js, err := s.svc.ListJobs(r.Context(), mfa.JobFilter{State: mfa.JobState(q.Get("state")), Before: q.Get("before"),
+		After: q.Get("after"), Limit: limit})
 	if err != nil {
 		return err
 	}

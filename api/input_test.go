@@ -55,6 +55,13 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"unknown query", "GET", "/v1/challenges/c_x?colour=red", tokIDP, ``, nil, 400, "unknown_field", "colour"},
 		{"bad limit", "GET", "/v1/audit?limit=-3", tokAdmin, ``, nil, 400, "invalid_request", "limit"},
 		{"bad outbox state", "GET", "/v1/outbox?state=lost", tokAdmin, ``, nil, 400, "invalid_request", "queued"},
+		{"unknown outbox cursor", "GET", "/v1/outbox?before=j_gone", tokAdmin, ``, nil, 400, "invalid_cursor", "j_gone"},
+		{"unknown outbox after", "GET", "/v1/outbox?after=j_gone", tokAdmin, ``, nil, 400, "invalid_cursor", "newest"},
+		{"garbled outbox cursor", "GET", "/v1/outbox?before=%00x", tokAdmin, ``, nil, 400, "invalid_cursor", "not a job ID"},
+		{"two outbox cursors", "GET", "/v1/outbox?before=j_a&after=j_b", tokAdmin, ``, nil, 400, "invalid_cursor", "not both"},
+		{"audit cursor not a number", "GET", "/v1/audit?before=abc", tokAdmin, ``, nil, 400, "invalid_cursor", "before"},
+		{"audit cursor zero", "GET", "/v1/audit?after=0", tokAdmin, ``, nil, 400, "invalid_cursor", "after"},
+		{"two audit cursors", "GET", "/v1/audit?before=5&after=2", tokAdmin, ``, nil, 400, "invalid_cursor", "not both"},
 		{"unknown route", "GET", "/v1/nothing", tokAdmin, ``, nil, 404, "not_found", "openapi"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

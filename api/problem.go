@@ -58,6 +58,7 @@ func newProblem(status int, code, format string, args ...any) *problem {
 var domainStatus = map[mfa.Code]int{
 	mfa.CodeInvalidUserID:        http.StatusBadRequest,
 	mfa.CodeInvalidRequest:       http.StatusBadRequest,
+	mfa.CodeInvalidCursor:        http.StatusBadRequest,
 	mfa.CodeUnknownUser:          http.StatusNotFound,
 	mfa.CodeUnknownMethod:        http.StatusNotFound,
 	mfa.CodeUnknownChallenge:     http.StatusNotFound,

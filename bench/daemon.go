@@ -87,17 +87,22 @@ func startDaemonWith(bin, extra string, conc int, prepare func(dir string) error
 
 // configure writes the daemon's configuration file with extra appended.
 func (d *daemon) configure(extra string) error {
+	// An extra that starts with [store] is keys of that table only.
+	store := ""
+	if keys, ok := strings.CutPrefix(extra, "[store]\n"); ok {
+		store, extra = keys, ""
+	}
 	conf := fmt.Sprintf(`[server]
 listen = %q
 [store]
 path = "mfagate.db"
-[secrets]
+%s[secrets]
 key_file = "secret.key"
 [[api.client]]
 name = "bench"
 token_file = "bench.token"
 roles = ["idp", "enroll", "admin"]
-%s`, d.addr, extra)
+%s`, d.addr, store, extra)
 	return os.WriteFile(filepath.Join(d.dir, "mfagate.toml"), []byte(conf), 0o600)
 }
 

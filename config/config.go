@@ -84,7 +84,16 @@ type Store struct {
 	// Lease is how long a node's claim on an outbox job stands without its
 	// heartbeat (every third of it) before another node may take the job over.
 	Lease Duration `toml:"lease"`
+	// How long finished records are kept (0: forever): challenges and sent
+	// or failed outbox jobs from their creation, audit events from when
+	// they happened. Housekeeping deletes older ones.
+	RetentionChallenges Duration `toml:"retention_challenges"`
+	RetentionOutbox     Duration `toml:"retention_outbox"`
+	RetentionAudit      Duration `toml:"retention_audit"`
 }
+
+// day is 24 hours, the unit of the retention keys.
+const day = 24 * time.Hour
 
 // Store drivers.
 const (
@@ -395,7 +404,8 @@ func Default() *Config {
 			IdleTimeout:     D(120 * time.Second),
 			ShutdownTimeout: D(15 * time.Second),
 		},
-		Store:   Store{Driver: DriverSQLite, Path: "/var/lib/mfagate/mfagate.db", Lease: D(30 * time.Second)},
+		Store: Store{Driver: DriverSQLite, Path: "/var/lib/mfagate/mfagate.db", Lease: D(30 * time.Second),
+			RetentionChallenges: D(30 * day), RetentionOutbox: D(30 * day), RetentionAudit: D(400 * day)},
 		Secrets: Secrets{KeyFile: "/etc/mfagate/secret.key"},
 		Policy: Policy{
 			CodeLength:             6,

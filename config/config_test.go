@@ -29,6 +29,9 @@ func TestDefaults(t *testing.T) {
 		{"store.driver", c.Store.Driver, "sqlite"},
 		{"store.path", c.Store.Path, "/var/lib/mfagate/mfagate.db"},
 		{"store.lease", c.Store.Lease.Duration, 30 * time.Second},
+		{"store.retention_challenges", c.Store.RetentionChallenges.Duration, 30 * 24 * time.Hour},
+		{"store.retention_outbox", c.Store.RetentionOutbox.Duration, 30 * 24 * time.Hour},
+		{"store.retention_audit", c.Store.RetentionAudit.Duration, 400 * 24 * time.Hour},
 		{"server.node", c.Server.Node, ""},
 		{"secrets.key_file", c.Secrets.KeyFile, "/etc/mfagate/secret.key"},
 		{"api.client", len(c.API.Clients), 0},
@@ -546,6 +549,17 @@ func TestDurationText(t *testing.T) {
 	var d Duration
 	if err := d.UnmarshalText([]byte("300")); err == nil || !strings.Contains(err.Error(), `like "30s"`) {
 		t.Errorf("UnmarshalText(300) error = %v, want a hint about units", err)
+	}
+	// Days, alone or before the other units.
+	for in, want := range map[string]time.Duration{"30d": 30 * 24 * time.Hour, "1d12h": 36 * time.Hour, "0d": 0, "2d30m": 48*time.Hour + 30*time.Minute} {
+		if err := d.UnmarshalText([]byte(in)); err != nil || d.Duration != want {
+			t.Errorf("UnmarshalText(%s) = %v, %v; want %v", in, d.Duration, err, want)
+		}
+	}
+	for _, in := range []string{"d", "-1d", "+1d", "1.5d", "1d-1h", "1dd", "100001d", "1d 2h"} {
+		if err := d.UnmarshalText([]byte(in)); err == nil {
+			t.Errorf("UnmarshalText(%s) = %v, want an error", in, d.Duration)
+		}
 	}
 }
 

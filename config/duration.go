@@ -2,12 +2,14 @@ package config
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
 
 // Duration is a time.Duration that reads from and writes to TOML as a string
-// such as "30s", "5m" or "1h30m" (the syntax of time.ParseDuration).
+// such as "30s", "5m" or "1h30m" (the syntax of time.ParseDuration), with
+// whole days allowed in front, as in "30d" or "1d12h".
 type Duration struct{ time.Duration }
 
 // D returns d as a Duration.
@@ -16,12 +18,36 @@ func D(d time.Duration) Duration { return Duration{d} }
 // UnmarshalText implements encoding.TextUnmarshaler.
 func (d *Duration) UnmarshalText(text []byte) error {
 	s := string(text)
-	v, err := time.ParseDuration(s)
+	v, err := parseDuration(s)
 	if err != nil {
-		return fmt.Errorf("invalid duration %q: write a number with a unit, like \"30s\", \"5m\" or \"1h\"", s)
+		return fmt.Errorf("invalid duration %q: write a number with a unit, like \"30s\", \"5m\", \"1h\" or \"30d\"", s)
 	}
 	d.Duration = v
 	return nil
+}
+
+// maxDays keeps a count of days within a time.Duration (about 290 years).
+const maxDays = 100_000
+
+// parseDuration is time.ParseDuration with a leading count of days.
+func parseDuration(s string) (time.Duration, error) {
+	days, rest, ok := strings.Cut(s, "d")
+	if !ok {
+		return time.ParseDuration(s)
+	}
+	n, err := strconv.Atoi(days)
+	if err != nil || n < 0 || n > maxDays || days[0] == '+' {
+		return 0, fmt.Errorf("bad count of days %q", days)
+	}
+	d := time.Duration(n) * 24 * time.Hour
+	if rest == "" {
+		return d, nil
+	}
+	r, err := time.ParseDuration(rest)
+	if err != nil || r < 0 {
+		return 0, fmt.Errorf("bad duration after the days %q", rest)
+	}
+	return d + r, nil
 }
 
 // MarshalText implements encoding.TextMarshaler; it writes the shortest form

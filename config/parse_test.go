@@ -120,7 +120,7 @@ roles = "idp"
 line 3: server.metrics_public = "yes": must be true or false, without quotes
 line 4: server.read_timeout = 10: must be a duration in double quotes, like "30s", "5m" or "1h"
 line 7: policy.code_length = "6": must be a whole number, without quotes
-line 8: policy.code_ttl = "5 minutes": is not a duration: write a number with a unit, like "30s", "5m" or "1h"
+line 8: policy.code_ttl = "5 minutes": is not a duration: write a number with a unit, like "30s", "5m", "1h" or "30d"
 line 9: policy.allowed_regions = "JP": must be an array of strings, like ["a", "b"]
 line 10: policy.colour: unknown key; valid in [policy]: activation_delay, allowed_regions, code_length, code_ttl, default_region, max_attempts, max_consecutive_failures, phone_challenge_window, phone_challenges_per_user, proof_max_age, tap_allowed_for, tap_max_lifetime, tap_signin, user_id_pattern, voice_confirmation
 line 14: api.client[0].roles = "idp": must be an array of strings, like ["a", "b"]`

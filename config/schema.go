@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/BurntSushi/toml"
 )
@@ -260,8 +259,8 @@ func checkTable(ps *[]*Problem, m map[string]any, plain, indexed string) {
 			s, ok := v.(string)
 			if !ok {
 				bad(`must be a duration in double quotes, like "30s", "5m" or "1h"`)
-			} else if _, err := time.ParseDuration(s); err != nil {
-				bad(`is not a duration: write a number with a unit, like "30s", "5m" or "1h"`)
+			} else if _, err := parseDuration(s); err != nil {
+				bad(`is not a duration: write a number with a unit, like "30s", "5m", "1h" or "30d"`)
 			}
 		case kindStrings:
 			arr, ok := v.([]any)

@@ -141,9 +141,28 @@ func (s Server) check(ck *checker) {
 // logs and status pages.
 var nodeRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 
+// minRetention is the shortest retention a [store] retention_* key takes.
+const minRetention = 24 * time.Hour
+
 func (s Store) check(ck *checker) {
 	ck.durRange("store.lease", s.Lease, 3*time.Second, 10*time.Minute,
 		"a job held by a node that died waits this long before another node sends it")
+	for _, r := range []struct {
+		key  string
+		d    Duration
+		what string
+	}{
+		{"store.retention_challenges", s.RetentionChallenges, "an identity provider reads a finished sign-in back, and rate limits look back, for up to a day"},
+		{"store.retention_outbox", s.RetentionOutbox, "the outbox is how an operator finds out why an SMS did not arrive"},
+		{"store.retention_audit", s.RetentionAudit, "the audit log is how staff find out who changed what"},
+	} {
+		switch {
+		case r.d.Duration < 0:
+			ck.add(r.key, qd(r.d), "must not be negative (0 keeps the records forever)")
+		case r.d.Duration > 0 && r.d.Duration < minRetention:
+			ck.add(r.key, qd(r.d), "must be 0 (keep forever) or at least 1d: %s", r.what)
+		}
+	}
 	switch s.Driver {
 	case DriverSQLite:
 		if s.Path == "" {

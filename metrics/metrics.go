@@ -28,6 +28,7 @@ type Metrics struct {
 	tapIssued          *prometheus.CounterVec
 	staffActions       *prometheus.CounterVec
 	users              *prometheus.GaugeVec
+	pruned             *prometheus.CounterVec
 	modemJobs          *prometheus.CounterVec
 	modemJobSeconds    *prometheus.HistogramVec
 	dtmf               *prometheus.CounterVec
@@ -94,6 +95,10 @@ func New() *Metrics {
 			Name: "mfagate_users",
 			Help: "Users with a stored record, by MFA state.",
 		}, []string{"state"}),
+		pruned: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mfagate_store_pruned_rows_total",
+			Help: "Rows retention deleted, by table (challenges, outbox, audit), on this node.",
+		}, []string{"table"}),
 		modemJobs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mfagate_modem_jobs_total",
 			Help: "Outbox jobs a modem handled, by channel and result (sent, retry, failed, keys, busy, no_answer, no_input).",
@@ -187,7 +192,7 @@ func New() *Metrics {
 		m.verifyFailures, m.fraudReports, m.users, m.modemJobs, m.modemJobSeconds, m.dtmf, m.smsFailures,
 		m.outboxQueued, m.outboxSending, m.outboxOldest, m.reloadOK, m.reloadTime, m.fidoEnrollments,
 		m.oidcSignins, m.selfService, m.piRequests, m.radiusRequests, m.radiusDropped, m.mdsConfigured, m.mdsValid, m.mdsNextUpdate,
-		m.tapIssued, m.staffActions,
+		m.tapIssued, m.staffActions, m.pruned,
 	)
 	m.secrets = newSecretsMetrics()
 	m.Registry.MustRegister(m.secrets.collectors()...)
@@ -204,6 +209,9 @@ func New() *Metrics {
 	m.fidoEnrollments.WithLabelValues("failed")
 	for _, s := range []mfa.State{mfa.StateOff, mfa.StatePending, mfa.StateActive} {
 		m.users.WithLabelValues(string(s))
+	}
+	for _, t := range []string{"challenges", "outbox", "audit"} {
+		m.pruned.WithLabelValues(t)
 	}
 	return m
 }
@@ -371,6 +379,13 @@ var StaffActions = []string{"unlock", "remove_method", "set_default", "terminate
 // from a fixed set.
 func (m *Metrics) StaffAction(action, role, result string) {
 	m.staffActions.WithLabelValues(action, role, result).Inc()
+}
+
+// AddPruned counts the rows a pruning round deleted.
+func (m *Metrics) AddPruned(p mfa.Pruned) {
+	m.pruned.WithLabelValues("challenges").Add(float64(p.Challenges))
+	m.pruned.WithLabelValues("outbox").Add(float64(p.Outbox))
+	m.pruned.WithLabelValues("audit").Add(float64(p.Audit))
 }
 
 // SetUsers publishes user counts by state; the daemon refreshes them on a

@@ -534,23 +534,55 @@ func (s *Service) Job(ctx context.Context, id string) (Job, error) {
 	return j, err
 }
 
-// Jobs lists outbox jobs in a state ("" for every state).
+// Jobs lists the newest outbox jobs in a state ("" for every state).
 func (s *Service) Jobs(ctx context.Context, state JobState, limit int) ([]Job, error) {
-	switch state {
+	return s.ListJobs(ctx, JobFilter{State: state, Limit: limit})
+}
+
+// ListJobs lists outbox jobs newest first, a page at a time: f.Before or
+// f.After is the ID of a job of the previous page.
+func (s *Service) ListJobs(ctx context.Context, f JobFilter) ([]Job, error) {
+	switch f.State {
 	case "", JobQueued, JobSending, JobSent, JobFailed:
 	default:
-		return nil, refuse(CodeInvalidRequest, "state %q is unknown: use queued, sending, sent or failed", truncate(string(state), 16))
+		return nil, refuse(CodeInvalidRequest, "state %q is unknown: use queued, sending, sent or failed", truncate(string(f.State), 16))
 	}
-	if limit <= 0 || limit > 1000 {
-		limit = 100
+	if f.Before != "" && f.After != "" {
+		return nil, refuse(CodeInvalidCursor, "give before or after, not both: before pages to older jobs, after to newer ones")
+	}
+	for _, c := range []string{f.Before, f.After} {
+		if c != "" && !validJobID(c) {
+			return nil, refuse(CodeInvalidCursor, "cursor %q is not a job ID: give the id (j_…) of a job the previous page listed", truncate(c, 40))
+		}
+	}
+	if f.Limit <= 0 || f.Limit > 1000 {
+		f.Limit = 100
 	}
 	var out []Job
 	err := s.store.View(ctx, func(tx Tx) error {
 		var err error
-		out, err = tx.Jobs(state, limit)
+		out, err = tx.Jobs(f)
 		return err
 	})
+	if errors.Is(err, ErrNotFound) {
+		return nil, refuse(CodeInvalidCursor, "job %s is not in the outbox (retention removed it, or it never was): list again from the newest",
+			truncate(f.Before+f.After, 40))
+	}
 	return out, err
+}
+
+// validJobID reports whether id can be a job's ID: printable ASCII, as
+// newID and the test SMS route make them.
+func validJobID(id string) bool {
+	if len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] <= ' ' || id[i] > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 // Sweep expires overdue challenges (dropping their queued jobs), removes

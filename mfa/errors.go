@@ -59,6 +59,7 @@ const (
 	CodeNoTAP                Code = "no_tap"
 	CodeInvalidFilter        Code = "invalid_filter"  // a user listing's filter (users.go)
 	CodeImportRejected       Code = "import_rejected" // an import with bad lines: nothing imported
+	CodeInvalidCursor        Code = "invalid_cursor"
 )
 
 // Error is a refusal with a stable code and a message a person can act on.

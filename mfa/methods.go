@@ -607,6 +607,12 @@ func (s *Service) Events(ctx context.Context, f EventFilter) ([]Event, error) {
 			return nil, err
 		}
 	}
+	if f.BeforeID < 0 || f.AfterID < 0 {
+		return nil, refuse(CodeInvalidCursor, "before and after are event IDs, positive whole numbers")
+	}
+	if f.BeforeID > 0 && f.AfterID > 0 {
+		return nil, refuse(CodeInvalidCursor, "give before or after, not both: before pages to older events, after to newer ones")
+	}
 	if f.Limit <= 0 || f.Limit > 1000 {
 		f.Limit = 100
 	}

@@ -65,8 +65,9 @@ type Tx interface {
 	// RenewLeases extends to until the lease of each listed job that is
 	// still sending and held by node, and returns how many it extended.
 	RenewLeases(node string, jobs []string, until time.Time) (int, error)
-	// Jobs lists outbox jobs in a state ("" for all), oldest first.
-	Jobs(state JobState, limit int) ([]Job, error)
+	// Jobs lists outbox jobs as f selects them, newest first; ErrNotFound
+	// when f names a cursor job that is not in the outbox.
+	Jobs(f JobFilter) ([]Job, error)
 	// OutboxStats counts queued and sending jobs and finds the oldest queued.
 	OutboxStats() (OutboxStats, error)
 	// RequeueSending moves back to queued every job in sending that node
@@ -92,4 +93,18 @@ type Tx interface {
 	// MethodsOf lists the methods of the listed users, each user's oldest
 	// first.
 	MethodsOf(users []string) ([]Method, error)
+
+	// PruneLock reports whether this transaction may prune: true for the
+	// one transaction of all nodes that holds the store's pruning lock
+	// until it ends, false for the others.
+	PruneLock() (bool, error)
+	// PruneChallenges deletes up to n finished challenges created before
+	// t, and returns how many it deleted. Open challenges stay.
+	PruneChallenges(t time.Time, n int) (int, error)
+	// PruneJobs deletes up to n sent or failed outbox jobs created before
+	// t. Queued and sending jobs stay.
+	PruneJobs(t time.Time, n int) (int, error)
+	// PruneEvents deletes audit events that happened before t, among the
+	// n oldest.
+	PruneEvents(t time.Time, n int) (int, error)
 }

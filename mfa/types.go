@@ -240,8 +240,29 @@ const (
 // EventFilter selects audit events, newest first.
 type EventFilter struct {
 	User     string
-	BeforeID int64 // 0: from the newest
-	Limit    int
+	BeforeID int64 // 0: from the newest; else only events older than this one
+	// AfterID, when not 0, keeps only events newer than this one: the page
+	// is the Limit events that follow it (still listed newest first).
+	AfterID int64
+	Limit   int
+}
+
+// JobFilter selects outbox jobs, newest first (by creation, then ID).
+type JobFilter struct {
+	State JobState // "": every state
+	// Before, when not "", is a job's ID: only older jobs are listed.
+	Before string
+	// After, when not "", is a job's ID: only newer jobs, the page of Limit
+	// jobs that follows it (still listed newest first).
+	After string
+	Limit int
+}
+
+// Retention is how long finished records are kept (0: forever).
+type Retention struct {
+	Challenges time.Duration // finished challenges, from their creation
+	Outbox     time.Duration // sent and failed outbox jobs, from their creation
+	Audit      time.Duration // audit events, from when they happened
 }
 
 // JobState is an outbox job's state.

@@ -39,6 +39,7 @@ var knownMetrics = map[string]bool{
 	"mfagate_users":                                        false,
 	"mfagate_store_commits_total":                          false,
 	"mfagate_store_wal_frames_total":                       false,
+	"mfagate_store_pruned_rows_total":                      false,
 	"mfagate_build_info":                                   false,
 	"mfagate_modem_up":                                     false,
 	"mfagate_modem_state":                                  false,

@@ -6,6 +6,7 @@ package phone
 import (
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/nyaruka/phonenumbers"
 )
@@ -18,7 +19,11 @@ import (
 // four digits, or its last two when it has eight digits or fewer, so an
 // error message can echo what was sent without disclosing it.
 func Mask(s string) string {
+	if m, ok := masked.get(s); ok {
+		return m
+	}
 	if m, ok := maskE164(s); ok {
+		masked.put(s, m)
 		return m
 	}
 	digits := 0
@@ -81,4 +86,34 @@ func maskE164(s string) (string, bool) {
 		sb.WriteRune(r)
 	}
 	return sb.String(), true
+}
+
+// masked remembers the masks of recent E.164 numbers: parsing and
+// formatting one with the numbering plan takes about 0.1 ms, which made a
+// page of 100 outbox jobs cost 10 ms to render, while the numbers of a
+// page repeat from one listing (and one log line) to the next.
+var masked = maskCache{max: 4096}
+
+type maskCache struct {
+	mu  sync.Mutex
+	m   map[string]string
+	max int
+}
+
+func (c *maskCache) get(s string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m, ok := c.m[s]
+	return m, ok
+}
+
+// put stores a mask; a full cache starts over (the numbers in use come
+// back at once, and no entry outlives max others).
+func (c *maskCache) put(s, m string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= c.max {
+		c.m = make(map[string]string, c.max)
+	}
+	c.m[s] = m
 }

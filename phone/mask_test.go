@@ -1,6 +1,7 @@
 package phone
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -46,6 +47,35 @@ func FuzzMask(f *testing.F) {
 		hidden := strings.Count(m, "*") - strings.Count(n, "*")
 		if d := digits(n); (d > 4 && hidden < 3) || (d <= 4 && hidden < d) {
 			t.Fatalf("Mask(%q) = %q hides only %d of %d digits", n, m, hidden, d)
+		}
+	})
+}
+
+// Masks served from the cache are the masks computed afresh, also across
+// the cache starting over when full.
+func TestMaskCache(t *testing.T) {
+	for round := range 2 {
+		for i := range masked.max + 100 {
+			n := fmt.Sprintf("+8190%08d", i)
+			want, ok := maskE164(n)
+			if got := Mask(n); !ok || got != want {
+				t.Fatalf("round %d: Mask(%s) = %q, want %q", round, n, got, want)
+			}
+		}
+	}
+}
+
+func BenchmarkMask(b *testing.B) {
+	b.Run("cached", func(b *testing.B) {
+		for b.Loop() {
+			Mask("+819012345678")
+		}
+	})
+	b.Run("new", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			i++
+			Mask(fmt.Sprintf("+8180%08d", i))
 		}
 	})
 }

@@ -40,6 +40,10 @@ type Dialect struct {
 	// jobs other transactions are claiming ("" behind a single writer,
 	// which serialises claims).
 	SkipLocked string
+	// TryLock takes an advisory lock for the rest of the transaction and
+	// answers whether it got it, given its key ("": the single writer is
+	// the lock).
+	TryLock string
 	// AnyOf is a condition that column holds one of values: IN (?,…) or
 	// = ANY(?) with an array, which keeps one statement for any count.
 	AnyOf func(column string, values []string) (string, []any)
@@ -263,18 +267,32 @@ func scanEvent(row Row) (mfa.Event, error) {
 
 func (t *Tx) Events(f mfa.EventFilter) ([]mfa.Event, error) {
 	// The filters shape the statement (so that audit_user serves it); the
-	// values are always parameters.
-	q := `SELECT id, at, user_id, type, actor, method_id, challenge_id, detail FROM audit WHERE 1=1`
+	// values are always parameters. The cursor is always bound, so that
+	// every listing is a search of an index, never a scan of the table.
+	q := `SELECT id, at, user_id, type, actor, method_id, challenge_id, detail FROM audit WHERE `
 	var args []any
 	if f.User != "" {
-		q += ` AND user_id = ?`
+		q += `user_id = ? AND `
 		args = append(args, f.User)
 	}
-	if f.BeforeID > 0 {
-		q += ` AND id < ?`
-		args = append(args, f.BeforeID)
+	if f.AfterID > 0 {
+		// The page that follows the cursor: the oldest newer events,
+		// turned newest first.
+		es, err := list(t.c, "list events", scanEvent, q+`id > ? ORDER BY id LIMIT ?`, append(args, f.AfterID, limit(f.Limit))...)
+		reverse(es)
+		return es, err
 	}
-	return list(t.c, "list events", scanEvent, q+` ORDER BY id DESC LIMIT ?`, append(args, limit(f.Limit))...)
+	before := int64(math.MaxInt64)
+	if f.BeforeID > 0 {
+		before = f.BeforeID
+	}
+	return list(t.c, "list events", scanEvent, q+`id < ? ORDER BY id DESC LIMIT ?`, append(args, before, limit(f.Limit))...)
+}
+
+func reverse[T any](s []T) {
+	for i, j := 0, len(s)-1; i < j; i, j = i+1, j-1 {
+		s[i], s[j] = s[j], s[i]
+	}
 }
 
 const jobCols = `id, challenge_id, channel, dest, extension, sealed, language, state, modem, attempts, mr, reason, priority, created_at, updated_at, expires_at, pinned, node, lease_until`
@@ -310,7 +328,9 @@ func (t *Tx) Job(id string) (mfa.Job, error) {
 }
 
 func (t *Tx) JobForChallenge(challenge string) (mfa.Job, error) {
-	return one(t.c, "read job of challenge", t.scanJob, `SELECT `+jobCols+` FROM outbox WHERE challenge_id = ?`, challenge)
+	// challenge_id <> '' lets SQLite use the partial index outbox_challenge
+	// (test messages have no challenge).
+	return one(t.c, "read job of challenge", t.scanJob, `SELECT `+jobCols+` FROM outbox WHERE challenge_id = ? AND challenge_id <> ''`, challenge)
 }
 
 func (t *Tx) ClaimJob(c mfa.JobClaim) (mfa.Job, error) {
@@ -338,12 +358,40 @@ func (t *Tx) RenewLeases(node string, jobs []string, until time.Time) (int, erro
 		append([]any{Nanos(until), node}, args...)...)
 }
 
-func (t *Tx) Jobs(state mfa.JobState, n int) ([]mfa.Job, error) {
-	if state == "" {
-		return list(t.c, "list jobs", t.scanJob, `SELECT `+jobCols+` FROM outbox ORDER BY created_at, id LIMIT ?`, limit(n))
+func (t *Tx) Jobs(f mfa.JobFilter) ([]mfa.Job, error) {
+	// Keyset pages on (created_at, id), served by outbox_created or, with
+	// a state, outbox_state_created; the cursor is always bound.
+	q := `SELECT ` + jobCols + ` FROM outbox WHERE `
+	var args []any
+	if f.State != "" {
+		q += `state = ? AND `
+		args = append(args, string(f.State))
 	}
-	return list(t.c, "list jobs", t.scanJob, `SELECT `+jobCols+` FROM outbox WHERE state = ? ORDER BY created_at, id LIMIT ?`,
-		string(state), limit(n))
+	key := func(id string) (created int64, err error) {
+		created, err = one(t.c, "read the cursor job", func(row Row) (n int64, err error) { return n, row.Scan(&n) },
+			`SELECT created_at FROM outbox WHERE id = ?`, id)
+		return created, err
+	}
+	if f.After != "" {
+		created, err := key(f.After)
+		if err != nil {
+			return nil, err
+		}
+		js, err := list(t.c, "list jobs", t.scanJob, q+`(created_at, id) > (?, ?) ORDER BY created_at, id LIMIT ?`,
+			append(args, created, f.After, limit(f.Limit))...)
+		reverse(js)
+		return js, err
+	}
+	created, id := int64(math.MaxInt64), ""
+	if f.Before != "" {
+		var err error
+		if created, err = key(f.Before); err != nil {
+			return nil, err
+		}
+		id = f.Before
+	}
+	return list(t.c, "list jobs", t.scanJob, q+`(created_at, id) < (?, ?) ORDER BY created_at DESC, id DESC LIMIT ?`,
+		append(args, created, id, limit(f.Limit))...)
 }
 
 func (t *Tx) RequeueSending(node string, now time.Time) (int, error) {
@@ -362,18 +410,59 @@ type stateCount struct {
 }
 
 func (t *Tx) CountUsers() (map[mfa.State]int, error) {
+	// user_counts is kept by triggers on users (migration 0011).
 	counts, err := list(t.c, "count users", func(row Row) (stateCount, error) {
 		var c stateCount
 		return c, row.Scan(&c.state, &c.n)
-	}, `SELECT state, COUNT(*) FROM users GROUP BY state`)
+	}, `SELECT state, n FROM user_counts`)
 	if err != nil {
 		return nil, err
 	}
 	out := map[mfa.State]int{mfa.StateOff: 0, mfa.StatePending: 0, mfa.StateActive: 0}
 	for _, c := range counts {
-		out[c.state] += c.n
+		if c.n != 0 {
+			out[c.state] += c.n
+		}
 	}
 	return out, nil
+}
+
+// pruneLock is the key of the advisory lock that lets one node at a time
+// prune ("mfprune" in ASCII).
+const pruneLock int64 = 0x6d6670_72756e65
+
+func (t *Tx) PruneLock() (bool, error) {
+	if t.d.TryLock == "" {
+		return true, nil
+	}
+	var ok bool
+	err := t.c.QueryRow(t.d.TryLock, pruneLock).Scan(&ok)
+	return ok, t.c.Err("take the pruning lock", err)
+}
+
+func (t *Tx) PruneChallenges(before time.Time, n int) (int, error) {
+	return t.count("prune challenges", `DELETE FROM challenges WHERE id IN
+		(SELECT id FROM challenges WHERE created_at < ? AND NOT open LIMIT ?)`, Nanos(before), limit(n))
+}
+
+func (t *Tx) PruneJobs(before time.Time, n int) (int, error) {
+	return t.count("prune jobs", `DELETE FROM outbox WHERE id IN
+		(SELECT id FROM outbox WHERE state IN ('sent', 'failed') AND created_at < ? LIMIT ?)`, Nanos(before), limit(n))
+}
+
+func (t *Tx) PruneEvents(before time.Time, n int) (int, error) {
+	// Of the n oldest events, those before the cutoff: ids grow with time
+	// (up to the clocks of the nodes), so no index on at is needed, and an
+	// event written with a clock running late is kept, never one too young.
+	// The oldest ids are read first so that the delete is a range of the
+	// primary key: on PostgreSQL a plan that read the whole table would
+	// also make every concurrent audit write a serialization conflict.
+	ids, err := list(t.c, "list the oldest events", func(row Row) (id int64, err error) { return id, row.Scan(&id) },
+		`SELECT id FROM audit WHERE id > 0 ORDER BY id LIMIT ?`, limit(n))
+	if err != nil || len(ids) == 0 {
+		return 0, err
+	}
+	return t.count("prune events", `DELETE FROM audit WHERE id <= ? AND at < ?`, ids[len(ids)-1], Nanos(before))
 }
 
 func (t *Tx) OutboxStats() (mfa.OutboxStats, error) {

@@ -67,7 +67,7 @@ tell approved from in progress reads "status" with -json.`},
 	{name: "audit", opts: "[-user USER] [-limit N]", minArgs: 0, maxArgs: 0,
 		summary: "list audit events, newest first (admin)", setup: setupAudit},
 	{name: "outbox", opts: "[-state queued|sending|failed] [-limit N]", minArgs: 0, maxArgs: 0,
-		summary: "list SMS and call jobs (admin)", setup: setupOutbox},
+		summary: "list SMS and call jobs, newest first (admin)", setup: setupOutbox},
 	{name: "fraud clear", args: "USER", minArgs: 1, maxArgs: 1,
 		summary: "clear the phone block after a fraud report; it also clears a failure lock (admin)", setup: setupFraudClear,
 		details: `A user who keys "0" on a verification call reports it as fraud: phone

@@ -265,7 +265,9 @@ func serve(ctx context.Context, ln net.Listener, cfg *config.Config, d *demoStat
 
 	var wg sync.WaitGroup
 	hk := &heartbeat{}
-	wg.Go(func() { housekeeping(life, svc, m, hk, log.With("component", "housekeeping")) })
+	retain := mfa.Retention{Challenges: cfg.Store.RetentionChallenges.Duration, Outbox: cfg.Store.RetentionOutbox.Duration,
+		Audit: cfg.Store.RetentionAudit.Duration}
+	wg.Go(func() { housekeeping(life, svc, m, hk, retain, log.With("component", "housekeeping")) })
 	cl := &cluster{svc: svc, pool: pool, m: m, log: log.With("component", "cluster"), started: time.Now(), version: version()}
 	wg.Go(func() { cl.run(life) })
 	if op != nil {
@@ -373,13 +375,35 @@ func cutReadsShort(stopping context.Context, h http.Handler) http.Handler {
 	})
 }
 
-// housekeeping expires challenges, activates users and refreshes the
-// user-count gauge until ctx ends.
-func housekeeping(ctx context.Context, svc *mfa.Service, m *metrics.Metrics, hk *heartbeat, log *slog.Logger) {
+// Pruning runs pruneFirst after the start, then every prunePeriod, for at
+// most pruneBudget a round: the rest of a backlog (a first start with a
+// year of rows) waits for the next round, so that sweeps are never more
+// than pruneBudget late.
+const (
+	pruneFirst  = 2 * time.Second
+	prunePeriod = 10 * time.Second
+	pruneBudget = 2 * time.Second
+)
+
+// housekeeping expires challenges, activates users, deletes records older
+// than retain keeps them and refreshes the user-count gauge until ctx ends.
+func housekeeping(ctx context.Context, svc *mfa.Service, m *metrics.Metrics, hk *heartbeat, retain mfa.Retention, log *slog.Logger) {
 	sweep := time.NewTicker(2 * time.Second)
 	defer sweep.Stop()
 	count := time.NewTicker(15 * time.Second)
 	defer count.Stop()
+	prune := time.NewTimer(pruneFirst)
+	defer prune.Stop()
+	pruneRound := func() {
+		p, err := svc.Prune(ctx, retain, pruneBudget)
+		m.AddPruned(p)
+		if n := p.Challenges + p.Outbox + p.Audit; n > 0 {
+			log.Info("retention deleted old records", "challenges", p.Challenges, "outbox", p.Outbox, "audit", p.Audit)
+		}
+		if err != nil && ctx.Err() == nil && !errors.Is(err, mfa.ErrUnavailable) {
+			log.Warn("pruning failed", "err", err)
+		}
+	}
 	refresh := func() {
 		if n, err := svc.CountUsers(ctx); err == nil {
 			m.SetUsers(n)
@@ -418,6 +442,9 @@ func housekeeping(ctx context.Context, svc *mfa.Service, m *metrics.Metrics, hk 
 			}
 		case <-count.C:
 			refresh()
+		case <-prune.C:
+			pruneRound()
+			prune.Reset(prunePeriod)
 		}
 	}
 }

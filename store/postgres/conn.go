@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -19,6 +20,7 @@ import (
 var dialect = store.Dialect{
 	SkipLocked: ` FOR UPDATE SKIP LOCKED`,
 	ByteOrder:  ` COLLATE "C"`, // the indexes of migration 0012 are in this order
+	TryLock:    `SELECT pg_try_advisory_xact_lock(?)`,
 	AnyOf: func(column string, values []string) (string, []any) {
 		return column + ` = ANY(?)`, []any{values}
 	},
@@ -75,10 +77,12 @@ func rebind(q string) string {
 }
 
 func (c *conn) QueryRow(q string, args ...any) store.Row {
+	traced(q, args)
 	return c.q.QueryRow(c.ctx, rebind(q), args...)
 }
 
 func (c *conn) Query(q string, args ...any) (store.Rows, error) {
+	traced(q, args)
 	rs, err := c.q.Query(c.ctx, rebind(q), args...)
 	if err != nil {
 		return nil, err
@@ -87,6 +91,7 @@ func (c *conn) Query(q string, args ...any) (store.Rows, error) {
 }
 
 func (c *conn) Exec(q string, args ...any) (int64, error) {
+	traced(q, args)
 	tag, err := c.q.Exec(c.ctx, rebind(q), args...)
 	return tag.RowsAffected(), err
 }
@@ -101,4 +106,14 @@ func (c *conn) Err(what string, err error) error {
 		c.conflict = err
 	}
 	return fmt.Errorf("postgres: %s: %w", what, unreachable(c.ctx, err))
+}
+
+// trace, when set, sees every statement a conn runs, with its arguments
+// (the query-plan test collects them; nothing else sets it).
+var trace atomic.Pointer[func(q string, args []any)]
+
+func traced(q string, args []any) {
+	if fn := trace.Load(); fn != nil {
+		(*fn)(q, args)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"mfagate/store"
 )
@@ -132,6 +133,7 @@ func (c *conn) prepared(q string) *sql.Stmt {
 }
 
 func (c *conn) QueryRow(q string, args ...any) store.Row {
+	traced(q, args)
 	if s := c.prepared(q); s != nil {
 		return s.QueryRowContext(c.ctx, args...)
 	}
@@ -146,6 +148,7 @@ type rows struct{ *sql.Rows }
 func (r rows) Close() { r.Rows.Close() }
 
 func (c *conn) Query(q string, args ...any) (store.Rows, error) {
+	traced(q, args)
 	var rs *sql.Rows
 	var err error
 	if s := c.prepared(q); s != nil {
@@ -161,6 +164,7 @@ func (c *conn) Query(q string, args ...any) (store.Rows, error) {
 }
 
 func (c *conn) Exec(q string, args ...any) (int64, error) {
+	traced(q, args)
 	var res sql.Result
 	var err error
 	if s := c.prepared(q); s != nil {
@@ -180,4 +184,14 @@ func (c *conn) Err(what string, err error) error {
 		return nil
 	}
 	return fmt.Errorf("sqlite: %s: %w", what, err)
+}
+
+// trace, when set, sees every statement a conn runs, with its arguments
+// (the query-plan test collects them; nothing else sets it).
+var trace atomic.Pointer[func(q string, args []any)]
+
+func traced(q string, args []any) {
+	if fn := trace.Load(); fn != nil {
+		(*fn)(q, args)
+	}
 }

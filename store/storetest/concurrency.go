@@ -68,7 +68,7 @@ func testConcurrentClaims(t *testing.T, s mfa.Store) {
 		t.Errorf("%d of %d jobs claimed", len(owner), jobs)
 	}
 	view(t, s, func(tx mfa.Tx) error {
-		js, err := tx.Jobs("", 2*jobs)
+		js, err := tx.Jobs(mfa.JobFilter{Limit: 2 * jobs})
 		for _, j := range js {
 			if j.State != mfa.JobSending || j.Modem != owner[j.ID] {
 				t.Errorf("job %s stored as %s by %q, claimed by %q", j.ID, j.State, j.Modem, owner[j.ID])

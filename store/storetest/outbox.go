@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -146,7 +147,7 @@ func testRequeueSending(t *testing.T, s mfa.Store) {
 		t.Fatalf("requeued %d jobs the second time, want 0", n)
 	}
 	view(t, s, func(tx mfa.Tx) error {
-		js, err := tx.Jobs(mfa.JobQueued, 10)
+		js, err := tx.Jobs(mfa.JobFilter{State: mfa.JobQueued, Limit: 10})
 		if len(js) != 3 {
 			t.Errorf("queued after requeue: %v", ids(js))
 		}
@@ -193,34 +194,53 @@ func testNodes(t *testing.T, s mfa.Store) {
 	})
 }
 
-// Jobs lists by state, oldest first, up to the limit.
+// Jobs lists by state, newest first, a page at a time before or after a
+// cursor job, up to the limit.
 func testJobs(t *testing.T, s mfa.Store) {
 	mk := func(id string, st mfa.JobState, created time.Duration) mfa.Job {
 		j := job(id, mfa.ChannelSMS, 0, time.Hour)
 		j.State, j.CreatedAt = st, t0.Add(created)
 		return j
 	}
+	// q4b ties with q4 on its creation time: the ID orders them.
 	put(t, s, mk("q2", mfa.JobQueued, 2), mk("s1", mfa.JobSent, 1), mk("q0", mfa.JobQueued, 0),
-		mk("f3", mfa.JobFailed, 3), mk("q4", mfa.JobQueued, 4))
+		mk("f3", mfa.JobFailed, 3), mk("q4b", mfa.JobQueued, 4), mk("q4", mfa.JobQueued, 4))
 	tests := []struct {
-		state mfa.JobState
-		limit int
-		want  []string
+		f    mfa.JobFilter
+		want []string
 	}{
-		{"", 10, []string{"q0", "s1", "q2", "f3", "q4"}},
-		{"", 2, []string{"q0", "s1"}},
-		{mfa.JobQueued, 10, []string{"q0", "q2", "q4"}},
-		{mfa.JobQueued, 1, []string{"q0"}},
-		{mfa.JobFailed, 10, []string{"f3"}},
-		{mfa.JobSending, 10, []string{}},
+		{mfa.JobFilter{Limit: 10}, []string{"q4b", "q4", "f3", "q2", "s1", "q0"}},
+		{mfa.JobFilter{Limit: 2}, []string{"q4b", "q4"}},
+		{mfa.JobFilter{Before: "q4", Limit: 2}, []string{"f3", "q2"}},
+		{mfa.JobFilter{Before: "q4b", Limit: 2}, []string{"q4", "f3"}},
+		{mfa.JobFilter{Before: "q0", Limit: 2}, []string{}},
+		{mfa.JobFilter{After: "q2", Limit: 2}, []string{"q4", "f3"}},
+		{mfa.JobFilter{After: "q2", Limit: 10}, []string{"q4b", "q4", "f3"}},
+		{mfa.JobFilter{After: "q4b", Limit: 10}, []string{}},
+		{mfa.JobFilter{State: mfa.JobQueued, Limit: 10}, []string{"q4b", "q4", "q2", "q0"}},
+		{mfa.JobFilter{State: mfa.JobQueued, Limit: 1}, []string{"q4b"}},
+		{mfa.JobFilter{State: mfa.JobQueued, Before: "q4", Limit: 10}, []string{"q2", "q0"}},
+		{mfa.JobFilter{State: mfa.JobQueued, After: "q0", Limit: 2}, []string{"q4", "q2"}},
+		// A cursor of another state still places the page.
+		{mfa.JobFilter{State: mfa.JobQueued, Before: "f3", Limit: 10}, []string{"q2", "q0"}},
+		{mfa.JobFilter{State: mfa.JobFailed, Limit: 10}, []string{"f3"}},
+		{mfa.JobFilter{State: mfa.JobSending, Limit: 10}, []string{}},
 	}
 	for _, tc := range tests {
 		view(t, s, func(tx mfa.Tx) error {
-			js, err := tx.Jobs(tc.state, tc.limit)
-			same(t, "Jobs("+string(tc.state)+")", ids(js), tc.want)
+			js, err := tx.Jobs(tc.f)
+			same(t, fmt.Sprintf("Jobs(%+v)", tc.f), ids(js), tc.want)
 			return err
 		})
 	}
+	view(t, s, func(tx mfa.Tx) error {
+		for _, f := range []mfa.JobFilter{{Before: "nope", Limit: 1}, {After: "nope", Limit: 1}} {
+			if js, err := tx.Jobs(f); !errors.Is(err, mfa.ErrNotFound) {
+				t.Errorf("Jobs(%+v) with an unknown cursor = %v, %v; want ErrNotFound", f, ids(js), err)
+			}
+		}
+		return nil
+	})
 }
 
 // A challenge has at most one job; test messages have none and may be many.
@@ -240,8 +260,8 @@ func testOneJobPerChallenge(t *testing.T, s mfa.Store) {
 		if err != nil || j.ID != "first" {
 			t.Errorf("job for c_first = %q, %v", j.ID, err)
 		}
-		js, err := tx.Jobs("", 10)
-		same(t, "jobs", ids(js), []string{"first", "t1", "t2"})
+		js, err := tx.Jobs(mfa.JobFilter{Limit: 10})
+		same(t, "jobs", ids(js), []string{"t2", "t1", "first"})
 		return err
 	})
 }

@@ -209,7 +209,7 @@ func testNotFound(t *testing.T, s mfa.Store) {
 			if err != nil || len(ms) != 0 {
 				t.Errorf("Methods(nobody) = %v, %v", ms, err)
 			}
-			js, err := tx.Jobs("", 10)
+			js, err := tx.Jobs(mfa.JobFilter{Limit: 10})
 			if err != nil || len(js) != 0 {
 				t.Errorf("Jobs on an empty outbox = %v, %v", js, err)
 			}

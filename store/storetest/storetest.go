@@ -23,44 +23,49 @@ type Usage interface {
 // Open returns a new, empty store and closes it in t.Cleanup.
 type Open func(t *testing.T) mfa.Store
 
+// conformance lists the tests Run runs.
+var conformance = []struct {
+	name string
+	fn   func(*testing.T, mfa.Store)
+}{
+	{"RoundTrip", testRoundTrip},
+	{"Overwrite", testOverwrite},
+	{"NotFound", testNotFound},
+	{"MethodsOfUser", testMethodsOfUser},
+	{"MethodLastUse", testMethodLastUse},
+	{"TAP", testTAP},
+	{"RollbackOnError", testRollbackOnError},
+	{"RollbackOnPanic", testRollbackOnPanic},
+	{"ViewIsReadOnly", testViewIsReadOnly},
+	{"ClaimJobOrder", testClaimJobOrder},
+	{"ClaimJobFields", testClaimJobFields},
+	{"RequeueSending", testRequeueSending},
+	{"Nodes", testNodes},
+	{"Jobs", testJobs},
+	{"OneJobPerChallenge", testOneJobPerChallenge},
+	{"OutboxStats", testOutboxStats},
+	{"ExpiredOpenChallenges", testExpiredOpenChallenges},
+	{"DueActivations", testDueActivations},
+	{"CountUsers", testCountUsers},
+	{"Events", testEvents},
+	{"PhoneChallengeTimes", testPhoneChallengeTimes},
+	{"LatestChallenge", testLatestChallenge},
+	{"Ties", testTies},
+	{"ConcurrentClaims", testConcurrentClaims},
+	{"ConcurrentIncrements", testConcurrentIncrements},
+	{"ReaderNotBlockedByWriter", testReaderNotBlocked},
+	{"ViewIsSnapshot", testViewIsSnapshot},
+	{"Usage", testUsage},
+	{"CountUsersTracked", testCountUsersTracked},
+	{"EventsAfter", testEventsAfter},
+	{"Prune", testPrune},
+	{"WriteStats", testWriteStats},
+}
+
 // Run runs every conformance test against stores made by open, each test
 // on a fresh store. The store must also implement Usage.
 func Run(t *testing.T, open Open) {
-	tests := []struct {
-		name string
-		fn   func(*testing.T, mfa.Store)
-	}{
-		{"RoundTrip", testRoundTrip},
-		{"Overwrite", testOverwrite},
-		{"NotFound", testNotFound},
-		{"MethodsOfUser", testMethodsOfUser},
-		{"MethodLastUse", testMethodLastUse},
-		{"TAP", testTAP},
-		{"RollbackOnError", testRollbackOnError},
-		{"RollbackOnPanic", testRollbackOnPanic},
-		{"ViewIsReadOnly", testViewIsReadOnly},
-		{"ClaimJobOrder", testClaimJobOrder},
-		{"ClaimJobFields", testClaimJobFields},
-		{"RequeueSending", testRequeueSending},
-		{"Nodes", testNodes},
-		{"Jobs", testJobs},
-		{"OneJobPerChallenge", testOneJobPerChallenge},
-		{"OutboxStats", testOutboxStats},
-		{"ExpiredOpenChallenges", testExpiredOpenChallenges},
-		{"DueActivations", testDueActivations},
-		{"CountUsers", testCountUsers},
-		{"Events", testEvents},
-		{"PhoneChallengeTimes", testPhoneChallengeTimes},
-		{"LatestChallenge", testLatestChallenge},
-		{"Ties", testTies},
-		{"ConcurrentClaims", testConcurrentClaims},
-		{"ConcurrentIncrements", testConcurrentIncrements},
-		{"ReaderNotBlockedByWriter", testReaderNotBlocked},
-		{"ViewIsSnapshot", testViewIsSnapshot},
-		{"Usage", testUsage},
-		{"WriteStats", testWriteStats},
-	}
-	for _, tc := range tests {
+	for _, tc := range conformance {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}
 }

@@ -40,8 +40,8 @@ func testTies(t *testing.T, s mfa.Store) {
 			return err
 		}
 		for _, st := range []mfa.JobState{"", mfa.JobQueued} {
-			js, err := tx.Jobs(st, 10)
-			same(t, "Jobs("+string(st)+") created at one instant", ids(js), want("j-"))
+			js, err := tx.Jobs(mfa.JobFilter{State: st, Limit: 10})
+			same(t, "Jobs("+string(st)+") created at one instant (newest first)", ids(js), []string{"j-c", "j-b", "j-a"})
 			if err != nil {
 				return err
 			}

@@ -1,0 +1,59 @@
+package postgres
+
+import (
+	"regexp"
+	"testing"
+
+	"mfagate/mfa"
+	"mfagate/selfservice"
+	"mfagate/store/storetest"
+)
+
+// TestQueryPlans: no statement of the store reads a growing table whole.
+// Sequential scans are disabled while explaining, so that the planner
+// picks an index wherever one can serve the statement, however few rows
+// the test tables hold; a Seq Scan left in a plan means none can.
+func TestQueryPlans(t *testing.T) {
+	seq := regexp.MustCompile(`Seq Scan on (\w+)(?: (\w+))?`)
+	storetest.QueryPlans(t, storetest.PlanBackend{
+		Open:            func(t *testing.T) mfa.Store { return open(t) },
+		OpenKiosk:       func(t *testing.T) storetest.KioskStore { return open(t) },
+		OpenOIDC:        func(t *testing.T) storetest.OIDCStore { return open(t) },
+		OpenSelfService: func(t *testing.T) selfservice.Store { return open(t) },
+		Trace: func(fn func(q string, args []any)) func() {
+			trace.Store(&fn)
+			return func() { trace.Store(nil) }
+		},
+		Explain: func(t *testing.T, s mfa.Store, q string, args []any) ([]string, error) {
+			c, err := s.(*DB).pool.Acquire(t.Context())
+			if err != nil {
+				return nil, err
+			}
+			defer c.Release()
+			if _, err := c.Exec(t.Context(), `SET enable_seqscan = off`); err != nil {
+				return nil, err
+			}
+			rows, err := c.Query(t.Context(), `EXPLAIN `+rebind(q), args...)
+			if err != nil {
+				return nil, err
+			}
+			defer rows.Close()
+			var lines []string
+			for rows.Next() {
+				var l string
+				if err := rows.Scan(&l); err != nil {
+					return nil, err
+				}
+				lines = append(lines, l)
+			}
+			return lines, rows.Err()
+		},
+		FullScan: func(line string) (string, bool) {
+			m := seq.FindStringSubmatch(line)
+			if m == nil {
+				return "", false
+			}
+			return m[1], true
+		},
+	})
+}
