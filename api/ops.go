@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"time"
 
 	"mfagate/mfa"
 )
@@ -9,6 +10,9 @@ import (
 // codeBackupUnsupported refuses GET /v1/backup on a store the gateway
 // does not copy itself (PostgreSQL: pg_dump or point-in-time recovery).
 const codeBackupUnsupported = "backup_unsupported"
+
+// backupWriteTime bounds how long sending a backup may take.
+const backupWriteTime = time.Hour
 
 type secretsJSON struct {
 	PreviousKeys       int  `json:"previous_keys"`
@@ -39,6 +43,9 @@ func (s *Server) backup(w http.ResponseWriter, r *http.Request, _ *Client) error
 		return newProblem(http.StatusConflict, codeBackupUnsupported,
 			"this gateway's store is PostgreSQL, which the gateway does not copy: back it up with pg_dump (or continuous archiving for point-in-time recovery), and the server key file separately")
 	}
+	// A large database takes longer to send than server.write_timeout,
+	// which is sized for API answers; the copy gets an hour.
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(backupWriteTime))
 	h := w.Header()
 	h.Set("Content-Type", "application/vnd.sqlite3")
 	h.Set("Content-Disposition", `attachment; filename="mfagate-backup.db"`)

@@ -26,6 +26,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(""))
 	f.Add([]byte("[server]\nlisten = \"unix:/run/mfagate.sock\"\n"))
 	f.Add([]byte("api.client = [{name = \"a\", token_sha256 = \"" + string(bytes.Repeat([]byte("ab"), 32)) + "\", roles = [\"idp\"]}]\n"))
+	f.Add([]byte("api.client = [{name = \"a\", token_sha256 = [\"" + string(bytes.Repeat([]byte("ab"), 32)) + "\", \"" + string(bytes.Repeat([]byte("cd"), 32)) + "\"], roles = [\"idp\"]}]\n"))
+	f.Add([]byte("[secrets]\nkey_file = \"new.key\"\nprevious_key_files = [\"old.key\", \"older.key\"]\n"))
 	f.Add([]byte("[messages.ja]\nsms = '''\n{code}\n'''\n"))
 	f.Add([]byte("[[modem]]\nid = \"ec25-1\"\nport = \"/dev/mfagate/ec25-1\"\nprofile = \"quectel\"\ndaily_cap = 180\n[[modem]]\nid = \"demo\"\nport = \"sim:simcom\"\nchannels = [\"sms\"]\n[voice]\nring_timeout = \"45s\"\n"))
 	f.Add([]byte("modem = [{id = \"a\", port = \"sim:quectel\", baud = 9600}]\n"))

@@ -26,7 +26,7 @@ func newSecretsMetrics() secretsMetrics {
 		}),
 		unreadable: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "mfagate_secrets_unreadable",
-			Help: "Values at rest that no configured server key opens (counted at a re-seal): a key file is missing from secrets.previous_key_files.",
+			Help: "Values at rest that no configured server key opens (counted at every start): secrets.key_file is not the key they were sealed with, or an old key is missing from secrets.previous_key_files.",
 		}),
 		previousKeys: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "mfagate_secrets_previous_keys",

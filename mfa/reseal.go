@@ -44,7 +44,8 @@ type ResealProgress struct {
 // Reseal re-seals every value sealed with a previous key to the current
 // key, batch values per transaction with pause between transactions, so
 // that sign-ins keep the writer. progress is called after every batch.
-// With no previous key it only counts what no key opens. A value changed
+// With nothing sealed with a previous key it only counts what no key
+// opens (a wrong key file). A value changed
 // meanwhile is left alone: it was sealed again, with the current key.
 func (s *Service) Reseal(ctx context.Context, batch int, pause time.Duration, progress func(ResealProgress)) (ResealProgress, error) {
 	p := ResealProgress{PreviousKeys: s.keys.Previous(), Running: true}
@@ -55,6 +56,11 @@ func (s *Service) Reseal(ctx context.Context, batch int, pause time.Duration, pr
 	}
 	if err := s.countSealed(ctx, batch, &p); err != nil {
 		return p, err
+	}
+	if p.Pending == 0 {
+		p.Running, p.Done = false, true
+		report()
+		return p, nil
 	}
 	report()
 	for _, table := range SealedTables {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -48,6 +49,11 @@ func setupBackup(fs *flag.FlagSet) action {
 		}
 		if err := os.Rename(tmp.Name(), dst); err != nil {
 			return fmt.Errorf("backup: %w", err)
+		}
+		if e.g.json {
+			b, _ := json.Marshal(map[string]any{"file": dst, "bytes": n})
+			fmt.Fprintln(e.stdout, string(b))
+			return nil
 		}
 		fmt.Fprintf(e.stdout, "wrote %s (%d bytes, mode 0600): the database; the server key file is not in it, back it up separately\n", dst, n)
 		return nil

@@ -91,7 +91,7 @@ mode 0600, renamed into place only once whole. FILE holds TOTP secrets and
 queued codes sealed with the server key, but not the key: back the key file
 up separately. Put a copy back with mfagated -restore FILE. A PostgreSQL
 store is refused (backup_unsupported): use pg_dump. A large database may
-need a longer -timeout (and server.write_timeout).`},
+need a longer -timeout.`},
 	{name: "token new", args: "CLIENT", opts: "[-config FILE]", minArgs: 1, maxArgs: 1,
 		summary: "make a fresh API token for a client and print it once, with the token_sha256 line to paste", setup: setupTokenNew,
 		details: `Runs on this machine only: the gateway is not asked and the token crosses

@@ -284,11 +284,20 @@ func TestKeyRotation(t *testing.T) {
 		}
 	}
 
-	// B alone cannot open what A sealed: the test can tell.
+	// B alone cannot open what A sealed: the test can tell, and the
+	// daemon says so at start.
 	setKeys(`key_file = "b.key"`)
 	g.start()
 	if c := g.signIn(users[0].id, users[0].method, users[0].secret, time.Now()); c == 200 {
 		t.Fatal("an app sealed with key A signed in under key B alone")
+	}
+	var wrong struct {
+		Unreadable int  `json:"unreadable"`
+		Done       bool `json:"done"`
+	}
+	waitFor(t, "the count of values no key opens", 30*time.Second, func() bool { g.call("GET", "/v1/secrets", "", &wrong); return wrong.Done })
+	if wrong.Unreadable != len(users) || !strings.Contains(scrapeAll(t, g), fmt.Sprintf("mfagate_secrets_unreadable %d\n", len(users))) {
+		t.Errorf("under the wrong key: %d unreadable, want %d (and in the metrics)", wrong.Unreadable, len(users))
 	}
 	g.stop()
 

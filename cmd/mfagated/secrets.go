@@ -37,13 +37,14 @@ func (r *resealer) progress() mfa.ResealProgress {
 
 func (r *resealer) run(ctx context.Context, svc *mfa.Service, keys *mfa.Keys, m *metrics.Metrics, log *slog.Logger) {
 	r.mu.Lock()
-	r.p = mfa.ResealProgress{PreviousKeys: keys.Previous(), Done: keys.Previous() == 0}
+	r.p = mfa.ResealProgress{PreviousKeys: keys.Previous(), Running: true}
 	r.mu.Unlock()
 	m.SetReseal(r.progress(), 0)
-	if keys.Previous() == 0 {
-		return
+	// Without previous keys the pass only counts the values no key opens:
+	// a key file replaced by mistake shows at start, not at a sign-in.
+	if keys.Previous() > 0 {
+		log.Info("re-sealing values sealed with a previous key", "previous_keys", keys.Previous())
 	}
-	log.Info("re-sealing values sealed with a previous key", "previous_keys", keys.Previous())
 	p, err := svc.Reseal(ctx, resealBatch, resealPause, func(p mfa.ResealProgress) {
 		r.mu.Lock()
 		n := p.Resealed - r.p.Resealed
@@ -56,8 +57,9 @@ func (r *resealer) run(ctx context.Context, svc *mfa.Service, keys *mfa.Keys, m 
 		log.Error("the re-seal stopped; it runs again at the next start", "err", err, "resealed", p.Resealed)
 	case err != nil:
 	case p.Unreadable > 0:
-		log.Warn("the re-seal is done, but some values open with no configured key: a key file is missing from secrets.previous_key_files",
+		log.Warn("some values at rest open with no configured key: secrets.key_file is not the key they were sealed with, or an old key is missing from secrets.previous_key_files",
 			"resealed", p.Resealed, "unreadable", p.Unreadable)
+	case keys.Previous() == 0:
 	default:
 		log.Info("the re-seal is done: the previous keys may be removed once the passes and codes issued before have expired", "resealed", p.Resealed)
 	}

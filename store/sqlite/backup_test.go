@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
@@ -62,6 +63,15 @@ func TestBackupWhileWriting(t *testing.T) {
 	if err != nil || info.Version != info.Latest || info.Version == 0 {
 		t.Fatalf("Inspect = %+v, %v; want the current schema", info, err)
 	}
+	var check string
+	raw, err := sql.Open("sqlite", "file:"+dst+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&check); err != nil || check != "ok" {
+		t.Fatalf("the backup's integrity check: %q %v", check, err)
+	}
+	raw.Close()
 	cp, err := Open(ctx, dst)
 	if err != nil {
 		t.Fatal(err)
