@@ -144,7 +144,7 @@ func (s *Service) ListUsers(ctx context.Context, f UserFilter, after string, lim
 	}
 	if after != "" {
 		if err := s.checkUserID(after); err != nil {
-			return UserPage{}, refuse(CodeInvalidFilter, "the cursor does not name a user; pass the next_cursor of the previous page unchanged")
+			return UserPage{}, refuse(CodeInvalidCursor, "the cursor does not name a user; pass the next_cursor of the previous page unchanged")
 		}
 	}
 	if limit < 1 || limit > MaxUserPage {
