@@ -160,9 +160,14 @@ func (s *Server) exportUsers(w http.ResponseWriter, r *http.Request, _ *Client) 
 	default:
 		return newProblem(http.StatusBadRequest, string(mfa.CodeInvalidFilter), "format %q is unknown: use csv or json", truncate(format, 16))
 	}
+	// server.write_timeout bounds a whole answer; an export of many
+	// users may take longer, so each user written moves the deadline on
+	// (a stalled client still times out).
+	rc := http.NewResponseController(w)
 	started := false
 	err = s.svc.ExportUsers(r.Context(), f, func(v mfa.UserView) error {
 		started = true
+		rc.SetWriteDeadline(time.Now().Add(exportStall))
 		return write(s.userView(v))
 	})
 	if err != nil && !started {
@@ -177,6 +182,14 @@ func (s *Server) exportUsers(w http.ResponseWriter, r *http.Request, _ *Client) 
 	}
 	return end()
 }
+
+// exportStall is how long an export may wait for the client to take
+// the next user.
+const exportStall = 30 * time.Second
+
+// importTime bounds reading and storing one import, beyond
+// server.read_timeout and server.write_timeout: 50 000 lines take seconds.
+const importTime = 5 * time.Minute
 
 // csvRows are the export rows of one user.
 func csvRows(u userJSON) [][]string {
@@ -312,6 +325,9 @@ func (s *Server) importUsers(w http.ResponseWriter, r *http.Request, c *Client) 
 	if err != nil || mt != "text/csv" {
 		return newProblem(http.StatusUnsupportedMediaType, codeUnsupportedMedia, "send the import as text/csv (Content-Type: text/csv), a header line naming the columns %s, then one phone a line", strings.Join(importColumns, ","))
 	}
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Now().Add(importTime))
+	rc.SetWriteDeadline(time.Now().Add(importTime))
 	if r.ContentLength > MaxImportBody {
 		return newProblem(http.StatusRequestEntityTooLarge, codeBodyTooLarge, "the body is %d bytes; the limit is %d: split the import", r.ContentLength, MaxImportBody)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"slices"
 	"strconv"
@@ -307,4 +308,24 @@ func TestExportNeverHoldsSecrets(t *testing.T) {
 	h.want(h.do("GET", "/v1/export/users?format=xml", tokAdmin, ""), 400, "invalid_filter")
 	h.want(h.do("GET", "/v1/export/users?warning=lonely", tokAdmin, ""), 400, "invalid_filter")
 	h.want(h.do("GET", "/v1/export/users", tokEnroll, ""), 403, "forbidden")
+}
+
+// BenchmarkImport10k imports 10 000 users' phones in one request (one
+// transaction) on a real SQLite file. Run:
+// go test -run '^$' -bench Import10k -benchtime 3x ./api
+func BenchmarkImport10k(b *testing.B) {
+	h := newHarness(b)
+	round := 0
+	for b.Loop() {
+		round++
+		var csv strings.Builder
+		csv.WriteString("user,phone,slot\n")
+		for i := range 10000 {
+			fmt.Fprintf(&csv, "%02d%08d,090-%04d-%04d,mobile\n", round, i, 1000+round, i)
+		}
+		r := h.importCSV(tokAdmin, csv.String())
+		if r.status != 200 {
+			b.Fatalf("import: %d %s", r.status, r.raw)
+		}
+	}
 }
