@@ -22,6 +22,7 @@ type problem struct {
 	MinLength    int             `json:"min_length,omitempty"` // pin_too_short: the shortest PIN accepted
 	Challenge    *challengeJSON  `json:"challenge,omitempty"`
 	Signin       *selfSigninJSON `json:"signin,omitempty"` // no_session: how to get back in to the Security info page
+	Lines        []lineJSON      `json:"lines,omitempty"`  // import_rejected: every refused line (users.go)
 	retryAfter   int
 }
 
@@ -102,6 +103,9 @@ var domainStatus = map[mfa.Code]int{
 	mfa.CodeTAPSigninOff:         http.StatusForbidden,
 	mfa.CodeTAPCannotBeDefault:   http.StatusUnprocessableEntity,
 	mfa.CodeNoTAP:                http.StatusNotFound,
+	mfa.CodeInvalidFilter:        http.StatusBadRequest,
+	mfa.CodeInvalidCursor:        http.StatusBadRequest,
+	mfa.CodeImportRejected:       http.StatusUnprocessableEntity,
 }
 
 // toProblem turns any handler error into a problem; errors that are not

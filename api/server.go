@@ -147,6 +147,7 @@ func New(o Options) *Server {
 	s.routes = append(s.routes, route{pattern: "GET /metrics"})
 	s.handle("GET /v1/openapi.json", any, s.openapi)
 
+	s.userRoutes(enroll, admin) // GET /v1/users, export, import (users.go)
 	s.handle("GET /v1/users/{user}", reads, s.getUser)
 	s.handle("POST /v1/users/{user}/methods", enroll, s.addMethod)
 	s.handle("POST /v1/users/{user}/methods/{id}/confirm", enroll, s.confirmMethod)

@@ -58,6 +58,7 @@ const (
 	CodeTAPCannotBeDefault   Code = "tap_cannot_be_default"
 	CodeNoTAP                Code = "no_tap"
 	CodeInvalidFilter        Code = "invalid_filter"  // a user listing's filter (users.go)
+	CodeInvalidCursor        Code = "invalid_cursor"  // a user listing's cursor
 	CodeImportRejected       Code = "import_rejected" // an import with bad lines: nothing imported
 	CodeInvalidCursor        Code = "invalid_cursor"
 )

@@ -144,7 +144,7 @@ func (s *Service) ListUsers(ctx context.Context, f UserFilter, after string, lim
 	}
 	if after != "" {
 		if err := s.checkUserID(after); err != nil {
-			return UserPage{}, refuse(CodeInvalidFilter, "the cursor does not name a user; pass the next_cursor of the previous page unchanged")
+			return UserPage{}, refuse(CodeInvalidCursor, "the cursor does not name a user; pass the next_cursor of the previous page unchanged")
 		}
 	}
 	if limit < 1 || limit > MaxUserPage {
@@ -255,6 +255,7 @@ const MaxImportLines = 50000
 // The proof rule holds as for one registration: a client that is not an
 // admin cannot import a phone for a user whose MFA is on.
 func (s *Service) ImportPhones(ctx context.Context, actor Actor, lines []ImportPhone) (n int, err error) {
+	defer s.auditImportRefusal(ctx, actor, &err)
 	if len(lines) == 0 {
 		return 0, refuse(CodeImportRejected, "the import holds no lines")
 	}
@@ -335,4 +336,19 @@ func (s *Service) ImportPhones(ctx context.Context, actor Actor, lines []ImportP
 		return 0, err
 	}
 	return len(methods), nil
+}
+
+// auditImportRefusal records a refused import, as every refused change is
+// recorded: one event for the whole file, naming no user.
+func (s *Service) auditImportRefusal(ctx context.Context, actor Actor, errp *error) {
+	var ie *ImportError
+	if !errors.As(*errp, &ie) {
+		s.auditRefusal(ctx, actor, "", "", "import", errp)
+		return
+	}
+	ev := Event{Type: EventRequestRefused, Actor: actor.Name,
+		Detail: fmt.Sprintf("import: %s (%d lines refused, first line %d)", CodeImportRejected, len(ie.Lines), ie.Lines[0].Line)}
+	if err := s.store.Update(context.WithoutCancel(ctx), func(tx Tx) error { return s.event(tx, ev) }); err != nil {
+		s.log.Warn("refusal not audited", "op", "import", "err", err)
+	}
 }

@@ -69,10 +69,17 @@ func newClient(rawURL, token string, timeout time.Duration) (*client, error) {
 // apiError is a refusal from the gateway: its problem+json body, or the
 // bare status when the answer was not a problem document.
 type apiError struct {
-	Status       int    `json:"status"`
-	Code         string `json:"code"`
-	Detail       string `json:"detail"`
-	AttemptsLeft *int   `json:"attempts_left"`
+	Status       int         `json:"status"`
+	Code         string      `json:"code"`
+	Detail       string      `json:"detail"`
+	AttemptsLeft *int        `json:"attempts_left"`
+	Lines        []lineError `json:"lines"` // import_rejected
+}
+
+type lineError struct {
+	Line   int    `json:"line"`
+	Code   string `json:"code"`
+	Detail string `json:"detail"`
 }
 
 func (e *apiError) Error() string {

@@ -50,6 +50,28 @@ var commands = []*command{
 		details: `The same route clears both: the lock after too many failed verifications
 in a row, and the block on phone verification that follows a "0" keyed on
 a call (a fraud report). "mfagatectl fraud clear" is the same command.`},
+	{name: "user list", opts: "[-state off|pending|active] [-method-kind totp|phone|fido|tap [-only]] [-warning WARNING] [-max N]", minArgs: 0, maxArgs: 0,
+		summary: "find users: e.g. -warning single_method (one method: the lock-out risk) or -method-kind phone -only", setup: setupUserList,
+		details: `Lists every user with a stored record (who registered anything) that
+matches all the filters given, by user ID, following the gateway's pages
+(GET /v1/users). -warning single_method finds the users one lost phone
+would lock out; -method-kind phone -only those still on phones (SMS or
+voice) only. With -json, each page's answer is printed unchanged, one per
+line.`},
+	{name: "user export", opts: "[-format csv|json] [-state …] [-method-kind … [-only]] [-warning …]", minArgs: 0, maxArgs: 0,
+		summary: "write users and their methods as CSV or JSON to stdout, numbers masked, no secrets (admin)", setup: setupUserExport},
+	{name: "user import", args: "FILE", minArgs: 1, maxArgs: 1,
+		summary: "register users' known phones from a CSV file (- for stdin), unconfirmed, all or nothing (admin)", setup: setupUserImport,
+		details: `The file's first line names the columns: user, phone and slot, and
+optionally channel (sms or voice), language (ja or en) and label. Each
+phone is registered unconfirmed and nothing is sent; users confirm theirs
+by registering the phone at a kiosk or on the Security info page. When a
+line is refused nothing is imported, and every refused line is listed
+with its reason. Example:
+
+  user,phone,slot,channel
+  0123456789,090-1234-5678,mobile,sms
+  0123456780,03-1234-5678,office,voice`},
 	{name: "challenge", args: "USER", opts: "[-method METHOD_ID] [-channel sms|voice] [-purpose signin|test|proof] [-verify]", minArgs: 1, maxArgs: 1,
 		summary: "start a verification; with -verify, enter the code or wait for the call", setup: setupChallenge},
 	{name: "verify", args: "CHALLENGE_ID CODE", minArgs: 2, maxArgs: 2,

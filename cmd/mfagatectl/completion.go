@@ -13,12 +13,15 @@ import (
 // flagChoices are the values offered after flags that take one of a few
 // words.
 var flagChoices = map[string][]string{
-	"slot":     {"mobile", "alternate", "office"},
-	"channel":  {"sms", "voice"},
-	"purpose":  {"signin", "test", "proof"},
-	"language": {"ja", "en"},
-	"as":       {"admin", "idp"},
-	"state":    {"queued", "sending", "failed"},
+	"slot":        {"mobile", "alternate", "office"},
+	"channel":     {"sms", "voice"},
+	"purpose":     {"signin", "test", "proof"},
+	"language":    {"ja", "en"},
+	"as":          {"admin", "idp"},
+	"method-kind": {"totp", "phone", "fido", "tap"},
+	"warning":     {"single_method", "no_default_method", "phone_blocked", "locked"},
+	"format":      {"csv", "json"},
+	"state":       {"queued", "sending", "failed"},
 }
 
 // flagFiles are the flags whose value is a file (f) or a directory (d).

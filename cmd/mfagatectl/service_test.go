@@ -790,7 +790,7 @@ func TestCompletionZsh(t *testing.T) {
 		{[]string{"us"}, "user"},
 		{[]string{""}, "user challenge verify wait mfa audit outbox fraud oidc backup token status modems test-sms radius kiosk completion help"},
 		{[]string{"user", "a"}, "add-totp add-phone"},
-		{[]string{"user", ""}, "show add-totp add-phone confirm remove default unlock"},
+		{[]string{"user", ""}, "show add-totp add-phone confirm remove default unlock list export import"},
 		{[]string{"-url", "unix:/run/mfagate/api.sock", "kiosk", ""}, "open devices enroll"},
 		{[]string{"-json", "fr"}, "fraud"},
 		{[]string{"fraud", ""}, "clear"},

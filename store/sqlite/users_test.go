@@ -1,6 +1,8 @@
 package sqlite
 
 import (
+	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -67,6 +69,52 @@ func TestUserListingAtScale(t *testing.T) {
 	}
 	t.Logf("plan of the phones-only listing:\n%s", strings.Join(explain(t, db, mfa.UserQuery{Kind: mfa.KindPhone, OnlyKind: true, Limit: 1000}), "\n"))
 	storetest.CheckScale(t, db)
+}
+
+// BenchmarkListUsers reads one page of 100 users at 100 000 users, from
+// the middle of the ID range, with the listings of storetest.ScaleQueries:
+// the time of one GET /v1/users page in the store.
+func BenchmarkListUsers(b *testing.B) {
+	db, err := Open(b.Context(), filepath.Join(b.TempDir(), "m.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(b.Context(), func(tx mfa.Tx) error {
+		for _, q := range seedScale {
+			if _, err := tx.(*store.Tx).Conn().Exec(q, storetest.ScaleUsers); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range storetest.ScaleQueries {
+		b.Run(strings.ReplaceAll(c.Name, " ", "_"), func(b *testing.B) {
+			q := c.Query
+			q.After, q.Limit = storetest.ScaleID(storetest.ScaleUsers/2), 100
+			for b.Loop() {
+				if err := db.View(b.Context(), func(tx mfa.Tx) error {
+					us, err := tx.Users(q)
+					if err == nil && len(us) != 100 {
+						err = fmt.Errorf("%d users", len(us))
+					}
+					if err != nil {
+						return err
+					}
+					ids := make([]string, len(us))
+					for i, u := range us {
+						ids[i] = u.ID
+					}
+					_, err = tx.MethodsOf(ids)
+					return err
+				}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
 
 // splitStates gives the single-state queries Users runs for q.
