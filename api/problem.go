@@ -104,7 +104,6 @@ var domainStatus = map[mfa.Code]int{
 	mfa.CodeTAPCannotBeDefault:   http.StatusUnprocessableEntity,
 	mfa.CodeNoTAP:                http.StatusNotFound,
 	mfa.CodeInvalidFilter:        http.StatusBadRequest,
-	mfa.CodeInvalidCursor:        http.StatusBadRequest,
 	mfa.CodeImportRejected:       http.StatusUnprocessableEntity,
 }
 

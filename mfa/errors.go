@@ -58,9 +58,8 @@ const (
 	CodeTAPCannotBeDefault   Code = "tap_cannot_be_default"
 	CodeNoTAP                Code = "no_tap"
 	CodeInvalidFilter        Code = "invalid_filter"  // a user listing's filter (users.go)
-	CodeInvalidCursor        Code = "invalid_cursor"  // a user listing's cursor
+	CodeInvalidCursor        Code = "invalid_cursor"  // a listing's cursor (users, audit, outbox)
 	CodeImportRejected       Code = "import_rejected" // an import with bad lines: nothing imported
-	CodeInvalidCursor        Code = "invalid_cursor"
 )
 
 // Error is a refusal with a stable code and a message a person can act on.
