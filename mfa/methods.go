@@ -540,7 +540,7 @@ func (s *Service) SetDefault(ctx context.Context, actor Actor, user, methodID st
 			return nil, nil
 		}
 		u.DefaultMethod = m.ID
-		return &Event{Type: EventDefaultChanged, Actor: actor.Name, Method: m.ID}, nil
+		return &Event{Type: EventDefaultChanged, Actor: actor.Name, Method: m.ID, Detail: withReason("", actor)}, nil
 	})
 }
 

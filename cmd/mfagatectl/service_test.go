@@ -682,7 +682,7 @@ func TestCompletion(t *testing.T) {
 		want  string
 	}{
 		{[]string{"us"}, "user"},
-		{[]string{""}, "user challenge verify wait mfa audit outbox fraud oidc status modems test-sms radius kiosk completion help"},
+		{[]string{""}, "user challenge verify wait mfa audit outbox fraud oidc backup token status modems test-sms radius kiosk completion help"},
 		{[]string{"user", "a"}, "add-totp add-phone"},
 		{[]string{"-url", "unix", ":", "/run/mfagate/api.sock", "kiosk", ""}, "open devices enroll"},
 		{[]string{"-json", "fr"}, "fraud"},
@@ -788,7 +788,7 @@ func TestCompletionZsh(t *testing.T) {
 		want  string
 	}{
 		{[]string{"us"}, "user"},
-		{[]string{""}, "user challenge verify wait mfa audit outbox fraud oidc status modems test-sms radius kiosk completion help"},
+		{[]string{""}, "user challenge verify wait mfa audit outbox fraud oidc backup token status modems test-sms radius kiosk completion help"},
 		{[]string{"user", "a"}, "add-totp add-phone"},
 		{[]string{"user", ""}, "show add-totp add-phone confirm remove default unlock list export import"},
 		{[]string{"-url", "unix:/run/mfagate/api.sock", "kiosk", ""}, "open devices enroll"},

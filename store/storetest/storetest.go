@@ -58,6 +58,7 @@ func Run(t *testing.T, open Open) {
 		{"ReaderNotBlockedByWriter", testReaderNotBlocked},
 		{"ViewIsSnapshot", testViewIsSnapshot},
 		{"Usage", testUsage},
+		{"WriteStats", testWriteStats},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
