@@ -252,7 +252,7 @@ func (d *driver) run(s step) (out string, later bool) {
 	sent := d.messages()
 	p := d.start(s)
 	answered := map[string]bool{}
-	deadline := time.Now().Add(2 * time.Minute)
+	deadline := time.Now().Add(4 * time.Minute) // the first "go run" compiles mfagatectl
 	for {
 		select {
 		case err := <-p.done:
@@ -263,7 +263,7 @@ func (d *driver) run(s step) (out string, later bool) {
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("README line %d: %s\nstill running after 2 minutes:\n%s", s.line, s.cmd, p.output())
+			t.Fatalf("README line %d: %s\nstill running after 4 minutes:\n%s", s.line, s.cmd, p.output())
 		}
 		got := p.output()
 		switch {
