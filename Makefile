@@ -14,10 +14,12 @@ deps:
 build:
 	$(GO) build -o bin/ ./cmd/...
 
-# The demo keeps its state in .demo/ so that `mfagatectl -demo-dir .demo` finds its token.
+# The demo keeps its state in .demo/ so that `mfagatectl -demo-dir .demo` finds its
+# address (demo.url) and tokens; another address: make demo DEMO_LISTEN=127.0.0.1:8471
 DEMO_DIR ?= .demo
+DEMO_LISTEN ?= 127.0.0.1:8470
 demo: deps
-	$(GO) run ./cmd/mfagated -demo -state-dir $(DEMO_DIR)
+	$(GO) run ./cmd/mfagated -demo -state-dir $(DEMO_DIR) -listen $(DEMO_LISTEN)
 
 vet:
 	$(GO) vet $(PKGS)

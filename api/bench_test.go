@@ -33,6 +33,23 @@ func BenchmarkTOTPSignin(b *testing.B) {
 	}
 }
 
+// BenchmarkOneRequestSignin measures the same sign-in in one request,
+// POST /v1/users/{user}/verify with the right code (one write
+// transaction). Run: go test -run '^$' -bench OneRequestSignin ./api
+func BenchmarkOneRequestSignin(b *testing.B) {
+	h := newHarness(b)
+	_, secret := h.addTOTP()
+	b.ReportAllocs()
+	defer reportCPU(b)()
+	for b.Loop() {
+		h.clock.Advance(30 * time.Second)
+		r := h.do("POST", "/v1/users/"+user+"/verify", tokIDP, `{"code":"`+totpCode(secret, h.clock.Now())+`"}`)
+		if r.status != 200 {
+			b.Fatalf("verify: %d %s", r.status, r.raw)
+		}
+	}
+}
+
 // BenchmarkTOTPSigninParallel is the load of the harness's figure 1 in one
 // process: many clients at once, each creating a TOTP challenge and
 // verifying a wrong code (two write transactions), over real HTTP on

@@ -15,6 +15,7 @@ func FuzzRequestBodies(f *testing.F) {
 		`{"code":"123456"}`, `{"challenge":"c_x"}`, `{"enabled":true}`, `{"method":"m_x"}`,
 		`{"purpose":"test"}`, `{"kind":"totp","label":"\u0000"}`, `{"kind":1e999}`, `[]`, `null`, `"x"`,
 		`{"kind":"totp"}{}`, `{"phone":"+` + strings.Repeat("9", 40) + `"}`, "\xff\xfe", `{"kind":"phone","phone":"0"}`,
+		`{"code":"123456","method":"m_x","purpose":"test"}`,
 	} {
 		f.Add(s)
 	}
@@ -28,6 +29,7 @@ func FuzzRequestBodies(f *testing.F) {
 			{"PUT", "/v1/users/" + user + "/mfa"},
 			{"POST", "/v1/users/" + user + "/challenges"},
 			{"POST", "/v1/challenges/c_x/verify"},
+			{"POST", "/v1/users/" + user + "/verify"}, // no confirmed app: every answer is a refusal
 		} {
 			before := h.state()
 			got := h.do(r.method, r.path, tokAdmin, body)

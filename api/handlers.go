@@ -261,6 +261,30 @@ func waitParam(r *http.Request) (time.Duration, error) {
 	return d, nil
 }
 
+type signInBody struct {
+	Code    string `json:"code"`
+	Method  string `json:"method"`
+	Purpose string `json:"purpose"`
+}
+
+// signIn is a sign-in with an authenticator-app code in one request: the
+// challenge create and verify of the two-request path in one transaction.
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request, c *Client) error {
+	var b signInBody
+	if err := decode(w, r, &b, false); err != nil {
+		return err
+	}
+	if b.Code == "" {
+		return newProblem(http.StatusBadRequest, string(mfa.CodeInvalidRequest), "code is required: the digits the user's authenticator app shows")
+	}
+	ch, err := s.svc.SignIn(r.Context(), actor(c), r.PathValue("user"), mfa.CodeSignIn{Code: b.Code, Method: b.Method, Purpose: mfa.Purpose(b.Purpose)})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/v1/challenges/"+ch.ID)
+	return writeJSON(w, http.StatusOK, challengeView(ch))
+}
+
 type verifyBody struct {
 	Code     string          `json:"code"`
 	WebAuthn json.RawMessage `json:"webauthn"`

@@ -46,9 +46,11 @@ type harness struct {
 	path   string
 	oidc   *oidcParts // non-nil: the External MFA provider is on
 	// self, when set, builds the Security info page for the server at base.
-	self   func(h *harness, base string) *api.SelfService
-	models func([16]byte) string
-	api    *api.Server
+	self func(h *harness, base string) *api.SelfService
+	// console, when set, builds the console's staff sign-in likewise.
+	console func(h *harness, base string) *api.Console
+	models  func([16]byte) string
+	api     *api.Server
 }
 
 type messages struct{}
@@ -116,6 +118,9 @@ func (h *harness) open(p mfa.Policy) {
 	srv := httptest.NewUnstartedServer(nil) // listening already: its URL is known before the handler is built
 	if h.self != nil {
 		opts.SelfService = h.self(h, "http://"+srv.Listener.Addr().String())
+	}
+	if h.console != nil {
+		opts.Console = h.console(h, "http://"+srv.Listener.Addr().String())
 	}
 	s := api.New(opts)
 	h.api = s

@@ -36,10 +36,6 @@ func (s *Server) kioskPage() {
 	s.handle("GET /kiosk/assets/{file}", nil, s.serveAsset)
 	s.handle("GET /kiosk/status", nil, s.serveStatusPage)
 	s.handle("GET /v1/kiosk/status", []Role{RoleEnroll}, s.kioskStatus)
-	// The help-desk console: a page like the status page, whose data all
-	// comes from the bearer-token API routes with the staff member's token.
-	s.handle("GET /console", nil, s.serveConsolePage)
-	s.handle("GET /console/assets/{file}", nil, s.serveAsset)
 
 	s.handle("GET /kiosk/{id}/api/state", nil, s.inSession(s.pageState))
 	s.handle("POST /kiosk/{id}/api/methods", nil, s.inSession(s.pageAddMethod))
@@ -88,10 +84,6 @@ func (s *Server) servePage(w http.ResponseWriter, r *http.Request, _ *Client) er
 
 func (s *Server) serveStatusPage(w http.ResponseWriter, r *http.Request, _ *Client) error {
 	return s.writeUI(w, "kioskui/status.html", http.StatusOK)
-}
-
-func (s *Server) serveConsolePage(w http.ResponseWriter, r *http.Request, _ *Client) error {
-	return s.writeUI(w, "kioskui/console.html", http.StatusOK)
 }
 
 func (s *Server) serveAsset(w http.ResponseWriter, r *http.Request, _ *Client) error {

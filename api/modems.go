@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -157,6 +158,10 @@ func (s *Server) testSMS(w http.ResponseWriter, r *http.Request, c *Client) erro
 
 func (s *Server) demoMessages(w http.ResponseWriter, r *http.Request, _ *Client) error {
 	msgs, err := s.demo.Messages(r.PathValue("number"))
+	var invalid *mfa.Error
+	if errors.As(err, &invalid) {
+		return err // a number that is not one: its specific refusal
+	}
 	if err != nil {
 		return newProblem(http.StatusNotFound, codeUnknownPhone, "%v", err)
 	}

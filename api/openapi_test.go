@@ -51,7 +51,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		mounts = append(mounts, Mount{Pattern: p, Handler: http.NotFoundHandler()})
 	}
 	s := New(Options{Demo: noDemo{}, Kiosk: noKiosk{}, OIDC: &OIDC{}, Mounts: mounts,
-		SelfService: &SelfService{Links: true, Login: &selfservice.RP{}}})
+		SelfService: &SelfService{Links: true, Login: &selfservice.RP{}}, Console: &Console{}})
 	documented := map[string]bool{}
 	for path, ops := range doc.Paths {
 		for method, op := range ops {

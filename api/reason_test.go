@@ -50,7 +50,7 @@ func TestStaffReasons(t *testing.T) {
 		t.Fatal("a refused unlock cleared the failures")
 	}
 	h.want(h.do("POST", "/v1/users/"+user+"/unlock", tokAdmin, `{"reason":"called from the desk"}`, console...), 200, "")
-	if d, _, _ := auditDetail(t, h, "user_unlocked"); failures() != 0 || d != "reason: called from the desk" {
+	if d, _, _ := auditDetail(t, h, "user_unlocked"); failures() != 0 || d != "reason: called from the desk; from: 127.0.0.1" {
 		t.Fatalf("after unlock: %v failures, detail %q", failures(), d)
 	}
 	// The body stays optional.
@@ -70,12 +70,12 @@ func TestStaffReasons(t *testing.T) {
 	}
 	// 200 characters are fine; control characters become spaces.
 	h.want(h.do("DELETE", "/v1/users/"+user+"/methods/"+spare+"?reason="+url.QueryEscape("lost phone\nat station"), tokAdmin, "", console...), 204, "")
-	if d, a, _ := auditDetail(t, h, "method_removed"); d != "totp; reason: lost phone at station" || a != "ops" {
+	if d, a, _ := auditDetail(t, h, "method_removed"); d != "totp; reason: lost phone at station; from: 127.0.0.1" || a != "ops" {
 		t.Fatalf("method_removed detail %q by %q", d, a)
 	}
 	// Without the console's header the reason stays optional (scripts).
 	h.want(h.do("DELETE", "/v1/users/"+user+"/methods/"+app, tokAdmin, ""), 204, "")
-	if d, _, _ := auditDetail(t, h, "method_removed"); d != "totp" {
+	if d, _, _ := auditDetail(t, h, "method_removed"); d != "totp; from: 127.0.0.1" {
 		t.Fatalf("removal without a reason: detail %q", d)
 	}
 
@@ -91,7 +91,7 @@ func TestStaffReasons(t *testing.T) {
 		t.Fatal("a refused termination turned MFA off")
 	}
 	h.want(h.do("DELETE", "/v1/users/"+user+"/mfa?reason="+url.QueryEscape(strings.Repeat("é", 200)), tokAdmin, "", console...), 200, "")
-	if d, _, _ := auditDetail(t, h, "mfa_terminated"); d != "reason: "+strings.Repeat("é", 200) {
+	if d, _, _ := auditDetail(t, h, "mfa_terminated"); d != "reason: "+strings.Repeat("é", 200)+"; from: 127.0.0.1" {
 		t.Fatalf("mfa_terminated detail %q", d)
 	}
 

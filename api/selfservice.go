@@ -5,6 +5,7 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
+	"strconv"
 	"time"
 
 	"mfagate/mfa"
@@ -168,7 +169,7 @@ func (s *Server) noSession(expired bool) *problem {
 
 func formatTTL(d time.Duration) string {
 	if d%time.Minute == 0 {
-		return (d / time.Minute).String() + " minutes"
+		return strconv.Itoa(int(d/time.Minute)) + " minutes"
 	}
 	return d.String()
 }

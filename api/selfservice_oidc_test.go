@@ -28,7 +28,7 @@ import (
 // authentication (client_secret_basic, RFC 6749 §2.3.1), the exact
 // redirect_uri, and that code_challenge = BASE64URL(SHA256(code_verifier)).
 type testOP struct {
-	t           *testing.T
+	t           testing.TB
 	srv         *httptest.Server
 	now         func() time.Time
 	clientID    string
@@ -40,6 +40,7 @@ type testOP struct {
 	signKID   string                     // the key that signs
 	signKey   *rsa.PrivateKey            // when set, signs instead (unpublished)
 	username  string                     // preferred_username of the next sign-in
+	groups    []string                   // the groups claim of the next sign-in (nil: none)
 	tweak     func(claims map[string]any)
 	deny      bool // the next authorization answers access_denied
 	codes     map[string]opGrant
@@ -52,7 +53,7 @@ type opGrant struct {
 	used                          bool
 }
 
-func newTestOP(t *testing.T, now func() time.Time) *testOP {
+func newTestOP(t testing.TB, now func() time.Time) *testOP {
 	op := &testOP{t: t, now: now, clientID: "mfagate-me", secret: "client-secret-0123456789", keys: map[string]*rsa.PrivateKey{},
 		username: user + "@example.ac.jp", codes: map[string]opGrant{}}
 	op.rotate()
@@ -167,6 +168,9 @@ func (op *testOP) token(w http.ResponseWriter, r *http.Request) {
 	now := op.now()
 	claims := map[string]any{"iss": op.srv.URL, "sub": "sub-" + op.username, "aud": op.clientID, "exp": now.Add(5 * time.Minute).Unix(),
 		"iat": now.Unix(), "nonce": g.nonce, "preferred_username": op.username}
+	if op.groups != nil {
+		claims["groups"] = op.groups
+	}
 	if op.tweak != nil {
 		op.tweak(claims)
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	_ "embed"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -34,6 +35,8 @@ type Client struct {
 	Name      string
 	TokenHash [32]byte
 	Roles     []Role
+
+	from string // the request's client address, set per request by handle
 }
 
 func (c *Client) has(r Role) bool {
@@ -66,6 +69,9 @@ type Options struct {
 	OIDC      *OIDC      // nil: no External MFA provider (no /oidc routes)
 	// SelfService is the Security info page; nil: no /me routes.
 	SelfService *SelfService
+	// Console is the help-desk console's OpenID Connect staff sign-in;
+	// nil: staff sign in to /console with their API tokens only.
+	Console *Console
 	// Mounts are routes of other front doors (the privacyIDEA-compatible
 	// API) that authenticate their own clients; the server instruments
 	// and lists them with its own.
@@ -73,6 +79,11 @@ type Options struct {
 	// Models names a security key's model by its AAGUID from FIDO
 	// metadata ("" when unknown); nil: methods show the AAGUID only.
 	Models func(aaguid [16]byte) string
+	// Reseal reports the re-seal after a server key rotation; nil: none.
+	Reseal func() mfa.ResealProgress
+	// Backup writes a consistent copy of the database to w, headers first
+	// set by the caller; nil: the store is not copied by the gateway.
+	Backup func(ctx context.Context, w io.Writer) error
 	Logger *slog.Logger
 }
 
@@ -94,7 +105,10 @@ type Server struct {
 	kiosk         Kiosk
 	oidc          *OIDC
 	self          *SelfService
+	console       *Console
 	models        func([16]byte) string
+	reseal        func() mfa.ResealProgress
+	backupTo      func(context.Context, io.Writer) error
 	log           *slog.Logger
 	mux           *http.ServeMux
 	routes        []route
@@ -111,7 +125,7 @@ var openAPI []byte
 // New builds the API's handler tree.
 func New(o Options) *Server {
 	s := &Server{svc: o.Service, metrics: o.Metrics, readiness: o.Readiness, modems: o.Modems, demo: o.Demo, kiosk: o.Kiosk,
-		oidc: o.OIDC, self: o.SelfService, models: o.Models, log: o.Logger, mux: http.NewServeMux()}
+		oidc: o.OIDC, self: o.SelfService, console: o.Console, models: o.Models, reseal: o.Reseal, backupTo: o.Backup, log: o.Logger, mux: http.NewServeMux()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -145,6 +159,7 @@ func New(o Options) *Server {
 	s.handle("POST /v1/users/{user}/tap", enroll, s.issueTAP) // narrowed by [policy] tap_allowed_for (tap.go)
 	s.handle("DELETE /v1/users/{user}/tap", enroll, s.revokeTAP)
 	s.handle("POST /v1/users/{user}/challenges", verify, s.createChallenge)
+	s.handle("POST /v1/users/{user}/verify", verify, s.signIn)
 	s.handle("GET /v1/challenges/{id}", verify, s.getChallenge)
 	s.handle("POST /v1/challenges/{id}/verify", verify, s.verify)
 	s.handle("GET /v1/audit", admin, s.audit)
@@ -152,6 +167,8 @@ func New(o Options) *Server {
 	s.handle("GET /v1/outbox/{id}", admin, s.outboxJob)
 	s.handle("GET /v1/modems", admin, s.listModems)
 	s.handle("GET /v1/nodes", admin, s.listNodes)
+	s.handle("GET /v1/secrets", admin, s.secrets)
+	s.handle("GET /v1/backup", admin, s.backup)
 	s.handle("POST /v1/modems/{id}/test-sms", admin, s.testSMS)
 	if s.kiosk != nil {
 		s.handle("POST /v1/kiosk/sessions", enroll, s.openSession)
@@ -170,6 +187,9 @@ func New(o Options) *Server {
 	}
 	if s.self != nil {
 		s.selfServiceRoutes()
+	}
+	if s.kiosk != nil || s.console != nil {
+		s.consolePage()
 	}
 	for _, m := range o.Mounts {
 		s.mux.Handle(m.Pattern, s.instrument(m.Pattern, m.Handler))
@@ -208,12 +228,17 @@ func (s *Server) handle(pattern string, roles []Role, h handlerFunc) {
 		if roles != nil {
 			c, err := s.authenticate(r, roles)
 			if err != nil {
+				s.countStaff(pattern, c, err)
 				s.fail(w, r, err)
 				return
 			}
-			client = c
+			cc := *c
+			cc.from = clientAddr(r)
+			client = &cc
 		}
-		if err := h(w, r, client); err != nil {
+		err := h(w, r, client)
+		s.countStaff(pattern, client, err)
+		if err != nil {
 			s.fail(w, r, err)
 		}
 	})))
@@ -227,10 +252,15 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	writeProblem(w, p)
 }
 
-// authenticate finds the client whose token hash matches. Every configured
-// hash is compared in constant time, so timing reveals nothing about which
-// (if any) matched.
+// authenticate finds the client whose token hash matches, or the staff
+// member a console session forwarded the request for (console.go). Every
+// configured hash is compared in constant time, so timing reveals nothing
+// about which (if any) matched. A client that lacks the roles is returned
+// with the 403.
 func (s *Server) authenticate(r *http.Request, roles []Role) (*Client, error) {
+	if c := staffOf(r.Context()); c != nil {
+		return c, permit(c, roles)
+	}
 	h := r.Header.Get("Authorization")
 	scheme, token, ok := strings.Cut(h, " ")
 	if h == "" {
@@ -250,23 +280,79 @@ func (s *Server) authenticate(r *http.Request, roles []Role) (*Client, error) {
 	if found == nil {
 		return nil, newProblem(http.StatusUnauthorized, codeUnauthorized, "the bearer token is not valid")
 	}
+	return found, permit(found, roles)
+}
+
+// permit says whether c has one of roles: nil, or the 403.
+func permit(c *Client, roles []Role) error {
 	for _, role := range roles {
-		if found.has(role) {
-			return found, nil
+		if c.has(role) {
+			return nil
 		}
 	}
 	names := make([]string, len(roles))
 	for i, r := range roles {
 		names[i] = string(r)
 	}
-	return nil, newProblem(http.StatusForbidden, codeForbidden, "client %q lacks the role this route needs (one of: %s)", found.Name, strings.Join(names, ", "))
+	return newProblem(http.StatusForbidden, codeForbidden, "client %q lacks the role this route needs (one of: %s)", c.Name, strings.Join(names, ", "))
 }
 
 func actor(c *Client) mfa.Actor {
 	if c == nil {
 		return mfa.Actor{}
 	}
-	return mfa.Actor{Name: c.Name, Admin: hasExact(c.Roles, RoleAdmin)}
+	return mfa.Actor{Name: c.Name, Admin: hasExact(c.Roles, RoleAdmin), From: c.from}
+}
+
+// clientAddr is the request's peer address without its port ("" over a
+// unix socket). A reverse proxy in front of the gateway is the peer: its
+// address is what the audit log records.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil || net.ParseIP(host) == nil {
+		return ""
+	}
+	return host
+}
+
+// staffActions names the routes that are staff actions for a user, for
+// mfagate_staff_actions_total.
+var staffActions = map[string]string{
+	"POST /v1/users/{user}/unlock":         "unlock",
+	"DELETE /v1/users/{user}/methods/{id}": "remove_method",
+	"PUT /v1/users/{user}/default-method":  "set_default",
+	"DELETE /v1/users/{user}/mfa":          "terminate",
+	"POST /v1/users/{user}/tap":            "tap_issue",
+	"DELETE /v1/users/{user}/tap":          "tap_revoke",
+	"POST /v1/kiosk/sessions":              "kiosk_open",
+}
+
+// countStaff counts a staff action's answer by the client's role: ok,
+// forbidden (403), refused (another 4xx) or error. A request with no
+// valid credential is not a staff action.
+func (s *Server) countStaff(pattern string, c *Client, err error) {
+	action, ok := staffActions[pattern]
+	if !ok || c == nil {
+		return
+	}
+	role := RoleEnroll
+	if hasExact(c.Roles, RoleAdmin) {
+		role = RoleAdmin
+	} else if !c.has(RoleEnroll) {
+		role = RoleIDP
+	}
+	result := "ok"
+	if err != nil {
+		switch p, _ := toProblem(err); {
+		case p.Status == http.StatusForbidden:
+			result = "forbidden"
+		case p.Status < 500:
+			result = "refused"
+		default:
+			result = "error"
+		}
+	}
+	s.metrics.StaffAction(action, string(role), result)
 }
 
 func hasExact(rs []Role, r Role) bool {

@@ -68,7 +68,26 @@ func startDaemonWith(bin, extra string, conc int, prepare func(dir string) error
 	d := &daemon{dir: dir, addr: addr, logTail: &bytes.Buffer{}}
 	os.WriteFile(filepath.Join(dir, "secret.key"), []byte(strings.Repeat("5a", 32)), 0o600)
 	os.WriteFile(filepath.Join(dir, "bench.token"), []byte(benchToken), 0o600)
-	// An extra that starts with [store] is keys of that table only.
+	if err := d.configure(extra); err != nil {
+		return nil, err
+	}
+	if prepare != nil {
+		if err := prepare(dir); err != nil {
+			return nil, err
+		}
+	}
+	d.client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		MaxIdleConns: conc + 8, MaxIdleConnsPerHost: conc + 8, IdleConnTimeout: time.Minute}}
+	if err := d.launch(bin, args...); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return d, nil
+}
+
+// configure writes the daemon's configuration file with extra appended;
+// an extra that starts with [store] is keys of that table only.
+func (d *daemon) configure(extra string) error {
 	store := ""
 	if keys, ok := strings.CutPrefix(extra, "[store]\n"); ok {
 		store, extra = keys, ""
@@ -83,22 +102,17 @@ key_file = "secret.key"
 name = "bench"
 token_file = "bench.token"
 roles = ["idp", "enroll", "admin"]
-%s`, addr, store, extra)
-	if err := os.WriteFile(filepath.Join(dir, "mfagate.toml"), []byte(conf), 0o600); err != nil {
-		return nil, err
-	}
-	if prepare != nil {
-		if err := prepare(dir); err != nil {
-			return nil, err
-		}
-	}
-	d.client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-		MaxIdleConns: conc + 8, MaxIdleConnsPerHost: conc + 8, IdleConnTimeout: time.Minute}}
-	d.cmd = exec.Command(filepath.Join(bin, "mfagated"), append([]string{"-config", filepath.Join(dir, "mfagate.toml"), "-log-level", "warn"}, args...)...)
+%s`, d.addr, store, extra)
+	return os.WriteFile(filepath.Join(d.dir, "mfagate.toml"), []byte(conf), 0o600)
+}
+
+// launch starts mfagated on d's directory and waits until it is ready.
+func (d *daemon) launch(bin string, args ...string) error {
+	d.cmd = exec.Command(filepath.Join(bin, "mfagated"), append([]string{"-config", filepath.Join(d.dir, "mfagate.toml"), "-log-level", "warn"}, args...)...)
 	stderr, _ := d.cmd.StderrPipe()
 	t0 := time.Now()
 	if err := d.cmd.Start(); err != nil {
-		return nil, err
+		return err
 	}
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -111,24 +125,40 @@ roles = ["idp", "enroll", "admin"]
 	deadline := t0.Add(30 * time.Second)
 	probe := &http.Client{Timeout: time.Second}
 	for {
-		res, err := probe.Get("http://" + addr + "/readyz")
+		res, err := probe.Get("http://" + d.addr + "/readyz")
 		if err == nil {
 			io.Copy(io.Discard, res.Body)
 			res.Body.Close()
 			if res.StatusCode == 200 {
 				d.startup = time.Since(t0)
-				return d, nil
+				return nil
 			}
 		}
 		if time.Now().After(deadline) {
-			d.stop()
-			return nil, fmt.Errorf("mfagated not ready after 30 s:\n%s", d.logTail)
+			d.halt()
+			return fmt.Errorf("mfagated not ready after 30 s:\n%s", d.logTail)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
 }
 
+// restart stops the daemon, keeping its directory and database, and
+// starts it again with another configuration.
+func (d *daemon) restart(bin, extra string, args ...string) error {
+	d.halt()
+	if err := d.configure(extra); err != nil {
+		return err
+	}
+	return d.launch(bin, args...)
+}
+
 func (d *daemon) stop() {
+	d.halt()
+	os.RemoveAll(d.dir)
+}
+
+// halt stops the daemon's process and leaves its directory.
+func (d *daemon) halt() {
 	if d.cmd != nil && d.cmd.Process != nil {
 		d.cmd.Process.Signal(syscall.SIGTERM)
 		done := make(chan struct{})
@@ -139,8 +169,8 @@ func (d *daemon) stop() {
 			d.cmd.Process.Kill()
 			<-done
 		}
+		d.cmd = nil
 	}
-	os.RemoveAll(d.dir)
 }
 
 // call sends a JSON request with the bench token; out, if not nil,

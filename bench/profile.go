@@ -18,12 +18,20 @@ var profileShares = []struct{ key, fn, what string }{
 	{"sqlite_write_transactions", "mfagate/store/sqlite.(*DB).Update", "the write transactions (begin, statements, commit)"},
 	{"sqlite_commit", "database/sql.(*Tx).Commit", "committing them (WAL frames written with pwrite)"},
 	{"challenge_row_writes", "mfagate/store.(*Tx).PutChallenge", "writing the challenge row (at creation and again when it is decided)"},
+	{"transaction_statements", "mfagate/store/sqlite.(*write).run", "the sign-in's own statements in the write transaction (reads and row writes, before the commit)"},
+	{"wal_frames", "modernc.org/sqlite/lib._walFrames", "writing the commit's pages to the WAL: one pwrite per frame, then the fsync"},
+	{"syscalls", "internal/runtime/syscall/linux.Syscall6", "system calls (socket reads and writes, pwrite, fsync)"},
 	{"totp_match", "mfagate/mfa.matchTOTP", "computing and comparing the TOTP codes"},
 	{"benchmark_client", "mfagate/api_test.(*harness).do", "the benchmark's own HTTP client"},
 }
 
+// profiles are the two sign-in paths of figure 1 the profile explains.
+var profiles = []struct{ bench, prefix, op string }{
+	{"BenchmarkTOTPSignin", "profile_signin_", "POST /v1/users/{user}/challenges and POST /v1/challenges/{id}/verify with the right code"},
+	{"BenchmarkOneRequestSignin", "profile_verify_", "POST /v1/users/{user}/verify with the right code"},
+}
+
 var (
-	benchLine   = regexp.MustCompile(`^BenchmarkTOTPSignin-\d+\s+(\d+)\s+(.*)$`)
 	totalLine   = regexp.MustCompile(`Total samples = ([\d.]+)(ms|s)`)
 	profileLine = regexp.MustCompile(`^\s*\S+\s+\S+%\s+\S+%\s+\S+\s+([\d.]+)%\s+(.+)$`)
 )
@@ -33,18 +41,29 @@ var (
 // real handlers and SQLite, in one process) under the CPU profiler, and
 // records the share of the samples in the functions above.
 func figureProfile(ctx context.Context, run *Run) error {
+	for _, p := range profiles {
+		if err := profileOne(ctx, run, p.bench, p.prefix, p.op); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// profileOne profiles one benchmark of package api.
+func profileOne(ctx context.Context, run *Run, bench, prefix, op string) error {
+	benchLine := regexp.MustCompile(`^` + bench + `-\d+\s+(\d+)\s+(.*)$`)
 	dir, err := os.MkdirTemp("", "mfagate-bench-prof-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
 	prof, testBin := filepath.Join(dir, "cpu.out"), filepath.Join(dir, "api.test")
-	out, err := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", "^BenchmarkTOTPSignin$", "-benchtime", "5s", "-count", "1",
+	out, err := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", "^"+bench+"$", "-benchtime", "5s", "-count", "1",
 		"-cpuprofile", prof, "-o", testBin, "./api").CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("go test -bench BenchmarkTOTPSignin: %v\n%s", err, tail(string(out), 2000))
+		return fmt.Errorf("go test -bench %s: %v\n%s", bench, err, tail(string(out), 2000))
 	}
-	cmd := "go test -run '^$' -bench BenchmarkTOTPSignin -benchtime 5s -cpuprofile cpu.out ./api"
+	cmd := "go test -run '^$' -bench " + bench + " -benchtime 5s -cpuprofile cpu.out ./api"
 	for _, l := range strings.Split(string(out), "\n") {
 		m := benchLine.FindStringSubmatch(l)
 		if m == nil {
@@ -58,14 +77,14 @@ func figureProfile(ctx context.Context, run *Run) error {
 			vals[f[k+1]] = v
 		}
 		if ns, ok := vals["ns/op"]; ok {
-			run.add(Entry{Name: "profile_signin_per_op", Value: ns / 1000, Unit: "µs",
-				Note: cmd + ": one op is POST /v1/users/{user}/challenges and POST /v1/challenges/{id}/verify with the right code, server and client in one process (" + m[1] + " ops)"})
+			run.add(Entry{Name: prefix + "per_op", Value: ns / 1000, Unit: "µs",
+				Note: cmd + ": one op is " + op + ", server and client in one process (" + m[1] + " ops)"})
 		}
 		if b, ok := vals["B/op"]; ok {
-			run.add(Entry{Name: "profile_signin_alloc_per_op", Value: b / 1024, Unit: "KiB"})
+			run.add(Entry{Name: prefix + "alloc_per_op", Value: b / 1024, Unit: "KiB"})
 		}
 		if a, ok := vals["allocs/op"]; ok {
-			run.add(Entry{Name: "profile_signin_allocs_per_op", Value: a, Unit: "allocs"})
+			run.add(Entry{Name: prefix + "allocs_per_op", Value: a, Unit: "allocs"})
 		}
 	}
 	top, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-cum", "-nodecount=100000", testBin, prof).Output()
@@ -84,16 +103,16 @@ func figureProfile(ctx context.Context, run *Run) error {
 		if string(m[2]) == "ms" {
 			v /= 1000
 		}
-		run.add(Entry{Name: "profile_signin_samples", Value: v, Unit: "s CPU", Note: "CPU time sampled in the profile (go tool pprof -top -cum)"})
+		run.add(Entry{Name: prefix + "samples", Value: v, Unit: "s CPU", Note: "CPU time sampled in the profile (go tool pprof -top -cum)"})
 	}
 	for _, s := range profileShares {
 		v, ok := cum[s.fn]
 		if !ok {
-			run.NotDone = append(run.NotDone, "profile: "+s.fn+" not in the profile")
+			run.NotDone = append(run.NotDone, "profile of "+bench+": "+s.fn+" not in the profile")
 			continue
 		}
-		run.add(Entry{Name: "profile_signin_" + s.key, Value: v, Unit: "% CPU", Note: s.fn + ": " + s.what})
+		run.add(Entry{Name: prefix + s.key, Value: v, Unit: "% CPU", Note: s.fn + ": " + s.what})
 	}
-	fmt.Fprintf(os.Stderr, "profile: SQLite write transactions %.1f %% of the CPU samples\n", cum["mfagate/store/sqlite.(*DB).Update"])
+	fmt.Fprintf(os.Stderr, "profile of %s: SQLite write transactions %.1f %% of the CPU samples\n", bench, cum["mfagate/store/sqlite.(*DB).Update"])
 	return nil
 }

@@ -182,6 +182,15 @@ func figureSMS(ctx context.Context, run *Run, bin string, quick bool) error {
 		fmt.Fprintf(os.Stderr, "figure 3: %d modems, zero latency: %d SMS in %s\n", m, nZero, wall.Round(time.Millisecond))
 	}
 
+	// The drain alone, jobs queued before the modems come up.
+	nDrain := 3000
+	if quick {
+		nDrain = 400
+	}
+	if err := figureDrain(ctx, run, bin, nDrain); err != nil {
+		return fmt.Errorf("drain: %w", err)
+	}
+
 	// Realistic latency: 3 s ± 1 s per SMS on 8 modems, one burst.
 	d, err = startDaemonWith(bin, smsConfig(8), 16, seedUsers(nUsers), "-sim-sms-latency", "3s")
 	if err != nil {

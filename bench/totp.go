@@ -538,6 +538,11 @@ func figureTOTP(ctx context.Context, run *Run, bin string, dur time.Duration, us
 	defer func() { bare.Process.Kill(); bare.Wait() }()
 	bc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConns: 72, MaxIdleConnsPerHost: 72}}
 	si := newSignins(pool)
+	commits := 1000
+	if dur < time.Second {
+		commits = 200
+	}
+	var floor *Entry
 	for _, conc := range []int{1, 16, 64} {
 		b := closedLoop(conc, dur, 1<<20, bareOp(ctx, bc, baddr))
 		m := closedLoop(conc, dur, 1<<20, mfagateOp(ctx, d, si))
@@ -572,6 +577,23 @@ func figureTOTP(ctx context.Context, run *Run, bin string, dur time.Duration, us
 			return err
 		}
 		fmt.Fprintf(os.Stderr, "figure 1: concurrency %d: sign-ins/s: /validate/check %.0f, RADIUS %.0f, API %.0f\n", conc, v.opsPerSec(), r.opsPerSec(), m.opsPerSec())
+		if conc == 1 {
+			// The floor, on the daemon's disk, beside the loops it bounds.
+			commit, mean, err := durableCommit(d.dir, commits)
+			if err != nil {
+				return fmt.Errorf("floor: durable commit: %w", err)
+			}
+			ce := run.add(Entry{Name: "floor_durable_commit", Value: float64(commit.Microseconds()) / 1000, Unit: "ms",
+				Note: fmt.Sprintf("median of %d SQLite commits (WAL, synchronous=FULL, one row each, modernc.org/sqlite as the daemon) in a file beside the daemon's database; mean %.3f ms", commits, float64(mean.Microseconds())/1000)})
+			req := b.elapsed / time.Duration(b.requests)
+			re := run.add(Entry{Name: "floor_bare_request_c1", Value: float64(req.Microseconds()) / 1000, Unit: "ms",
+				Note: "mean bare net/http round trip at concurrency 1 (the loop above)"})
+			floor = run.add(Entry{Name: "floor_signin_c1", Value: 1 / (req + commit).Seconds(), Unit: "sign-ins/s",
+				Note: fmt.Sprintf("1 / (bare round trip %.3f ms + durable commit %.3f ms): a sign-in that needs one request and one commit, with nothing else", re.Value, ce.Value)})
+		}
+		if err := verifySeries(ctx, run, d, si, conc, dur, be, floor); err != nil {
+			return err
+		}
 	}
 	if err := signatureCost(run, d); err != nil {
 		return err

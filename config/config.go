@@ -43,6 +43,9 @@ type Config struct {
 	// SelfService is the Security info page (/me); nil (no [selfservice]
 	// section) leaves every /me route unserved.
 	SelfService *SelfService `toml:"selfservice"`
+	// Console is the help-desk console's OpenID Connect staff sign-in;
+	// nil (no [console] section): staff use their API tokens there.
+	Console *Console `toml:"console"`
 }
 
 // Server is the HTTP listener.
@@ -101,6 +104,11 @@ const (
 // Secrets names the server's secret key.
 type Secrets struct {
 	KeyFile string `toml:"key_file"` // 32 bytes raw, 64 hex characters, or base64 of 32 bytes
+	// PreviousKeyFiles are keys being rotated out: values sealed with them
+	// still open, and the daemon re-seals them to key_file in the
+	// background. Remove them once mfagate_secrets_sealed_with_previous
+	// reads 0 and the longest challenge or pass made before has expired.
+	PreviousKeyFiles []string `toml:"previous_key_files"`
 }
 
 // API lists the clients allowed to call the HTTP API.
@@ -110,11 +118,47 @@ type API struct {
 
 // Client is one caller of the HTTP API, authenticated by a bearer token.
 type Client struct {
-	Name        string   `toml:"name"`
-	TokenSHA256 string   `toml:"token_sha256"` // 64 hex characters: SHA-256 of the bearer token
-	TokenFile   string   `toml:"token_file"`   // file holding the token itself (surrounding space trimmed)
-	Roles       []string `toml:"roles"`        // subset of RoleIDP, RoleEnroll, RoleAdmin; at least one
-	TokenHash   [32]byte `toml:"-"`            // SHA-256 of the token, filled by Validate
+	Name string `toml:"name"`
+	// TokenSHA256s are the SHA-256 of the client's bearer tokens, 64 hex
+	// characters each, written as one string or, during a change-over
+	// from one token to the next, a list: every token listed is accepted.
+	TokenSHA256s StringList `toml:"token_sha256"`
+	// TokenSHA256 is one more hash, for configurations built in code;
+	// Validate moves it to the front of TokenSHA256s.
+	TokenSHA256 string     `toml:"-"`
+	TokenFile   string     `toml:"token_file"` // file holding the token itself (surrounding space trimmed)
+	Roles       []string   `toml:"roles"`      // subset of RoleIDP, RoleEnroll, RoleAdmin; at least one
+	TokenHash   [32]byte   `toml:"-"`          // SHA-256 of the first token, filled by Validate
+	TokenHashes [][32]byte `toml:"-"`          // SHA-256 of every token accepted, filled by Validate
+}
+
+// MaxClientTokens is how many tokens one client may hold at once: enough
+// for a change-over, few enough that forgotten old tokens stand out.
+const MaxClientTokens = 4
+
+// StringList is a TOML value written either as one string or as an array
+// of strings.
+type StringList []string
+
+// UnmarshalTOML accepts "a" and ["a", "b"].
+func (l *StringList) UnmarshalTOML(v any) error {
+	switch x := v.(type) {
+	case string:
+		*l = StringList{x}
+		return nil
+	case []any:
+		out := make(StringList, 0, len(x))
+		for _, e := range x {
+			s, ok := e.(string)
+			if !ok {
+				return fmt.Errorf("must be a string or an array of strings")
+			}
+			out = append(out, s)
+		}
+		*l = out
+		return nil
+	}
+	return fmt.Errorf("must be a string or an array of strings")
 }
 
 // Client roles.
@@ -525,6 +569,9 @@ func (c *Config) resolvePaths(baseDir string) {
 		c.Store.Path = abs(c.Store.Path)
 	}
 	c.Secrets.KeyFile = abs(c.Secrets.KeyFile)
+	for i, f := range c.Secrets.PreviousKeyFiles {
+		c.Secrets.PreviousKeyFiles[i] = abs(f)
+	}
 	c.Store.PasswordFile = abs(c.Store.PasswordFile)
 	for i := range c.API.Clients {
 		c.API.Clients[i].TokenFile = abs(c.API.Clients[i].TokenFile)
@@ -538,6 +585,9 @@ func (c *Config) resolvePaths(baseDir string) {
 	}
 	if c.SelfService != nil {
 		c.SelfService.ClientSecretFile = abs(c.SelfService.ClientSecretFile)
+	}
+	if c.Console != nil {
+		c.Console.ClientSecretFile = abs(c.Console.ClientSecretFile)
 	}
 	if c.Radius != nil {
 		for i := range c.Radius.Clients {

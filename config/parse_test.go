@@ -26,7 +26,7 @@ func TestUnknownKeys(t *testing.T) {
 		{"no close match lists the table's keys", "[totp]\nalgorithm = \"SHA256\"\n",
 			[]string{"line 2: totp.algorithm: unknown key; valid in [totp]: digits, issuer, period, skew"}},
 		{"unknown table reported once", "\n[hardware]\nport = \"/dev/ttyUSB0\"\nbaud = 115200\n",
-			[]string{"line 2: hardware: unknown table; valid at the top level: api, fido, messages, modem, oidc, policy, privacyidea, radius, secrets, selfservice, server, store, totp, voice"}},
+			[]string{"line 2: hardware: unknown table; valid at the top level: api, console, fido, messages, modem, oidc, policy, privacyidea, radius, secrets, selfservice, server, store, totp, voice"}},
 		{"table name typo", "[[modems]]\nid = \"a\"\n",
 			[]string{"line 1: modems: unknown table (did you mean modem?)"}},
 		{"in the second modem", "[[modem]]\nid = \"a\"\nport = \"sim:quectel\"\n[[modem]]\nid = \"b\"\nport = \"sim:simcom\"\nbaudrate = 9600\n",

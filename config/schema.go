@@ -19,6 +19,7 @@ const (
 	kindBool
 	kindDuration
 	kindStrings
+	kindStringOrStrings
 	kindTable
 	kindTables
 )
@@ -32,7 +33,10 @@ var schema = func() map[string]kind {
 	return m
 }()
 
-var durationType = reflect.TypeOf(Duration{})
+var (
+	durationType   = reflect.TypeOf(Duration{})
+	stringListType = reflect.TypeOf(StringList{})
+)
 
 func addSchema(m map[string]kind, prefix string, t reflect.Type) {
 	for i := 0; i < t.NumField(); i++ {
@@ -48,6 +52,8 @@ func addSchema(m map[string]kind, prefix string, t reflect.Type) {
 		switch {
 		case f.Type == durationType:
 			m[key] = kindDuration
+		case f.Type == stringListType:
+			m[key] = kindStringOrStrings
 		case f.Type.Kind() == reflect.Struct:
 			m[key] = kindTable
 			addSchema(m, key, f.Type)
@@ -265,6 +271,19 @@ func checkTable(ps *[]*Problem, m map[string]any, plain, indexed string) {
 			}
 			if !ok {
 				bad(`must be an array of strings, like ["a", "b"]`)
+			}
+		case kindStringOrStrings:
+			if _, isStr := v.(string); isStr {
+				break
+			}
+			arr, ok := v.([]any)
+			for _, e := range arr {
+				if _, isStr := e.(string); !isStr {
+					ok = false
+				}
+			}
+			if !ok {
+				bad(`must be a string in double quotes, or an array of them like ["a", "b"]`)
 			}
 		case kindTable:
 			sub, ok := v.(map[string]any)

@@ -82,6 +82,7 @@ func (c *Config) problems() []*Problem {
 	if c.Secrets.KeyFile == "" {
 		ck.add("secrets.key_file", `""`, "must name the file holding the 32-byte server key (default %q)", Default().Secrets.KeyFile)
 	}
+	c.Secrets.checkPrevious(ck)
 	c.checkClients(ck)
 	c.Policy.check(ck)
 	c.TOTP.check(ck)
@@ -98,6 +99,9 @@ func (c *Config) problems() []*Problem {
 	}
 	if c.SelfService != nil {
 		c.SelfService.check(ck, c.FIDO.Origin)
+	}
+	if c.Console != nil {
+		c.Console.check(ck, c.FIDO.Origin)
 	}
 	return ck.ps
 }
@@ -218,34 +222,56 @@ func (c *Config) checkClients(ck *checker) {
 			names[cl.Name] = key
 		}
 
-		hashed := false
+		cl.TokenHashes = nil
+		// A hash given in code joins the list, so that the configuration
+		// encodes to TOML as it was validated.
+		if cl.TokenSHA256 != "" {
+			cl.TokenSHA256s = append(StringList{cl.TokenSHA256}, cl.TokenSHA256s...)
+			cl.TokenSHA256 = ""
+		}
+		sums := cl.TokenSHA256s
 		switch {
-		case cl.TokenSHA256 != "" && cl.TokenFile != "":
-			ck.add(key, "", "has both token_sha256 and token_file; give exactly one")
-		case cl.TokenSHA256 == "" && cl.TokenFile == "":
+		case len(sums) > 0 && cl.TokenFile != "":
+			ck.add(key, "", "has both token_sha256 and token_file; give exactly one (during a token change-over, list the hashes of both tokens in token_sha256)")
+		case len(sums) == 0 && cl.TokenFile == "":
 			ck.add(key, "", "needs token_sha256 (the SHA-256 of its token, 64 hex characters) or token_file (a file holding the token)")
-		case cl.TokenSHA256 != "":
-			b, err := hex.DecodeString(cl.TokenSHA256)
-			if err != nil || len(b) != sha256.Size {
-				// The value is a hash, not a token, but it is not shown anyway.
-				ck.add(key+".token_sha256", "", "must be 64 hex characters (the SHA-256 of the token, as printed by sha256sum); got %d characters", len(cl.TokenSHA256))
-			} else {
-				copy(cl.TokenHash[:], b)
-				hashed = true
+		case len(sums) > MaxClientTokens:
+			ck.add(key+".token_sha256", "", "lists %d hashes; at most %d tokens are accepted per client at once: remove the tokens no longer in use", len(sums), MaxClientTokens)
+		case len(sums) > 0:
+			for j, sum := range sums {
+				hk := key + ".token_sha256"
+				if len(cl.TokenSHA256s) > 1 {
+					hk = fmt.Sprintf("%s[%d]", hk, j)
+				}
+				b, err := hex.DecodeString(sum)
+				if err != nil || len(b) != sha256.Size {
+					// The value is a hash, not a token, but it is not shown anyway.
+					ck.add(hk, "", "must be 64 hex characters (the SHA-256 of the token, as printed by sha256sum or mfagatectl token new); got %d characters", len(sum))
+					continue
+				}
+				var h [32]byte
+				copy(h[:], b)
+				if slices.Contains(cl.TokenHashes, h) {
+					ck.add(hk, "", "repeats a hash listed before it; list each token once")
+					continue
+				}
+				cl.TokenHashes = append(cl.TokenHashes, h)
 			}
 		default:
 			if h, msg := hashTokenFile(cl.TokenFile); msg != "" {
 				ck.add(key+".token_file", q(cl.TokenFile), "%s", msg)
 			} else {
-				cl.TokenHash = h
-				hashed = true
+				cl.TokenHashes = append(cl.TokenHashes, h)
 			}
 		}
-		if hashed {
-			if other, dup := hashes[cl.TokenHash]; dup {
+		if len(cl.TokenHashes) > 0 {
+			cl.TokenHash = cl.TokenHashes[0]
+		}
+		for _, h := range cl.TokenHashes {
+			if other, dup := hashes[h]; dup && other != key {
 				ck.add(key, "", "has the same token as %s; each client needs its own token", other)
 			} else {
-				hashes[cl.TokenHash] = key
+				hashes[h] = key
 			}
 		}
 
@@ -1084,3 +1110,30 @@ func isAllDigits(s string) bool {
 	}
 	return s != ""
 }
+
+// checkPrevious checks the names of the keys being rotated out; their
+// contents are checked where the daemon reads them (they must be keys,
+// readable, and differ from key_file's).
+func (s Secrets) checkPrevious(ck *checker) {
+	seen := map[string]int{}
+	for i, f := range s.PreviousKeyFiles {
+		key := fmt.Sprintf("secrets.previous_key_files[%d]", i)
+		switch j, dup := seen[f]; {
+		case f == "":
+			ck.add(key, `""`, "must name the file of a key being rotated out")
+		case f == s.KeyFile:
+			ck.add(key, q(f), "is secrets.key_file itself; list here only the old keys, and give the new one as key_file")
+		case dup:
+			ck.add(key, q(f), "repeats secrets.previous_key_files[%d]", j)
+		default:
+			seen[f] = i
+		}
+	}
+	if len(s.PreviousKeyFiles) > MaxPreviousKeys {
+		ck.add("secrets.previous_key_files", "", "lists %d files; at most %d keys may be rotated out at once: let a re-seal finish and drop the oldest", len(s.PreviousKeyFiles), MaxPreviousKeys)
+	}
+}
+
+// MaxPreviousKeys bounds secrets.previous_key_files: every value that does
+// not open with key_file is tried with each of them.
+const MaxPreviousKeys = 3

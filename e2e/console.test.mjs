@@ -6,7 +6,7 @@
 // TOTP) and removes the lost one. The admin API checks, independently of
 // the pages, that the pass is gone and refused a second time. Then an admin
 // terminates MFA in the console with a reason, which the audit log holds
-// with the staff client's name.
+// with the staff client's name and address.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Gateway, ok, browser, shot, totp, assertFits } from './lib.mjs';
@@ -149,7 +149,7 @@ test('lost phone: a one-time pass from the console, a new app on the Security in
   const audit = await ok(await g.call('GET', '/v1/audit?user=' + user), 200, 'audit');
   const ev = audit.find((e) => e.type === 'mfa_terminated');
   assert.ok(ev, 'an mfa_terminated event');
-  assert.equal(ev.detail, 'reason: left the university (ticket 4711)');
+  assert.equal(ev.detail, 'reason: left the university (ticket 4711); from: 127.0.0.1', 'the reason and the staff client address');
   assert.equal(ev.actor, 'demo-admin', 'the staff client is named');
   assert.match(await con.locator('#audit').innerText(), /left the university/);
 });

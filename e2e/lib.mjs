@@ -3,11 +3,12 @@
 // playwright-core, the demo's phone API, and an RFC 6238 implementation
 // independent of the gateway's.
 import { spawn } from 'node:child_process';
-import { createHmac, createHash, randomBytes } from 'node:crypto';
+import { createHmac, createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { createServer } from 'node:net';
+import { createServer as createHTTPServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
@@ -68,11 +69,13 @@ export class Gateway {
 
   // withConfig runs the daemon from a configuration file whose [fido]
   // section is extra (for example a short session_ttl), after the other
-  // sections in sections (for example '[totp]\ndigits = 8'). No modems.
+  // sections in sections (for example '[totp]\ndigits = 8'; or a function
+  // of the gateway's address, for a redirect_uri). No modems.
   static async withConfig(fido, sections = '') {
     const dir = mkdtempSync(join(tmpdir(), 'mfagate-e2e-'));
     const port = await freePort();
     const g = new Gateway(dir, port);
+    if (typeof sections === 'function') sections = sections(g.url);
     g.token = 'e2e-' + randomBytes(16).toString('hex');
     writeFileSync(join(dir, 'secret.key'), randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
     const sum = createHash('sha256').update(g.token).digest('hex');
@@ -201,6 +204,97 @@ export class Gateway {
   async pressKeys(number, digits) {
     const r = await this.call('POST', '/v1/demo/phones/' + encodeURIComponent(number) + '/keys', { digits });
     if (r.status !== 204) throw new Error('press keys: ' + r.status + ' ' + JSON.stringify(r.body));
+  }
+}
+
+// OpenIDProvider is a small OpenID provider of the test's own on
+// loopback, written from OpenID Connect Core 1.0 and Discovery 1.0 with
+// RFC 7636: the discovery document, a JWKS with one RSA key, an
+// authorization endpoint that signs in whoever the test named with
+// nextSignIn (no login form) and redirects back with a code, and a token
+// endpoint that checks client_secret_basic, the redirect_uri and
+// code_challenge = BASE64URL(SHA256(code_verifier)) before it answers
+// an RS256 ID token (node:crypto only) with the nonce of the request.
+export class OpenIDProvider {
+  static async start(clientID, secret) {
+    const op = new OpenIDProvider(clientID, secret);
+    await new Promise((resolve, reject) => {
+      op.server.on('error', reject);
+      op.server.listen(0, '127.0.0.1', resolve);
+    });
+    op.issuer = 'http://127.0.0.1:' + op.server.address().port;
+    return op;
+  }
+
+  constructor(clientID, secret) {
+    this.clientID = clientID;
+    this.secret = secret;
+    this.kid = randomBytes(8).toString('base64url');
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    this.privateKey = privateKey;
+    this.jwk = Object.assign(publicKey.export({ format: 'jwk' }), { kid: this.kid, use: 'sig', alg: 'RS256' });
+    this.codes = new Map();
+    this.next = null;
+    this.refused = [];
+    this.server = createHTTPServer((req, res) => this.serve(req, res));
+  }
+
+  // nextSignIn names who signs in next: the preferred_username and groups.
+  nextSignIn(name, groups) { this.next = { name, groups }; }
+
+  async stop() { await new Promise((r) => this.server.close(r)); }
+
+  serve(req, res) {
+    const url = new URL(req.url, this.issuer);
+    const json = (status, v) => { res.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }); res.end(JSON.stringify(v)); };
+    if (req.method === 'GET' && url.pathname === '/.well-known/openid-configuration') {
+      return json(200, { issuer: this.issuer, authorization_endpoint: this.issuer + '/authorize', token_endpoint: this.issuer + '/token',
+        jwks_uri: this.issuer + '/jwks', response_types_supported: ['code'], subject_types_supported: ['public'],
+        id_token_signing_alg_values_supported: ['RS256'], token_endpoint_auth_methods_supported: ['client_secret_basic'],
+        code_challenge_methods_supported: ['S256'] });
+    }
+    if (req.method === 'GET' && url.pathname === '/jwks') return json(200, { keys: [this.jwk] });
+    if (req.method === 'GET' && url.pathname === '/authorize') {
+      const q = url.searchParams;
+      if (q.get('client_id') !== this.clientID || !q.get('redirect_uri')) {
+        res.writeHead(400); return res.end('unknown client');
+      }
+      const back = new URL(q.get('redirect_uri'));
+      back.searchParams.set('state', q.get('state') || '');
+      if (q.get('response_type') !== 'code' || q.get('code_challenge_method') !== 'S256' || !q.get('nonce') || !this.next) {
+        back.searchParams.set('error', 'invalid_request');
+      } else {
+        const code = randomBytes(16).toString('base64url');
+        this.codes.set(code, { redirectURI: q.get('redirect_uri'), challenge: q.get('code_challenge'), nonce: q.get('nonce'), who: this.next });
+        back.searchParams.set('code', code);
+      }
+      res.writeHead(302, { Location: back.toString() });
+      return res.end();
+    }
+    if (req.method === 'POST' && url.pathname === '/token') {
+      let body = '';
+      req.on('data', (d) => { body += d; });
+      req.on('end', () => {
+        const f = new URLSearchParams(body);
+        const [id, secret] = Buffer.from((req.headers.authorization || '').replace(/^Basic /, ''), 'base64').toString().split(':').map(decodeURIComponent);
+        const g = this.codes.get(f.get('code'));
+        this.codes.delete(f.get('code'));
+        const refuse = (why) => { this.refused.push(why); json(400, { error: 'invalid_grant', error_description: why }); };
+        if (id !== this.clientID || secret !== this.secret) return refuse('client authentication failed');
+        if (!g || f.get('grant_type') !== 'authorization_code') return refuse('unknown or used code');
+        if (f.get('redirect_uri') !== g.redirectURI) return refuse('redirect_uri differs');
+        if (createHash('sha256').update(f.get('code_verifier') || '').digest('base64url') !== g.challenge) return refuse('code_verifier does not match');
+        const now = Math.floor(Date.now() / 1000);
+        const enc = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
+        const input = enc({ alg: 'RS256', typ: 'JWT', kid: this.kid }) + '.' + enc({ iss: this.issuer, aud: this.clientID, sub: 'sub-' + g.who.name,
+          iat: now, exp: now + 300, nonce: g.nonce, preferred_username: g.who.name, groups: g.who.groups });
+        const idToken = input + '.' + sign('sha256', Buffer.from(input), this.privateKey).toString('base64url');
+        json(200, { access_token: randomBytes(16).toString('base64url'), token_type: 'Bearer', expires_in: 300, id_token: idToken });
+      });
+      return undefined;
+    }
+    res.writeHead(404);
+    return res.end();
   }
 }
 

@@ -26,6 +26,7 @@ type Metrics struct {
 	verifyFailures     *prometheus.CounterVec
 	fraudReports       prometheus.Counter
 	tapIssued          *prometheus.CounterVec
+	staffActions       *prometheus.CounterVec
 	users              *prometheus.GaugeVec
 	pruned             *prometheus.CounterVec
 	modemJobs          *prometheus.CounterVec
@@ -47,6 +48,7 @@ type Metrics struct {
 	mdsNextUpdate      prometheus.Gauge
 	reloadTime         prometheus.Gauge
 	nodes              *nodeCollector // nil until WatchNodes
+	secrets            secretsMetrics
 }
 
 var _ mfa.Observer = (*Metrics)(nil)
@@ -85,6 +87,10 @@ func New() *Metrics {
 			Name: "mfagate_tap_issued_total",
 			Help: "Temporary Access Passes issued, by the API role of the client that issued them (enroll, admin). Their use shows in the challenge metrics with kind \"tap\".",
 		}, []string{"role"}),
+		staffActions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mfagate_staff_actions_total",
+			Help: "Staff actions for a user (console or API, token or staff sign-in) by action (unlock, remove_method, set_default, terminate, tap_issue, tap_revoke, kiosk_open), the staff role (enroll, admin) and result: ok, forbidden (the role may not), refused (bad input or state) or error.",
+		}, []string{"action", "role", "result"}),
 		users: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "mfagate_users",
 			Help: "Users with a stored record, by MFA state.",
@@ -186,12 +192,19 @@ func New() *Metrics {
 		m.verifyFailures, m.fraudReports, m.users, m.modemJobs, m.modemJobSeconds, m.dtmf, m.smsFailures,
 		m.outboxQueued, m.outboxSending, m.outboxOldest, m.reloadOK, m.reloadTime, m.fidoEnrollments,
 		m.oidcSignins, m.selfService, m.piRequests, m.radiusRequests, m.radiusDropped, m.mdsConfigured, m.mdsValid, m.mdsNextUpdate,
-		m.tapIssued, m.pruned,
+		m.tapIssued, m.pruned, m.staffActions,
 	)
+	m.secrets = newSecretsMetrics()
+	m.Registry.MustRegister(m.secrets.collectors()...)
 	// Both series exist from the start, so that a rate over them is
 	// defined before the first pass.
 	m.tapIssued.WithLabelValues("enroll")
 	m.tapIssued.WithLabelValues("admin")
+	for _, action := range StaffActions {
+		for _, role := range []string{"enroll", "admin"} {
+			m.staffActions.WithLabelValues(action, role, "ok")
+		}
+	}
 	m.fidoEnrollments.WithLabelValues("done")
 	m.fidoEnrollments.WithLabelValues("failed")
 	for _, s := range []mfa.State{mfa.StateOff, mfa.StatePending, mfa.StateActive} {
@@ -357,6 +370,17 @@ func (m *Metrics) FraudReported() { m.fraudReports.Inc() }
 // TAPIssued counts a Temporary Access Pass issued by a client of role.
 func (m *Metrics) TAPIssued(role string) { m.tapIssued.WithLabelValues(role).Inc() }
 
+// StaffActions are the action label's values of
+// mfagate_staff_actions_total; each has an ok series per staff role from
+// the start.
+var StaffActions = []string{"unlock", "remove_method", "set_default", "terminate", "tap_issue", "tap_revoke", "kiosk_open"}
+
+// StaffAction counts one staff action for a user; every label comes
+// from a fixed set.
+func (m *Metrics) StaffAction(action, role, result string) {
+	m.staffActions.WithLabelValues(action, role, result).Inc()
+}
+
 // AddPruned counts the rows a pruning round deleted.
 func (m *Metrics) AddPruned(p mfa.Pruned) {
 	m.pruned.WithLabelValues("challenges").Add(float64(p.Challenges))
@@ -369,5 +393,22 @@ func (m *Metrics) AddPruned(p mfa.Pruned) {
 func (m *Metrics) SetUsers(counts map[mfa.State]int) {
 	for s, n := range counts {
 		m.users.WithLabelValues(string(s)).Set(float64(n))
+	}
+}
+
+// WatchStore exports the store's write counters: commits of write
+// transactions (mfagate_store_commits_total) and the WAL frames they wrote
+// (mfagate_store_wal_frames_total, SQLite only: walFrames nil leaves it
+// out). Both are read from the store at scrape time.
+func (m *Metrics) WatchStore(commits, walFrames func() uint64) {
+	m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "mfagate_store_commits_total",
+		Help: "Write transactions this daemon committed to the store (a group commit counts once).",
+	}, func() float64 { return float64(commits()) }))
+	if walFrames != nil {
+		m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "mfagate_store_wal_frames_total",
+			Help: "Pages the SQLite store's commits wrote to its write-ahead log.",
+		}, func() float64 { return float64(walFrames()) }))
 	}
 }

@@ -407,7 +407,10 @@ func finalRefusal(c Challenge) error {
 }
 
 // approve finishes c as approved. A confirmation challenge confirms its
-// method; any other approval counts as a successful (test) sign-in.
+// method. Only a test sign-in (purpose test) is the user's "last test
+// sign-in", the one applying for MFA needs after a method change: a real
+// sign-in or a proof shows the method works but is not the user trying
+// it on purpose, and the pages show the date as the user's own check.
 func (s *Service) approve(tx Tx, actor Actor, c Challenge, u User, now time.Time) (Challenge, error) {
 	c.Status = StatusApproved
 	c.FinishedAt = now
@@ -417,7 +420,7 @@ func (s *Service) approve(tx Tx, actor Actor, c Challenge, u User, now time.Time
 	u.ConsecutiveFailures = 0
 	// A pass is not a method the user keeps: it never stands for the
 	// test sign-in that applying for MFA needs.
-	if c.Purpose != PurposeConfirm && c.Kind != KindTAP {
+	if c.Purpose == PurposeTest && c.Kind != KindTAP {
 		u.LastTestSigninAt = now
 	}
 	if err := s.putUser(tx, u); err != nil {

@@ -58,6 +58,8 @@ const (
 	CodeTAPCannotBeDefault   Code = "tap_cannot_be_default"
 	CodeNoTAP                Code = "no_tap"
 	CodeInvalidCursor        Code = "invalid_cursor"
+	CodeInvalidFilter        Code = "invalid_filter"  // a user listing's filter (users.go)
+	CodeImportRejected       Code = "import_rejected" // an import with bad lines: nothing imported
 )
 
 // Error is a refusal with a stable code and a message a person can act on.

@@ -133,35 +133,12 @@ func (s *Service) addTOTP(ctx context.Context, actor Actor, user, label string, 
 }
 
 func (s *Service) addPhone(ctx context.Context, actor Actor, user, label string, req AddMethodRequest) (AddMethodResult, error) {
-	p := s.pol()
 	now := s.now()
-	switch req.Slot {
-	case SlotMobile, SlotAlternate, SlotOffice:
-	case "":
-		return AddMethodResult{}, refuse(CodeInvalidRequest, "slot is required for a phone: \"mobile\", \"alternate\" or \"office\"")
-	default:
-		return AddMethodResult{}, refuse(CodeInvalidRequest, "slot %q is unknown: use \"mobile\", \"alternate\" or \"office\"", truncate(string(req.Slot), 32))
-	}
-	channel := req.Channel
-	switch channel {
-	case "":
-		channel = ChannelSMS
-	case ChannelSMS, ChannelVoice:
-	default:
-		return AddMethodResult{}, refuse(CodeInvalidRequest, "channel %q is unknown: use \"sms\" or \"voice\"", truncate(string(channel), 32))
-	}
-	ph, err := NormalizePhone(req.Phone, p.DefaultRegion, p.AllowedRegions)
+	m, err := s.phoneMethod(user, label, req, now)
 	if err != nil {
 		return AddMethodResult{}, err
 	}
-	if ph.Extension != "" && req.Slot != SlotOffice {
-		return AddMethodResult{}, refuse(CodeInvalidRequest, "only an office phone may carry an extension")
-	}
-	if channel == ChannelSMS && (!ph.Mobile || ph.Extension != "") {
-		return AddMethodResult{}, refuse(CodeNotMobile, "%s cannot receive SMS (not a mobile number); use channel \"voice\" for a landline", phone.Mask(ph.E164))
-	}
-	m := Method{ID: newID("m_"), User: user, Kind: KindPhone, Label: label, Slot: req.Slot, Channel: channel,
-		Phone: ph.E164, Extension: ph.Extension, Language: req.Language, CreatedAt: now}
+	channel := m.Channel
 	var ch Challenge
 	err = s.update(ctx, func(tx Tx) (bool, error) {
 		u, err := loadUser(tx, user, now)
@@ -171,30 +148,7 @@ func (s *Service) addPhone(ctx context.Context, actor Actor, user, label string,
 		if err := s.requireProof(tx, actor, u, req.Proof); err != nil {
 			return false, err
 		}
-		ms, err := tx.Methods(user)
-		if err != nil {
-			return false, err
-		}
-		for _, old := range ms {
-			if old.Kind != KindPhone || old.Slot != req.Slot {
-				continue
-			}
-			if old.Confirmed {
-				return false, refuse(CodeSlotTaken, "the %s slot already holds %s; remove that phone first or use another slot", req.Slot, phone.Mask(old.Phone))
-			}
-			// An unconfirmed registration in the slot is replaced.
-			if err := tx.DeleteMethod(old.ID); err != nil {
-				return false, err
-			}
-		}
-		if err := s.putUser(tx, u); err != nil {
-			return false, err
-		}
-		if err := tx.PutMethod(m); err != nil {
-			return false, err
-		}
-		if err := s.event(tx, Event{User: user, Type: EventMethodAdded, Actor: actor.Name, Method: m.ID,
-			Detail: "phone " + string(req.Slot) + " " + string(channel) + " " + phone.Mask(ph.E164)}); err != nil {
+		if err := s.placePhone(tx, actor, &u, m); err != nil {
 			return false, err
 		}
 		ch, err = s.newPhoneChallenge(tx, actor, u, m, channel, PurposeConfirm, now)
@@ -206,6 +160,68 @@ func (s *Service) addPhone(ctx context.Context, actor Actor, user, label string,
 	s.obs.ChallengeCreated(ch.Kind, ch.Channel)
 	s.wake()
 	return AddMethodResult{Method: m, Challenge: &ch}, nil
+}
+
+// phoneMethod checks a phone registration (slot, channel, number) and
+// builds its unconfirmed method.
+func (s *Service) phoneMethod(user, label string, req AddMethodRequest, now time.Time) (Method, error) {
+	p := s.pol()
+	switch req.Slot {
+	case SlotMobile, SlotAlternate, SlotOffice:
+	case "":
+		return Method{}, refuse(CodeInvalidRequest, "slot is required for a phone: \"mobile\", \"alternate\" or \"office\"")
+	default:
+		return Method{}, refuse(CodeInvalidRequest, "slot %q is unknown: use \"mobile\", \"alternate\" or \"office\"", truncate(string(req.Slot), 32))
+	}
+	channel := req.Channel
+	switch channel {
+	case "":
+		channel = ChannelSMS
+	case ChannelSMS, ChannelVoice:
+	default:
+		return Method{}, refuse(CodeInvalidRequest, "channel %q is unknown: use \"sms\" or \"voice\"", truncate(string(channel), 32))
+	}
+	ph, err := NormalizePhone(req.Phone, p.DefaultRegion, p.AllowedRegions)
+	if err != nil {
+		return Method{}, err
+	}
+	if ph.Extension != "" && req.Slot != SlotOffice {
+		return Method{}, refuse(CodeInvalidRequest, "only an office phone may carry an extension")
+	}
+	if channel == ChannelSMS && (!ph.Mobile || ph.Extension != "") {
+		return Method{}, refuse(CodeNotMobile, "%s cannot receive SMS (not a mobile number); use channel \"voice\" for a landline", phone.Mask(ph.E164))
+	}
+	return Method{ID: newID("m_"), User: user, Kind: KindPhone, Label: label, Slot: req.Slot, Channel: channel,
+		Phone: ph.E164, Extension: ph.Extension, Language: req.Language, CreatedAt: now}, nil
+}
+
+// placePhone stores the unconfirmed phone m in its slot, replacing an
+// unconfirmed registration there; a confirmed phone in the slot refuses.
+func (s *Service) placePhone(tx Tx, actor Actor, u *User, m Method) error {
+	ms, err := tx.Methods(m.User)
+	if err != nil {
+		return err
+	}
+	for _, old := range ms {
+		if old.Kind != KindPhone || old.Slot != m.Slot {
+			continue
+		}
+		if old.Confirmed {
+			return refuse(CodeSlotTaken, "the %s slot already holds %s; remove that phone first or use another slot", m.Slot, phone.Mask(old.Phone))
+		}
+		// An unconfirmed registration in the slot is replaced.
+		if err := tx.DeleteMethod(old.ID); err != nil {
+			return err
+		}
+	}
+	if err := s.putUser(tx, *u); err != nil {
+		return err
+	}
+	if err := tx.PutMethod(m); err != nil {
+		return err
+	}
+	return s.event(tx, Event{User: m.User, Type: EventMethodAdded, Actor: actor.Name, Method: m.ID,
+		Detail: "phone " + string(m.Slot) + " " + string(m.Channel) + " " + phone.Mask(m.Phone)})
 }
 
 // putUser stores u, stamping its update time.
@@ -524,7 +540,7 @@ func (s *Service) SetDefault(ctx context.Context, actor Actor, user, methodID st
 			return nil, nil
 		}
 		u.DefaultMethod = m.ID
-		return &Event{Type: EventDefaultChanged, Actor: actor.Name, Method: m.ID}, nil
+		return &Event{Type: EventDefaultChanged, Actor: actor.Name, Method: m.ID, Detail: withReason("", actor)}, nil
 	})
 }
 

@@ -22,10 +22,15 @@ const KeySize = 32
 // one seals secrets at rest (AES-256-GCM), one hashes one-time codes
 // (HMAC-SHA256), one signs the tokens front doors issue (HMAC-SHA256).
 // Keeping them apart means a leak of one use does not help the others.
+//
+// During a rotation Keys also holds the previous keys: values sealed, codes
+// hashed and tokens MACed with them are still accepted, while everything
+// new uses the current key. Reseal moves sealed values to the current key.
 type Keys struct {
-	aead    cipher.AEAD
-	codeKey []byte
-	macKey  []byte
+	aead     cipher.AEAD
+	codeKey  []byte
+	macKey   []byte
+	previous []*Keys // keys being rotated out, tried after this one
 }
 
 // ErrSealed reports ciphertext that does not open under the current key:
@@ -48,6 +53,64 @@ func LoadKeys(path string) (*Keys, error) {
 	}
 	return NewKeys(key)
 }
+
+// LoadKeyRing reads the current key file and the files of the keys being
+// rotated out (secrets.previous_key_files). Each refusal names the file
+// and says what to do.
+func LoadKeyRing(current string, previous []string) (*Keys, error) {
+	k, err := LoadKeys(current)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]string{derivedID(k): "secrets.key_file"}
+	for i, path := range previous {
+		key := fmt.Sprintf("secrets.previous_key_files[%d]", i)
+		data, err := os.ReadFile(path)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			return nil, fmt.Errorf("%s: the old key file %s does not exist: keep it until the re-seal is done (mfagate_secrets_sealed_with_previous 0, `mfagatectl status`), or remove it from the list if it was never used", key, path)
+		case err != nil:
+			return nil, fmt.Errorf("%s: the old key file %s cannot be read (%v): make it readable by the daemon only (chmod 0400, owned by its user)", key, path, err)
+		}
+		raw, err := ParseKey(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: the old key file %s %w", key, path, err)
+		}
+		p, err := NewKeys(raw)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", key, err)
+		}
+		if other, dup := seen[derivedID(p)]; dup {
+			return nil, fmt.Errorf("%s: %s holds the same key as %s: put the new key in secrets.key_file and only older, different keys here", key, path, other)
+		}
+		seen[derivedID(p)] = key
+		k.previous = append(k.previous, p)
+	}
+	return k, nil
+}
+
+// NewKeyRing derives the working keys of current and of the keys being
+// rotated out, tried in the order given.
+func NewKeyRing(current []byte, previous ...[]byte) (*Keys, error) {
+	k, err := NewKeys(current)
+	if err != nil {
+		return nil, err
+	}
+	for _, raw := range previous {
+		p, err := NewKeys(raw)
+		if err != nil {
+			return nil, err
+		}
+		k.previous = append(k.previous, p)
+	}
+	return k, nil
+}
+
+// derivedID tells keys apart without revealing them.
+func derivedID(k *Keys) string { return string(k.MAC("mfagate key id", nil)) }
+
+// Previous is how many keys being rotated out k holds.
+func (k *Keys) Previous() int { return len(k.previous) }
 
 // ParseKey decodes a key file's content.
 func ParseKey(data []byte) ([]byte, error) {
@@ -105,8 +168,28 @@ func (k *Keys) Seal(plaintext []byte, context string) []byte {
 	return k.aead.Seal(nonce, nonce, plaintext, []byte(context))
 }
 
-// Open decrypts a value made by Seal with the same context.
+// Open decrypts a value made by Seal with the same context, under the
+// current key or one being rotated out.
 func (k *Keys) Open(sealed []byte, context string) ([]byte, error) {
+	out, _, err := k.OpenCurrent(sealed, context)
+	return out, err
+}
+
+// OpenCurrent is Open that also says whether the value was sealed with the
+// current key (false: with a previous one, so it is due a re-seal).
+func (k *Keys) OpenCurrent(sealed []byte, context string) (plaintext []byte, current bool, err error) {
+	if out, err := k.open(sealed, context); err == nil {
+		return out, true, nil
+	}
+	for _, p := range k.previous {
+		if out, err := p.open(sealed, context); err == nil {
+			return out, false, nil
+		}
+	}
+	return nil, false, ErrSealed
+}
+
+func (k *Keys) open(sealed []byte, context string) ([]byte, error) {
 	n := k.aead.NonceSize()
 	if len(sealed) < n+k.aead.Overhead() {
 		return nil, ErrSealed
@@ -127,9 +210,16 @@ func (k *Keys) HashCode(challengeID, code string) []byte {
 	return m.Sum(nil)
 }
 
-// CodeMatches compares a presented code with the stored hash in constant time.
+// CodeMatches compares a presented code with the stored hash in constant
+// time. A hash made with a key being rotated out matches too, so codes and
+// passes issued before a rotation stay usable until they expire. Every key
+// is tried, whichever matches.
 func (k *Keys) CodeMatches(challengeID, code string, hash []byte) bool {
-	return hmac.Equal(k.HashCode(challengeID, code), hash)
+	ok := hmac.Equal(k.HashCode(challengeID, code), hash)
+	for _, p := range k.previous {
+		ok = p.CodeMatches(challengeID, code, hash) || ok
+	}
+	return ok
 }
 
 // MAC authenticates msg for purpose (HMAC-SHA256 under a key of its own),
@@ -144,7 +234,13 @@ func (k *Keys) MAC(purpose string, msg []byte) []byte {
 	return m.Sum(nil)
 }
 
-// MACMatches reports in constant time whether mac is MAC(purpose, msg).
+// MACMatches reports in constant time whether mac is MAC(purpose, msg),
+// under the current key or one being rotated out (tokens issued before a
+// rotation live out their lifetime).
 func (k *Keys) MACMatches(purpose string, msg, mac []byte) bool {
-	return hmac.Equal(k.MAC(purpose, msg), mac)
+	ok := hmac.Equal(k.MAC(purpose, msg), mac)
+	for _, p := range k.previous {
+		ok = p.MACMatches(purpose, msg, mac) || ok
+	}
+	return ok
 }

@@ -45,18 +45,30 @@ type Actor struct {
 	// Reason is why staff acted (removing a method, terminating MFA,
 	// unlocking); it is recorded in the audit event's detail.
 	Reason string
+	// From is the client address of a staff member acting for a user
+	// (the API's peer address); it is recorded in the audit detail of
+	// staff actions with the reason. "" when unknown (a unix socket).
+	From string
 }
 
-// withReason appends the actor's reason to an audit detail, cleaned as
-// other outside text in the audit log is.
+// withReason appends the actor's reason and client address to the
+// audit detail of a staff action, cleaned as other outside text in the
+// audit log is.
 func withReason(detail string, a Actor) string {
-	if a.Reason == "" {
-		return detail
+	add := func(s string) {
+		if detail == "" {
+			detail = s
+		} else {
+			detail += "; " + s
+		}
 	}
-	if detail == "" {
-		return "reason: " + cleanDetail(a.Reason)
+	if a.Reason != "" {
+		add("reason: " + cleanDetail(a.Reason))
 	}
-	return detail + "; reason: " + cleanDetail(a.Reason)
+	if a.From != "" {
+		add("from: " + cleanDetail(a.From))
+	}
+	return detail
 }
 
 // Sender is the phone delivery seam, implemented by the modem pool. The

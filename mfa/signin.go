@@ -63,14 +63,46 @@ func (s *Service) SigninMethods(ctx context.Context, user string) (UserView, []M
 	return v, out, nil
 }
 
-// SignInWithCode signs a user in with an authenticator-app code in one
-// call, for front doors whose clients send the code with the user name
-// (privacyIDEA's /validate/check). It is VerifyCode with no challenge
-// offered: the code is checked against each of the user's confirmed
-// authenticator apps, and a wrong code costs one attempt, on a new
-// challenge of the default app (else the oldest) left on record as failed.
+// CodeSignIn is a sign-in with an authenticator-app code in one call
+// (POST /v1/users/{user}/verify, privacyIDEA's /validate/check).
+type CodeSignIn struct {
+	Code string
+	// Method names one of the user's authenticator apps; "" tries each
+	// confirmed one, the default first.
+	Method string
+	// Purpose is PurposeSignin ("" too) or PurposeTest (the kiosk's and
+	// the Security info page's "try signing in").
+	Purpose Purpose
+}
+
+// SignIn signs a user in with an authenticator-app code in one call and
+// one write transaction: the code is checked against the named app or
+// each of the user's confirmed apps, and the answer is a challenge,
+// approved, left on record as the challenges API would have left it. A
+// wrong code costs one attempt, on a new challenge of the named app, else
+// the default app (else the oldest), left on record as failed; the
+// consecutive-failure lock, the refusal of a time step already accepted
+// and the audit are those of CreateChallenge and Verify. Like
+// CreateChallenge it does not look at the user's MFA state: the front door
+// decides whether MFA applies. A named method that is not one of the
+// user's is refused with unknown_method, one of another kind with
+// wrong_verification_kind, one not confirmed yet with method_not_confirmed,
+// all changing nothing.
+func (s *Service) SignIn(ctx context.Context, actor Actor, user string, req CodeSignIn) (Challenge, error) {
+	op := "signin_with_code"
+	if req.Purpose == PurposeTest {
+		op = "test_signin_with_code"
+	}
+	return s.verifyCode(ctx, actor, user, nil, req, op)
+}
+
+// SignInWithCode is SignIn with the user's apps and purpose signin, for
+// front doors whose clients send the code with the user name
+// (privacyIDEA's /validate/check). A Temporary Access Pass typed instead
+// of a code is checked against the user's pass when [policy] tap_signin
+// allows it.
 func (s *Service) SignInWithCode(ctx context.Context, actor Actor, user, code string) (Challenge, error) {
-	return s.verifyCode(ctx, actor, user, nil, code, "signin_with_code")
+	return s.SignIn(ctx, actor, user, CodeSignIn{Code: code})
 }
 
 // maxOffered bounds the challenges one VerifyCode call may name.
@@ -94,14 +126,22 @@ const maxOffered = 16
 // no_confirmed_method when nothing offered can take a code. It runs in
 // one write transaction.
 func (s *Service) VerifyCode(ctx context.Context, actor Actor, user string, offered []string, code string) (Challenge, error) {
-	return s.verifyCode(ctx, actor, user, offered, code, "verify_code")
+	return s.verifyCode(ctx, actor, user, offered, CodeSignIn{Code: code}, "verify_code")
 }
 
-func (s *Service) verifyCode(ctx context.Context, actor Actor, user string, offered []string, code, op string) (_ Challenge, err error) {
+func (s *Service) verifyCode(ctx context.Context, actor Actor, user string, offered []string, req CodeSignIn, op string) (_ Challenge, err error) {
 	if err := s.checkUserID(user); err != nil {
 		return Challenge{}, err
 	}
-	defer s.auditRefusal(ctx, actor, user, "", op, &err)
+	defer s.auditRefusal(ctx, actor, user, truncate(req.Method, 40), op, &err)
+	code, purpose := req.Code, req.Purpose
+	switch purpose {
+	case "":
+		purpose = PurposeSignin
+	case PurposeSignin, PurposeTest:
+	default:
+		return Challenge{}, refuse(CodeInvalidRequest, "purpose %q is not possible here: use \"signin\" (the default) or \"test\"", truncate(string(purpose), 32))
+	}
 	if len(offered) > maxOffered {
 		return Challenge{}, refuse(CodeInvalidRequest, "%d challenges offered; at most %d are answered by one code", len(offered), maxOffered)
 	}
@@ -144,11 +184,25 @@ func (s *Service) verifyCode(ctx context.Context, actor Actor, user string, offe
 		var apps []Method // confirmed authenticator apps, the default first
 		var tap *Method   // the user's Temporary Access Pass
 		for _, m := range ms {
+			if req.Method != "" && m.ID != req.Method {
+				continue
+			}
 			if m.Kind == KindTOTP && m.Confirmed {
 				apps = append(apps, m)
 			}
-			if m.Kind == KindTAP {
+			if m.Kind == KindTAP && req.Method == "" && purpose == PurposeSignin {
 				tap = &m
+			}
+		}
+		if req.Method != "" && len(apps) == 0 {
+			i := slices.IndexFunc(ms, func(m Method) bool { return m.ID == req.Method })
+			switch {
+			case i < 0:
+				return false, refuse(CodeUnknownMethod, "user %s has no method %s", user, truncate(req.Method, 40))
+			case ms[i].Kind != KindTOTP:
+				return false, refuse(CodeWrongVerification, "method %s is a %s method; a code sign-in answers an authenticator app (kind totp): create a challenge for it instead", ms[i].ID, ms[i].Kind)
+			default:
+				return false, refuse(CodeMethodNotConfirmed, "method %s is not confirmed yet", ms[i].ID)
 			}
 		}
 		// A pass typed where a code is asked for: refused without a look
@@ -178,16 +232,20 @@ func (s *Service) verifyCode(ctx context.Context, actor Actor, user string, offe
 			}
 			return len(code) == length && isDigits(code)
 		}
+		// A new app challenge is written once, by checkCode's outcome
+		// (approved, or an attempt used), not first as created and then
+		// again: one row write per sign-in.
+		fresh := false
 		newTOTP := func(m Method) (Challenge, error) {
-			c := Challenge{ID: newID("c_"), User: user, Method: m.ID, Kind: KindTOTP, Purpose: PurposeSignin,
+			c := Challenge{ID: newID("c_"), User: user, Method: m.ID, Kind: KindTOTP, Purpose: purpose,
 				Status: StatusCreated, AttemptsLeft: p.MaxAttempts, CreatedAt: now, ExpiresAt: now.Add(p.CodeTTL)}
-			createdKind = KindTOTP
-			return c, tx.PutChallenge(c)
+			createdKind, fresh = KindTOTP, true
+			return c, nil
 		}
 
 		newTAPChallenge := func(m Method) (Challenge, error) {
 			// Checked again, with the pass's state, by checkCode.
-			c := Challenge{ID: newID("c_"), User: user, Method: m.ID, Kind: KindTAP, Purpose: PurposeSignin,
+			c := Challenge{ID: newID("c_"), User: user, Method: m.ID, Kind: KindTAP, Purpose: purpose,
 				Status: StatusCreated, AttemptsLeft: p.MaxAttempts, CreatedAt: now, ExpiresAt: now.Add(p.CodeTTL)}
 			createdKind = KindTAP
 			return c, tx.PutChallenge(c)
@@ -257,6 +315,13 @@ func (s *Service) verifyCode(ctx context.Context, actor Actor, user string, offe
 			}
 		}
 		c, keep, err := s.checkCode(tx, actor, target, code, now)
+		if fresh && keep && CodeOf(err) == CodeReplayedCode {
+			// The one outcome checkCode does not write: the replay's
+			// audit names the challenge, which stays on record.
+			if err := tx.PutChallenge(c); err != nil {
+				return false, err
+			}
+		}
 		out, changed = c, keep || err == nil
 		return keep, err
 	})

@@ -53,9 +53,16 @@ func TestSignInWithCode(t *testing.T) {
 	}
 	clock.Advance(30 * time.Second)
 
+	commits, frames := db.WriteStats()
 	c, err := svc.SignInWithCode(ctx, idp, user, rfc6238(res.TOTP.Secret, clock.Now()))
 	if err != nil || c.Status != mfa.StatusApproved || c.Purpose != mfa.PurposeSignin || c.Method != res.Method.ID {
 		t.Fatalf("current code: %+v %v", c, err)
+	}
+	// One request, one durable commit, a handful of pages.
+	if c2, f2 := db.WriteStats(); c2-commits != 1 || f2-frames > 12 {
+		t.Fatalf("a sign-in committed %d times, %d WAL frames", c2-commits, f2-frames)
+	} else {
+		t.Logf("a sign-in: 1 commit, %d WAL frames", f2-frames)
 	}
 	if got, err := svc.Challenge(ctx, c.ID); err != nil || got.Status != mfa.StatusApproved {
 		t.Fatalf("the approved challenge is not stored: %+v %v", got, err)
@@ -84,9 +91,13 @@ func TestSignInWithCode(t *testing.T) {
 		wrong = "111111"
 	}
 	for i := 1; i <= 3; i++ {
+		commits, _ := db.WriteStats()
 		_, err := svc.SignInWithCode(ctx, idp, user, wrong)
 		if mfa.CodeOf(err) != mfa.CodeInvalidCode {
 			t.Fatalf("wrong code %d: %v", i, err)
+		}
+		if c, _ := db.WriteStats(); c-commits != 1 {
+			t.Fatalf("a wrong code committed %d times", c-commits)
 		}
 		if v, _ := svc.GetUser(ctx, user); v.User.ConsecutiveFailures != i {
 			t.Fatalf("after %d wrong codes the user has %d failures", i, v.User.ConsecutiveFailures)

@@ -88,6 +88,11 @@ type Tx interface {
 	DueActivations(t time.Time, limit int) ([]User, error)
 	// CountUsers counts stored users by their stored state.
 	CountUsers() (map[State]int, error)
+	// Users lists stored users by q (users.go), by ID in byte order.
+	Users(q UserQuery) ([]User, error)
+	// MethodsOf lists the methods of the listed users, each user's oldest
+	// first.
+	MethodsOf(users []string) ([]Method, error)
 
 	// PruneLock reports whether this transaction may prune: true for the
 	// one transaction of all nodes that holds the store's pruning lock

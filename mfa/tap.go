@@ -204,7 +204,7 @@ func (s *Service) IssueTAP(ctx context.Context, actor Actor, user string, req TA
 		if err := tx.PutMethod(m); err != nil {
 			return false, err
 		}
-		return false, s.event(tx, Event{User: user, Type: EventTAPIssued, Actor: actor.Name, Method: m.ID, Detail: detail})
+		return false, s.event(tx, Event{User: user, Type: EventTAPIssued, Actor: actor.Name, Method: m.ID, Detail: withReason(detail, actor)})
 	})
 	if err != nil {
 		return TAPResult{}, err
@@ -233,7 +233,7 @@ func (s *Service) RevokeTAP(ctx context.Context, actor Actor, user string) (err 
 			if err := tx.DeleteMethod(m.ID); err != nil {
 				return false, err
 			}
-			if err := s.event(tx, Event{User: user, Type: EventTAPRevoked, Actor: actor.Name, Method: m.ID, Detail: "revoked"}); err != nil {
+			if err := s.event(tx, Event{User: user, Type: EventTAPRevoked, Actor: actor.Name, Method: m.ID, Detail: withReason("revoked", actor)}); err != nil {
 				return false, err
 			}
 		}

@@ -34,7 +34,12 @@ type RPOptions struct {
 	RedirectURI  string // this gateway's /me/callback, as registered
 	UserClaim    string // the ID token claim naming the user
 	// User yields the user ID from the claim: its first capture group.
-	User       *regexp.Regexp
+	// Finish needs it; FinishClaims does not read it.
+	User *regexp.Regexp
+	// Purpose keeps the sign-ins of one relying party apart from another's
+	// in the shared store: a state begun for the console is no state of
+	// the Security info page. "" is the Security info page's.
+	Purpose    string
 	HTTPClient *http.Client     // default: one with a 10 s timeout
 	Now        func() time.Time // default time.Now
 }
@@ -63,7 +68,7 @@ func NewRP(o RPOptions, store Store) *RP {
 // LoginError is why a sign-in failed: Code is the page's and the
 // metric's name for it, Msg what the user and help desk are told.
 type LoginError struct {
-	Code string // login_state, login_used, login_expired, login_provider, login_failed, login_user, login_unavailable
+	Code string // login_state, login_used, login_expired, login_provider, login_failed, login_user, login_staff, login_unavailable
 	Msg  string
 	Err  error
 }
@@ -139,12 +144,21 @@ func (rp *RP) Begin(ctx context.Context) (string, string, error) {
 		return "", "", err
 	}
 	secret, state, nonce, now := token(), token(), token(), rp.o.Now()
-	l := Login{StateHash: Hash(state), BindingHash: Hash(secret), Nonce: nonce, Created: now, Expires: now.Add(LoginTTL)}
+	l := Login{StateHash: rp.hash(state), BindingHash: rp.hash(secret), Nonce: nonce, Created: now, Expires: now.Add(LoginTTL)}
 	if err := rp.store.CreateLogin(ctx, l); err != nil {
 		return "", "", err
 	}
 	u := rp.config(p).AuthCodeURL(state, oauth2.S256ChallengeOption(verifier(secret)), oidc.Nonce(nonce))
 	return u, secret, nil
+}
+
+// hash is the SHA-256 the store keeps of a sign-in's state or cookie
+// secret, in this relying party's own domain.
+func (rp *RP) hash(v string) []byte {
+	if rp.o.Purpose == "" {
+		return Hash(v)
+	}
+	return Hash(rp.o.Purpose + "\x00" + v)
 }
 
 // Callback is what the provider's redirect to /me/callback carries.
@@ -155,59 +169,11 @@ type Callback struct {
 
 // Finish completes the sign-in of the browser whose login cookie holds
 // secret and returns the user ID that user_pattern yields from the ID
-// token's user claim. Every failure is a *LoginError and opens nothing;
-// the sign-in is used up by any callback of its own browser, so a
-// replayed callback fails.
+// token's user claim. Every failure is a *LoginError and opens nothing.
 func (rp *RP) Finish(ctx context.Context, cb Callback, secret string) (string, error) {
-	if cb.State == "" || !wellFormed(cb.State) {
-		return "", loginErr("login_state", "the answer of the identity provider carries no state this gateway issued; start the sign-in again", nil)
-	}
-	if !wellFormed(secret) {
-		return "", loginErr("login_state", "this browser did not start the sign-in (no login cookie); start the sign-in again", nil)
-	}
-	l, err := rp.store.UseLogin(ctx, Hash(cb.State), Hash(secret), rp.o.Now())
-	switch {
-	case errors.Is(err, ErrLoginNotFound):
-		return "", loginErr("login_state", "the answer of the identity provider does not match a sign-in this gateway started; start the sign-in again", nil)
-	case errors.Is(err, ErrLoginBinding):
-		return "", loginErr("login_state", "the sign-in was started in another browser; start the sign-in again in this one", nil)
-	case errors.Is(err, ErrLoginUsed):
-		return "", loginErr("login_used", "this sign-in has already been completed; start the sign-in again", nil)
-	case errors.Is(err, ErrLoginExpired):
-		return "", loginErr("login_expired", fmt.Sprintf("the sign-in took longer than %s; start it again", LoginTTL), nil)
-	case err != nil:
-		return "", err
-	}
-	if cb.Error != "" {
-		return "", loginErr("login_provider", "the identity provider answered "+clean(cb.Error)+": "+clean(cb.ErrorDesc), nil)
-	}
-	if cb.Code == "" {
-		return "", loginErr("login_failed", "the answer of the identity provider has no authorization code", nil)
-	}
-	p, err := rp.discover()
+	claims, err := rp.FinishClaims(ctx, cb, secret)
 	if err != nil {
 		return "", err
-	}
-	cctx := oidc.ClientContext(ctx, rp.o.HTTPClient)
-	tok, err := rp.config(p).Exchange(cctx, cb.Code, oauth2.VerifierOption(verifier(secret)))
-	if err != nil {
-		return "", loginErr("login_failed", "the identity provider did not exchange the authorization code", err)
-	}
-	raw, _ := tok.Extra("id_token").(string)
-	if raw == "" {
-		return "", loginErr("login_failed", "the identity provider's token response has no id_token", nil)
-	}
-	idt, err := p.Verifier(&oidc.Config{ClientID: rp.o.ClientID, Now: rp.o.Now}).Verify(cctx, raw)
-	if err != nil {
-		return "", loginErr("login_failed", "the ID token is not valid for this gateway (signature, issuer, audience or expiry)", err)
-	}
-	// Core §3.1.3.7 step 11: the nonce must be the one the request sent.
-	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(l.Nonce)) != 1 {
-		return "", loginErr("login_failed", "the ID token's nonce is not this sign-in's", nil)
-	}
-	var claims map[string]any
-	if err := idt.Claims(&claims); err != nil {
-		return "", loginErr("login_failed", "the ID token's claims cannot be read", err)
 	}
 	v, _ := claims[rp.o.UserClaim].(string)
 	if v == "" {
@@ -218,6 +184,65 @@ func (rp *RP) Finish(ctx context.Context, cb Callback, secret string) (string, e
 		return "", loginErr("login_user", "the account "+clean(v)+" is not one this gateway serves (its "+rp.o.UserClaim+" does not match user_pattern)", nil)
 	}
 	return m[1], nil
+}
+
+// FinishClaims completes the sign-in of the browser whose login cookie
+// holds secret and returns the claims of its verified ID token, for a
+// caller that maps them itself (the console's staff sign-in). Every
+// failure is a *LoginError; the sign-in is used up by any callback of
+// its own browser, so a replayed callback fails.
+func (rp *RP) FinishClaims(ctx context.Context, cb Callback, secret string) (map[string]any, error) {
+	if cb.State == "" || !wellFormed(cb.State) {
+		return nil, loginErr("login_state", "the answer of the identity provider carries no state this gateway issued; start the sign-in again", nil)
+	}
+	if !wellFormed(secret) {
+		return nil, loginErr("login_state", "this browser did not start the sign-in (no login cookie); start the sign-in again", nil)
+	}
+	l, err := rp.store.UseLogin(ctx, rp.hash(cb.State), rp.hash(secret), rp.o.Now())
+	switch {
+	case errors.Is(err, ErrLoginNotFound):
+		return nil, loginErr("login_state", "the answer of the identity provider does not match a sign-in this gateway started; start the sign-in again", nil)
+	case errors.Is(err, ErrLoginBinding):
+		return nil, loginErr("login_state", "the sign-in was started in another browser; start the sign-in again in this one", nil)
+	case errors.Is(err, ErrLoginUsed):
+		return nil, loginErr("login_used", "this sign-in has already been completed; start the sign-in again", nil)
+	case errors.Is(err, ErrLoginExpired):
+		return nil, loginErr("login_expired", fmt.Sprintf("the sign-in took longer than %s; start it again", LoginTTL), nil)
+	case err != nil:
+		return nil, err
+	}
+	if cb.Error != "" {
+		return nil, loginErr("login_provider", "the identity provider answered "+clean(cb.Error)+": "+clean(cb.ErrorDesc), nil)
+	}
+	if cb.Code == "" {
+		return nil, loginErr("login_failed", "the answer of the identity provider has no authorization code", nil)
+	}
+	p, err := rp.discover()
+	if err != nil {
+		return nil, err
+	}
+	cctx := oidc.ClientContext(ctx, rp.o.HTTPClient)
+	tok, err := rp.config(p).Exchange(cctx, cb.Code, oauth2.VerifierOption(verifier(secret)))
+	if err != nil {
+		return nil, loginErr("login_failed", "the identity provider did not exchange the authorization code", err)
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	if raw == "" {
+		return nil, loginErr("login_failed", "the identity provider's token response has no id_token", nil)
+	}
+	idt, err := p.Verifier(&oidc.Config{ClientID: rp.o.ClientID, Now: rp.o.Now}).Verify(cctx, raw)
+	if err != nil {
+		return nil, loginErr("login_failed", "the ID token is not valid for this gateway (signature, issuer, audience or expiry)", err)
+	}
+	// Core §3.1.3.7 step 11: the nonce must be the one the request sent.
+	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(l.Nonce)) != 1 {
+		return nil, loginErr("login_failed", "the ID token's nonce is not this sign-in's", nil)
+	}
+	var claims map[string]any
+	if err := idt.Claims(&claims); err != nil {
+		return nil, loginErr("login_failed", "the ID token's claims cannot be read", err)
+	}
+	return claims, nil
 }
 
 // clean shortens outside text for a message: printable ASCII, at most 80

@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -142,6 +143,9 @@ func (m *Manager) Session(ctx context.Context, secret string) (Session, error) {
 	s, err := m.store.SelfSession(ctx, Hash(secret))
 	if err != nil {
 		return Session{}, err
+	}
+	if strings.HasPrefix(s.Via, staffVia) {
+		return Session{}, ErrNoSession // a console session is no page session
 	}
 	if !m.now().Before(s.Expires) {
 		return Session{}, ErrSessionExpired

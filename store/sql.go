@@ -54,6 +54,10 @@ type Dialect struct {
 	// (oidc_flows.amr_values); nil and empty both read back as empty.
 	Strings     func([]string) any
 	ScanStrings func(*[]string) any
+	// ByteOrder follows a text column to compare and order it by bytes,
+	// whatever the database's collation, for keyset pagination that
+	// agrees with Go's string order ("" where that is the default).
+	ByteOrder string
 }
 
 // Tx implements mfa.Tx on a Conn.

@@ -1,17 +1,22 @@
 'use strict';
 // The help-desk console, /console: staff find a user and act for them
 // (unlock, remove a lost method, change the default, issue or revoke a
-// Temporary Access Pass, open a kiosk session, terminate MFA). The staff
-// member's own API token is kept in this page's memory only (never in
-// storage or the address); every call is a bearer-token API call with the
-// header Mfagate-Console, which makes the server require a reason for
-// removals and terminations. Admin-only parts (audit history, unlock,
-// terminate) show when GET /v1/audit answers; a 403 there hides them.
-// A pass is shown once and dropped from memory when dismissed.
+// Temporary Access Pass, open a kiosk session, terminate MFA). Staff sign
+// in one of two ways. With their own API token, kept in this page's memory
+// only (never in storage or the address): every call is a bearer-token
+// API call with the header Mfagate-Console, which makes the server require
+// a reason for removals and terminations. Or, when the server has
+// [console] (GET /console/api/session answers 401 rather than 404),
+// through the OpenID provider (/console/login): the session cookie is
+// HttpOnly, and every call goes to /console/v1/… with the session's CSRF
+// token. Admin-only parts (audit history, unlock, terminate) show when
+// GET /v1/audit answers; a 403 there hides them. A pass is shown once and
+// dropped from memory when dismissed.
 //
 // Element ids the browser tests rely on:
 //   #main[data-view]  signin, find, user, remove, terminate, pass
-//   signin:    #token, #signin
+//   signin:    #token, #signin; #oidc-signin when the server offers it
+//   signed in: #whoami, #signout
 //   find:      #find-user, #find
 //   user:      #user-title, #mfa-state, #activation, #failures, #phone-blocked,
 //              #methods (li#m-<id>[data-kind]), #default-<id>, #remove-<id>,
@@ -23,17 +28,22 @@
 //   pass:      #tap-pass, #tap-copy, #tap-dismiss
 (() => {
   const { t, h, button } = UI;
-  const S = { view: 'signin', token: '', userID: '', user: null, audit: null, admin: false, status: null,
+  const S = { view: 'signin', token: '', staff: null, oidc: false, userID: '', user: null, audit: null, admin: false, status: null,
     msg: null, pass: null, kioskURL: '', target: null };
   const main = document.getElementById('main');
 
   async function call(method, path, body) {
+    if (S.staff) {
+      return UI.fetchJSON(method, '/console' + path, body, { headers: { 'X-CSRF-Token': S.staff.csrf, 'Mfagate-Console': '1' } });
+    }
     return UI.fetchJSON(method, path, body, { headers: { Authorization: 'Bearer ' + S.token, 'Mfagate-Console': '1' } });
   }
+  function signedOut() { S.token = ''; S.staff = null; S.user = null; S.audit = null; S.admin = false; S.pass = null; S.view = 'signin'; }
   function fail(r) {
     if (r.status === 401) {
-      S.token = ''; S.user = null; S.view = 'signin';
-      return say(t('console.tokenRefused', { detail: (r.problem && r.problem.detail) || '' }), 'error');
+      const staff = !!S.staff;
+      signedOut();
+      return say(t(staff ? 'console.sessionEnded' : 'console.tokenRefused', { detail: (r.problem && r.problem.detail) || '' }), 'error');
     }
     say(UI.problemText(r.problem, 'console.err.'), 'error');
   }
@@ -80,15 +90,34 @@
   function reasonInput(id) { return h('input', { id, type: 'text', maxlength: '200', autocomplete: 'off', required: true }); }
 
   function viewSignin() {
+    const out = [];
+    if (S.oidc) {
+      out.push(h('section', { cls: 'card', 'aria-labelledby': 'oidc-title' }, h('h1', { id: 'oidc-title', text: t('console.oidcTitle') }),
+        h('p', { text: t('console.oidcIntro') }),
+        h('div', { cls: 'row' }, button(t('console.oidcSignin'), () => location.assign('/console/login'), 'primary', { id: 'oidc-signin' }))));
+    }
     const tok = h('input', { id: 'token', type: 'password', autocomplete: 'off', required: true });
-    return h('form', { cls: 'card', onsubmit: (e) => { e.preventDefault(); S.token = tok.value.trim(); tok.value = ''; S.view = 'find'; S.msg = null; render(); } },
-      h('h1', { text: t('console.signinTitle') }), h('p', { text: t('console.signinIntro') }),
-      field('token', t('console.token'), tok), h('div', { cls: 'row' }, h('button', { id: 'signin', type: 'submit', cls: 'primary', text: t('console.signin') })));
+    out.push(h('form', { cls: 'card', onsubmit: (e) => { e.preventDefault(); S.token = tok.value.trim(); tok.value = ''; S.view = 'find'; S.msg = null; render(); } },
+      h(S.oidc ? 'h2' : 'h1', { text: S.oidc ? t('console.tokenTitle') : t('console.signinTitle') }), h('p', { text: t('console.signinIntro') }),
+      field('token', t('console.token'), tok), h('div', { cls: 'row' }, h('button', { id: 'signin', type: 'submit', cls: S.oidc ? '' : 'primary', text: t('console.signin') }))));
+    return out;
+  }
+  // whoami says who is signed in and offers signing out.
+  function whoami() {
+    const who = S.staff ? t('console.whoStaff', { actor: S.staff.actor, role: t('console.role.' + S.staff.role) }) : t('console.whoToken');
+    return h('div', { cls: 'row', id: 'whoami-row' }, h('p', { id: 'whoami', cls: 'hint', text: who }),
+      button(t('console.signout'), async () => {
+        if (S.staff) {
+          const r = await UI.fetchJSON('POST', '/console/api/logout', null, { headers: { 'X-CSRF-Token': S.staff.csrf } });
+          if (!r.ok && r.status !== 401) return fail(r);
+        }
+        signedOut(); say(t('console.signedOut'));
+      }, '', { id: 'signout' }));
   }
   function findForm() {
     const u = h('input', { id: 'find-user', type: 'text', autocomplete: 'off', required: true, value: S.userID });
     return h('form', { cls: 'card', role: 'search', onsubmit: (e) => { e.preventDefault(); S.userID = u.value.trim(); load(); } },
-      field('find-user', t('console.userID'), u), h('div', { cls: 'row' }, h('button', { id: 'find', type: 'submit', cls: 'primary', text: t('console.find') })));
+      whoami(), field('find-user', t('console.userID'), u), h('div', { cls: 'row' }, h('button', { id: 'find', type: 'submit', cls: 'primary', text: t('console.find') })));
   }
   function viewUser() {
     const u = S.user, m = u.mfa;
@@ -127,6 +156,7 @@
       const why = reasonInput('unlock-reason');
       why.required = false;
       out.push(h('section', { cls: 'card' }, h('h2', { text: t('console.unlockTitle') }),
+        h('p', { cls: 'hint', id: 'unlock-hint', text: t('console.unlockHint') }),
         field('unlock-reason', t('console.reasonOptional'), why),
         h('div', { cls: 'row' },
           button(t('console.unlock'), () => act(call('POST', '/v1/users/' + enc(S.userID) + '/unlock', { reason: why.value }), t('console.unlocked')), '', { id: 'unlock' }),
@@ -177,7 +207,7 @@
     document.getElementById('title').textContent = t('console.title');
     let body;
     switch (S.view) {
-      case 'signin': body = [viewSignin()]; break;
+      case 'signin': body = viewSignin(); break;
       case 'find': body = [findForm()]; break;
       case 'user': body = viewUser(); break;
       case 'pass': body = [viewPass()]; break;
@@ -191,10 +221,19 @@
     main.replaceChildren(msg, ...body);
     const title = document.getElementById('user-title');
     if (S.msg) msg.focus();
-    else if (S.view === 'user' && title) { title.tabIndex = -1; title.focus(); } else UI.focusFirst(main);
+    else if (S.view === 'user' && title) { title.tabIndex = -1; title.focus(); } else if (S.view === 'signin' && S.oidc) document.getElementById('oidc-signin').focus();
+    else UI.focusFirst(main);
   }
   function methodLineText(m) { return m ? kindName(m) + (m.label ? ' \u201C' + m.label + '\u201D' : '') + (m.kind === 'phone' ? ' ' + UI.maskedPhone(m.phone) : '') : ''; }
 
+  // Is there a staff session (the provider's sign-in has just come back
+  // here), or does the server offer the sign-in at all (401, not 404)?
+  async function start() {
+    const r = await UI.fetchJSON('GET', '/console/api/session');
+    if (r.ok) { S.staff = r.data; S.oidc = true; S.view = 'find'; } else S.oidc = r.status === 401;
+    render();
+  }
+
   UI.langSwitch(() => render());
-  render();
+  start(); // renders once it knows, so that nothing typed is redrawn away
 })();

@@ -83,6 +83,24 @@ oidc.key_publish_ahead (48 hours by default), because Entra caches the
 provider's key set for 24 hours. The key it replaces stays published until
 the tokens it signed have expired. Keys also rotate on their own every
 oidc.key_rotation.`},
+	{name: "backup", args: "FILE", opts: "[-force]", minArgs: 1, maxArgs: 1,
+		summary: "copy the gateway's SQLite database to FILE (mode 0600) while it keeps serving (admin)", setup: setupBackup,
+		details: `Asks the gateway for a consistent copy of its database (GET /v1/backup,
+made with SQLite's VACUUM INTO while sign-ins go on) and writes it to FILE,
+mode 0600, renamed into place only once whole. FILE holds TOTP secrets and
+queued codes sealed with the server key, but not the key: back the key file
+up separately. Put a copy back with mfagated -restore FILE. A PostgreSQL
+store is refused (backup_unsupported): use pg_dump. A large database may
+need a longer -timeout (and server.write_timeout).`},
+	{name: "token new", args: "CLIENT", opts: "[-config FILE]", minArgs: 1, maxArgs: 1,
+		summary: "make a fresh API token for a client and print it once, with the token_sha256 line to paste", setup: setupTokenNew,
+		details: `Runs on this machine only: the gateway is not asked and the token crosses
+no network. Prints the token (64 hex characters, shown once) and the
+token_sha256 line for the client's [[api.client]] entry. With -config, the
+gateway's configuration file, the line lists the hashes the client holds
+and the new one, for a change-over: paste it, reload the gateway (SIGHUP,
+systemctl reload mfagated), move the client to the new token, then remove
+the old hash and reload again. Every token listed is accepted meanwhile.`},
 	{name: "status", minArgs: 0, maxArgs: 0,
 		summary: "one screen for the sysadmin: readiness, modems, security keys, outbox, nodes (admin)", setup: setupStatus,
 		details: `Shows the gateway's readiness (GET /readyz) and its components, the modems
@@ -90,15 +108,16 @@ oidc.key_rotation.`},
 last error), the security keys present at the kiosk, how many jobs are
 queued and sending in the outbox, and every gateway node sharing the store
 (GET /v1/nodes): alive while its heartbeat is younger than store.lease, or
-SILENT, with its modems up and the jobs it holds. Modems and keys are the
+SILENT, with its modems up and the jobs it holds, and the re-seal after a
+server key rotation (GET /v1/secrets). Modems, keys and the re-seal are the
 answering node's own.
 
 Exit status: 0 when the gateway is ready, 1 when it is not or a part could
 not be read (everything that could be read is printed first).
 
 With -json it prints one object: "readiness", "modems", "nodes" and
-"kiosk_devices" hold the gateway's answers unchanged (kiosk_devices is null
-when the kiosk is not enabled), "outbox" the counts, and "errors" the parts
+"kiosk_devices" and "secrets" hold the gateway's answers unchanged
+(kiosk_devices is null when the kiosk is not enabled), "outbox" the counts, and "errors" the parts
 that could not be read.`},
 	{name: "modems", minArgs: 0, maxArgs: 0,
 		summary: "list the modems: state, signal, SIM, port, counters (admin)", setup: setupModems,

@@ -17,6 +17,7 @@ var flagChoices = map[string][]string{
 	"channel":  {"sms", "voice"},
 	"purpose":  {"signin", "test", "proof"},
 	"language": {"ja", "en"},
+	"as":       {"admin", "idp"},
 	"state":    {"queued", "sending", "failed"},
 }
 

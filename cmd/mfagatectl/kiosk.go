@@ -34,6 +34,9 @@ func (s sessionView) final() bool {
 // when it is http(s). It returns "" when there is no base to use.
 func (e *env) pageURL(base, path string) (string, error) {
 	if base == "" {
+		if err := e.g.resolveURL(); err != nil {
+			return "", err
+		}
 		if strings.HasPrefix(e.g.url, "unix:") {
 			return "", nil
 		}

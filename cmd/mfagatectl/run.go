@@ -44,6 +44,7 @@ type globals struct {
 	token     string
 	tokenFile string
 	demoDir   string
+	as        string // with demoDir: whose token (demoTokens)
 	json      bool
 	timeout   time.Duration
 	given     map[string]bool // flags set on the command line
@@ -65,7 +66,8 @@ func (g *globals) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.url, "url", g.url, "gateway `URL`: http://host:port, https://host:port or unix:/path/to.sock (env MFAGATE_URL)")
 	fs.StringVar(&g.token, "token", g.token, "API bearer `TOKEN` (env MFAGATE_TOKEN; prefer -token-file: arguments are visible to other local users)")
 	fs.StringVar(&g.tokenFile, "token-file", g.tokenFile, "read the API token from `FILE`")
-	fs.StringVar(&g.demoDir, "demo-dir", g.demoDir, "use the admin token of the demo gateway whose state is in `DIR` (mfagated -demo -state-dir DIR)")
+	fs.StringVar(&g.demoDir, "demo-dir", g.demoDir, "use the address (demo.url) and admin token of the demo gateway whose state is in `DIR` (mfagated -demo -state-dir DIR)")
+	fs.StringVar(&g.as, "as", g.as, "with -demo-dir: act as the demo's `CLIENT`: admin (the default) or idp (roles idp and enroll, held to the proof rule)")
 	fs.BoolVar(&g.json, "json", g.json, "print the gateway's JSON answers unchanged, one per line, for scripts")
 	fs.DurationVar(&g.timeout, "timeout", g.timeout, "give up on one request after `DURATION`")
 }
@@ -90,7 +92,13 @@ func (g *globals) resolveToken() (string, error) {
 	case g.given["token-file"]:
 		return readToken("-token-file", g.tokenFile)
 	case g.given["demo-dir"]:
-		return readToken("-demo-dir", filepath.Join(g.demoDir, "admin.token"))
+		file, err := g.demoTokenFile()
+		if err != nil {
+			return "", err
+		}
+		return readToken("-demo-dir", filepath.Join(g.demoDir, file))
+	case g.given["as"]:
+		return "", usagef("-as %s: picks one of the demo's tokens; give -demo-dir DIR too", g.as)
 	}
 	if g.token == "" {
 		return "", usagef("no API token: pass -token-file FILE or -demo-dir DIR, or set MFAGATE_TOKEN")
@@ -99,6 +107,45 @@ func (g *globals) resolveToken() (string, error) {
 		return "", usagef("-token: the token must not contain spaces or line breaks")
 	}
 	return g.token, nil
+}
+
+// demoTokens are the token files a demo's state directory holds, by the
+// name -as takes.
+var demoTokens = map[string]string{"admin": "admin.token", "idp": "idp.token"}
+
+func (g *globals) demoTokenFile() (string, error) {
+	as := g.as
+	if as == "" {
+		as = "admin"
+	}
+	file, ok := demoTokens[as]
+	if !ok {
+		return "", usagef("-as %q: want admin or idp", g.as)
+	}
+	return file, nil
+}
+
+// resolveURL takes the gateway's address from the demo's demo.url when
+// -demo-dir is given without -url (the file is written while the demo
+// runs; it wins over MFAGATE_URL, which is not on the command line).
+func (g *globals) resolveURL() error {
+	if !g.given["demo-dir"] || g.given["url"] {
+		return nil
+	}
+	path := filepath.Join(g.demoDir, "demo.url")
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return usagef("-demo-dir: %s does not exist: is the demo running (make demo, or mfagated -demo -state-dir %s)? Or give -url", path, g.demoDir)
+	}
+	if err != nil {
+		return usagef("-demo-dir: read the demo's address: %v", err)
+	}
+	u := strings.TrimSpace(string(b))
+	if u == "" || strings.ContainsAny(u, " \t\r\n") {
+		return usagef("-demo-dir: %s must hold the demo's URL alone on one line", path)
+	}
+	g.url = u
+	return nil
 }
 
 func readToken(flagName, path string) (string, error) {
@@ -140,6 +187,9 @@ func (e *env) client() (*client, error) {
 	}
 	token, err := e.g.resolveToken()
 	if err != nil {
+		return nil, err
+	}
+	if err := e.g.resolveURL(); err != nil {
 		return nil, err
 	}
 	c, err := newClient(e.g.url, token, e.g.timeout)

@@ -205,6 +205,7 @@ type statusJSON struct {
 	Nodes     json.RawMessage `json:"nodes"`
 	Devices   json.RawMessage `json:"kiosk_devices"` // null: kiosk not enabled
 	Outbox    map[string]int  `json:"outbox"`
+	Secrets   json.RawMessage `json:"secrets"`
 	Errors    []string        `json:"errors,omitempty"`
 }
 
@@ -232,6 +233,11 @@ func setupStatus(fs *flag.FlagSet) action {
 		rawModems, modems, errModems := e.fetchModems()
 		rawNodes, nodes, errNodes := e.fetchNodes()
 		rawDevices, devices, errDevices := e.fetchDevices()
+		rawSecrets, errSecrets := e.call("GET", "/v1/secrets", nil, nil)
+		var secrets secretsView
+		if errSecrets == nil {
+			errSecrets = decodeAnswer(rawSecrets, &secrets)
+		}
 		counts := map[string]int{}
 		var errOutbox error
 		for _, st := range []string{"queued", "sending"} {
@@ -245,14 +251,14 @@ func setupStatus(fs *flag.FlagSet) action {
 		for _, p := range []struct {
 			what string
 			err  error
-		}{{"modems", errModems}, {"nodes", errNodes}, {"security keys", errDevices}, {"outbox", errOutbox}} {
+		}{{"modems", errModems}, {"nodes", errNodes}, {"security keys", errDevices}, {"outbox", errOutbox}, {"secrets", errSecrets}} {
 			if p.err != nil && !errors.Is(p.err, errNoKiosk) {
 				problems = append(problems, p.what+": "+p.err.Error())
 			}
 		}
 
 		if e.g.json {
-			out := statusJSON{Readiness: rawReady, Modems: rawModems, Nodes: rawNodes, Devices: rawDevices, Errors: problems}
+			out := statusJSON{Readiness: rawReady, Modems: rawModems, Nodes: rawNodes, Devices: rawDevices, Secrets: rawSecrets, Errors: problems}
 			if errOutbox == nil {
 				out.Outbox = counts
 			}
@@ -264,6 +270,7 @@ func setupStatus(fs *flag.FlagSet) action {
 		} else {
 			e.printStatus(ready, modems, errModems, devices, errDevices, counts, errOutbox)
 			e.printNodes(nodes, errNodes)
+			e.printSecrets(secrets, errSecrets)
 		}
 		switch {
 		case len(problems) > 0:
@@ -469,5 +476,35 @@ func (e *env) followJob(j jobView) (jobView, []byte, error) {
 			return j, nil, fmt.Errorf("%w; job %s stays in the outbox: follow it with \"mfagatectl outbox\"", errInterrupted, j.ID)
 		case <-time.After(followInterval):
 		}
+	}
+}
+
+// secretsView is GET /v1/secrets: the re-seal after a key rotation.
+type secretsView struct {
+	PreviousKeys       int  `json:"previous_keys"`
+	SealedWithPrevious int  `json:"sealed_with_previous"`
+	Resealed           int  `json:"resealed"`
+	Unreadable         int  `json:"unreadable"`
+	Running            bool `json:"running"`
+	Done               bool `json:"done"`
+}
+
+func (e *env) printSecrets(s secretsView, err error) {
+	w := e.stdout
+	fmt.Fprintln(w, "\nServer key:")
+	switch {
+	case err != nil:
+		fmt.Fprintf(w, "  cannot read: %s\n", oneLine(err))
+	case s.PreviousKeys == 0:
+		fmt.Fprintln(w, "  one key, no rotation under way")
+	case s.Running:
+		fmt.Fprintf(w, "  re-sealing to the new key: %d left on %d previous key(s), %d re-sealed\n", s.SealedWithPrevious, s.PreviousKeys, s.Resealed)
+	case s.SealedWithPrevious == 0:
+		fmt.Fprintf(w, "  re-seal done (%d re-sealed): the %d previous key(s) may be removed once the passes and codes issued before have expired\n", s.Resealed, s.PreviousKeys)
+	default:
+		fmt.Fprintf(w, "  re-seal stopped: %d values still on %d previous key(s); restart the daemon to resume\n", s.SealedWithPrevious, s.PreviousKeys)
+	}
+	if err == nil && s.Unreadable > 0 {
+		fmt.Fprintf(w, "  %d values open with no configured key: an old key is missing from secrets.previous_key_files\n", s.Unreadable)
 	}
 }

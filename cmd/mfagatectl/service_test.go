@@ -682,7 +682,7 @@ func TestCompletion(t *testing.T) {
 		want  string
 	}{
 		{[]string{"us"}, "user"},
-		{[]string{""}, "user challenge verify wait mfa audit outbox fraud oidc status modems test-sms radius kiosk completion help"},
+		{[]string{""}, "user challenge verify wait mfa audit outbox fraud oidc backup token status modems test-sms radius kiosk completion help"},
 		{[]string{"user", "a"}, "add-totp add-phone"},
 		{[]string{"-url", "unix", ":", "/run/mfagate/api.sock", "kiosk", ""}, "open devices enroll"},
 		{[]string{"-json", "fr"}, "fraud"},
@@ -696,7 +696,7 @@ func TestCompletion(t *testing.T) {
 		{[]string{"-timeout", "=", "5s", "mo"}, "modems"},
 		{[]string{"user", "add-phone", "1", "-slot", "o"}, "office"},
 		{[]string{"user", "add-phone", "1", "-channel", ""}, "sms voice"},
-		{[]string{"status", "-"}, "-demo-dir -json -timeout -token -token-file -url"},
+		{[]string{"status", "-"}, "-as -demo-dir -json -timeout -token -token-file -url"},
 		{[]string{"kiosk", "enroll", "1", "-p"}, "-pin -proof"},
 		{[]string{"help", "ki"}, "kiosk"},
 		{[]string{"help", "kiosk", "e"}, "enroll"},
@@ -788,7 +788,7 @@ func TestCompletionZsh(t *testing.T) {
 		want  string
 	}{
 		{[]string{"us"}, "user"},
-		{[]string{""}, "user challenge verify wait mfa audit outbox fraud oidc status modems test-sms radius kiosk completion help"},
+		{[]string{""}, "user challenge verify wait mfa audit outbox fraud oidc backup token status modems test-sms radius kiosk completion help"},
 		{[]string{"user", "a"}, "add-totp add-phone"},
 		{[]string{"user", ""}, "show add-totp add-phone confirm remove default unlock"},
 		{[]string{"-url", "unix:/run/mfagate/api.sock", "kiosk", ""}, "open devices enroll"},
@@ -805,7 +805,7 @@ func TestCompletionZsh(t *testing.T) {
 		{[]string{"user", "add-phone", "1", "-slot", "o"}, "office"},
 		{[]string{"user", "add-phone", "1", "-slot=a"}, "alternate"},
 		{[]string{"user", "add-phone", "1", "-channel", ""}, "sms voice"},
-		{[]string{"status", "-"}, "-demo-dir -json -timeout -token -token-file -url"},
+		{[]string{"status", "-"}, "-as -demo-dir -json -timeout -token -token-file -url"},
 		{[]string{"kiosk", "enroll", "1", "-p"}, "-pin -proof"},
 		{[]string{"kiosk", "enroll", "1", "-device", ""}, "<files>"},
 		{[]string{"-demo-dir", ""}, "<directories>"},

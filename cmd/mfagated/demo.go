@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,11 +20,12 @@ import (
 
 // demoState is the self-contained set-up of -demo.
 type demoState struct {
-	cfg       *config.Config
-	dir       string
-	tokenPath string
-	token     string
-	entra     *entraStandIn // the Entra stand-in, when the demo serves External MFA
+	cfg          *config.Config
+	dir          string
+	tokenPath    string
+	token        string
+	idpTokenPath string        // the IdP's token: roles idp and enroll, bound by the proof rule
+	entra        *entraStandIn // the Entra stand-in, when the demo serves External MFA
 }
 
 // withOIDC turns on the External MFA provider on the demo's listen
@@ -47,8 +49,8 @@ func (d *demoState) withOIDC(cfg *config.Config, hintIssuer, redirectURI string)
 }
 
 // prepareDemo builds the demo's configuration in dir (a new temporary
-// directory when empty), generating the secret key and an admin token on
-// first use and reusing them afterwards.
+// directory when empty), generating the secret key, an admin token and an
+// identity provider's token on first use and reusing them afterwards.
 func prepareDemo(dir string) (*demoState, error) {
 	if dir == "" {
 		d, err := os.MkdirTemp("", "mfagate-demo-")
@@ -77,6 +79,18 @@ func prepareDemo(dir string) (*demoState, error) {
 	token, err := os.ReadFile(tokenPath)
 	if err != nil {
 		return nil, fmt.Errorf("demo: read admin token: %w", err)
+	}
+	// An identity provider's client has the roles idp and enroll, and,
+	// unlike an admin, is held to the proof rule once MFA is on: the
+	// README's walkthrough shows the rule with this token.
+	idpTokenPath := filepath.Join(dir, "idp.token")
+	rand.Read(b)
+	if err := writeIfMissing(idpTokenPath, []byte("mfa_"+hex.EncodeToString(b)+"\n")); err != nil {
+		return nil, err
+	}
+	idpToken, err := os.ReadFile(idpTokenPath)
+	if err != nil {
+		return nil, fmt.Errorf("demo: read IdP token: %w", err)
 	}
 	piPassword := filepath.Join(dir, "privacyidea.password")
 	rand.Read(b)
@@ -108,6 +122,10 @@ func prepareDemo(dir string) (*demoState, error) {
 		Name:        "demo-admin",
 		TokenSHA256: fmt.Sprintf("%x", sha256.Sum256([]byte(strings.TrimSpace(string(token))))),
 		Roles:       []string{config.RoleAdmin},
+	}, {
+		Name:        demoIDPClient,
+		TokenSHA256: fmt.Sprintf("%x", sha256.Sum256([]byte(strings.TrimSpace(string(idpToken))))),
+		Roles:       []string{config.RoleIDP, config.RoleEnroll},
 	}}
 	// The privacyIDEA-compatible routes, for this host's plugins.
 	cfg.PrivacyIDEA = &config.PrivacyIDEA{ServiceAccount: demoServiceAccount, PasswordFile: piPassword, Trigger: "push",
@@ -128,7 +146,33 @@ func prepareDemo(dir string) (*demoState, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("demo: built-in configuration: %w", err)
 	}
-	return &demoState{cfg: cfg, dir: dir, tokenPath: tokenPath, token: strings.TrimSpace(string(token))}, nil
+	return &demoState{cfg: cfg, dir: dir, tokenPath: tokenPath, token: strings.TrimSpace(string(token)), idpTokenPath: idpTokenPath}, nil
+}
+
+// demoIDPClient is the API client name of the demo's idp.token.
+const demoIDPClient = "demo-idp-client"
+
+// demoURLFile, in the state directory, holds the address the running demo
+// answers at, for mfagatectl -demo-dir and for scripts
+// ($(cat .demo/demo.url)). It is removed when the demo stops.
+const demoURLFile = "demo.url"
+
+// listenURL is the URL of the address ln listens on: the port the kernel
+// chose when the configuration asked for port 0.
+func listenURL(ln net.Listener) string {
+	if ln.Addr().Network() == "unix" {
+		return "unix:" + ln.Addr().String()
+	}
+	return "http://" + ln.Addr().String()
+}
+
+// publishURL writes demo.url; the returned function removes it.
+func (d *demoState) publishURL(url string) (func(), error) {
+	path := filepath.Join(d.dir, demoURLFile)
+	if err := os.WriteFile(path, []byte(url+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("demo: write %s: %w", path, err)
+	}
+	return func() { os.Remove(path) }, nil
 }
 
 func writeIfMissing(path string, data []byte) error {
@@ -175,23 +219,20 @@ func (d *demoState) selfServiceLine(url string) string {
 }
 
 // announce prints what a person needs to try the demo.
-func (d *demoState) announce(w io.Writer, listen string) {
-	url := "http://" + listen
-	if p, ok := (config.Server{Listen: listen}).IsUnix(); ok {
-		url = "unix:" + p
-	}
+func (d *demoState) announce(w io.Writer, url string) {
 	fmt.Fprintf(w, `
 mfagate demo is running.
-  API:          %s   (API document: %s/v1/openapi.json)
+  API:          %s   (API document: %s/v1/openapi.json; also in %s)
   state:        %s
   admin token:  %s
                 (demo only: also in %s, mode 0600)
+  IdP token:    in %s (roles idp and enroll: held to the proof rule once MFA is on)
 
-Try it (mfagatectl reads the demo's token file with -demo-dir):
-  go run ./cmd/mfagatectl -url %s -demo-dir %s user add-totp 0123456789
-  go run ./cmd/mfagatectl -url %s -demo-dir %s challenge 0123456789 -purpose test -verify
-  go run ./cmd/mfagatectl -url %s -demo-dir %s mfa apply 0123456789
+Try it (mfagatectl reads the demo's address and admin token with -demo-dir; -as idp picks the IdP token):
+  go run ./cmd/mfagatectl -demo-dir %s user add-totp 0123456789
+  go run ./cmd/mfagatectl -demo-dir %s challenge 0123456789 -purpose test -verify
+  go run ./cmd/mfagatectl -demo-dir %s mfa apply 0123456789
 
 %s%s%s%sStop it with Ctrl-C; the state directory keeps the data for the next -demo -state-dir %s.
-`, url, url, d.dir, d.token, d.tokenPath, url, d.dir, url, d.dir, url, d.dir, d.oidcLine(), d.selfServiceLine(url), d.privacyIDEALine(url), d.radiusLine(), d.dir)
+`, url, url, filepath.Join(d.dir, demoURLFile), d.dir, d.token, d.tokenPath, d.idpTokenPath, d.dir, d.dir, d.dir, d.oidcLine(), d.selfServiceLine(url), d.privacyIDEALine(url), d.radiusLine(), d.dir)
 }

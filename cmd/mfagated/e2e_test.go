@@ -19,7 +19,7 @@ import (
 	"time"
 )
 
-// binaries builds mfagated and modemsim once per test binary. mfagated is
+// binaries builds mfagated, modemsim and mfagatectl once per test binary. mfagated is
 // built with the e2eclock tag: MFAGATED_E2E_CLOCK_OFFSET then runs its
 // clock ahead (clock_e2e.go).
 var binaries = sync.OnceValues(func() (string, error) {
@@ -27,7 +27,7 @@ var binaries = sync.OnceValues(func() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	for _, args := range [][]string{{"-tags", "e2eclock", "."}, {"../modemsim"}} {
+	for _, args := range [][]string{{"-tags", "e2eclock", "."}, {"../modemsim"}, {"../mfagatectl"}} {
 		if out, err := exec.Command("go", append([]string{"build", "-o", dir + "/"}, args...)...).CombinedOutput(); err != nil {
 			pkg := args[len(args)-1]
 			return "", fmt.Errorf("build %s: %v\n%s", pkg, err, out)

@@ -106,9 +106,14 @@ func (d demoPhones) phone(number string) (*sim.Phone, error) {
 }
 
 func (d demoPhones) Messages(number string) ([]api.DemoSMS, error) {
-	ph, err := d.phone(number)
+	p, err := mfa.NormalizePhone(number, d.region, nil)
 	if err != nil {
 		return nil, err
+	}
+	// A handset that nothing reached yet has an empty inbox.
+	ph := d.net.Phone(p.E164)
+	if ph == nil {
+		return nil, nil
 	}
 	var out []api.DemoSMS
 	for _, m := range ph.Messages() {

@@ -52,13 +52,14 @@ func reloadConfig(cur *config.Config, load func() (*config.Config, error), svc *
 	for name, same := range map[string]bool{
 		"server.listen": cur.Server.Listen == next.Server.Listen,
 		"store":         cur.Store == next.Store,
-		"secrets":       cur.Secrets == next.Secrets,
+		"secrets":       reflect.DeepEqual(cur.Secrets, next.Secrets),
 		"modem":         reflect.DeepEqual(cur.Modems, next.Modems),
 		"voice":         cur.Voice == next.Voice,
 		"oidc":          oidcSame(cur.OIDC, next.OIDC),
 		"privacyidea":   reflect.DeepEqual(cur.PrivacyIDEA, next.PrivacyIDEA),
 		"radius":        radiusSame(cur.Radius, next.Radius),
 		"selfservice":   selfServiceSame(cur.SelfService, next.SelfService),
+		"console":       reflect.DeepEqual(cur.Console, next.Console),
 		"fido.device_paths and poll_interval": reflect.DeepEqual(cur.FIDO.DevicePaths, next.FIDO.DevicePaths) &&
 			cur.FIDO.PollInterval == next.FIDO.PollInterval,
 	} {
@@ -71,7 +72,7 @@ func reloadConfig(cur *config.Config, load func() (*config.Config, error), svc *
 	// Keep what did not take effect, so the next reload compares against
 	// what is really running.
 	next.Server.Listen, next.Store, next.Secrets, next.Modems, next.Voice = cur.Server.Listen, cur.Store, cur.Secrets, cur.Modems, cur.Voice
-	next.OIDC, next.PrivacyIDEA, next.Radius, next.SelfService = cur.OIDC, cur.PrivacyIDEA, cur.Radius, cur.SelfService
+	next.OIDC, next.PrivacyIDEA, next.Radius, next.SelfService, next.Console = cur.OIDC, cur.PrivacyIDEA, cur.Radius, cur.SelfService, cur.Console
 	return next
 }
 

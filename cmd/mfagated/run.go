@@ -36,6 +36,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	simSubmit := fs.Duration("sim-sms-latency", 3*time.Second, "simulated modems (sim: ports, -demo): time the network takes to accept an SMS")
 	hintIssuer := fs.String("demo-hint-issuer", "", "demo: the issuer whose id_token_hints the demo's External MFA client accepts (default: the built-in Entra stand-in)")
 	redirectURI := fs.String("demo-redirect-uri", "", "demo: one more redirect URI for the demo's External MFA client")
+	restoreFrom := fs.String("restore", "", "put the database copy in `FILE` (mfagatectl backup) in place of store.path, then exit; the daemon must be stopped")
+	force := fs.Bool("force", false, "-restore: replace an existing store.path (it is kept beside, renamed)")
 	simAnswer := fs.Duration("sim-answer-after", 4*time.Second, "simulated modems: how long a virtual handset rings before it answers")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -75,8 +77,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
+	if *restoreFrom != "" {
+		if d != nil {
+			fmt.Fprintln(stderr, "mfagated: -restore restores into the store of -config, not into a demo")
+			return 2
+		}
+		if err := restore(context.Background(), cfg, *restoreFrom, *force, stdout); err != nil {
+			fmt.Fprintf(stderr, "mfagated: %v\n", err)
+			return 1
+		}
+		return 0
+	}
 	if *checkOnly {
-		if _, err := mfa.LoadKeys(cfg.Secrets.KeyFile); err != nil {
+		if _, err := loadKeys(cfg); err != nil {
 			fmt.Fprintf(stderr, "mfagated: %v\n", err)
 			return 1
 		}
@@ -135,7 +148,7 @@ func serve(ctx context.Context, ln net.Listener, cfg *config.Config, d *demoStat
 	}()
 	life, endLife := context.WithCancel(context.WithoutCancel(ctx))
 	defer endLife()
-	keys, err := mfa.LoadKeys(cfg.Secrets.KeyFile)
+	keys, err := loadKeys(cfg)
 	if err != nil {
 		return err
 	}
@@ -146,6 +159,7 @@ func serve(ctx context.Context, ln net.Listener, cfg *config.Config, d *demoStat
 	defer db.Close()
 	m := metrics.New()
 	m.ConfigLoaded(true, time.Now())
+	watchStore(m, db)
 	svc, err := mfa.New(mfa.Options{Store: db, Keys: keys, Policy: policyFrom(cfg), Observer: m, Logger: log.With("component", "mfa"),
 		Node: node, Lease: cfg.Store.Lease.Duration, Now: now})
 	if err != nil {
@@ -213,8 +227,15 @@ func serve(ctx context.Context, ln net.Listener, cfg *config.Config, d *demoStat
 	if err != nil {
 		return err
 	}
+	sealer := &resealer{}
 	opts := api.Options{Service: svc, Clients: clientsFrom(cfg), Metrics: m, MetricsPublic: cfg.Server.MetricsPublic,
-		Modems: pool, Kiosk: k, OIDC: op, SelfService: self, Mounts: mounts, Models: mdf.metadata().Describe, Readiness: modemReadiness(cfg, pool), Logger: apiLog}
+		Modems: pool, Kiosk: k, OIDC: op, SelfService: self, Console: consoleDoor(cfg, db), Mounts: mounts, Models: mdf.metadata().Describe, Readiness: modemReadiness(cfg, pool),
+		Reseal: sealer.progress, Logger: apiLog}
+	if b, ok := db.(interface {
+		BackupTo(context.Context, io.Writer) error
+	}); ok {
+		opts.Backup = b.BackupTo
+	}
 	if d != nil && simNet != nil {
 		opts.Demo = demoPhones{net: simNet, region: cfg.Policy.DefaultRegion}
 	}
@@ -252,10 +273,11 @@ func serve(ctx context.Context, ln net.Listener, cfg *config.Config, d *demoStat
 	if op != nil {
 		wg.Go(func() { oidcHousekeeping(life, op, oidcLog) })
 	}
-	if self != nil {
+	if self != nil || cfg.Console != nil { // the console's staff sessions share the tables
 		wg.Go(func() { selfServiceHousekeeping(life, db, log.With("component", "selfservice")) })
 	}
 	wg.Go(func() { listen(life, db, svc, pool, log.With("component", "cluster")) })
+	wg.Go(func() { sealer.run(life, svc, keys, m, log.With("component", "secrets")) })
 	// The pool drains its exchanges in flight once life ends.
 	wg.Go(func() { pool.Run(life) })
 	wg.Go(func() { watcher.Run(life) })
@@ -298,7 +320,14 @@ func serve(ctx context.Context, ln net.Listener, cfg *config.Config, d *demoStat
 		}
 	})
 	if d != nil {
-		d.announce(stdout, cfg.Server.Listen)
+		url := listenURL(ln)
+		unpublish, perr := d.publishURL(url)
+		if perr != nil {
+			log.Warn("the demo's address is not in its state directory", "err", perr)
+		} else {
+			defer unpublish()
+		}
+		d.announce(stdout, url)
 	}
 
 	select {

@@ -39,6 +39,24 @@ func selfServiceDoor(cfg *config.Config, db selfservice.Store, md *fido.Metadata
 	return s, nil
 }
 
+// consoleDoor builds the console's OpenID Connect staff sign-in
+// [console] configures, or nil: its sign-ins and sessions live in the
+// Security info page's tables, apart by purpose and hash domain.
+func consoleDoor(cfg *config.Config, db selfservice.Store) *api.Console {
+	cc := cfg.Console
+	if cc == nil {
+		return nil
+	}
+	return &api.Console{
+		Login: selfservice.NewRP(selfservice.RPOptions{Issuer: cc.OIDCIssuer, ClientID: cc.ClientID, ClientSecret: cc.ClientSecret,
+			RedirectURI: cc.RedirectURI, UserClaim: cc.NameClaim, Purpose: "console", Now: now}, db),
+		Sessions: selfservice.NewStaffSessions(db, cc.SessionLifetime.Duration, now),
+		Staff: selfservice.StaffPolicy{NameClaim: cc.NameClaim, GroupsClaim: cc.GroupsClaim,
+			AdminGroup: cc.AdminGroup, HelpdeskGroup: cc.HelpdeskGroup},
+		Secure: strings.HasPrefix(cc.RedirectURI, "https://"),
+	}
+}
+
 // selfServiceKeep is how long expired links and sign-ins stay, so that
 // opening one a little late says "expired" or "used", not "unknown".
 const selfServiceKeep = time.Hour

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"mfagate/config"
+	"mfagate/metrics"
 	"mfagate/mfa"
 	"mfagate/modem"
 	"mfagate/selfservice"
@@ -32,4 +33,14 @@ func openStore(ctx context.Context, s config.Store) (database, error) {
 		return sqlite.Open(ctx, s.Path)
 	}
 	return nil, fmt.Errorf("store.driver %q is not a known store", s.Driver)
+}
+
+// watchStore exports the store's write counters.
+func watchStore(m *metrics.Metrics, db database) {
+	switch db := db.(type) {
+	case *sqlite.DB:
+		m.WatchStore(func() uint64 { c, _ := db.WriteStats(); return c }, func() uint64 { _, f := db.WriteStats(); return f })
+	case *postgres.DB:
+		m.WatchStore(func() uint64 { c, _ := db.WriteStats(); return c }, nil)
+	}
 }

@@ -62,7 +62,11 @@ func clientsFrom(cfg *config.Config) []api.Client {
 		for i, r := range c.Roles {
 			roles[i] = api.Role(r)
 		}
-		out = append(out, api.Client{Name: c.Name, TokenHash: c.TokenHash, Roles: roles})
+		// A client changing over from one token to the next holds
+		// several: each is a Client of the same name and roles.
+		for _, h := range c.TokenHashes {
+			out = append(out, api.Client{Name: c.Name, TokenHash: h, Roles: roles})
+		}
 	}
 	return out
 }

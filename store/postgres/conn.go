@@ -20,6 +20,7 @@ import (
 var dialect = store.Dialect{
 	SkipLocked: ` FOR UPDATE SKIP LOCKED`,
 	TryLock:    `SELECT pg_try_advisory_xact_lock(?)`,
+	ByteOrder:  ` COLLATE "C"`, // the indexes of migration 0012 are in this order
 	AnyOf: func(column string, values []string) (string, []any) {
 		return column + ` = ANY(?)`, []any{values}
 	},

@@ -16,6 +16,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -41,7 +42,8 @@ const MaxAttempts = 20
 
 // DB is an open PostgreSQL store. It implements mfa.Store.
 type DB struct {
-	pool *pgxpool.Pool
+	pool    *pgxpool.Pool
+	commits atomic.Uint64 // write transactions committed
 }
 
 var _ mfa.Store = (*DB)(nil)
@@ -235,8 +237,16 @@ func (db *DB) once(ctx context.Context, opts pgx.TxOptions, fn func(mfa.Tx) erro
 	if err := pgTx.Commit(ctx); err != nil {
 		return fmt.Errorf("postgres: commit: %w", unreachable(ctx, err))
 	}
+	if opts.AccessMode == pgx.ReadWrite {
+		db.commits.Add(1)
+	}
 	return nil
 }
+
+// WriteStats reports the write transactions this node committed since
+// the store was opened. PostgreSQL's WAL is the server's: its frames are
+// not counted here (walFrames is always 0).
+func (db *DB) WriteStats() (commits, walFrames uint64) { return db.commits.Load(), 0 }
 
 // unreachable marks an error that is not the server's answer to a
 // statement (a refused or broken connection) as mfa.ErrUnavailable.

@@ -350,3 +350,7 @@ func TestClaimSkipsHeldJobs(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestReseal(t *testing.T) {
+	storetest.RunReseal(t, func(t *testing.T) storetest.ResealStore { return open(t) })
+}

@@ -38,6 +38,8 @@ type DB struct {
 	mu      sync.Mutex
 	queue   []*write // writes waiting for a batch, oldest first
 	leading bool     // a writer is running a batch
+
+	stats writeStats
 }
 
 // stmtCache holds statements prepared on a pool. A statement is prepared
@@ -150,6 +152,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	r.SetMaxIdleConns(n)
 	r.SetConnMaxIdleTime(0)
 	db.r = r
+	db.stats.open(path)
 	return db, nil
 }
 
@@ -157,6 +160,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 func (db *DB) Close() error {
 	db.wStmts.close()
 	db.rStmts.close()
+	defer db.stats.close()
 	return errors.Join(db.r.Close(), db.w.Close())
 }
 
@@ -367,7 +371,9 @@ func (db *DB) runBatch(batch []*write) {
 	}
 	if err := sqlTx.Commit(); err != nil {
 		abort(batch, fmt.Errorf("sqlite: commit: %w", err))
+		return
 	}
+	db.stats.committed()
 }
 
 // abort gives err to every write of a batch that did not panic: none of the

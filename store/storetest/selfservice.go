@@ -30,6 +30,7 @@ func RunSelfService(t *testing.T, open func(t *testing.T) selfservice.Store) {
 		{"ConcurrentLinkUses", testConcurrentLinkUses},
 		{"LoginOnce", testLoginOnce},
 		{"DeleteExpired", testDeleteExpiredSelfService},
+		{"StaffSessions", testStaffSessions},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
@@ -338,5 +339,35 @@ func testDeleteExpiredSelfService(t *testing.T, s selfservice.Store) {
 	}
 	if _, err := s.UseLogin(t.Context(), oldLogin.StateHash, oldLogin.BindingHash, t0.Add(-time.Minute)); !errors.Is(err, selfservice.ErrLoginNotFound) {
 		t.Fatalf("an expired sign-in after housekeeping: %v, want ErrLoginNotFound", err)
+	}
+}
+
+// testStaffSessions: the console's staff sessions live in the same table
+// (staff name in user_id, via "staff:<role>"), apart from the page's, and
+// housekeeping removes them once expired.
+func testStaffSessions(t *testing.T, s selfservice.Store) {
+	now := t0
+	clock := func() time.Time { return now }
+	staff := selfservice.NewStaffSessions(s, 30*time.Minute, clock)
+	sess, secret, err := staff.Open(t.Context(), selfservice.Staff{Name: "hana.sato@example.ac.jp", Role: selfservice.StaffAdmin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, st, err := staff.Session(t.Context(), secret); err != nil || st.Name != "hana.sato@example.ac.jp" || st.Role != selfservice.StaffAdmin {
+		t.Fatalf("staff session read back: %+v %v", st, err)
+	}
+	pages := selfservice.New(selfservice.Options{Store: s, Now: clock})
+	if _, err := pages.Session(t.Context(), secret); !errors.Is(err, selfservice.ErrNoSession) {
+		t.Fatalf("a staff secret as a page session: %v", err)
+	}
+	now = sess.Expires.Add(time.Second)
+	if _, _, err := staff.Session(t.Context(), secret); !errors.Is(err, selfservice.ErrSessionExpired) {
+		t.Fatalf("an expired staff session: %v", err)
+	}
+	if n, err := s.DeleteExpiredSelfService(t.Context(), now); err != nil || n != 1 {
+		t.Fatalf("housekeeping deleted %d rows, %v; want the staff session", n, err)
+	}
+	if _, _, err := staff.Session(t.Context(), secret); !errors.Is(err, selfservice.ErrNoSession) {
+		t.Fatalf("after housekeeping: %v", err)
 	}
 }

@@ -56,6 +56,7 @@ var conformance = []struct {
 	{"ReaderNotBlockedByWriter", testReaderNotBlocked},
 	{"ViewIsSnapshot", testViewIsSnapshot},
 	{"Usage", testUsage},
+	{"WriteStats", testWriteStats},
 	{"CountUsersTracked", testCountUsersTracked},
 	{"EventsAfter", testEventsAfter},
 	{"Prune", testPrune},
