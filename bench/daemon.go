@@ -85,7 +85,8 @@ func startDaemonWith(bin, extra string, conc int, prepare func(dir string) error
 	return d, nil
 }
 
-// configure writes the daemon's configuration file with extra appended.
+// configure writes the daemon's configuration file with extra appended;
+// an extra that starts with [store] is keys of that table only.
 func (d *daemon) configure(extra string) error {
 	// An extra that starts with [store] is keys of that table only.
 	store := ""

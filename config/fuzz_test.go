@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/BurntSushi/toml"
 )
@@ -24,6 +27,7 @@ func FuzzParse(f *testing.F) {
 		f.Add(data)
 	}
 	f.Add([]byte(""))
+	f.Add([]byte("[store]\nretention_challenges = \"1d12h\"\nretention_outbox = \"0s\"\nretention_audit = \"400d\"\n"))
 	f.Add([]byte("[server]\nlisten = \"unix:/run/mfagate.sock\"\n"))
 	f.Add([]byte("api.client = [{name = \"a\", token_sha256 = \"" + string(bytes.Repeat([]byte("ab"), 32)) + "\", roles = [\"idp\"]}]\n"))
 	f.Add([]byte("api.client = [{name = \"a\", token_sha256 = [\"" + string(bytes.Repeat([]byte("ab"), 32)) + "\", \"" + string(bytes.Repeat([]byte("cd"), 32)) + "\"], roles = [\"idp\"]}]\n"))
@@ -79,6 +83,38 @@ func FuzzParse(f *testing.F) {
 		}
 		if _, err := Parse(buf.Bytes(), dir); err != nil {
 			t.Fatalf("re-parse of encoded configuration: %v\n%s", err, buf.Bytes())
+		}
+	})
+}
+
+// FuzzDuration: a duration with days never panics, is never negative, and
+// without days reads as time.ParseDuration reads it; with days, it is the
+// days plus the rest.
+func FuzzDuration(f *testing.F) {
+	for _, s := range []string{"30d", "1d12h", "0d", "5m", "-1d", "d", "99999999999999999999d", "1d-1h", "1.5h"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := parseDuration(s)
+		days, rest, hasDays := strings.Cut(s, "d")
+		switch {
+		case !hasDays:
+			want, werr := time.ParseDuration(s)
+			if (err == nil) != (werr == nil) || d != want {
+				t.Fatalf("parseDuration(%q) = %v, %v; time.ParseDuration says %v, %v", s, d, err, want, werr)
+			}
+		case err == nil:
+			if d < 0 {
+				t.Fatalf("parseDuration(%q) = %v, negative", s, d)
+			}
+			n, _ := strconv.Atoi(days)
+			r := time.Duration(0)
+			if rest != "" {
+				r, _ = time.ParseDuration(rest)
+			}
+			if d != time.Duration(n)*24*time.Hour+r {
+				t.Fatalf("parseDuration(%q) = %v, want %d days and %v", s, d, n, r)
+			}
 		}
 	})
 }

@@ -56,10 +56,10 @@ var conformance = []struct {
 	{"ReaderNotBlockedByWriter", testReaderNotBlocked},
 	{"ViewIsSnapshot", testViewIsSnapshot},
 	{"Usage", testUsage},
+	{"WriteStats", testWriteStats},
 	{"CountUsersTracked", testCountUsersTracked},
 	{"EventsAfter", testEventsAfter},
 	{"Prune", testPrune},
-	{"WriteStats", testWriteStats},
 }
 
 // Run runs every conformance test against stores made by open, each test

@@ -9,7 +9,3 @@ CREATE INDEX users_state_id ON users (state, id COLLATE "C");
 -- knows they are rare reads the whole table.
 CREATE INDEX users_blocked_id ON users (id COLLATE "C") WHERE phone_blocked;
 CREATE INDEX users_failing_id ON users (id COLLATE "C") WHERE consecutive_failures > 0;
--- The activation sweep pages pending users by (activates_at, id); the
--- pending index carries the tie-break so a page is read in order.
-DROP INDEX users_pending;
-CREATE INDEX users_pending ON users (activates_at, id) WHERE state = 'pending';

@@ -5,6 +5,12 @@
 -- Retention deletes finished jobs older than a cutoff with the same index.
 CREATE INDEX outbox_created ON outbox (created_at, id);
 CREATE INDEX outbox_state_created ON outbox (state, created_at, id);
+-- Pending users due for activation, earliest first, in index order (the ID
+-- breaks ties): with the state in it too the planner prefers it to an index
+-- on state alone (users_state_id, migration 0012), which would sort every
+-- pending user for each page.
+CREATE INDEX users_due ON users (state, activates_at, id) WHERE state = 'pending';
+DROP INDEX users_pending;
 -- Retention deletes finished challenges older than a cutoff, oldest first.
 -- (Audit rows are pruned by id, which grows with at.)
 CREATE INDEX challenges_created ON challenges (created_at);
