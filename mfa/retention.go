@@ -11,9 +11,9 @@ import (
 // batch only and sign-ins queue behind it for no longer. Figure 7 of
 // docs/performance.md measures it on a million rows: on SQLite a batch of
 // 100 challenges with their five index entries each holds the writer about
-// 4 ms (median) on the benchmark machine, 500 rows about 9 ms; a batch of
-// 100 still deletes some 15 000 rows a second, so the 2 s a round the
-// daemon gives pruning keeps up with any sign-in rate a gateway sees.
+// 3 ms (median) on the benchmark machine, 500 rows about 9 ms; batches of
+// 100 still delete some 29 000 rows a second, so the 2 s a round the
+// daemon gives pruning keep up with any sign-in rate a gateway sees.
 const PruneBatch = 100
 
 // Pruned counts the rows one pruning round deleted, by table.

@@ -18,6 +18,7 @@ func TestQueryPlans(t *testing.T) {
 		OpenKiosk:       func(t *testing.T) storetest.KioskStore { return open(t) },
 		OpenOIDC:        func(t *testing.T) storetest.OIDCStore { return open(t) },
 		OpenSelfService: func(t *testing.T) selfservice.Store { return open(t) },
+		OpenReseal:      func(t *testing.T) storetest.ResealStore { return open(t) },
 		Trace: func(fn func(q string, args []any)) func() {
 			trace.Store(&fn)
 			return func() { trace.Store(nil) }

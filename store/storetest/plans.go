@@ -27,6 +27,7 @@ type PlanBackend struct {
 	OpenKiosk       func(t *testing.T) KioskStore
 	OpenOIDC        func(t *testing.T) OIDCStore
 	OpenSelfService func(t *testing.T) selfservice.Store
+	OpenReseal      func(t *testing.T) ResealStore
 	// Trace has fn called with every statement the backend runs, and its
 	// arguments, until stop is called.
 	Trace func(fn func(q string, args []any)) (stop func())
@@ -74,6 +75,10 @@ func QueryPlans(t *testing.T, b PlanBackend) {
 		}
 		if b.OpenSelfService != nil {
 			t.Run("SelfService", func(t *testing.T) { RunSelfService(t, b.OpenSelfService) })
+		}
+		t.Run("UserListing", func(t *testing.T) { RunUserListing(t, b.Open) })
+		if b.OpenReseal != nil {
+			t.Run("Reseal", func(t *testing.T) { RunReseal(t, b.OpenReseal) })
 		}
 	})
 	stop()
