@@ -1,39 +1,18 @@
 package mfa_test
 
 import (
-	"bytes"
 	"errors"
-	"path/filepath"
-	"regexp"
 	"testing"
-	"time"
 
 	"mfagate/mfa"
 	"mfagate/mfa/mfatest"
-	"mfagate/store/sqlite"
 )
 
 // A modem sending back to back records each SMS's outcome and claims its
 // next job in one commit; with nothing left the outcome is still
 // recorded; an outcome that cannot be recorded claims nothing.
 func TestHandover(t *testing.T) {
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "mfa.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	keys, _ := mfa.NewKeys(bytes.Repeat([]byte{5}, 32))
-	clock := mfatest.NewClock(time.Date(2026, 4, 1, 9, 0, 10, 0, time.UTC))
-	svc, err := mfa.New(mfa.Options{Store: db, Keys: keys, Now: clock.Now, Policy: mfa.Policy{
-		CodeLength: 6, CodeTTL: 5 * time.Minute, MaxAttempts: 5, MaxConsecutiveFailures: 3,
-		PhoneChallengesPerUser: 5, PhoneChallengeWindow: 15 * time.Minute, ProofMaxAge: 10 * time.Minute,
-		UserID: regexp.MustCompile(`^[0-9]{10}$`), DefaultRegion: "JP", AllowedRegions: []string{"JP"},
-		TOTP:     mfa.TOTPParams{Issuer: "gw", Digits: 6, Period: 30 * time.Second, Skew: 1},
-		Messages: configTexts{},
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, db, _ := newSQLiteService(t)
 	svc.SetSender(mfatest.NewSender("m1"))
 	ctx, staff := t.Context(), mfa.Actor{Name: "kiosk"}
 	for _, u := range []string{"0000000001", "0000000002", "0000000003"} {

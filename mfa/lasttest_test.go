@@ -1,15 +1,10 @@
 package mfa_test
 
 import (
-	"bytes"
-	"path/filepath"
-	"regexp"
 	"testing"
 	"time"
 
 	"mfagate/mfa"
-	"mfagate/mfa/mfatest"
-	"mfagate/store/sqlite"
 )
 
 // The user's "last test sign-in" is the last time they tried a method on
@@ -17,23 +12,7 @@ import (
 // door, or a proof, does not move it, so it cannot stand in for the test
 // that applying for MFA needs after a method change.
 func TestOnlyTestChallengesSetLastTestSignin(t *testing.T) {
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "mfa.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	keys, _ := mfa.NewKeys(bytes.Repeat([]byte{7}, 32))
-	clock := mfatest.NewClock(time.Date(2026, 4, 1, 9, 0, 10, 0, time.UTC))
-	svc, err := mfa.New(mfa.Options{Store: db, Keys: keys, Now: clock.Now, Policy: mfa.Policy{
-		CodeLength: 6, CodeTTL: 5 * time.Minute, MaxAttempts: 5, MaxConsecutiveFailures: 3,
-		PhoneChallengesPerUser: 5, PhoneChallengeWindow: 15 * time.Minute, ProofMaxAge: 10 * time.Minute,
-		UserID: regexp.MustCompile(`^[0-9]{10}$`), DefaultRegion: "JP", AllowedRegions: []string{"JP"},
-		TOTP:     mfa.TOTPParams{Issuer: "gw", Digits: 6, Period: 30 * time.Second, Skew: 1},
-		Messages: configTexts{},
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, _, clock := newSQLiteService(t)
 	ctx, idp := t.Context(), mfa.Actor{Name: "idp"}
 	const user = "0000000002"
 	res, err := svc.AddMethod(ctx, idp, user, mfa.AddMethodRequest{Kind: mfa.KindTOTP})

@@ -17,7 +17,11 @@ import (
 // of package mfa.
 func rfc6238(secret string, t time.Time) string { return mfatest.TOTP(secret, t) }
 
-func TestSignInWithCode(t *testing.T) {
+// newSQLiteService is a service on a fresh SQLite file with a clock at
+// 2026-04-01 09:00:10 UTC and the policy these tests assume: 6-digit codes
+// for 5 minutes, 5 attempts, a lock after 3 consecutive failures.
+func newSQLiteService(t *testing.T) (*mfa.Service, *sqlite.DB, *mfatest.Clock) {
+	t.Helper()
 	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "mfa.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -35,6 +39,11 @@ func TestSignInWithCode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return svc, db, clock
+}
+
+func TestSignInWithCode(t *testing.T) {
+	svc, db, clock := newSQLiteService(t)
 	ctx, idp := t.Context(), mfa.Actor{Name: "pi:127.0.0.1"}
 	const user = "0000000001"
 
