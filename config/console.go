@@ -69,16 +69,7 @@ func (c *Console) check(ck *checker, origin string) {
 	} else if msg := checkOIDCURL(c.OIDCIssuer, true); msg != "" {
 		ck.add("console.oidc_issuer", q(c.OIDCIssuer), "%s", msg)
 	}
-	if !oidcClientIDRE.MatchString(c.ClientID) {
-		ck.add("console.client_id", q(c.ClientID), "is required: the client ID the provider gave this gateway's console (1 to 255 printable ASCII characters)")
-	}
-	if c.ClientSecretFile == "" {
-		ck.add("console.client_secret_file", `""`, "is required: a file holding the client secret the provider gave this gateway's console (chmod 600)")
-	} else if sec, msg := readClientSecret(c.ClientSecretFile); msg != "" {
-		ck.add("console.client_secret_file", q(c.ClientSecretFile), "%s", msg)
-	} else {
-		c.ClientSecret = sec
-	}
+	c.ClientSecret = checkOIDCClient(ck, "console", c.ClientID, c.ClientSecretFile, "is required", "this gateway's console")
 	for key, v := range map[string]string{"groups_claim": c.GroupsClaim, "name_claim": c.NameClaim} {
 		if !claimNameRE.MatchString(v) {
 			ck.add("console."+key, q(v), "must name a claim of the ID token (letters, digits, _ . : -), like %q", map[string]string{"groups_claim": DefaultConsoleGroupsClaim, "name_claim": DefaultConsoleNameClaim}[key])

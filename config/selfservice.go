@@ -108,16 +108,7 @@ func (s *SelfService) check(ck *checker, origin string) {
 	if msg := checkOIDCURL(s.OIDCIssuer, true); msg != "" {
 		ck.add("selfservice.oidc_issuer", q(s.OIDCIssuer), "%s", msg)
 	}
-	if !oidcClientIDRE.MatchString(s.ClientID) {
-		ck.add("selfservice.client_id", q(s.ClientID), "is required with oidc_issuer: the client ID the provider gave this gateway (1 to 255 printable ASCII characters)")
-	}
-	if s.ClientSecretFile == "" {
-		ck.add("selfservice.client_secret_file", `""`, "is required with oidc_issuer: a file holding the client secret the provider gave this gateway (chmod 600)")
-	} else if sec, msg := readClientSecret(s.ClientSecretFile); msg != "" {
-		ck.add("selfservice.client_secret_file", q(s.ClientSecretFile), "%s", msg)
-	} else {
-		s.ClientSecret = sec
-	}
+	s.ClientSecret = checkOIDCClient(ck, "selfservice", s.ClientID, s.ClientSecretFile, "is required with oidc_issuer", "this gateway")
 	if !claimNameRE.MatchString(s.UserClaim) {
 		ck.add("selfservice.user_claim", q(s.UserClaim), "must name a claim of the ID token, like %q (default) or \"email\"", DefaultOIDCUserClaim)
 	}
@@ -167,4 +158,23 @@ func readClientSecret(path string) (string, string) {
 		return "", fmt.Sprintf("the secret in %s contains control characters; write it on one line", path)
 	}
 	return sec, ""
+}
+
+// checkOIDCClient checks the client ID and client secret file of a relying
+// party of the OpenID provider, in table; required says why they are
+// needed and whom the provider registered ("this gateway", or its
+// console). It returns the secret read from the file ("" when refused).
+func checkOIDCClient(ck *checker, table, clientID, secretFile, required, whom string) string {
+	if !oidcClientIDRE.MatchString(clientID) {
+		ck.add(table+".client_id", q(clientID), "%s: the client ID the provider gave %s (1 to 255 printable ASCII characters)", required, whom)
+	}
+	if secretFile == "" {
+		ck.add(table+".client_secret_file", `""`, "%s: a file holding the client secret the provider gave %s (chmod 600)", required, whom)
+		return ""
+	}
+	sec, msg := readClientSecret(secretFile)
+	if msg != "" {
+		ck.add(table+".client_secret_file", q(secretFile), "%s", msg)
+	}
+	return sec
 }
