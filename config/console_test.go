@@ -1,8 +1,6 @@
 package config
 
 import (
-	"bytes"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -60,14 +58,7 @@ func TestConsoleProblems(t *testing.T) {
 		{"redirect_uri relative", base + groups + "redirect_uri = \"/console/callback\"\n", "console.redirect_uri", 7, "absolute URL"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Parse([]byte("[console]\n"+tt.body), dir)
-			ps := Problems(err)
-			if len(ps) != 1 {
-				t.Fatalf("got %d problems, want 1:\n%v", len(ps), err)
-			}
-			if p := ps[0]; p.Key != tt.key || (tt.line != 0 && p.Line != tt.line) || !strings.Contains(p.Msg, tt.msg) {
-				t.Errorf("got  %v\nwant key %s, line %d, message containing %q", p, tt.key, tt.line, tt.msg)
-			}
+			wantOneProblem(t, "[console]\n"+tt.body, dir, tt.key, tt.line, tt.msg)
 		})
 	}
 }
@@ -75,21 +66,7 @@ func TestConsoleProblems(t *testing.T) {
 // The example's commented-out [console] loads once uncommented (with its
 // secret file present), and the values it shows are the defaults.
 func TestExampleConsole(t *testing.T) {
-	src, err := os.ReadFile("../systemd/mfagate.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := bytes.Index(src, []byte("\n#[console]\n"))
-	if start < 0 {
-		t.Fatal("the example has no commented-out [console] section")
-	}
-	var section []string
-	for _, l := range strings.Split(string(src[start+1:]), "\n") {
-		if !strings.HasPrefix(l, "#") {
-			break
-		}
-		section = append(section, strings.TrimPrefix(l, "#"))
-	}
+	section := exampleSection(t, "console")
 	dir := t.TempDir()
 	writeSecret(t, filepath.Join(dir, "console.secret"), "console-secret-from-the-provider", 0o600)
 	text := strings.Replace(strings.Join(section, "\n"), "/etc/mfagate/console-client.secret", "console.secret", 1)

@@ -1,8 +1,6 @@
 package config
 
 import (
-	"bytes"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -118,21 +116,7 @@ func TestOIDCBadValues(t *testing.T) {
 // The example's commented-out [oidc] section loads once uncommented, and
 // the values it shows are the defaults.
 func TestExampleOIDC(t *testing.T) {
-	src, err := os.ReadFile("../systemd/mfagate.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := bytes.Index(src, []byte("\n#[oidc]\n"))
-	if start < 0 {
-		t.Fatal("the example has no commented-out [oidc] section")
-	}
-	var section []string
-	for _, l := range strings.Split(string(src[start+1:]), "\n") {
-		if !strings.HasPrefix(l, "#") {
-			break
-		}
-		section = append(section, strings.TrimPrefix(l, "#"))
-	}
+	section := exampleSection(t, "oidc")
 	c, err := Parse([]byte(strings.Join(section, "\n")), t.TempDir())
 	if err != nil {
 		t.Fatalf("the example's [oidc] section does not load uncommented:\n%v\n%s", err, strings.Join(section, "\n"))

@@ -4,7 +4,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -64,14 +63,7 @@ func TestPrivacyIDEAProblems(t *testing.T) {
 		{"response_signature", "response_signature = \"rsa\"\n", "privacyidea.response_signature", 2, `"rsa_sha256_pss"`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Parse([]byte("[privacyidea]\n"+tt.body), dir)
-			ps := Problems(err)
-			if len(ps) != 1 {
-				t.Fatalf("got %d problems, want 1:\n%v", len(ps), err)
-			}
-			if p := ps[0]; p.Key != tt.key || (tt.line != 0 && p.Line != tt.line) || !strings.Contains(p.Msg, tt.msg) {
-				t.Errorf("got  %v\nwant key %s, line %d, message containing %q", p, tt.key, tt.line, tt.msg)
-			}
+			wantOneProblem(t, "[privacyidea]\n"+tt.body, dir, tt.key, tt.line, tt.msg)
 		})
 	}
 }

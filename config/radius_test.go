@@ -114,14 +114,7 @@ func TestRadiusProblems(t *testing.T) {
 		{"class control", client("class = \"a\\tb\"\n"), "radius.client[0].class", 7, "control characters"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Parse([]byte("[radius]\n"+tt.body), dir)
-			ps := Problems(err)
-			if len(ps) != 1 {
-				t.Fatalf("got %d problems, want 1:\n%v", len(ps), err)
-			}
-			if p := ps[0]; p.Key != tt.key || (tt.line != 0 && p.Line != tt.line) || !strings.Contains(p.Msg, tt.msg) {
-				t.Errorf("got  %v\nwant key %s, line %d, message containing %q", p, tt.key, tt.line, tt.msg)
-			}
+			err := wantOneProblem(t, "[radius]\n"+tt.body, dir, tt.key, tt.line, tt.msg)
 			if strings.Contains(err.Error(), "0123456789abcdef") || strings.Contains(err.Error(), "tooshort") {
 				t.Errorf("the message shows the secret: %v", err)
 			}

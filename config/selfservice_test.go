@@ -73,14 +73,7 @@ func TestSelfServiceProblems(t *testing.T) {
 		{"redirect_uri relative", oidc + "redirect_uri = \"/me/callback\"\n", "selfservice.redirect_uri", 5, "absolute URL"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Parse([]byte("[selfservice]\n"+tt.body), dir)
-			ps := Problems(err)
-			if len(ps) != 1 {
-				t.Fatalf("got %d problems, want 1:\n%v", len(ps), err)
-			}
-			if p := ps[0]; p.Key != tt.key || (tt.line != 0 && p.Line != tt.line) || !strings.Contains(p.Msg, tt.msg) {
-				t.Errorf("got  %v\nwant key %s, line %d, message containing %q", p, tt.key, tt.line, tt.msg)
-			}
+			wantOneProblem(t, "[selfservice]\n"+tt.body, dir, tt.key, tt.line, tt.msg)
 		})
 	}
 }
@@ -88,21 +81,7 @@ func TestSelfServiceProblems(t *testing.T) {
 // The example's commented-out [selfservice] loads once uncommented (with
 // its secret file present).
 func TestExampleSelfService(t *testing.T) {
-	src, err := os.ReadFile("../systemd/mfagate.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := bytes.Index(src, []byte("\n#[selfservice]\n"))
-	if start < 0 {
-		t.Fatal("the example has no commented-out [selfservice] section")
-	}
-	var section []string
-	for _, l := range strings.Split(string(src[start+1:]), "\n") {
-		if !strings.HasPrefix(l, "#") {
-			break
-		}
-		section = append(section, strings.TrimPrefix(l, "#"))
-	}
+	section := exampleSection(t, "selfservice")
 	dir := t.TempDir()
 	writeSecret(t, filepath.Join(dir, "client.secret"), "s3cr3t-from-the-provider", 0o600)
 	text := strings.Replace(strings.Join(section, "\n"), "/etc/mfagate/selfservice-client.secret", "client.secret", 1)
@@ -113,4 +92,42 @@ func TestExampleSelfService(t *testing.T) {
 	if !c.SelfService.OIDC() || !c.SelfService.Links {
 		t.Fatalf("the example's [selfservice] = %+v", c.SelfService)
 	}
+}
+
+// wantOneProblem parses src and fails t unless it gives exactly one
+// problem, at key (and line, unless 0), whose message contains msg; it
+// returns the parse error.
+func wantOneProblem(t *testing.T, src, dir, key string, line int, msg string) error {
+	t.Helper()
+	_, err := Parse([]byte(src), dir)
+	ps := Problems(err)
+	if len(ps) != 1 {
+		t.Fatalf("got %d problems, want 1:\n%v", len(ps), err)
+	}
+	if p := ps[0]; p.Key != key || (line != 0 && p.Line != line) || !strings.Contains(p.Msg, msg) {
+		t.Errorf("got  %v\nwant key %s, line %d, message containing %q", p, key, line, msg)
+	}
+	return err
+}
+
+// exampleSection is the example configuration's commented-out [table]
+// section, uncommented, a line each.
+func exampleSection(t *testing.T, table string) []string {
+	t.Helper()
+	src, err := os.ReadFile("../systemd/mfagate.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := bytes.Index(src, []byte("\n#["+table+"]\n"))
+	if start < 0 {
+		t.Fatalf("the example has no commented-out [%s] section", table)
+	}
+	var section []string
+	for _, l := range strings.Split(string(src[start+1:]), "\n") {
+		if !strings.HasPrefix(l, "#") {
+			break
+		}
+		section = append(section, strings.TrimPrefix(l, "#"))
+	}
+	return section
 }
