@@ -22,6 +22,9 @@ import (
 // sign-ins go on.
 const oldRows = 20000
 
+// The seeded rows' IDs start with c9 and j9, which no ID the gateway draws
+// can (its IDs are c_ or j_ and base32), so the counts below see only them.
+//
 // seedSQL is the SQL that stores oldRows rows of each pruned table past
 // the default retention, finished: challenges and sent jobs of 40 days
 // ago, audit events of 410 days ago; and rows that must stay (an old open
@@ -34,18 +37,18 @@ func seedSQL(series, blob string) []string {
 	ancient := time.Now().Add(-410 * 24 * time.Hour).UnixNano() // audit events are kept 400 days
 	return []string{
 		fmt.Sprintf(`INSERT INTO challenges (id, user_id, method_id, kind, purpose, status, attempts_left, created_at, expires_at)
-			SELECT 'c_old' || i, '9000000000', 'm_old', 'totp', 'signin', 'approved', 0, %d + i, %d + i FROM %s`, old, old+int64(time.Minute), series),
+			SELECT 'c9old' || i, '9000000000', 'm_old', 'totp', 'signin', 'approved', 0, %d + i, %d + i FROM %s`, old, old+int64(time.Minute), series),
 		fmt.Sprintf(`INSERT INTO outbox (id, challenge_id, channel, dest, sealed, state, created_at, updated_at, expires_at)
-			SELECT 'j_old' || i, 'c_old' || i, 'sms', '+819012345678', %s, 'sent', %d + i, %d + i, %d + i FROM %s`, blob, old, old, old, series),
+			SELECT 'j9old' || i, 'c9old' || i, 'sms', '+819012345678', %s, 'sent', %d + i, %d + i, %d + i FROM %s`, blob, old, old, old, series),
 		fmt.Sprintf(`INSERT INTO audit (at, user_id, type) SELECT %d + i, '9000000000', 'challenge_approved' FROM %s`, ancient, series),
 		// Old but open (expiring only in an hour, so the sweeper leaves it
 		// too), with its queued job (no modem takes it).
 		fmt.Sprintf(`INSERT INTO challenges (id, user_id, method_id, kind, purpose, status, attempts_left, created_at, expires_at)
-			VALUES ('c_keep_open', '9000000000', 'm_old', 'phone', 'signin', 'sent', 3, %d, %d),
-			('c_keep_young', '9000000000', 'm_old', 'totp', 'signin', 'approved', 0, %d, %d)`,
+			VALUES ('c9keep_open', '9000000000', 'm_old', 'phone', 'signin', 'sent', 3, %d, %d),
+			('c9keep_young', '9000000000', 'm_old', 'totp', 'signin', 'approved', 0, %d, %d)`,
 			old, later, time.Now().UnixNano(), later),
 		fmt.Sprintf(`INSERT INTO outbox (id, challenge_id, channel, dest, sealed, state, created_at, updated_at, expires_at)
-			VALUES ('j_keep_queued', 'c_keep_open', 'sms', '+819012345678', %s, 'queued', %d, %d, %d)`, blob, old, old, later),
+			VALUES ('j_keep_queued', 'c9keep_open', 'sms', '+819012345678', %s, 'queued', %d, %d, %d)`, blob, old, old, later),
 	}
 }
 
@@ -153,10 +156,10 @@ func checkRetention(t *testing.T, gs []*gateway, count func(q string) int) {
 		}
 	}
 	for q, want := range map[string]int{
-		`SELECT COUNT(*) FROM challenges WHERE id LIKE 'c_old%'`:     0,
-		`SELECT COUNT(*) FROM outbox WHERE id LIKE 'j_old%'`:         0,
+		`SELECT COUNT(*) FROM challenges WHERE id LIKE 'c9old%'`:     0,
+		`SELECT COUNT(*) FROM outbox WHERE id LIKE 'j9old%'`:         0,
 		`SELECT COUNT(*) FROM audit WHERE user_id = '9000000000'`:    0,
-		`SELECT COUNT(*) FROM challenges WHERE id LIKE 'c_keep%'`:    2,
+		`SELECT COUNT(*) FROM challenges WHERE id LIKE 'c9keep%'`:    2,
 		`SELECT COUNT(*) FROM outbox WHERE id = 'j_keep_queued'`:     1,
 		`SELECT COUNT(*) FROM audit WHERE type = 'method_confirmed'`: len(secrets),
 	} {
