@@ -1,7 +1,6 @@
 package config
 
 import (
-	"net/url"
 	"strings"
 	"time"
 	"unicode"
@@ -86,15 +85,5 @@ func (c *Console) check(ck *checker, origin string) {
 	case c.AdminGroup == c.HelpdeskGroup:
 		ck.add("console.helpdesk_group", q(c.HelpdeskGroup), "is also admin_group: give the help desk and the administrators different groups (a member of both is admin)")
 	}
-	if c.RedirectURI == "" {
-		c.RedirectURI = strings.TrimRight(origin, "/") + ConsoleCallbackPath
-		return
-	}
-	u, err := url.Parse(c.RedirectURI)
-	switch {
-	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
-		ck.add("console.redirect_uri", q(c.RedirectURI), `must be the absolute URL of this gateway's /console/callback, like "https://mfa.example.ac.jp/console/callback" (default fido.origin + "/console/callback")`)
-	case u.Path != ConsoleCallbackPath || u.RawQuery != "" || u.Fragment != "":
-		ck.add("console.redirect_uri", q(c.RedirectURI), "must end in the path %s, where the gateway takes the provider's answer, with no query or fragment", ConsoleCallbackPath)
-	}
+	checkRedirectURI(ck, "console", &c.RedirectURI, origin, ConsoleCallbackPath)
 }

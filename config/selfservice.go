@@ -117,17 +117,7 @@ func (s *SelfService) check(ck *checker, origin string) {
 	} else {
 		s.User = regexp.MustCompile(s.UserPattern)
 	}
-	if s.RedirectURI == "" {
-		s.RedirectURI = strings.TrimRight(origin, "/") + SelfServiceCallbackPath
-		return
-	}
-	u, err := url.Parse(s.RedirectURI)
-	switch {
-	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
-		ck.add("selfservice.redirect_uri", q(s.RedirectURI), `must be the absolute URL of this gateway's /me/callback, like "https://mfa.example.ac.jp/me/callback" (default fido.origin + "/me/callback")`)
-	case u.Path != SelfServiceCallbackPath || u.RawQuery != "" || u.Fragment != "":
-		ck.add("selfservice.redirect_uri", q(s.RedirectURI), "must end in the path %s, where the gateway takes the provider's answer, with no query or fragment", SelfServiceCallbackPath)
-	}
+	checkRedirectURI(ck, "selfservice", &s.RedirectURI, origin, SelfServiceCallbackPath)
 }
 
 // readClientSecret reads an OAuth client secret file: a regular file not
@@ -177,4 +167,20 @@ func checkOIDCClient(ck *checker, table, clientID, secretFile, required, whom st
 		ck.add(table+".client_secret_file", q(secretFile), "%s", msg)
 	}
 	return sec
+}
+
+// checkRedirectURI checks table's redirect_uri, the gateway's callback at
+// path, or sets it to origin + path when it is empty.
+func checkRedirectURI(ck *checker, table string, uri *string, origin, path string) {
+	if *uri == "" {
+		*uri = strings.TrimRight(origin, "/") + path
+		return
+	}
+	u, err := url.Parse(*uri)
+	switch {
+	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
+		ck.add(table+".redirect_uri", q(*uri), `must be the absolute URL of this gateway's %s, like "https://mfa.example.ac.jp%s" (default fido.origin + "%s")`, path, path, path)
+	case u.Path != path || u.RawQuery != "" || u.Fragment != "":
+		ck.add(table+".redirect_uri", q(*uri), "must end in the path %s, where the gateway takes the provider's answer, with no query or fragment", path)
+	}
 }

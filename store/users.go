@@ -89,33 +89,6 @@ func (t *Tx) usersPage(q mfa.UserQuery) ([]mfa.User, error) {
 		strings.Join(where, ` AND `)+` ORDER BY `+id+` LIMIT ?`, args...)
 }
 
-// UsersQuery is the statement Users runs for q when q has at most one
-// state, with its arguments, for the tests that check its plan.
-func (t *Tx) UsersQuery(q mfa.UserQuery) (string, []any) {
-	var stmt string
-	var args []any
-	probe := &Tx{c: recorder{func(s string, a []any) { stmt, args = s, a }}, d: t.d}
-	probe.usersPage(q)
-	return stmt, args
-}
-
-// recorder is a Conn that keeps the statement it is asked to run.
-type recorder struct{ keep func(string, []any) }
-
-func (r recorder) QueryRow(q string, args ...any) Row { r.keep(q, args); return nil }
-func (r recorder) Query(q string, args ...any) (Rows, error) {
-	r.keep(q, args)
-	return nil, errRecorded
-}
-func (r recorder) Exec(q string, args ...any) (int64, error) { r.keep(q, args); return 0, errRecorded }
-func (r recorder) Err(what string, err error) error          { return err }
-
-type recordedError struct{}
-
-func (recordedError) Error() string { return "statement recorded, not run" }
-
-var errRecorded error = recordedError{}
-
 // prefixed qualifies each of the comma-separated columns with p.
 func prefixed(p, cols string) string {
 	parts := strings.Split(cols, ",")

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -57,57 +58,49 @@ func TestUserListingAtScale(t *testing.T) {
 	queries = append(queries, mfa.UserQuery{PhoneBlocked: true}, mfa.UserQuery{MinFailures: 3}, mfa.UserQuery{SomeUsable: true, NoDefault: true})
 	for _, q := range queries {
 		q.Limit = 1000
-		for _, one := range splitStates(q) {
-			plan := strings.Join(explain(t, db, one), "\n")
+		for _, plan := range usersPlans(t, db, q) {
 			if strings.Contains(plan, "Seq Scan") || strings.Contains(plan, "Sort") {
-				t.Errorf("%+v: the plan scans a table whole or sorts:\n%s", one, plan)
+				t.Errorf("%+v: the plan scans a table whole or sorts:\n%s", q, plan)
 			}
 			// The planner may walk the ID index and filter the state when
 			// a third of the users have it; either index keeps the order.
 			if !regexp.MustCompile(`Index Scan using users_(id_bytes|state_id|blocked_id|failing_id) on users u`).MatchString(plan) {
-				t.Errorf("%+v: the plan does not read users through an index in byte order:\n%s", one, plan)
+				t.Errorf("%+v: the plan does not read users through an index in byte order:\n%s", q, plan)
 			}
 		}
 	}
-	t.Logf("plan of the phones-only listing:\n%s", strings.Join(explain(t, db, mfa.UserQuery{Kind: mfa.KindPhone, OnlyKind: true, Limit: 1000}), "\n"))
+	t.Logf("plan of the phones-only listing:\n%s", usersPlans(t, db, mfa.UserQuery{Kind: mfa.KindPhone, OnlyKind: true, Limit: 1000})[0])
 	storetest.CheckScale(t, db)
 }
 
-func splitStates(q mfa.UserQuery) []mfa.UserQuery {
-	if len(q.States) <= 1 {
-		return []mfa.UserQuery{q}
-	}
-	var out []mfa.UserQuery
-	for _, st := range q.States {
-		one := q
-		one.States = []mfa.State{st}
-		out = append(out, one)
-	}
-	return out
-}
-
-// explain returns the lines of EXPLAIN for the statement Users runs for q.
-func explain(t *testing.T, db *DB, q mfa.UserQuery) []string {
+// usersPlans returns the EXPLAIN of each statement Users runs for q (one
+// per state when q has several), as the planner would run it.
+func usersPlans(t *testing.T, db *DB, q mfa.UserQuery) []string {
 	t.Helper()
-	var plan []string
-	if err := db.View(t.Context(), func(tx mfa.Tx) error {
-		stx := tx.(*store.Tx)
-		stmt, args := stx.UsersQuery(q)
-		rows, err := stx.Conn().Query(`EXPLAIN `+stmt, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var line string
-			if err := rows.Scan(&line); err != nil {
-				return err
-			}
-			plan = append(plan, line)
-		}
-		return rows.Err()
-	}); err != nil {
+	type stmt struct {
+		q    string
+		args []any
+	}
+	var stmts []stmt
+	stop := traceStatements(func(q string, args []any) { stmts = append(stmts, stmt{q, slices.Clone(args)}) })
+	err := db.View(t.Context(), func(tx mfa.Tx) error { _, err := tx.Users(q); return err })
+	stop()
+	if err != nil {
 		t.Fatal(err)
 	}
-	return plan
+	var plans []string
+	for _, st := range stmts {
+		if !strings.HasPrefix(st.q, "SELECT") {
+			continue
+		}
+		plan, err := explainPlan(t, db, true, st.q, st.args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plans = append(plans, strings.Join(plan, "\n"))
+	}
+	if len(plans) == 0 {
+		t.Fatalf("%+v: Users ran no statement", q)
+	}
+	return plans
 }

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -55,19 +56,18 @@ func TestUserListingAtScale(t *testing.T) {
 	queries = append(queries, mfa.UserQuery{PhoneBlocked: true}, mfa.UserQuery{MinFailures: 3}, mfa.UserQuery{SomeUsable: true, NoDefault: true})
 	for _, q := range queries {
 		q.Limit = 1000
-		for _, one := range splitStates(q) {
-			plan := explain(t, db, one)
+		for _, plan := range usersPlans(t, db, q) {
 			for _, line := range plan {
 				if strings.HasPrefix(line, "SCAN ") || strings.Contains(line, "TEMP B-TREE") {
-					t.Errorf("%+v: the plan scans or sorts: %q\n%s", one, line, strings.Join(plan, "\n"))
+					t.Errorf("%+v: the plan scans or sorts: %q\n%s", q, line, strings.Join(plan, "\n"))
 				}
 			}
 			if !strings.Contains(strings.Join(plan, "\n"), "SEARCH u USING INDEX") {
-				t.Errorf("%+v: users are not read through an index:\n%s", one, strings.Join(plan, "\n"))
+				t.Errorf("%+v: users are not read through an index:\n%s", q, strings.Join(plan, "\n"))
 			}
 		}
 	}
-	t.Logf("plan of the phones-only listing:\n%s", strings.Join(explain(t, db, mfa.UserQuery{Kind: mfa.KindPhone, OnlyKind: true, Limit: 1000}), "\n"))
+	t.Logf("plan of the phones-only listing:\n%s", strings.Join(usersPlans(t, db, mfa.UserQuery{Kind: mfa.KindPhone, OnlyKind: true, Limit: 1000})[0], "\n"))
 	storetest.CheckScale(t, db)
 }
 
@@ -117,44 +117,34 @@ func BenchmarkListUsers(b *testing.B) {
 	}
 }
 
-// splitStates gives the single-state queries Users runs for q.
-func splitStates(q mfa.UserQuery) []mfa.UserQuery {
-	if len(q.States) <= 1 {
-		return []mfa.UserQuery{q}
-	}
-	var out []mfa.UserQuery
-	for _, st := range q.States {
-		one := q
-		one.States = []mfa.State{st}
-		out = append(out, one)
-	}
-	return out
-}
-
-// explain returns the detail column of EXPLAIN QUERY PLAN for the
-// statement Users runs for q.
-func explain(t *testing.T, db *DB, q mfa.UserQuery) []string {
+// usersPlans returns the plan of each statement Users runs for q (one
+// per state when q has several), a line a step.
+func usersPlans(t *testing.T, db *DB, q mfa.UserQuery) [][]string {
 	t.Helper()
-	var plan []string
-	if err := db.View(t.Context(), func(tx mfa.Tx) error {
-		stx := tx.(*store.Tx)
-		stmt, args := stx.UsersQuery(q)
-		rows, err := stx.Conn().Query(`EXPLAIN QUERY PLAN `+stmt, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var id, parent, notused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-				return err
-			}
-			plan = append(plan, detail)
-		}
-		return rows.Err()
-	}); err != nil {
+	type stmt struct {
+		q    string
+		args []any
+	}
+	var stmts []stmt
+	stop := traceStatements(func(q string, args []any) { stmts = append(stmts, stmt{q, slices.Clone(args)}) })
+	err := db.View(t.Context(), func(tx mfa.Tx) error { _, err := tx.Users(q); return err })
+	stop()
+	if err != nil {
 		t.Fatal(err)
 	}
-	return plan
+	var plans [][]string
+	for _, st := range stmts {
+		if !strings.HasPrefix(st.q, "SELECT") {
+			continue
+		}
+		plan, err := explainPlan(t, db, st.q, st.args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plans = append(plans, plan)
+	}
+	if len(plans) == 0 {
+		t.Fatalf("%+v: Users ran no statement", q)
+	}
+	return plans
 }
