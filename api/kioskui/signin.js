@@ -146,7 +146,7 @@
           kids.push(h('div', { cls: 'row' }, button(t('signin.smsAction', { phone }), startChallenge, 'primary', { id: 'start', disabled: S.busy })));
         } else {
           kids.push(h('p', { id: 'prompt', text: t('signin.smsSent', { phone, n: codeLen() }) }));
-          kids.push(wait(t('status.' + ch.status), ch.status === 'delivered' || ch.status === 'sent' ? 'good' : ch.final ? 'idle' : 'busy'));
+          kids.push(wait(t('status.' + ch.status), statusMode(o, ch)));
           kids.push(codeForm(t('signin.smsLabel', { n: codeLen() })));
         }
       } else if (o.kind === 'phone') {
@@ -156,7 +156,7 @@
           kids.push(h('p', { id: 'prompt', text: t('signin.voiceCalling', { phone }) }));
           kids.push(h('p', { cls: 'match', id: 'match', text: ch.number_match ? ch.number_match + ' #' : '#' }));
           kids.push(h('p', { cls: 'hint', text: t('voiceFraud') }));
-          kids.push(wait(t('status.' + ch.status), ch.status === 'approved' ? 'good' : ch.final ? 'idle' : 'busy'));
+          kids.push(wait(t('status.' + ch.status), statusMode(o, ch)));
           if (ch.final && ch.status !== 'approved') {
             kids.push(h('div', { cls: 'row' }, button(t('signin.voiceRetry'), startChallenge, 'primary', { id: 'start' })));
           }
@@ -285,6 +285,23 @@
     follow(o, S.ch);
   }
 
+  // statusMode is the look of a phone challenge's status line: an SMS is
+  // good once sent, a call once approved.
+  function statusMode(o, ch) {
+    const good = o.channel === 'voice' ? ch.status === 'approved' : ch.status === 'delivered' || ch.status === 'sent';
+    return good ? 'good' : ch.final ? 'idle' : 'busy';
+  }
+
+  // showStatus updates the status line (#wait, a live region) in place;
+  // false when the view has none.
+  function showStatus(o, ch) {
+    const el = document.getElementById('wait');
+    if (!el || !el.lastChild) return false;
+    el.className = 'wait ' + statusMode(o, ch);
+    el.lastChild.textContent = t('status.' + ch.status);
+    return true;
+  }
+
   // follow long-polls the challenge (bounded: 60 polls of at most 20 s)
   // and shows each status; a voice call approved on the phone finishes.
   async function follow(o, ch) {
@@ -298,7 +315,12 @@
       const prev = ch.status;
       Object.assign(ch, r.data, { final: FINAL.includes(r.data.status) });
       if (ch.status === 'approved') { approved(); return; }
-      if (ch.status !== prev || ch.final) render();
+      // A status on the way (sent, delivered, ringing) changes only the
+      // status line, in place: rebuilding the view would replace the code
+      // field under a person typing, and an Enter pressed as it goes
+      // submits nothing.
+      if (ch.final) render();
+      else if (ch.status !== prev && !showStatus(o, ch)) render();
       if (ch.final) {
         if (ch.status === 'denied' && ch.reason === 'fraud_reported') setMsg('error', () => t('fraud'));
         else setMsg('error', () => t('status.' + ch.status) + (o.kind === 'phone' && o.channel === 'voice' ? '' : ' ' + t('err.challenge_expired')));
